@@ -1,0 +1,1 @@
+"""pyad benchmark suite: a runner (bench/run.py), per-framework workers and workload modules."""

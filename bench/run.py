@@ -1,0 +1,102 @@
+"""Benchmark runner: each framework of each workload in its own process, one table per workload."""
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench import workloads  # noqa: E402
+from bench.worker import MARK  # noqa: E402
+
+
+def run_worker(workload, fw, args):
+    cmd = [sys.executable, "-m", "bench.worker", workload, fw, "--repeat", str(args.repeat),
+           "--min-sample", str(args.min_sample)]
+    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=args.timeout)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith(MARK)]
+    if p.returncode or not lines:
+        err = (p.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"exit {p.returncode}: {err}")
+    return json.loads(lines[-1][len(MARK):])["results"]
+
+
+def table(mod, name, rows):
+    """rows: {framework: {case: result}} -> text table with ratios to BASELINE and REFERENCE."""
+    scale = 1e6 / mod.PER_CALL
+    base, ref = mod.BASELINE, mod.REFERENCE
+    head = f"{'case':<16} {'framework':<15} {mod.UNIT + ' median':>14} {'IQR':>10} " \
+           f"{'/' + base:>10} {'/' + ref:>10}"
+    out = [f"== {name}  (ratio = this time / that framework's time; >1 is slower)", head,
+           "-" * len(head)]
+    cases = list(dict.fromkeys(c for r in rows.values() for c in r))
+    for case in cases:
+        for fw, r in rows.items():
+            if case not in r:
+                continue
+            med = r[case]["median"]
+
+            def ratio(other):
+                o = rows.get(other, {}).get(case)
+                return f"{med / o['median']:.2f}" if o else "-"
+            out.append(f"{case:<16} {fw:<15} {med * scale:>14.3f} {r[case]['iqr'] * scale:>10.3f} "
+                       f"{ratio(base):>10} {ratio(ref):>10}")
+    return "\n".join(out)
+
+
+def machine():
+    import numpy as np
+    info = {"date": datetime.date.today().isoformat(), "python": platform.python_version(),
+            "platform": platform.platform(), "cpus": os.cpu_count(), "numpy": np.__version__,
+            "loadavg": round(os.getloadavg()[0], 2)}  # other processes skew every number
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = f.read().splitlines()
+        info["cpu"] = next(ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name"))
+        info["avx512f"] = any("avx512f" in ln for ln in lines if ln.startswith("flags"))
+    except (OSError, StopIteration):
+        pass
+    return info
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("workload", nargs="*", help=f"default: all of {workloads.names()}")
+    p.add_argument("--framework", "-f", action="append", help="only these frameworks")
+    p.add_argument("--repeat", type=int, default=15, help="samples per case (default 15)")
+    p.add_argument("--min-sample", type=float, default=0.02, help="seconds per sample")
+    p.add_argument("--timeout", type=float, default=600, help="seconds per worker")
+    p.add_argument("--json", help="also write all results here")
+    args = p.parse_args(argv)
+    report = {"machine": machine(), "workloads": {}}
+    print(" ".join(f"{k}={v}" for k, v in report["machine"].items()))
+    for name in args.workload or workloads.names():
+        mod = workloads.load(name)
+        rows = {}
+        for fw, (needs, _) in mod.FRAMEWORKS.items():
+            if args.framework and fw not in args.framework:
+                continue
+            missing = [m for m in needs if importlib.util.find_spec(m) is None]
+            if missing:
+                print(f"[{name}] skip {fw}: {', '.join(missing)} not installed")
+                continue
+            try:
+                rows[fw] = {r["case"]: r for r in run_worker(name, fw, args)}
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                print(f"[{name}] {fw} failed: {e}")
+        print(table(mod, name, rows), flush=True)
+        report["workloads"][name] = {"unit": mod.UNIT, "per_call": mod.PER_CALL, "results": rows}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""The one timing loop every worker shares: warm up, calibrate inner loops, take samples."""
+import gc
+import statistics
+import time
+
+
+def _run(fn, inner):
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    return time.perf_counter() - t0
+
+
+def measure(fn, repeat=15, min_sample=0.02, warmup=0.2):
+    """Time fn(): median and IQR (seconds per call) of `repeat` samples of >= min_sample s each."""
+    t0, calls = time.perf_counter(), 0
+    while calls < 3 or time.perf_counter() - t0 < warmup:
+        fn()
+        calls += 1
+    inner = 1
+    while True:
+        t = _run(fn, inner)
+        if t >= min_sample:
+            break
+        inner = max(inner * 2, int(inner * 1.2 * min_sample / max(t, 1e-9)))
+    gc.collect()
+    samples = [_run(fn, inner) / inner for _ in range(repeat)]
+    q1, med, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return {"median": med, "iqr": q3 - q1, "min": min(samples), "inner": inner,
+            "repeat": repeat}

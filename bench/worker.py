@@ -1,0 +1,38 @@
+"""One framework on one workload in its own process: setup, verify once, time, print JSON."""
+import os
+
+# Before any extension loads its OpenMP runtime: spinning OpenMP workers fight OpenBLAS's.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from bench import workloads  # noqa: E402
+from bench.timing import measure  # noqa: E402
+
+MARK = "BENCH_JSON "
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("workload")
+    p.add_argument("framework")
+    p.add_argument("--repeat", type=int, default=15)
+    p.add_argument("--min-sample", type=float, default=0.02)
+    a = p.parse_args(argv)
+    mod = workloads.load(a.workload)
+    _, setup = mod.FRAMEWORKS[a.framework]
+    results = []
+    for case, fn in setup().items():
+        mod.verify(case, a.framework, np.asarray(fn()))
+        r = measure(fn, repeat=a.repeat, min_sample=a.min_sample)
+        results.append(dict(r, case=case))
+    print(MARK + json.dumps({"workload": a.workload, "framework": a.framework,
+                             "results": results}), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

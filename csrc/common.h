@@ -1,0 +1,260 @@
+// Shared plumbing for every pyad._C kernel family: fast argument parsing, numpy C-API array
+// checks, output allocation, dtype dispatch, GIL release and the OpenMP grain policy.
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <pybind11/pybind11.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+// One copy of numpy's C-API table for the whole extension; module.cpp owns it (PYAD_MODULE_MAIN).
+#define PY_ARRAY_UNIQUE_SYMBOL PYAD_ARRAY_API
+#ifndef PYAD_MODULE_MAIN
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include <cstdarg>
+#include <cstring>
+#include <new>
+#include <string>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace py = pybind11;
+
+namespace pyad {
+
+// GCC function multiversioning: a portable build (no -march) still runs AVX-512 loops here,
+// resolved once at load time through an ifunc, so the per-call cost is one indirect call.
+#define PYAD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define PYAD_INLINE inline __attribute__((always_inline))
+
+// Below these sizes threading / GIL release cost more than they save (PyTorch's grain size).
+constexpr npy_intp kParGrain = 32768;
+constexpr npy_intp kGilGrain = 4096;
+
+// Thrown after a Python exception has been set; the fastcall wrapper turns it into NULL.
+struct PyErrSet {};
+
+[[noreturn]] inline void raise(PyObject* type, const char* fmt, ...) {
+    va_list va;
+    va_start(va, fmt);
+    PyErr_FormatV(type, fmt, va);
+    va_end(va);
+    throw PyErrSet{};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument parsing. pybind11's generic dispatcher costs ~150 ns per call; kernels are called
+// ~5 times per small op, so they are registered as METH_FASTCALL functions parsed by hand.
+// ---------------------------------------------------------------------------------------------
+inline void parse_args(const char* k, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+                       const char* const* names, int nnames, int nreq, PyObject** slot) {
+    if (nargs > nnames)
+        raise(PyExc_TypeError, "pyad._C.%s() takes at most %d arguments (%zd given)", k, nnames, nargs);
+    for (int i = 0; i < nnames; ++i) slot[i] = i < nargs ? args[i] : nullptr;
+    if (kwnames) {
+        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t j = 0; j < nkw; ++j) {
+            PyObject* key = PyTuple_GET_ITEM(kwnames, j);
+            int found = -1;
+            for (int i = 0; i < nnames; ++i)
+                if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0) { found = i; break; }
+            if (found < 0)
+                raise(PyExc_TypeError, "pyad._C.%s() got an unexpected keyword argument '%U'", k, key);
+            if (slot[found])
+                raise(PyExc_TypeError, "pyad._C.%s() got multiple values for argument '%s'", k, names[found]);
+            slot[found] = args[nargs + j];
+        }
+    }
+    for (int i = 0; i < nreq; ++i)
+        if (!slot[i]) raise(PyExc_TypeError, "pyad._C.%s() missing required argument '%s'", k, names[i]);
+}
+
+inline bool is_none(PyObject* o) { return o == nullptr || o == Py_None; }
+
+inline double as_double(const char* k, PyObject* o, const char* what) {
+    double v = PyFloat_AsDouble(o);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        raise(PyExc_TypeError, "pyad._C.%s: %s must be a Python float, got %s", k, what, Py_TYPE(o)->tp_name);
+    }
+    return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Array checks. Kernels never copy: a non-contiguous input or a bad `out` is an error, because
+// a silent copy of `out` would lose the write (see DESIGN.md, pybind11 array_t pitfall).
+// ---------------------------------------------------------------------------------------------
+inline std::string dtype_name(PyArrayObject* a) {
+    PyObject* s = PyObject_Str((PyObject*)PyArray_DESCR(a));
+    std::string r = s ? PyUnicode_AsUTF8(s) : "?";
+    Py_XDECREF(s);
+    return r;
+}
+
+inline std::string shape_str(int nd, const npy_intp* d) {
+    std::string s = "(";
+    for (int i = 0; i < nd; ++i) {
+        if (i) s += ",";
+        s += std::to_string((long long)d[i]);
+    }
+    if (nd == 1) s += ",";
+    return s + ")";
+}
+
+inline PyArrayObject* as_input(const char* k, PyObject* o, const char* what) {
+    if (!PyArray_Check(o))
+        raise(PyExc_TypeError, "pyad._C.%s: %s must be a numpy.ndarray, got %s", k, what, Py_TYPE(o)->tp_name);
+    PyArrayObject* a = (PyArrayObject*)o;
+    if (!PyArray_IS_C_CONTIGUOUS(a))
+        raise(PyExc_ValueError, "pyad._C.%s: input must be C-contiguous; call np.ascontiguousarray (%s)", k, what);
+    if (!PyArray_ISALIGNED(a) || !PyArray_ISNOTSWAPPED(a))
+        raise(PyExc_ValueError, "pyad._C.%s: %s must be aligned and in native byte order; call np.ascontiguousarray", k, what);
+    return a;
+}
+
+inline bool is_float_type(int t) { return t == NPY_FLOAT || t == NPY_DOUBLE; }
+
+// Common dtype of the float arrays of one call (float32 or float64), else TypeError.
+inline int float_dtype(const char* k, PyArrayObject* const* arrs, int n) {
+    int t = PyArray_TYPE(arrs[0]);
+    bool ok = is_float_type(t);
+    for (int i = 1; i < n; ++i) ok = ok && PyArray_TYPE(arrs[i]) == t;
+    if (ok) return t;
+    std::string got = dtype_name(arrs[0]);
+    for (int i = 1; i < n; ++i) got += " and " + dtype_name(arrs[i]);
+    raise(PyExc_TypeError, "pyad._C.%s: expected float32 or float64 arrays of one dtype, got %s", k, got.c_str());
+}
+
+// New reference to the output: a fresh PyArray_EMPTY (cheaper than np.empty from Python), or
+// the caller's `out` after checking it can be written in place.
+inline py::object get_out(const char* k, PyObject* out, int nd, const npy_intp* dims, int typenum) {
+    if (is_none(out)) {
+        PyObject* r = PyArray_EMPTY(nd, const_cast<npy_intp*>(dims), typenum, 0);
+        if (!r) throw PyErrSet{};
+        return py::reinterpret_steal<py::object>(r);
+    }
+    if (!PyArray_Check(out))
+        raise(PyExc_TypeError, "pyad._C.%s: out must be a numpy.ndarray, got %s", k, Py_TYPE(out)->tp_name);
+    PyArrayObject* o = (PyArrayObject*)out;
+    if (PyArray_TYPE(o) != typenum) {
+        std::string got = dtype_name(o);
+        raise(PyExc_ValueError, "pyad._C.%s: out has dtype %s, expected %s", k, got.c_str(),
+              typenum == NPY_FLOAT ? "float32" : "float64");
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(o) || !PyArray_ISALIGNED(o) || !PyArray_ISNOTSWAPPED(o))
+        raise(PyExc_ValueError, "pyad._C.%s: out must be C-contiguous (it is written in place)", k);
+    if (!PyArray_ISWRITEABLE(o)) raise(PyExc_ValueError, "pyad._C.%s: out is not writeable", k);
+    bool same = PyArray_NDIM(o) == nd;
+    for (int i = 0; same && i < nd; ++i) same = PyArray_DIMS(o)[i] == dims[i];
+    if (!same) {
+        std::string a = shape_str(PyArray_NDIM(o), PyArray_DIMS(o)), b = shape_str(nd, dims);
+        raise(PyExc_ValueError, "pyad._C.%s: out has shape %s, expected %s", k, a.c_str(), b.c_str());
+    }
+    return py::reinterpret_borrow<py::object>(out);
+}
+
+inline void require_same_shape(const char* k, PyArrayObject* a, PyArrayObject* b) {
+    bool same = PyArray_NDIM(a) == PyArray_NDIM(b);
+    for (int i = 0; same && i < PyArray_NDIM(a); ++i) same = PyArray_DIMS(a)[i] == PyArray_DIMS(b)[i];
+    if (!same) {
+        std::string sa = shape_str(PyArray_NDIM(a), PyArray_DIMS(a)), sb = shape_str(PyArray_NDIM(b), PyArray_DIMS(b));
+        raise(PyExc_ValueError, "pyad._C.%s: arguments must have the same shape, got %s and %s", k, sa.c_str(), sb.c_str());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads and the GIL.
+// ---------------------------------------------------------------------------------------------
+// Releasing the GIL costs ~50 ns, so only large calls do it.
+struct MaybeNoGil {
+    PyThreadState* st = nullptr;
+    explicit MaybeNoGil(bool release) { if (release) st = PyEval_SaveThread(); }
+    ~MaybeNoGil() { if (st) PyEval_RestoreThread(st); }
+    MaybeNoGil(const MaybeNoGil&) = delete;
+    MaybeNoGil& operator=(const MaybeNoGil&) = delete;
+};
+
+inline int threads_for(npy_intp work) {
+#ifdef _OPENMP
+    return work > kParGrain ? omp_get_max_threads() : 1;
+#else
+    (void)work;
+    return 1;
+#endif
+}
+
+// f(begin, end) over [0, n) in one static chunk per thread (chunks rounded to 64 elements so
+// threads never share a cache line of the output).
+template <class F>
+inline void parallel_chunks(npy_intp n, npy_intp work, F&& f) {
+    int nt = threads_for(work);
+    if (nt <= 1 || n < 2) { f(npy_intp(0), n); return; }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        npy_intp T = omp_get_num_threads(), t = omp_get_thread_num();
+        npy_intp chunk = ((n + T - 1) / T + 63) & ~npy_intp(63);
+        npy_intp b = t * chunk < n ? t * chunk : n, e = b + chunk < n ? b + chunk : n;
+        if (b < e) f(b, e);
+    }
+#endif
+}
+
+// Same, but for items that are whole rows (no rounding).
+template <class F>
+inline void parallel_items(npy_intp items, npy_intp work, F&& f) {
+    int nt = threads_for(work);
+    if (nt <= 1 || items < 2) { f(npy_intp(0), items); return; }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        npy_intp T = omp_get_num_threads(), t = omp_get_thread_num();
+        npy_intp b = items * t / T, e = items * (t + 1) / T;
+        if (b < e) f(b, e);
+    }
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration of METH_FASTCALL kernels.
+// ---------------------------------------------------------------------------------------------
+using FastImpl = PyObject* (*)(PyObject* const*, Py_ssize_t, PyObject*);
+
+template <FastImpl F>
+PyObject* guarded(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    try {
+        return F(args, nargs, kwnames);
+    } catch (const PyErrSet&) {
+        return nullptr;
+    } catch (const py::error_already_set& e) {
+        const_cast<py::error_already_set&>(e).restore();
+        return nullptr;
+    } catch (const std::bad_alloc&) {
+        PyErr_NoMemory();
+        return nullptr;
+    } catch (const std::exception& e) {
+        PyErr_SetString(PyExc_RuntimeError, e.what());
+        return nullptr;
+    }
+}
+
+// `doc` starts with "name(sig)\n--\n\n" so inspect.signature() works on the kernel.
+template <FastImpl F>
+inline void def_fast(py::module_& m, const char* name, const char* doc) {
+    auto* def = new PyMethodDef{name, (PyCFunction)(void (*)(void))guarded<F>, METH_FASTCALL | METH_KEYWORDS, doc};
+    py::object modname = m.attr("__name__");
+    PyObject* f = PyCFunction_NewEx(def, nullptr, modname.ptr());
+    if (!f) throw py::error_already_set();
+    m.add_object(name, py::reinterpret_steal<py::object>(f));
+}
+
+inline npy_intp size_of(int nd, const npy_intp* d) {
+    npy_intp n = 1;
+    for (int i = 0; i < nd; ++i) n *= d[i];
+    return n;
+}
+
+}  // namespace pyad

@@ -1,0 +1,94 @@
+// Driver for same-shape elementwise kernels (unary, scalar, clip, fused backward): argument
+// checks, output allocation, one multiversioned loop per (op, dtype), threads above the grain.
+#pragma once
+#include "common.h"
+#include "simd_math.h"
+
+namespace pyad {
+
+// Ops are structs with `static constexpr const char* name`, `template <class T> static T f(...)`
+// taking NIN array values then two scalar parameters (unused ones are ignored and optimised away).
+// An op may set kTrig = true: arguments beyond sm::kTrigLimit (and non-finite ones) are then
+// recomputed with libm by `ref` after the vector loop.
+
+template <class Op, class = void> struct is_trig { static constexpr bool value = false; };
+template <class Op> struct is_trig<Op, std::void_t<decltype(Op::kTrig)>> { static constexpr bool value = Op::kTrig; };
+
+template <class Op, class T>
+PYAD_CLONES void map1_loop(const T* __restrict x, T* __restrict y, npy_intp n, T p0, T p1) {
+    for (npy_intp i = 0; i < n; ++i) y[i] = Op::f(x[i], p0, p1);
+}
+
+template <class Op, class T>
+PYAD_CLONES void map2_loop(const T* __restrict a, const T* __restrict b, T* __restrict y, npy_intp n, T p0, T p1) {
+    for (npy_intp i = 0; i < n; ++i) y[i] = Op::f(a[i], b[i], p0, p1);
+}
+
+// Any |x| beyond lim (or NaN)? Lane-wise flags so the scan vectorises.
+template <class T>
+PYAD_CLONES bool any_abs_beyond(const T* __restrict x, npy_intp n, T lim) {
+    T flag[16] = {};
+    npy_intp i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; ++j) flag[j] = std::fabs(x[i + j]) <= lim ? flag[j] : T(1);
+    bool any = false;
+    for (int j = 0; j < 16; ++j) any |= flag[j] != T(0);
+    for (; i < n; ++i) any |= !(std::fabs(x[i]) <= lim);
+    return any;
+}
+
+template <class Op, class T>
+inline void map1_range(const T* x, T* y, npy_intp n, T p0, T p1) {
+    if constexpr (is_trig<Op>::value) {
+        // Blocks keep x in L1 for the rarely-taken fix-up scan.
+        for (npy_intp b = 0; b < n; b += 2048) {
+            npy_intp m = n - b < 2048 ? n - b : 2048;
+            map1_loop<Op, T>(x + b, y + b, m, p0, p1);
+            if (any_abs_beyond<T>(x + b, m, sm::kTrigLimit<T>))
+                for (npy_intp i = b; i < b + m; ++i)
+                    if (!(std::fabs(x[i]) <= sm::kTrigLimit<T>)) y[i] = Op::ref(x[i]);
+        }
+    } else {
+        map1_loop<Op, T>(x, y, n, p0, p1);
+    }
+}
+
+template <int NIN, class Op, class T>
+inline void map_run(const void* a, const void* b, void* y, npy_intp n, double p0, double p1) {
+    const T* pa = (const T*)a;
+    const T* pb = (const T*)b;
+    T* py = (T*)y;
+    T q0 = (T)p0, q1 = (T)p1;
+    parallel_chunks(n, n, [&](npy_intp s, npy_intp e) {
+        if constexpr (NIN == 1) map1_range<Op, T>(pa + s, py + s, e - s, q0, q1);
+        else map2_loop<Op, T>(pa + s, pb + s, py + s, e - s, q0, q1);
+    });
+}
+
+// Python entry: Op::args lists the argument names (arrays first, then NPAR floats, then "out").
+template <int NIN, int NPAR, class Op>
+PyObject* map_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    constexpr int NA = NIN + NPAR + 1;
+    PyObject* slot[NA];
+    parse_args(Op::name, args, nargs, kwnames, Op::args, NA, NIN + NPAR, slot);
+    PyArrayObject* arr[NIN > 0 ? NIN : 1];
+    for (int i = 0; i < NIN; ++i) arr[i] = as_input(Op::name, slot[i], Op::args[i]);
+    int tn = float_dtype(Op::name, arr, NIN);
+    if constexpr (NIN == 2) require_same_shape(Op::name, arr[0], arr[1]);
+    double p[2] = {0.0, 0.0};
+    for (int i = 0; i < NPAR; ++i) p[i] = as_double(Op::name, slot[NIN + i], Op::args[NIN + i]);
+    PyArrayObject* x = arr[0];
+    py::object out = get_out(Op::name, slot[NA - 1], PyArray_NDIM(x), PyArray_DIMS(x), tn);
+    npy_intp n = PyArray_SIZE(x);
+    const void* a = PyArray_DATA(x);
+    const void* b = NIN == 2 ? PyArray_DATA(arr[NIN - 1]) : nullptr;
+    void* y = PyArray_DATA((PyArrayObject*)out.ptr());
+    {
+        MaybeNoGil nogil(n > kGilGrain);
+        if (tn == NPY_FLOAT) map_run<NIN, Op, float>(a, b, y, n, p[0], p[1]);
+        else map_run<NIN, Op, double>(a, b, y, n, p[0], p[1]);
+    }
+    return out.release().ptr();
+}
+
+}  // namespace pyad

@@ -1,0 +1,22 @@
+// The only PYBIND11_MODULE: imports numpy's C API, then registers every kernel family.
+#define PYAD_MODULE_MAIN
+#include "common.h"
+
+namespace pyad {
+void bind_elementwise(py::module_& m);
+void bind_fused_backward(py::module_& m);
+void bind_reductions(py::module_& m);
+void bind_indexing(py::module_& m);
+void bind_threads(py::module_& m);
+}  // namespace pyad
+
+PYBIND11_MODULE(_C, m) {
+    // OMP_WAIT_POLICY is left to the environment: pyad sets PASSIVE before importing us.
+    if (_import_array() < 0) throw py::error_already_set();
+    m.doc() = "pyad C++ kernels: dumb, contiguous, float32/float64, optional out=.";
+    pyad::bind_elementwise(m);
+    pyad::bind_fused_backward(m);
+    pyad::bind_reductions(m);
+    pyad::bind_indexing(m);
+    pyad::bind_threads(m);
+}

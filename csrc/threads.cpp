@@ -1,0 +1,44 @@
+// OpenMP thread-count control and a report of which multiversioned SIMD variant runs here.
+#include "common.h"
+
+namespace pyad {
+namespace {
+
+void set_num_threads(int n) {
+    if (n < 1) throw py::value_error("pyad._C.set_num_threads: n must be >= 1, got " + std::to_string(n));
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+}
+
+int get_num_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+// Mirrors the target_clones resolver order ("avx512f", "avx2", "default").
+std::string simd_level() {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return "avx512f";
+    if (__builtin_cpu_supports("avx2")) return "avx2";
+    return "default";
+}
+
+}  // namespace
+
+void bind_threads(py::module_& m) {
+    // Rarely called, so the convenience of pybind11's dispatcher is fine here.
+    m.def("set_num_threads", &set_num_threads, py::arg("n"), "Set the number of OpenMP threads used by pyad kernels.");
+    m.def("get_num_threads", &get_num_threads, "Number of OpenMP threads pyad kernels may use.");
+    m.def("simd_level", &simd_level, "Which target_clones variant the kernels run: 'avx512f', 'avx2' or 'default'.");
+#ifdef _OPENMP
+    m.attr("openmp") = true;
+#else
+    m.attr("openmp") = false;
+#endif
+}
+
+}  // namespace pyad

@@ -1,0 +1,46 @@
+"""pyad: compiled array automatic differentiation with a tape, C++ kernels and BLAS."""
+import os
+
+# OpenMP workers that spin-wait fight OpenBLAS's for the same cores (an MLP step ran ~20x
+# slower here); passive waiting must be set before the OpenMP runtime loads with pyad._C.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from pyad import _C  # noqa: E402
+from pyad._tape import Primitive, Tape, Tensor, bind, debug_nans, no_grad  # noqa: E402
+from pyad.ops import (  # noqa: E402
+    abs, absolute, add, arange, astype, broadcast_to, clip, concatenate, cos, divide, dot,
+    equal, exp, expand_dims, full, getitem, greater, greater_equal, less, less_equal, log,
+    log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply,
+    negative, not_equal, ones, ones_like, power, relu, reshape, sigmoid, sign, sin, softmax,
+    softplus, sqrt, square, squeeze, stack, subtract, sum, sum_to, swapaxes, take, tanh, tensor,
+    transpose, var, where, zeros, zeros_like)
+from pyad.prims import PRIMITIVES  # noqa: E402
+from pyad.pytree import tree_flatten, tree_map, tree_unflatten  # noqa: E402
+from pyad.transforms import grad, value_and_grad, vjp  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def set_num_threads(n):
+    """Threads for pyad's own C++ kernels (OpenMP); BLAS keeps its own setting."""
+    if int(n) < 1:
+        raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
+    _C.set_num_threads(int(n))
+
+
+def get_num_threads():
+    return _C.get_num_threads()
+
+
+__all__ = [
+    "Tensor", "Tape", "Primitive", "PRIMITIVES", "bind", "tensor", "no_grad", "debug_nans",
+    "set_num_threads", "get_num_threads", "grad", "value_and_grad", "vjp",
+    "tree_flatten", "tree_unflatten", "tree_map",
+    "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "dot", "exp",
+    "log", "log1p", "sqrt", "square", "abs", "absolute", "sin", "cos", "tanh", "sigmoid",
+    "relu", "softplus", "maximum", "minimum", "clip", "where", "sign", "sum", "mean", "max",
+    "min", "logsumexp", "softmax", "log_softmax", "var", "reshape", "transpose", "swapaxes",
+    "expand_dims", "squeeze", "broadcast_to", "sum_to", "concatenate", "stack", "take",
+    "getitem", "astype", "less", "less_equal", "greater", "greater_equal", "equal",
+    "not_equal", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
+]

@@ -1,0 +1,906 @@
+# The engine: Tensor, Primitive, per-thread tapes, bind() (run + record) and the reverse sweep.
+#
+# A tape is a Python list of records in execution order, one per primitive application whose
+# inputs it tracks. The backward sweep walks that list in reverse: no recursion and no
+# topological sort. Each tape numbers the tensors it tracks ("slots"); a tensor remembers its
+# slot on up to one tape in two C fields and on any further (nested) tapes in a small dict.
+# Tapes are named by an integer uid, never referenced from tensors, so tensors and tapes form
+# no reference cycles.
+cimport cython
+cimport numpy as cnp
+from cpython.object cimport PyObject, PyObject_Call
+from cpython.pythread cimport PyThread_get_thread_ident
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+import threading
+import numpy as np
+
+cnp.import_array()
+
+cdef enum:
+    UNTRACKED = -1      # the input is a constant for this tape
+    RELEASED = -2       # the input came from a graph that backward() already freed
+
+cdef long long _next_uid = 1
+cdef set _live_uids = set()     # tapes that may still be swept
+cdef bint _debug_nans = False
+cdef object _ops = None         # pyad.ops, installed at import (operators and rule helpers)
+cdef object _add = None         # gradient accumulation: a differentiable add
+cdef Primitive _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE, _ADD_SCALAR, _MUL_SCALAR, _RSUB_SCALAR
+
+
+def _install(ops_module, primitives):
+    """Called once by pyad.ops: the numpy-like layer the Tensor operators dispatch to, and
+    the rows the operators' direct paths bind."""
+    global _ops, _add, _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE, _ADD_SCALAR, _MUL_SCALAR
+    global _RSUB_SCALAR
+    _ops = ops_module
+    _add = ops_module.add
+    _ADD, _SUBTRACT, _MULTIPLY = primitives["add"], primitives["subtract"], primitives["multiply"]
+    _NEGATIVE = primitives["negative"]
+    _ADD_SCALAR, _MUL_SCALAR = primitives["add_scalar"], primitives["mul_scalar"]
+    _RSUB_SCALAR = primitives["rsub_scalar"]
+
+
+# ---------------------------------------------------------------------------- primitives
+cdef class Primitive:
+    """One row of the primitive table: a backend kernel and one VJP rule per input.
+
+    impl(*arrays, *params) -> array computes the forward pass on backend arrays. vjps[k] is
+    rule(g, ans, *args, *params) -> cotangent for input k (a Tensor, or None for zero), written
+    in pyad ops so that it is itself differentiable; None marks input k non-differentiable.
+    A variadic primitive (concatenate) has one rule taking the input's index first.
+    """
+    cdef readonly str name
+    cdef public object impl
+    cdef public object fallback
+    cdef public tuple vjps
+    cdef public object jvp
+    cdef readonly bint differentiable
+    cdef readonly bint variadic
+    cdef readonly bint contiguous_floats
+
+    def __init__(self, str name, impl, vjps=None, *, jvp=None, fallback=None,
+                 bint variadic=False, bint contiguous_floats=False):
+        self.name = name
+        self.impl = impl
+        self.vjps = tuple(vjps) if vjps is not None else None
+        self.jvp = jvp
+        self.fallback = fallback
+        self.differentiable = vjps is not None
+        self.variadic = variadic
+        self.contiguous_floats = contiguous_floats
+
+    def __repr__(self):
+        return f"<pyad primitive {self.name}>"
+
+
+# ---------------------------------------------------------------------------- records
+@cython.no_gc
+@cython.final
+cdef class _Record:
+    """One primitive application on a tape. Not tracked by Python's cycle collector: a
+    record only points at older objects (tensors, the primitive), so it closes no cycle,
+    and tracking millions of them made every collection walk the whole tape."""
+    cdef Primitive prim          # None once backward() freed it
+    cdef Py_ssize_t out_slot
+    cdef tuple in_slots
+    cdef Tensor out
+    cdef tuple args
+    cdef tuple params
+
+    cdef object call_rule(self, Py_ssize_t k, g):
+        """The VJP rule for input k: rule(g, ans, *inputs, *params)."""
+        cdef Py_ssize_t n = len(self.args), p = len(self.params), i
+        cdef Py_ssize_t first = 1 if self.prim.variadic else 0
+        cdef tuple call = PyTuple_New(first + 2 + n + p)
+        if first:
+            _tuple_set(call, 0, k)
+        _tuple_set(call, first, g)
+        _tuple_set(call, first + 1, self.out)
+        for i in range(n):
+            _tuple_set(call, first + 2 + i, self.args[i])
+        for i in range(p):
+            _tuple_set(call, first + 2 + n + i, self.params[i])
+        rule = self.prim.vjps[0] if first else self.prim.vjps[k]
+        return PyObject_Call(rule, call, None)
+
+
+cdef inline void _tuple_set(tuple t, Py_ssize_t i, object v):
+    Py_INCREF(v)
+    PyTuple_SET_ITEM(t, i, v)
+
+
+# ---------------------------------------------------------------------------- per-thread state
+cdef class _ThreadState:
+    cdef list tapes            # tapes recording now; tapes[0] is the implicit backward() tape
+    cdef int grad_disabled     # depth of no_grad() blocks
+
+    def __init__(self):
+        self.tapes = [Tape(_implicit=True)]
+        self.grad_disabled = 0
+
+    def __dealloc__(self):
+        # the thread ended (threading.local dropped us): its id may be reused by a new thread
+        global _cached_state
+        if _cached_state == <PyObject*>self:
+            _cached_state = NULL
+
+
+# threading.local owns each thread's state; a one-entry cache (borrowed, keyed by thread id)
+# skips the attribute lookup on the hot path
+_local = threading.local()
+cdef unsigned long _cached_ident = 0
+cdef PyObject* _cached_state = NULL
+
+
+cdef inline _ThreadState _state():
+    global _cached_ident, _cached_state
+    cdef unsigned long ident = PyThread_get_thread_ident()
+    if ident == _cached_ident and _cached_state != NULL:
+        return <_ThreadState>_cached_state
+    st = getattr(_local, "state", None)
+    if st is None:
+        st = _ThreadState()
+        _local.state = st
+    _cached_ident = ident
+    _cached_state = <PyObject*>st
+    return <_ThreadState>st
+
+
+class no_grad:
+    """Context manager (and decorator) that records nothing on any tape in this thread."""
+    def __enter__(self):
+        cdef _ThreadState st = _state()
+        st.grad_disabled += 1
+        return self
+
+    def __exit__(self, *exc):
+        cdef _ThreadState st = _state()
+        st.grad_disabled -= 1
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            with no_grad():
+                return fn(*a, **k)
+        return wrapper
+
+
+class debug_nans:
+    """Raise FloatingPointError at the first primitive whose output holds a NaN or Inf that
+    its inputs did not. `ad.debug_nans()` turns the check on; use it as a `with` block to
+    turn it on for that block only."""
+    def __init__(self, bint enabled=True):
+        global _debug_nans
+        self._previous = _debug_nans
+        _debug_nans = enabled
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _debug_nans
+        _debug_nans = self._previous
+        return False
+
+
+def grad_enabled():
+    cdef _ThreadState st = _state()
+    return st.grad_disabled == 0
+
+
+# ---------------------------------------------------------------------------- Tensor
+cdef inline Py_ssize_t _slot(Tensor t, Tape tape):
+    if t._uid == tape.uid:
+        return t._slot
+    if t._more is not None:
+        return t._more.get(tape.uid, UNTRACKED)
+    return UNTRACKED
+
+
+cdef inline void _set_slot(Tensor t, Tape tape, Py_ssize_t s):
+    if t._uid == 0 or t._uid == tape.uid or t._uid not in _live_uids:
+        t._uid = tape.uid
+        t._slot = s
+    else:
+        if t._more is None:
+            t._more = {}
+        t._more[tape.uid] = s
+
+
+cdef inline bint _is_float(cnp.ndarray a):
+    cdef int tn = cnp.PyArray_TYPE(a)
+    return tn == cnp.NPY_FLOAT64 or tn == cnp.NPY_FLOAT32
+
+
+@cython.no_gc
+cdef class Tensor:
+    """An array with autodiff tracking. `data` is the numpy array (a CuPy array on the GPU)."""
+    cdef public object data
+    cdef public object grad
+    cdef bint _requires_grad
+    cdef bint _is_leaf
+    cdef long long _uid
+    cdef Py_ssize_t _slot
+    cdef dict _more
+    cdef object __weakref__
+
+    __array_priority__ = 1000.0
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = (<Tensor>data).data
+        arr = np.array(data, dtype=dtype)
+        self.data = arr
+        self._is_leaf = True
+        self.requires_grad = requires_grad
+
+    property requires_grad:
+        def __get__(self):
+            return self._requires_grad
+
+        def __set__(self, value):
+            if value and not _is_float(self.data):
+                raise TypeError(
+                    f"only float32/float64 tensors can require gradients, got dtype "
+                    f"{self.data.dtype}; convert with ad.tensor(x, dtype=np.float64)")
+            if not value and not self._is_leaf:
+                raise ValueError("requires_grad can only be turned off on a leaf tensor; "
+                                 "use .detach() to get an untracked copy")
+            self._requires_grad = bool(value)
+
+    property is_leaf:
+        def __get__(self):
+            return self._is_leaf
+
+    property shape:
+        def __get__(self):
+            return self.data.shape
+
+    property dtype:
+        def __get__(self):
+            return self.data.dtype
+
+    property ndim:
+        def __get__(self):
+            return self.data.ndim
+
+    property size:
+        def __get__(self):
+            return self.data.size
+
+    property T:
+        def __get__(self):
+            return _ops.transpose(self)
+
+    def numpy(self):
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def detach(self):
+        """The same data, tracked by no tape."""
+        return _wrap(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        if copy:
+            return self.data.copy()
+        return self.data
+
+    def __len__(self):
+        return len(self.data)
+
+    def __iter__(self):
+        for i in range(len(self.data)):
+            yield self[i]
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
+    def __index__(self):
+        return self.data.__index__()
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self._requires_grad else ""
+        if self.data.dtype != np.float64 and self.data.dtype != np.int64 and self.data.dtype != np.bool_:
+            extra = f", dtype={self.data.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+    def __setitem__(self, key, value):
+        raise TypeError("pyad Tensors are immutable: write into t.data (untracked) or build a "
+                        "new tensor with ad.where / ad.concatenate")
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf with requires_grad=True that
+        self was computed from (PyTorch semantics). Frees the recorded graph unless
+        retain_graph=True."""
+        _backward(self, gradient, retain_graph)
+
+    # operators: Python scalars and same-shape Tensors take a direct path to their
+    # primitive; everything else goes through pyad.ops (promotion, broadcasting checks)
+    def __add__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_ADD_SCALAR, (self,), (other,))
+        if _same_layout(self, other):
+            return _bind(_ADD, (self, other), ())
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_ADD_SCALAR, (self,), (other,))
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_ADD_SCALAR, (self,), (-other,))
+        if _same_layout(self, other):
+            return _bind(_SUBTRACT, (self, other), ())
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_RSUB_SCALAR, (self,), (other,))
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_MUL_SCALAR, (self,), (other,))
+        if _same_layout(self, other):
+            return _bind(_MULTIPLY, (self, other), ())
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_MUL_SCALAR, (self,), (other,))
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __pow__(self, other, mod):
+        return _ops.power(self, other)
+
+    def __rpow__(self, other, mod):
+        return _ops.power(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _bind(_NEGATIVE, (self,), ())
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __getitem__(self, key):
+        return _ops.getitem(self, key)
+
+    def __lt__(self, other):
+        return _ops.less(self, other)
+
+    def __le__(self, other):
+        return _ops.less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops.greater(self, other)
+
+    def __ge__(self, other):
+        return _ops.greater_equal(self, other)
+
+    def __eq__(self, other):
+        return _ops.equal(self, other)
+
+    def __ne__(self, other):
+        return _ops.not_equal(self, other)
+
+    # numpy-style methods
+    def sum(self, axis=None, keepdims=False):
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _ops.min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return _ops.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = shape[0]
+        return _ops.reshape(self, shape)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = axes[0]
+        return _ops.transpose(self, axes if axes else None)
+
+    def astype(self, dtype):
+        return _ops.astype(self, dtype)
+
+    def dot(self, other):
+        return _ops.matmul(self, other)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _ops._array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _ops._array_function(func, types, args, kwargs)
+
+
+cdef inline bint _same_layout(Tensor x, other):
+    """Both Tensors of one float dtype and one shape: no promotion or broadcasting needed."""
+    if type(other) is not Tensor:
+        return False
+    a, b = x.data, (<Tensor>other).data
+    return (type(a) is np.ndarray and type(b) is np.ndarray
+            and (<cnp.ndarray>a).descr is (<cnp.ndarray>b).descr and a.shape == b.shape)
+
+
+cdef inline Tensor _wrap(data):
+    cdef Tensor t = Tensor.__new__(Tensor)
+    t.data = data
+    t._is_leaf = True
+    return t
+
+
+def wrap(data):
+    """A Tensor around an existing array, without copying; tracked by no tape."""
+    return _wrap(data)
+
+
+cdef inline bint _maybe_tracked(Tensor t, bint explicit_tapes):
+    # with only the implicit tape recording, only requires_grad tensors can be on it
+    return t._requires_grad or (explicit_tapes and (t._uid != 0 or t._more is not None))
+
+
+# ---------------------------------------------------------------------------- bind
+cdef inline bint _kernel_ready(d):
+    """A C-contiguous float32/float64 numpy array: what the C++ kernels take as is."""
+    return (type(d) is np.ndarray and _is_float(<cnp.ndarray>d)
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>d))
+
+
+cdef object _prepare_arrays(Primitive prim, list datas):
+    """Copy strided views to C order; route non-float dtypes to the primitive's numpy
+    fallback. Returns the function to call."""
+    cdef Py_ssize_t i
+    cdef bint floats = True
+    for i in range(len(datas)):
+        d = datas[i]
+        if not isinstance(d, cnp.ndarray):
+            continue        # a non-numpy array (CuPy) goes to its backend as it is
+        if not _is_float(<cnp.ndarray>d):
+            floats = False
+        elif not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>d):
+            datas[i] = np.ascontiguousarray(d)
+    if floats:
+        return prim.impl
+    if prim.fallback is None:
+        dtypes = ", ".join(str(d.dtype) for d in datas)
+        raise TypeError(f"pyad.{prim.name}: expected float32 or float64 inputs, got {dtypes}")
+    return prim.fallback
+
+
+cdef object _check_nans(Primitive prim, list datas, out):
+    if not isinstance(out, np.ndarray) or out.dtype.kind not in "fc":
+        return
+    if np.isfinite(out).all():
+        return
+    for d in datas:
+        if isinstance(d, np.ndarray) and d.dtype.kind in "fc" and not np.isfinite(d).all():
+            return
+    raise FloatingPointError(
+        f"debug_nans: primitive '{prim.name}' produced a NaN or Inf from finite inputs "
+        f"(input shapes {[np.shape(d) for d in datas]})")
+
+
+cdef object _run(Primitive prim, tuple args, tuple params):
+    """The forward kernel on the inputs' arrays (fixed-arity calls for the common cases)."""
+    cdef Py_ssize_t n = len(args), p = len(params)
+    fn = prim.impl
+    if n == 1 and p <= 1 and not _debug_nans:
+        d0 = (<Tensor>args[0]).data
+        if not prim.contiguous_floats or _kernel_ready(d0):
+            return fn(d0) if p == 0 else fn(d0, params[0])
+    elif n == 2 and p == 0 and not _debug_nans:
+        d0 = (<Tensor>args[0]).data
+        d1 = (<Tensor>args[1]).data
+        if not prim.contiguous_floats or (_kernel_ready(d0) and _kernel_ready(d1)):
+            return fn(d0, d1)
+    cdef list datas = [(<Tensor>a).data for a in args]
+    if prim.contiguous_floats:
+        fn = _prepare_arrays(prim, datas)
+    out = fn(*datas, *params)
+    if _debug_nans:
+        _check_nans(prim, datas, out)
+    return out
+
+
+cdef Tensor _bind(Primitive prim, tuple args, tuple params):
+    cdef Tensor out = Tensor.__new__(Tensor)
+    data = _run(prim, args, params)
+    if type(data) is not np.ndarray and isinstance(data, np.generic):
+        data = np.asarray(data)       # numpy ufuncs turn 0-d results into scalars
+    out.data = data
+    out._is_leaf = True
+    if not prim.differentiable:
+        return out
+    cdef _ThreadState st = _state()
+    if st.grad_disabled:
+        return out
+    cdef bint explicit_tapes = len(st.tapes) > 1
+    cdef Py_ssize_t i
+    for i in range(len(args)):
+        if _maybe_tracked(<Tensor>args[i], explicit_tapes):
+            _record(st, prim, args, params, out)
+            break
+    return out
+
+
+cdef inline Tensor _as_input(x):
+    if type(x) is Tensor or isinstance(x, Tensor):
+        return <Tensor>x
+    return _wrap(np.asarray(x))
+
+
+def bind(Primitive prim, *args, tuple params=()):
+    """Apply a primitive: run its kernel, and record it on every active tape that tracks one
+    of its inputs. args are Tensors (arrays are wrapped); params are non-differentiable
+    extra arguments (axis, a Python scalar, ...)."""
+    return _bind(prim, tuple([_as_input(a) for a in args]), params)
+
+
+cpdef Tensor apply1(Primitive prim, x, tuple params=()):
+    """bind() for one input, without the varargs."""
+    return _bind(prim, (_as_input(x),), params)
+
+
+cpdef Tensor apply2(Primitive prim, x, y, tuple params=()):
+    """bind() for two inputs, without the varargs."""
+    return _bind(prim, (_as_input(x), _as_input(y)), params)
+
+
+cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
+                  Tensor out) except *:
+    cdef Tape tape
+    cdef Tensor a
+    cdef Py_ssize_t i, s, n = len(args), ntapes = len(st.tapes), ti
+    cdef list slots
+    cdef _Record rec
+    for ti in range(ntapes):
+        tape = <Tape>st.tapes[ti]
+        if tape.sweeping:
+            continue        # the implicit tape does not record its own backward pass
+        slots = None
+        for i in range(n):
+            a = <Tensor>args[i]
+            s = _slot(a, tape)
+            if s == UNTRACKED:
+                if not a._requires_grad:
+                    continue
+                if a._is_leaf:
+                    if not (tape.implicit or tape.watch_accessed):
+                        continue
+                    s = tape._watch_one(a)
+                elif tape.implicit:
+                    s = RELEASED
+                else:
+                    continue
+            if not prim.variadic and (i >= len(prim.vjps) or prim.vjps[i] is None):
+                continue
+            if slots is None:
+                slots = [UNTRACKED] * n
+            slots[i] = s
+        if slots is not None:
+            s = tape.nslots
+            tape.nslots += 1
+            _set_slot(out, tape, s)
+            rec = _Record.__new__(_Record)
+            rec.prim = prim
+            rec.out_slot = s
+            rec.in_slots = tuple(slots)
+            rec.out = out
+            rec.args = args
+            rec.params = params
+            tape.records.append(rec)
+            if tape.implicit:
+                out._requires_grad = True
+                out._is_leaf = False
+
+
+# ---------------------------------------------------------------------------- tapes
+cdef class Tape:
+    """Records the primitives applied to watched tensors, for reverse-mode differentiation.
+
+        with ad.Tape() as tape:
+            tape.watch(x)            # tensors with requires_grad=True are watched automatically
+            y = f(x)
+        dx, = tape.gradient(y, [x])
+
+    A non-persistent tape frees what it saved after one gradient() call. Tapes nest: a
+    gradient() computed while an outer tape records is itself recorded (grad of grad).
+    """
+    cdef readonly long long uid
+    cdef list records
+    cdef Py_ssize_t nslots
+    cdef readonly bint persistent
+    cdef readonly bint watch_accessed
+    cdef readonly bint implicit
+    cdef bint released
+    cdef bint sweeping
+    cdef list leaves          # implicit tape: watched leaves, to receive .grad
+
+    def __init__(self, persistent=False, watch_accessed_variables=True, *, _implicit=False):
+        global _next_uid
+        self.uid = _next_uid
+        _next_uid += 1
+        _live_uids.add(self.uid)
+        self.records = []
+        self.nslots = 0
+        self.persistent = persistent
+        self.watch_accessed = watch_accessed_variables
+        self.implicit = _implicit
+        self.released = False
+        self.leaves = []
+
+    def __dealloc__(self):
+        _live_uids.discard(self.uid)
+
+    def __enter__(self):
+        if self.released:
+            raise RuntimeError("this Tape has been used and released; create a new ad.Tape()")
+        _state().tapes.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        tapes = _state().tapes
+        for i in range(len(tapes) - 1, 0, -1):
+            if tapes[i] is self:
+                del tapes[i]
+                break
+        return False
+
+    def __len__(self):
+        """Number of recorded primitive applications."""
+        return len(self.records) if self.records is not None else 0
+
+    cdef Py_ssize_t _watch_one(self, Tensor t) except -3:
+        cdef Py_ssize_t s = _slot(t, self)
+        if s >= 0:
+            return s
+        if not _is_float(t.data):
+            raise TypeError(f"cannot differentiate with respect to a tensor of dtype "
+                            f"{t.data.dtype}: only float32 and float64 inputs have gradients; "
+                            f"cast it first, e.g. x.astype(np.float64)")
+        s = self.nslots
+        self.nslots += 1
+        _set_slot(t, self, s)
+        if self.implicit:
+            self.leaves.append(t)
+        return s
+
+    def watch(self, *tensors):
+        """Track these tensors (or pytrees of tensors) from now on."""
+        from pyad.pytree import tree_leaves
+        if self.released:
+            raise RuntimeError("this Tape has been used and released; create a new ad.Tape()")
+        for t in tree_leaves(list(tensors)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"Tape.watch expects pyad Tensors, got {type(t).__name__}; "
+                                f"wrap arrays with ad.tensor(x)")
+            self._watch_one(<Tensor>t)
+
+    def gradient(self, target, sources, output_gradients=None):
+        """d target / d source for each source; sources may be a Tensor or a pytree of them.
+
+        A non-scalar target is summed (seeded with ones) unless output_gradients is given.
+        Sources the target does not depend on get zeros.
+        """
+        from pyad.pytree import tree_flatten, tree_unflatten
+        leaves, treedef = tree_flatten(sources)
+        for s in leaves:
+            if not isinstance(s, Tensor):
+                raise TypeError(f"Tape.gradient: sources must be Tensors, got {type(s).__name__}")
+        if not isinstance(target, Tensor):
+            raise TypeError(f"Tape.gradient: target must be a Tensor, got {type(target).__name__}")
+        grads = self._sweep([target], [output_gradients], leaves, False)
+        grads = [_wrap(np.zeros_like((<Tensor>s).data)) if g is None else g
+                 for g, s in zip(grads, leaves)]
+        return tree_unflatten(treedef, grads)
+
+    cdef list _sweep(self, list targets, list seeds, list sources, bint retain):
+        """Reverse sweep from targets (seeded with seeds, None meaning ones) to sources;
+        returns one cotangent per source, None where the targets do not depend on it."""
+        if self.released:
+            raise RuntimeError(
+                "pyad: this tape was already used by gradient()/backward() and its saved values "
+                "were released; use ad.Tape(persistent=True) (or backward(retain_graph=True)) "
+                "to differentiate more than once")
+        cdef _ThreadState st = _state()
+        cdef list records = self.records
+        cdef list source_slots = [_slot(<Tensor>src, self) for src in sources]
+        cdef list grads = [None] * self.nslots
+        cdef Py_ssize_t i, k, s, tslot, j, start = -1
+        cdef _Record rec
+        cdef tuple in_slots
+        cdef Primitive prim
+        cdef Tensor target
+        cdef bint keep = self.persistent or retain
+        for k in range(len(targets)):
+            target = <Tensor>targets[k]
+            tslot = _slot(target, self)
+            if tslot < 0:
+                continue
+            seed = seeds[k]
+            if seed is None:
+                g = _wrap(np.ones_like(target.data))
+            else:
+                g = _as_tensor(seed)
+                if g.shape != target.shape:
+                    raise ValueError(f"gradient seed has shape {g.shape} but the target has "
+                                     f"shape {target.shape}")
+            grads[tslot] = g if grads[tslot] is None else _add(grads[tslot], g)
+            j = len(records) - 1
+            while j > start and (records[j] is None or (<_Record>records[j]).out_slot != tslot):
+                j -= 1
+            start = j
+        # the sweep itself must not be recorded on this tape, but outer tapes record it
+        cdef Py_ssize_t pos = -1
+        for i in range(len(st.tapes)):
+            if st.tapes[i] is self:
+                pos = i
+        if pos > 0:
+            del st.tapes[pos]
+        self.sweeping = True
+        # cotangents of sources that are themselves intermediate results must survive
+        cdef set protected = set(source_slots)
+        cdef Py_ssize_t os
+        try:
+            for i in range(start, -1, -1):
+                if records[i] is None:
+                    continue
+                rec = <_Record>records[i]
+                os = rec.out_slot
+                g = grads[os]
+                if g is None:
+                    continue
+                if rec.prim is None:     # freed by an earlier backward()
+                    _raise_released()
+                if os not in protected:
+                    grads[os] = None
+                in_slots = rec.in_slots
+                for k in range(len(in_slots)):
+                    s = in_slots[k]
+                    if s == UNTRACKED:
+                        continue
+                    if s == RELEASED:
+                        _raise_released()
+                    ct = rec.call_rule(k, g)
+                    if ct is None:
+                        continue
+                    if grads[s] is None:
+                        grads[s] = ct
+                    else:
+                        grads[s] = _add(grads[s], ct)
+                if not keep:
+                    if self.implicit:
+                        rec.prim = None      # keep the slot: a later sweep must notice
+                        rec.out = None
+                        rec.args = rec.params = None
+                    else:
+                        records[i] = None
+        finally:
+            self.sweeping = False
+            if pos > 0:
+                st.tapes.insert(pos, self)
+        result = [grads[s] if s >= 0 else None for s in source_slots]
+        if not keep and not self.implicit:
+            self.released = True
+            self.records = None
+            _live_uids.discard(self.uid)
+        return result
+
+
+cdef void _raise_released() except *:
+    raise RuntimeError(
+        "pyad: trying to differentiate through a graph that backward() already freed; call "
+        "backward(retain_graph=True) the first time, or recompute the forward pass")
+
+
+cdef Tensor _as_tensor(x):
+    if isinstance(x, Tensor):
+        return <Tensor>x
+    return _wrap(np.asarray(x))
+
+
+cdef void _backward(Tensor y, gradient, bint retain) except *:
+    cdef _ThreadState st = _state()
+    cdef Tape tape = <Tape>st.tapes[0]
+    if _slot(y, tape) < 0:
+        if y._requires_grad and not y._is_leaf:
+            _raise_released()
+        if not y._requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not depend on any tensor with requires_grad=True "
+                "(create inputs with ad.tensor(x, requires_grad=True), outside ad.no_grad())")
+    if gradient is None and y.data.size != 1:
+        raise RuntimeError(
+            f"backward(): output of shape {y.shape} is not a scalar; pass gradient= (the "
+            f"vector in the vector-Jacobian product) or reduce it first, e.g. y.sum()")
+    leaves = list(tape.leaves)
+    if y._is_leaf and y._requires_grad and _slot(y, tape) < 0:
+        tape._watch_one(y)
+        leaves.append(y)
+    grads = tape._sweep([y], [gradient], leaves, retain)
+    cdef Tensor leaf
+    for k in range(len(leaves)):
+        leaf = <Tensor>leaves[k]
+        g = grads[k]
+        if g is None:
+            continue
+        gd = (<Tensor>g).data
+        if leaf.grad is None:
+            leaf.grad = _wrap(np.array(gd, dtype=leaf.data.dtype))
+        else:
+            leaf.grad = _wrap(leaf.grad.data + gd)
+    if not retain:
+        # drop the freed prefix; when nothing live is left, start a fresh implicit tape
+        records = tape.records
+        if all(r is None or (<_Record>r).prim is None for r in records):
+            st.tapes[0] = Tape(_implicit=True)
+
+
+def sweep(Tape tape, list targets, list seeds, list sources):
+    """Cotangents of sources for sum_k <seeds[k], targets[k]> (None where independent)."""
+    return tape._sweep(targets, seeds, sources, False)
+
+
+def is_tracked(t):
+    """Whether a Tensor is recorded on a tape that is recording now (so an outer
+    transform differentiates through it and it must stay a Tensor)."""
+    if not isinstance(t, Tensor):
+        return False
+    cdef Tensor x = <Tensor>t
+    if x._requires_grad:
+        return True
+    cdef _ThreadState st = _state()
+    for tape in st.tapes[1:]:
+        if _slot(x, <Tape>tape) >= 0:
+            return True
+    return False
+
+
+def active_tapes():
+    """The explicit tapes recording in this thread, innermost last (for transforms)."""
+    return list(_state().tapes[1:])

@@ -1,0 +1,108 @@
+"""CPU backend: every primitive's forward kernel by name (C++ in pyad._C, BLAS, or numpy)."""
+import numpy as np
+
+from pyad import _C
+from pyad._blas import matmul as _matmul
+
+UNARY = ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "tanh", "sigmoid",
+         "relu", "softplus", "negative")
+SCALAR = ("add_scalar", "mul_scalar", "rsub_scalar", "rdiv_scalar", "pow_scalar", "rpow_scalar",
+          "clip")
+BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power")
+FUSED_BACKWARD = ("tanh_backward", "sigmoid_backward", "relu_backward", "abs_backward",
+                  "softplus_backward", "clip_backward", "sqrt_backward")
+AXIS = ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward")
+
+
+def _reduce(kernel):
+    """Reduce over a sorted tuple of axes: the C++ kernels take one axis (or all of them)."""
+    def reduce(x, axes, keepdims):
+        if len(axes) == x.ndim:
+            out = kernel(x, None)
+        elif len(axes) == 1:
+            out = kernel(x, axes[0])
+        else:
+            out = x
+            for ax in reversed(axes):
+                out = kernel(np.ascontiguousarray(out), ax)
+        if keepdims:
+            out = out.reshape([1 if i in axes else n for i, n in enumerate(x.shape)])
+        return out
+    return reduce
+
+
+def _logsumexp(x, axis, keepdims):
+    out = _C.logsumexp(x, axis)
+    return np.expand_dims(out, axis) if keepdims else out
+
+
+def _sum_to(x, shape):
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    out = _sum(np.ascontiguousarray(x), axes, False) if axes else x
+    return out.reshape(shape)
+
+
+def _scatter_add(g, shape, key):
+    """zeros(shape) with g added at x[key]; repeated integer indices accumulate."""
+    out = np.zeros(shape, dtype=g.dtype)
+    if isinstance(key, np.ndarray) and key.ndim == 1 and key.dtype.kind in "iu":
+        _C.index_add(out, key.astype(np.intp, copy=False), np.ascontiguousarray(g))
+    elif _is_basic(key):
+        out[key] = g
+    else:
+        np.add.at(out, key, g)
+    return out
+
+
+def _is_basic(key):
+    items = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (slice, int, np.integer))
+               for k in items)
+
+
+def _concatenate(*arrays_then_axis):
+    return np.concatenate(arrays_then_axis[:-1], axis=arrays_then_axis[-1])
+
+
+_sum = _reduce(_C.sum)
+
+KERNELS = {name: getattr(_C, name) for name in UNARY + SCALAR + BINARY + FUSED_BACKWARD + AXIS}
+KERNELS.update(
+    sum=_sum,
+    max=_reduce(_C.max),
+    min=_reduce(_C.min),
+    logsumexp=_logsumexp,
+    sum_to=_sum_to,
+    matmul=_matmul,
+    reshape=np.reshape,
+    transpose=np.transpose,
+    broadcast_to=np.broadcast_to,
+    getitem=lambda x, key: np.asarray(x[key]),
+    scatter_add=_scatter_add,
+    concatenate=_concatenate,
+    where=np.where,
+    astype=lambda x, dtype: x.astype(dtype),
+    sign=np.sign,
+    less=np.less, less_equal=np.less_equal, greater=np.greater,
+    greater_equal=np.greater_equal, equal=np.equal, not_equal=np.not_equal,
+)
+
+# numpy equivalents for inputs the C++ kernels do not take (integer and bool arrays)
+FALLBACKS = {name: getattr(np, name) for name in UNARY + BINARY if hasattr(np, name)}
+FALLBACKS.update(
+    sigmoid=lambda x: 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))),
+    relu=lambda x: np.maximum(x, 0),
+    softplus=lambda x: np.logaddexp(0.0, x),
+    add_scalar=lambda x, c: x + c,
+    mul_scalar=lambda x, c: x * c,
+    rsub_scalar=lambda x, c: c - x,
+    rdiv_scalar=lambda x, c: c / x,
+    pow_scalar=lambda x, c: x ** c,
+    rpow_scalar=lambda x, c: c ** x,
+    clip=lambda x, lo, hi: np.clip(x, lo, hi),
+    sum=lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
+    max=lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
+    min=lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims),
+)

@@ -77,6 +77,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     report = {"machine": machine(), "workloads": {}}
     print(" ".join(f"{k}={v}" for k, v in report["machine"].items()))
+    if report["machine"]["loadavg"] > 0.5:
+        print("warning: other processes are running (load average above); expect noisy numbers")
     for name in args.workload or workloads.names():
         mod = workloads.load(name)
         rows = {}

@@ -78,6 +78,7 @@ cdef class Primitive:
 # ---------------------------------------------------------------------------- records
 @cython.no_gc
 @cython.final
+@cython.freelist(1024)
 cdef class _Record:
     """One primitive application on a tape. Not tracked by Python's cycle collector: a
     record only points at older objects (tensors, the primitive), so it closes no cycle,
@@ -104,6 +105,59 @@ cdef class _Record:
             _tuple_set(call, first + 2 + n + i, self.params[i])
         rule = self.prim.vjps[0] if first else self.prim.vjps[k]
         return PyObject_Call(rule, call, None)
+
+    cdef object run_rule(self, Py_ssize_t k, g):
+        rule = self.prim.vjps[0] if self.prim.variadic else self.prim.vjps[k]
+        if type(rule) is VjpCall:
+            return (<VjpCall>rule).run(g, self)
+        return self.call_rule(k, g)
+
+
+# what a VjpCall passes on: the cotangent, the primitive's output, or input i (INPUT + i)
+COTANGENT, OUTPUT, INPUT = 0, 1, 2
+
+
+@cython.final
+cdef class VjpCall:
+    """A VJP rule that is one primitive applied to (cotangent, output, inputs...) picks, e.g.
+    tanh's rule tanh_backward(g, ans). The sweep runs it without a Python frame; rules that
+    need more stay Python functions. prim=None is the identity rule (returns g)."""
+    cdef readonly str name             # the primitive applied; None for the identity
+    cdef readonly Primitive prim       # looked up by name once the table is complete
+    cdef readonly tuple picks
+    cdef readonly bint pass_params     # hand on the forward's params (axis, scalar, ...)
+    cdef readonly tuple params
+
+    def __init__(self, name, *picks, params=None):
+        self.name = name
+        self.picks = tuple(picks)
+        self.pass_params = params is None
+        self.params = () if params is None else tuple(params)
+
+    def resolve(self, table):
+        """Bind the primitive by name (rows may refer to rows defined after them)."""
+        if self.name is not None:
+            self.prim = table[self.name]
+
+    cdef object run(self, g, _Record rec):
+        if self.name is None:
+            return g
+        cdef Py_ssize_t n = len(self.picks), i, pick
+        cdef tuple args = PyTuple_New(n)
+        for i in range(n):
+            pick = self.picks[i]
+            if pick == 0:
+                _tuple_set(args, i, g)
+            elif pick == 1:
+                _tuple_set(args, i, rec.out)
+            else:
+                _tuple_set(args, i, rec.args[pick - 2])
+        return _bind(self.prim, args, rec.params if self.pass_params else self.params)
+
+    def __repr__(self):
+        names = {0: "g", 1: "ans"}
+        picked = ", ".join(names.get(p, f"x{p - 2}") for p in self.picks)
+        return f"VjpCall({self.name or 'identity'}({picked}))"
 
 
 cdef inline void _tuple_set(tuple t, Py_ssize_t i, object v):
@@ -218,6 +272,7 @@ cdef inline bint _is_float(cnp.ndarray a):
 
 
 @cython.no_gc
+@cython.freelist(1024)
 cdef class Tensor:
     """An array with autodiff tracking. `data` is the numpy array (a CuPy array on the GPU)."""
     cdef public object data
@@ -463,7 +518,7 @@ cdef inline bint _same_layout(Tensor x, other):
     if type(other) is not Tensor:
         return False
     a, b = x.data, (<Tensor>other).data
-    return (type(a) is np.ndarray and type(b) is np.ndarray
+    return (type(a) is cnp.ndarray and type(b) is cnp.ndarray
             and (<cnp.ndarray>a).descr is (<cnp.ndarray>b).descr and a.shape == b.shape)
 
 
@@ -487,7 +542,7 @@ cdef inline bint _maybe_tracked(Tensor t, bint explicit_tapes):
 # ---------------------------------------------------------------------------- bind
 cdef inline bint _kernel_ready(d):
     """A C-contiguous float32/float64 numpy array: what the C++ kernels take as is."""
-    return (type(d) is np.ndarray and _is_float(<cnp.ndarray>d)
+    return (type(d) is cnp.ndarray and _is_float(<cnp.ndarray>d)
             and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>d))
 
 
@@ -550,7 +605,7 @@ cdef object _run(Primitive prim, tuple args, tuple params):
 cdef Tensor _bind(Primitive prim, tuple args, tuple params):
     cdef Tensor out = Tensor.__new__(Tensor)
     data = _run(prim, args, params)
-    if type(data) is not np.ndarray and isinstance(data, np.generic):
+    if type(data) is not cnp.ndarray and isinstance(data, cnp.generic):
         data = np.asarray(data)       # numpy ufuncs turn 0-d results into scalars
     out.data = data
     out._is_leaf = True
@@ -597,12 +652,14 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
     cdef Tensor a
     cdef Py_ssize_t i, s, n = len(args), ntapes = len(st.tapes), ti
     cdef list slots
+    cdef tuple in_slots
     cdef _Record rec
     for ti in range(ntapes):
         tape = <Tape>st.tapes[ti]
         if tape.sweeping:
             continue        # the implicit tape does not record its own backward pass
         slots = None
+        in_slots = None
         for i in range(n):
             a = <Tensor>args[i]
             s = _slot(a, tape)
@@ -619,17 +676,22 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
                     continue
             if not prim.variadic and (i >= len(prim.vjps) or prim.vjps[i] is None):
                 continue
+            if n == 1:
+                in_slots = (s,)
+                break
             if slots is None:
                 slots = [UNTRACKED] * n
             slots[i] = s
         if slots is not None:
+            in_slots = tuple(slots)
+        if in_slots is not None:
             s = tape.nslots
             tape.nslots += 1
             _set_slot(out, tape, s)
             rec = _Record.__new__(_Record)
             rec.prim = prim
             rec.out_slot = s
-            rec.in_slots = tuple(slots)
+            rec.in_slots = in_slots
             rec.out = out
             rec.args = args
             rec.params = params
@@ -784,8 +846,12 @@ cdef class Tape:
             del st.tapes[pos]
         self.sweeping = True
         # cotangents of sources that are themselves intermediate results must survive
-        cdef set protected = set(source_slots)
+        cdef bytearray protected = bytearray(self.nslots)
+        cdef unsigned char* is_source = protected
         cdef Py_ssize_t os
+        for os in source_slots:
+            if os >= 0:
+                is_source[os] = 1
         try:
             for i in range(start, -1, -1):
                 if records[i] is None:
@@ -797,7 +863,7 @@ cdef class Tape:
                     continue
                 if rec.prim is None:     # freed by an earlier backward()
                     _raise_released()
-                if os not in protected:
+                if not is_source[os]:
                     grads[os] = None
                 in_slots = rec.in_slots
                 for k in range(len(in_slots)):
@@ -806,7 +872,7 @@ cdef class Tape:
                         continue
                     if s == RELEASED:
                         _raise_released()
-                    ct = rec.call_rule(k, g)
+                    ct = rec.run_rule(k, g)
                     if ct is None:
                         continue
                     if grads[s] is None:

@@ -2,16 +2,35 @@
 
 Rules have the signature rule(g, ans, *inputs, *params) -> cotangent of that input (or None
 for zero). They use pyad ops only, never numpy, so they are differentiable themselves (grad of
-grad) and run unchanged on every backend. Conventions at kinks follow autograd/JAX/PyTorch:
+grad) and run unchanged on every backend. A rule that is a single primitive applied to the
+cotangent, the output and inputs is written call("name", G, ANS, X(0), ...): the sweep runs
+those without a Python frame. Conventions at kinks follow autograd/JAX/PyTorch:
 relu'(0) = abs'(0) = 0 and ties in max/min/maximum/minimum split the gradient evenly.
 """
 import math
 
-from pyad._tape import Primitive, apply1, apply2
+from pyad._tape import (COTANGENT as G, INPUT, OUTPUT as ANS, Primitive, VjpCall, apply1,
+                         apply2)
 from pyad.backend.cpu import FALLBACKS, KERNELS
 from pyad import ops as o
 
 PRIMITIVES = {}
+_CALLS = []
+
+
+def X(i):
+    """Pick input i of the primitive for a call() rule."""
+    return INPUT + i
+
+
+def call(name, *picks, params=None):
+    """The rule `name(*picks, *params)`; params default to the forward primitive's own."""
+    rule = VjpCall(name, *picks, params=params)
+    _CALLS.append(rule)
+    return rule
+
+
+IDENTITY = call(None, G)
 
 
 def defprim(name, *vjps, nondiff=False, variadic=False, elementwise_kernel=False):
@@ -31,28 +50,28 @@ def _kernel_prim(name, *vjps):
 exp = _kernel_prim("exp", lambda g, ans, x: g * ans)
 log = _kernel_prim("log", lambda g, ans, x: g / x)
 log1p = _kernel_prim("log1p", lambda g, ans, x: g / (x + 1.0))
-sqrt = _kernel_prim("sqrt", lambda g, ans, x: apply2(sqrt_backward, g, ans))
+sqrt = _kernel_prim("sqrt", call("sqrt_backward", G, ANS))
 square = _kernel_prim("square", lambda g, ans, x: (g * x) * 2.0)
-abs = _kernel_prim("abs", lambda g, ans, x: apply2(abs_backward, g, x))
+abs = _kernel_prim("abs", call("abs_backward", G, X(0)))
 sin = _kernel_prim("sin", lambda g, ans, x: g * o.cos(x))
 cos = _kernel_prim("cos", lambda g, ans, x: -(g * o.sin(x)))
-tanh = _kernel_prim("tanh", lambda g, ans, x: apply2(tanh_backward, g, ans))
-sigmoid = _kernel_prim("sigmoid", lambda g, ans, x: apply2(sigmoid_backward, g, ans))
-relu = _kernel_prim("relu", lambda g, ans, x: apply2(relu_backward, g, x))
-softplus = _kernel_prim("softplus", lambda g, ans, x: apply2(softplus_backward, g, x))
-negative = _kernel_prim("negative", lambda g, ans, x: -g)
+tanh = _kernel_prim("tanh", call("tanh_backward", G, ANS))
+sigmoid = _kernel_prim("sigmoid", call("sigmoid_backward", G, ANS))
+relu = _kernel_prim("relu", call("relu_backward", G, X(0)))
+softplus = _kernel_prim("softplus", call("softplus_backward", G, X(0)))
+negative = _kernel_prim("negative", call("negative", G))
 
 # ------------------------------------------------------------------- with a Python scalar c
-add_scalar = _kernel_prim("add_scalar", lambda g, ans, x, c: g)
-mul_scalar = _kernel_prim("mul_scalar", lambda g, ans, x, c: apply1(mul_scalar, g, (c,)))
-rsub_scalar = _kernel_prim("rsub_scalar", lambda g, ans, x, c: -g)
+add_scalar = _kernel_prim("add_scalar", IDENTITY)
+mul_scalar = _kernel_prim("mul_scalar", call("mul_scalar", G))
+rsub_scalar = _kernel_prim("rsub_scalar", call("negative", G, params=()))
 rdiv_scalar = _kernel_prim("rdiv_scalar", lambda g, ans, x, c: -(g * ans) / x)
 pow_scalar = _kernel_prim(
     "pow_scalar",
     lambda g, ans, x, c: o.zeros_like(g) if c == 0 else g * (o.power(x, c - 1.0) * c))
 rpow_scalar = _kernel_prim(
     "rpow_scalar", lambda g, ans, x, c: g * ans * math.log(c))
-clip = _kernel_prim("clip", lambda g, ans, x, lo, hi: apply2(clip_backward, g, x, (lo, hi)))
+clip = _kernel_prim("clip", call("clip_backward", G, X(0)))
 
 # ------------------------------------------------------------------- binary, broadcasting
 add = _kernel_prim("add", lambda g, ans, x, y: o.sum_to(g, x.shape),
@@ -92,23 +111,23 @@ power = _kernel_prim("power", lambda g, ans, x, y: o.sum_to(g * (y * o.power(x, 
 # ------------------------------------------------------------------- fused backward ops
 # One C++ pass each in the first-order sweep; their own rules make them twice differentiable.
 tanh_backward = _kernel_prim(
-    "tanh_backward", lambda c, ans, g, y: apply2(tanh_backward, c, y),
+    "tanh_backward", call("tanh_backward", G, X(1)),
     lambda c, ans, g, y: c * g * y * -2.0)
 sigmoid_backward = _kernel_prim(
-    "sigmoid_backward", lambda c, ans, g, y: apply2(sigmoid_backward, c, y),
+    "sigmoid_backward", call("sigmoid_backward", G, X(1)),
     lambda c, ans, g, y: c * g * (1.0 - 2.0 * y))
 relu_backward = _kernel_prim(
-    "relu_backward", lambda c, ans, g, x: apply2(relu_backward, c, x), None)
+    "relu_backward", call("relu_backward", G, X(1)), None)
 abs_backward = _kernel_prim(
-    "abs_backward", lambda c, ans, g, x: apply2(abs_backward, c, x), None)
+    "abs_backward", call("abs_backward", G, X(1)), None)
 softplus_backward = _kernel_prim(
-    "softplus_backward", lambda c, ans, g, x: apply2(softplus_backward, c, x),
+    "softplus_backward", call("softplus_backward", G, X(1)),
     lambda c, ans, g, x: apply2(sigmoid_backward, c * g, o.sigmoid(x)))
 clip_backward = _kernel_prim(
-    "clip_backward", lambda c, ans, g, x, lo, hi: apply2(clip_backward, c, x, (lo, hi)),
+    "clip_backward", call("clip_backward", G, X(1)),
     None)
 sqrt_backward = _kernel_prim(
-    "sqrt_backward", lambda c, ans, g, y: apply2(sqrt_backward, c, y),
+    "sqrt_backward", call("sqrt_backward", G, X(1)),
     lambda c, ans, g, y: -(c * ans) / y)
 
 # ------------------------------------------------------------------- reductions
@@ -136,13 +155,13 @@ logsumexp = _kernel_prim(
     lambda g, ans, x, axis, keepdims: o.expand_dims(g, axis) * o.exp(x - o.expand_dims(ans, axis))
     if not keepdims else g * o.exp(x - ans))
 softmax = _kernel_prim(
-    "softmax", lambda g, ans, x, axis: apply2(softmax_backward, g, ans, (axis,)))
+    "softmax", call("softmax_backward", G, ANS))
 log_softmax = _kernel_prim(
-    "log_softmax", lambda g, ans, x, axis: apply2(log_softmax_backward, g, ans, (axis,)))
+    "log_softmax", call("log_softmax_backward", G, ANS))
 # softmax_backward(g, y) = y * (g - sum(g*y)): symmetric in g (J = diag(y) - y y^T)
 softmax_backward = _kernel_prim(
     "softmax_backward",
-    lambda c, ans, g, y, axis: apply2(softmax_backward, c, y, (axis,)),
+    call("softmax_backward", G, X(1)),
     lambda c, ans, g, y, axis: c * (g - o.sum(g * y, axis=axis, keepdims=True))
     - g * o.sum(c * y, axis=axis, keepdims=True))
 # log_softmax_backward(g, y) = g - exp(y) * sum(g)
@@ -203,3 +222,6 @@ greater = defprim("greater", nondiff=True)
 greater_equal = defprim("greater_equal", nondiff=True)
 equal = defprim("equal", nondiff=True)
 not_equal = defprim("not_equal", nondiff=True)
+
+for _rule in _CALLS:
+    _rule.resolve(PRIMITIVES)

@@ -262,6 +262,10 @@ for _name, (_f, _r, _d) in BINARY.items():
     spec(_name, *cases)
 SPECS["add"].append(C("add", ad.add, np.add, [(3, 4), (4,)], label="int64", grad=False,
                       dtypes=(np.int64,)))
+SPECS["multiply"].append(C("multiply", lambda x: x * x, lambda x: x * x, [(3, 4)],
+                           label="same-tensor-twice"))
+SPECS["add"].append(C("add", lambda x: ad.add(x, x[::-1]), lambda x: x + x[::-1], [(4, 3)],
+                      label="x+x[::-1]"))
 SPECS["maximum"].append(C("maximum", lambda x: ad.maximum(x, 0.125), lambda x: np.maximum(x, 0.125),
                           [(3, 4)], domain="even", label="x,scalar"))
 SPECS["minimum"].append(C("minimum", lambda x: ad.minimum(0.125, x), lambda x: np.minimum(0.125, x),
@@ -389,6 +393,8 @@ spec("sum", *_reduction_cases("sum", ad.sum, np.sum, "real"),
      C("sum", lambda x: x.sum(axis=1), lambda x: x.sum(axis=1), [(3, 4)], label="method"),
      C("sum", lambda x: ad.mean(x, axis=1), lambda x: np.mean(x, axis=1), [(3, 4)],
        label="via-mean"),
+     C("sum", lambda x: ad.var(x, axis=0, ddof=1), lambda x: np.var(x, axis=0, ddof=1),
+       [(3, 4)], label="via-var"),
      C("sum", lambda x: ad.sum(x, axis=0), lambda x: np.sum(x, axis=0), [(3, 4)],
        label="int64", grad=False, dtypes=(np.int64,)))
 spec("max", *_reduction_cases("max", ad.max, np.max, "distinct"),
@@ -416,6 +422,10 @@ spec("softmax",
          label=f"{s},axis={a}") for s, a in _SM_AXES],
      C("softmax", lambda x: ad.softmax(x.T, axis=0), lambda x: np_softmax(x.T, 0), [(4, 3)],
        label="transposed"),
+     C("softmax", lambda x: ad.softmax(x, axis=1), lambda x: np_softmax(x, 1), [(3, 1)],
+       label="axis-of-size-1"),
+     C("softmax", lambda x: ad.softmax(x, axis=-1), lambda x: np_softmax(x, -1), [(0, 3)],
+       label="empty"),
      C("softmax", lambda x: ad.softmax(x + 800.0), lambda x: np_softmax(x + 800.0, -1),
        [(3, 4)], label="large-values-stable", dtypes=(np.float64,)),
      C("softmax", lambda x: ad.softmax(x, axis=1), lambda x: np_softmax(x, 1), [(190, 181)],
@@ -423,6 +433,8 @@ spec("softmax",
 spec("log_softmax",
      *[C("log_softmax", lambda x, a=a: ad.log_softmax(x, axis=a),
          lambda x, a=a: np_log_softmax(x, a), [s], label=f"{s},axis={a}") for s, a in _SM_AXES],
+     C("log_softmax", lambda x: ad.log_softmax(x, axis=-1), lambda x: np_log_softmax(x, -1),
+       [(0, 3)], label="empty"),
      C("log_softmax", lambda x: ad.log_softmax(x[:, ::2], axis=0),
        lambda x: np_log_softmax(x[:, ::2], 0), [(3, 8)], label="strided"),
      C("log_softmax", lambda x: ad.log_softmax(x, axis=1), lambda x: np_log_softmax(x, 1),
@@ -474,7 +486,16 @@ spec("broadcast_to",
          lambda x, s=s: np.broadcast_to(x, s), [xs], label=f"{xs}->{s}")
        for xs, s in [((3, 1), (2, 3, 4)), ((4,), (3, 4)), ((), (2, 3)), ((1, 4), (0, 4))]],
      C("broadcast_to", lambda x: ad.broadcast_to(x.T, (2, 4, 3)),
-       lambda x: np.broadcast_to(x.T, (2, 4, 3)), [(3, 4)], label="transposed"))
+       lambda x: np.broadcast_to(x.T, (2, 4, 3)), [(3, 4)], label="transposed"),
+     # stride-0 views flowing into kernels
+     C("broadcast_to", lambda x: ad.tanh(ad.broadcast_to(x, (3, 4))),
+       lambda x: np.tanh(np.broadcast_to(x, (3, 4))), [(4,)], label="into-tanh"),
+     C("broadcast_to", lambda x: ad.max(ad.broadcast_to(x, (2, 3, 4)) * 1.0, axis=1),
+       lambda x: np.max(np.broadcast_to(x, (2, 3, 4)), axis=1), [(3, 1)], domain="distinct",
+       label="into-max"),
+     C("broadcast_to", lambda a, b: ad.matmul(ad.broadcast_to(a, (2, 3, 4)), b),
+       lambda a, b: np.matmul(np.broadcast_to(a, (2, 3, 4)), b), [(3, 4), (4, 2)],
+       label="into-matmul"))
 
 _IDX = np.array([0, 2, 2])
 _IDX2 = np.array([[0, 1], [2, 2]])
@@ -485,6 +506,8 @@ _KEYS = [
     ((-1, slice(1, 3)), "-1,1:3"),
     ((slice(None, None, -1), slice(None, None, 2)), "reversed,step2"),
     ((_IDX,), "[0,2,2]-repeated"),
+    ((np.array([-1, 0, -1]),), "[-1,0,-1]-negative"),
+    ((slice(None), np.array([-1, 1, -1], dtype=np.int32)), ":,int32-negative"),
     ((slice(None), [1, 1, 3]), ":,[1,1,3]"),
     ((_IDX2,), "2d-index-array"),
     ((np.array([0, 1, 1]), np.array([2, 2, 0])), "pair-of-arrays"),

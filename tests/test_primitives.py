@@ -102,6 +102,31 @@ def test_float32_grads_match_float64(case):
                       f"{case.id}: float32 cotangent {k}")
 
 
+def _second_order_vjp(f, xs):
+    """The VJP of x -> sum_k <(J(x)^T u)_k, w_k>, at xs (fixed u, w)."""
+    out = np.asarray(f(*xs))
+    u = _dyadic(np.random.default_rng(4), out.shape).astype(out.dtype)
+    ws = [_dyadic(np.random.default_rng(5 + k), x.shape).astype(x.dtype)
+          for k, x in enumerate(xs)]
+
+    def vjp_dot(*ys):
+        _, vjp_fn = ad.vjp(f, *ys)
+        return ad.sum(ad.stack([ad.sum(ad.multiply(c, w)) for c, w in zip(vjp_fn(u), ws)]))
+    _, vjp_fn = ad.vjp(vjp_dot, *xs)
+    return vjp_fn(np.array(1.0, dtype=xs[0].dtype))
+
+
+@pytest.mark.parametrize("case", GRAD32_CASES, ids=_ids(GRAD32_CASES))
+def test_float32_second_order_matches_float64(case):
+    x64 = case.inputs(np.float64)
+    h64 = _second_order_vjp(traced(case), x64)
+    h32 = _second_order_vjp(traced(case), [x.astype(np.float32) for x in x64])
+    for k, (c32, c64) in enumerate(zip(h32, h64)):
+        assert c32.dtype == np.float32, f"{case.id}: second-order cotangent {k} is {c32.dtype}"
+        _assert_close(c32.astype(np.float64), np.asarray(c64, dtype=np.float64), 1e-4,
+                      f"{case.id}: float32 second-order cotangent {k}")
+
+
 @pytest.mark.parametrize("case,dtype", FLOAT_FORWARD)
 def test_inputs_not_mutated(case, dtype):
     xs = case.inputs(dtype)
@@ -110,9 +135,12 @@ def test_inputs_not_mutated(case, dtype):
     if case.grad:
         u = _dyadic(np.random.default_rng(2), np.shape(out)).astype(np.asarray(out).dtype)
         u_before = u.copy()
-        vjp_fn(u)
-        vjp_fn(u)
+        first = [np.array(c, copy=True) for c in vjp_fn(u)]
+        second = vjp_fn(u)
         np.testing.assert_array_equal(u, u_before, err_msg=f"{case.id}: cotangent mutated")
+        for k, (a, b) in enumerate(zip(first, second)):
+            np.testing.assert_array_equal(a, b, err_msg=f"{case.id}: a second vjp call "
+                                                        f"changed cotangent {k}")
     for k, (x, b) in enumerate(zip(xs, before)):
         np.testing.assert_array_equal(x, b, err_msg=f"{case.id}: input {k} mutated")
 

@@ -26,8 +26,9 @@ VALUE, GRAD = forward_backward_np(H0)
 
 
 def verify(case, fw, out):
+    """Relative check only: after 1000 contracting steps the gradient is ~1e-171."""
     want = VALUE if fw == "numpy" else GRAD
-    np.testing.assert_allclose(out, want, rtol=1e-9, atol=1e-12, err_msg=f"chain/{fw}")
+    np.testing.assert_allclose(out, want, rtol=1e-9, atol=0, err_msg=f"chain/{fw}")
 
 
 def _loop(tanh, h):

@@ -6,7 +6,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pyad import _C  # noqa: E402
-from pyad._tape import Primitive, Tape, Tensor, bind, debug_nans, no_grad  # noqa: E402
+from pyad._tape import JvpTrace, Primitive, Tape, Tensor, bind, debug_nans, no_grad  # noqa: E402
 from pyad.ops import (  # noqa: E402
     abs, absolute, add, arange, astype, broadcast_to, clip, concatenate, cos, divide, dot,
     equal, exp, expand_dims, full, getitem, greater, greater_equal, less, less_equal, log,
@@ -16,7 +16,8 @@ from pyad.ops import (  # noqa: E402
     transpose, var, where, zeros, zeros_like)
 from pyad.prims import PRIMITIVES  # noqa: E402
 from pyad.pytree import tree_flatten, tree_map, tree_unflatten  # noqa: E402
-from pyad.transforms import grad, value_and_grad, vjp  # noqa: E402
+from pyad.transforms import grad, jvp, value_and_grad, vjp  # noqa: E402
+from pyad.higher_order import gnvp, hessian, hvp, hvp_fn, jacobian, vdot  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -34,7 +35,8 @@ def get_num_threads():
 
 __all__ = [
     "Tensor", "Tape", "Primitive", "PRIMITIVES", "bind", "tensor", "no_grad", "debug_nans",
-    "set_num_threads", "get_num_threads", "grad", "value_and_grad", "vjp",
+    "set_num_threads", "get_num_threads", "grad", "value_and_grad", "vjp", "jvp", "JvpTrace",
+    "hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot",
     "tree_flatten", "tree_unflatten", "tree_map",
     "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "dot", "exp",
     "log", "log1p", "sqrt", "square", "abs", "absolute", "sin", "cos", "tanh", "sigmoid",

@@ -21,6 +21,8 @@ cdef enum:
     UNTRACKED = -1      # the input is a constant for this tape
     RELEASED = -2       # the input came from a graph that backward() already freed
 
+cdef long long NO_CEILING = 1LL << 62
+
 cdef long long _next_uid = 1
 cdef set _live_uids = set()     # tapes that may still be swept
 cdef bint _debug_nans = False
@@ -154,6 +156,16 @@ cdef class VjpCall:
                 _tuple_set(args, i, rec.args[pick - 2])
         return _bind(self.prim, args, rec.params if self.pass_params else self.params)
 
+    def apply(self, g, ans, tuple inputs, tuple params):
+        """The rule from Python: the same picks as the sweep makes."""
+        if self.name is None:
+            return g
+        picked = []
+        for pick in self.picks:
+            picked.append(g if pick == 0 else ans if pick == 1 else inputs[pick - 2])
+        return _bind(self.prim, tuple([_as_input(a) for a in picked]),
+                     params if self.pass_params else self.params)
+
     def __repr__(self):
         names = {0: "g", 1: "ans"}
         picked = ", ".join(names.get(p, f"x{p - 2}") for p in self.picks)
@@ -167,12 +179,38 @@ cdef inline void _tuple_set(tuple t, Py_ssize_t i, object v):
 
 # ---------------------------------------------------------------------------- per-thread state
 cdef class _ThreadState:
-    cdef list tapes            # tapes recording now; tapes[0] is the implicit backward() tape
+    cdef list tapes            # tapes and forward traces recording now, outermost first;
+                               # tapes[0] is the implicit backward() tape
     cdef int grad_disabled     # depth of no_grad() blocks
+    cdef long long ceiling     # only tapes of a lower level see ops run now (rule bodies)
+    cdef int n_active          # explicit tapes/traces below the ceiling (fast path test)
 
     def __init__(self):
         self.tapes = [Tape(_implicit=True)]
         self.grad_disabled = 0
+        self.ceiling = NO_CEILING
+        self.n_active = 0
+
+    cdef void refresh(self):
+        cdef Tape tape
+        self.n_active = 0
+        for tape in self.tapes:
+            if 0 < tape.level < self.ceiling:
+                self.n_active += 1
+
+    cdef long long lower_ceiling(self, long long level):
+        """Hide tapes at `level` and above (while a rule of that level runs); returns the
+        ceiling to restore."""
+        cdef long long previous = self.ceiling
+        if level < self.ceiling:
+            self.ceiling = level
+            self.refresh()
+        return previous
+
+    cdef void restore_ceiling(self, long long previous):
+        if previous != self.ceiling:
+            self.ceiling = previous
+            self.refresh()
 
     def __dealloc__(self):
         # the thread ended (threading.local dropped us): its id may be reused by a new thread
@@ -614,7 +652,7 @@ cdef Tensor _bind(Primitive prim, tuple args, tuple params):
     cdef _ThreadState st = _state()
     if st.grad_disabled:
         return out
-    cdef bint explicit_tapes = len(st.tapes) > 1
+    cdef bint explicit_tapes = st.n_active > 0
     cdef Py_ssize_t i
     for i in range(len(args)):
         if _maybe_tracked(<Tensor>args[i], explicit_tapes):
@@ -656,8 +694,11 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
     cdef _Record rec
     for ti in range(ntapes):
         tape = <Tape>st.tapes[ti]
-        if tape.sweeping:
-            continue        # the implicit tape does not record its own backward pass
+        if tape.level >= st.ceiling:
+            continue        # a rule of this tape's level (or an outer one's) is running
+        if tape.forward:
+            _push_tangent(st, <JvpTrace>tape, prim, args, params, out)
+            continue
         slots = None
         in_slots = None
         for i in range(n):
@@ -701,6 +742,34 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
                 out._is_leaf = False
 
 
+cdef void _push_tangent(_ThreadState st, JvpTrace trace, Primitive prim, tuple args,
+                        tuple params, Tensor out) except *:
+    """Forward mode: the output's tangent on this trace from the inputs' tangents."""
+    cdef Py_ssize_t i, s, n = len(args)
+    cdef list dots = None
+    for i in range(n):
+        s = _slot(<Tensor>args[i], trace)
+        if s >= 0 and trace.tangents[s] is not None:
+            if dots is None:
+                dots = [None] * n
+            dots[i] = trace.tangents[s]
+    if dots is None:
+        return
+    if prim.jvp is None:
+        raise TypeError(f"pyad: primitive '{prim.name}' has no forward-mode (JVP) rule")
+    cdef long long previous = st.lower_ceiling(trace.level)
+    try:
+        tangent = prim.jvp(tuple(dots), out, *args, *params)
+    finally:
+        st.restore_ceiling(previous)
+    if tangent is None:
+        return
+    s = trace.nslots
+    trace.nslots += 1
+    _set_slot(out, trace, s)
+    trace.tangents.append(tangent)
+
+
 # ---------------------------------------------------------------------------- tapes
 cdef class Tape:
     """Records the primitives applied to watched tensors, for reverse-mode differentiation.
@@ -720,7 +789,8 @@ cdef class Tape:
     cdef readonly bint watch_accessed
     cdef readonly bint implicit
     cdef bint released
-    cdef bint sweeping
+    cdef readonly long long level    # nesting order: inner tapes have higher levels
+    cdef readonly bint forward
     cdef list leaves          # implicit tape: watched leaves, to receive .grad
 
     def __init__(self, persistent=False, watch_accessed_variables=True, *, _implicit=False):
@@ -735,6 +805,8 @@ cdef class Tape:
         self.implicit = _implicit
         self.released = False
         self.leaves = []
+        self.level = 0 if _implicit else self.uid
+        self.forward = False
 
     def __dealloc__(self):
         _live_uids.discard(self.uid)
@@ -742,15 +814,18 @@ cdef class Tape:
     def __enter__(self):
         if self.released:
             raise RuntimeError("this Tape has been used and released; create a new ad.Tape()")
-        _state().tapes.append(self)
+        cdef _ThreadState st = _state()
+        st.tapes.append(self)
+        st.refresh()
         return self
 
     def __exit__(self, *exc):
-        tapes = _state().tapes
-        for i in range(len(tapes) - 1, 0, -1):
-            if tapes[i] is self:
-                del tapes[i]
+        cdef _ThreadState st = _state()
+        for i in range(len(st.tapes) - 1, 0, -1):
+            if st.tapes[i] is self:
+                del st.tapes[i]
                 break
+        st.refresh()
         return False
 
     def __len__(self):
@@ -837,14 +912,8 @@ cdef class Tape:
             while j > start and (records[j] is None or (<_Record>records[j]).out_slot != tslot):
                 j -= 1
             start = j
-        # the sweep itself must not be recorded on this tape, but outer tapes record it
-        cdef Py_ssize_t pos = -1
-        for i in range(len(st.tapes)):
-            if st.tapes[i] is self:
-                pos = i
-        if pos > 0:
-            del st.tapes[pos]
-        self.sweeping = True
+        # the sweep is recorded by outer tapes (grad of grad), not by this one or inner ones
+        cdef long long previous = st.lower_ceiling(self.level)
         # cotangents of sources that are themselves intermediate results must survive
         cdef bytearray protected = bytearray(self.nslots)
         cdef unsigned char* is_source = protected
@@ -887,15 +956,59 @@ cdef class Tape:
                     else:
                         records[i] = None
         finally:
-            self.sweeping = False
-            if pos > 0:
-                st.tapes.insert(pos, self)
+            st.restore_ceiling(previous)
         result = [grads[s] if s >= 0 else None for s in source_slots]
         if not keep and not self.implicit:
             self.released = True
             self.records = None
             _live_uids.discard(self.uid)
         return result
+
+
+cdef class JvpTrace(Tape):
+    """Forward mode: while active, every tensor computed from watched ones carries a tangent
+    (its directional derivative), propagated op by op through the JVP rules.
+
+        with ad.JvpTrace() as trace:
+            trace.watch(x, v)
+            y = f(x)
+        dy = trace.tangent(y)         # J_f(x) v
+
+    Traces and tapes nest in any order (jvp of grad, grad of jvp, jvp of jvp).
+    """
+    cdef list tangents
+
+    def __init__(self):
+        Tape.__init__(self, persistent=True, watch_accessed_variables=False)
+        self.forward = True
+        self.tangents = []
+
+    def watch(self, x, tangent):
+        """Give tensor x the tangent `tangent` (same shape) on this trace."""
+        if not isinstance(x, Tensor):
+            raise TypeError(f"JvpTrace.watch expects a pyad Tensor, got {type(x).__name__}")
+        t = _as_input(tangent)
+        if t.shape != x.shape:
+            raise ValueError(f"pyad.jvp: tangent of shape {t.shape} for a primal of shape "
+                             f"{x.shape}; they must match")
+        if t.data.dtype != x.data.dtype:
+            t = _ops.astype(t, x.data.dtype)
+        cdef Py_ssize_t s = self._watch_one(<Tensor>x)
+        if s < len(self.tangents):
+            self.tangents[s] = t
+        else:
+            self.tangents.append(t)
+
+    def tangent(self, x):
+        """x's tangent on this trace, or None where x does not depend on the watched inputs."""
+        if not isinstance(x, Tensor):
+            return None
+        cdef Py_ssize_t s = _slot(<Tensor>x, self)
+        return self.tangents[s] if s >= 0 else None
+
+    def gradient(self, *args, **kwargs):
+        raise TypeError("a JvpTrace computes forward-mode tangents (trace.tangent(y)); use "
+                        "ad.Tape for gradients")
 
 
 cdef void _raise_released() except *:

@@ -1,11 +1,19 @@
-"""The primitive table: one row per primitive, its kernel and its VJP rules, in pyad ops.
+"""The primitive table: one row per primitive, its kernel, its VJP rules and its JVP rule.
 
-Rules have the signature rule(g, ans, *inputs, *params) -> cotangent of that input (or None
-for zero). They use pyad ops only, never numpy, so they are differentiable themselves (grad of
-grad) and run unchanged on every backend. A rule that is a single primitive applied to the
-cotangent, the output and inputs is written call("name", G, ANS, X(0), ...): the sweep runs
-those without a Python frame. Conventions at kinks follow autograd/JAX/PyTorch:
-relu'(0) = abs'(0) = 0 and ties in max/min/maximum/minimum split the gradient evenly.
+VJP rules: rule(g, ans, *inputs, *params) -> cotangent of that input (None for zero), one
+per input (None: not differentiable in that input). A rule that is a single primitive applied
+to the cotangent, the output and inputs is written call("name", G, ANS, X(0), ...): the sweep
+runs those without a Python frame.
+
+JVP rule: jvp(dots, ans, *inputs, *params) -> tangent of the output, where dots holds one
+tangent per input (None for zero; at least one is set). DIAGONAL marks elementwise unary rows,
+whose Jacobian is diagonal so the JVP is the VJP rule applied to the tangent; LINEAR marks rows
+linear in their single input, whose JVP is the row itself applied to the tangent.
+
+Rules use pyad ops only, never numpy, so they are differentiable themselves (any nesting of
+grad and jvp) and run unchanged on every backend. Conventions at kinks follow
+autograd/JAX/PyTorch: relu'(0) = abs'(0) = 0, and ties in max/min/maximum/minimum split the
+gradient evenly.
 """
 import math
 
@@ -16,6 +24,7 @@ from pyad import ops as o
 
 PRIMITIVES = {}
 _CALLS = []
+DIAGONAL, LINEAR = "diagonal", "linear"
 
 
 def X(i):
@@ -33,55 +42,94 @@ def call(name, *picks, params=None):
 IDENTITY = call(None, G)
 
 
-def defprim(name, *vjps, nondiff=False, variadic=False, elementwise_kernel=False):
-    """Add a row. vjps: one rule per input (None: not differentiable in that input)."""
+def defprim(name, *vjps, jvp=None, nondiff=False, variadic=False, kernel=False):
+    """Add a row. kernel=True: the forward is a C++ kernel taking C-contiguous floats."""
     prim = Primitive(name, KERNELS[name], None if nondiff else vjps,
-                     fallback=FALLBACKS.get(name), variadic=variadic,
-                     contiguous_floats=elementwise_kernel)
+                     fallback=FALLBACKS.get(name), variadic=variadic, contiguous_floats=kernel)
+    if jvp == DIAGONAL:
+        jvp = _diagonal_jvp(vjps[0])
+    elif jvp == LINEAR:
+        jvp = _linear_jvp(prim)
+    prim.jvp = jvp
     PRIMITIVES[name] = prim
     return prim
 
 
-def _kernel_prim(name, *vjps):
-    return defprim(name, *vjps, elementwise_kernel=True)
+def _diagonal_jvp(rule):
+    if isinstance(rule, VjpCall):
+        return lambda dots, ans, x, *params: rule.apply(dots[0], ans, (x,), params)
+    return lambda dots, ans, x, *params: rule(dots[0], ans, x, *params)
+
+
+def _linear_jvp(prim):
+    return lambda dots, ans, x, *params: apply1(prim, dots[0], params)
+
+
+def _kernel_prim(name, *vjps, jvp=None):
+    return defprim(name, *vjps, jvp=jvp, kernel=True)
+
+
+def _unary(name, vjp):
+    return _kernel_prim(name, vjp, jvp=DIAGONAL)
+
+
+def _tangent_sum(terms, ans):
+    """Sum of the tangent terms that are present, broadcast to the output's shape."""
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return None if total is None else o.broadcast_to(total, ans.shape)
 
 
 # ------------------------------------------------------------------- elementwise unary
-exp = _kernel_prim("exp", lambda g, ans, x: g * ans)
-log = _kernel_prim("log", lambda g, ans, x: g / x)
-log1p = _kernel_prim("log1p", lambda g, ans, x: g / (x + 1.0))
-sqrt = _kernel_prim("sqrt", call("sqrt_backward", G, ANS))
-square = _kernel_prim("square", lambda g, ans, x: (g * x) * 2.0)
-abs = _kernel_prim("abs", call("abs_backward", G, X(0)))
-sin = _kernel_prim("sin", lambda g, ans, x: g * o.cos(x))
-cos = _kernel_prim("cos", lambda g, ans, x: -(g * o.sin(x)))
-tanh = _kernel_prim("tanh", call("tanh_backward", G, ANS))
-sigmoid = _kernel_prim("sigmoid", call("sigmoid_backward", G, ANS))
-relu = _kernel_prim("relu", call("relu_backward", G, X(0)))
-softplus = _kernel_prim("softplus", call("softplus_backward", G, X(0)))
-negative = _kernel_prim("negative", call("negative", G))
+exp = _unary("exp", lambda g, ans, x: g * ans)
+log = _unary("log", lambda g, ans, x: g / x)
+log1p = _unary("log1p", lambda g, ans, x: g / (x + 1.0))
+sqrt = _unary("sqrt", call("sqrt_backward", G, ANS))
+square = _unary("square", lambda g, ans, x: (g * x) * 2.0)
+abs = _unary("abs", call("abs_backward", G, X(0)))
+sin = _unary("sin", lambda g, ans, x: g * o.cos(x))
+cos = _unary("cos", lambda g, ans, x: -(g * o.sin(x)))
+tanh = _unary("tanh", call("tanh_backward", G, ANS))
+sigmoid = _unary("sigmoid", call("sigmoid_backward", G, ANS))
+relu = _unary("relu", call("relu_backward", G, X(0)))
+softplus = _unary("softplus", call("softplus_backward", G, X(0)))
+negative = _unary("negative", call("negative", G))
 
 # ------------------------------------------------------------------- with a Python scalar c
-add_scalar = _kernel_prim("add_scalar", IDENTITY)
-mul_scalar = _kernel_prim("mul_scalar", call("mul_scalar", G))
-rsub_scalar = _kernel_prim("rsub_scalar", call("negative", G, params=()))
-rdiv_scalar = _kernel_prim("rdiv_scalar", lambda g, ans, x, c: -(g * ans) / x)
-pow_scalar = _kernel_prim(
+add_scalar = _unary("add_scalar", IDENTITY)
+mul_scalar = _unary("mul_scalar", call("mul_scalar", G))
+rsub_scalar = _unary("rsub_scalar", call("negative", G, params=()))
+rdiv_scalar = _unary("rdiv_scalar", lambda g, ans, x, c: -(g * ans) / x)
+pow_scalar = _unary(
     "pow_scalar",
     lambda g, ans, x, c: o.zeros_like(g) if c == 0 else g * (o.power(x, c - 1.0) * c))
-rpow_scalar = _kernel_prim(
-    "rpow_scalar", lambda g, ans, x, c: g * ans * math.log(c))
-clip = _kernel_prim("clip", call("clip_backward", G, X(0)))
+rpow_scalar = _unary("rpow_scalar", lambda g, ans, x, c: g * ans * math.log(c))
+clip = _unary("clip", call("clip_backward", G, X(0)))
 
 # ------------------------------------------------------------------- binary, broadcasting
-add = _kernel_prim("add", lambda g, ans, x, y: o.sum_to(g, x.shape),
-                   lambda g, ans, x, y: o.sum_to(g, y.shape))
-subtract = _kernel_prim("subtract", lambda g, ans, x, y: o.sum_to(g, x.shape),
-                        lambda g, ans, x, y: o.sum_to(-g, y.shape))
-multiply = _kernel_prim("multiply", lambda g, ans, x, y: o.sum_to(g * y, x.shape),
-                        lambda g, ans, x, y: o.sum_to(g * x, y.shape))
-divide = _kernel_prim("divide", lambda g, ans, x, y: o.sum_to(g / y, x.shape),
-                      lambda g, ans, x, y: o.sum_to(-(g * ans) / y, y.shape))
+add = _kernel_prim(
+    "add", lambda g, ans, x, y: o.sum_to(g, x.shape),
+    lambda g, ans, x, y: o.sum_to(g, y.shape),
+    jvp=lambda dots, ans, x, y: _tangent_sum(dots, ans))
+subtract = _kernel_prim(
+    "subtract", lambda g, ans, x, y: o.sum_to(g, x.shape),
+    lambda g, ans, x, y: o.sum_to(-g, y.shape),
+    jvp=lambda dots, ans, x, y: _tangent_sum(
+        (dots[0], None if dots[1] is None else -dots[1]), ans))
+multiply = _kernel_prim(
+    "multiply", lambda g, ans, x, y: o.sum_to(g * y, x.shape),
+    lambda g, ans, x, y: o.sum_to(g * x, y.shape),
+    jvp=lambda dots, ans, x, y: _tangent_sum(
+        (None if dots[0] is None else dots[0] * y, None if dots[1] is None else x * dots[1]),
+        ans))
+divide = _kernel_prim(
+    "divide", lambda g, ans, x, y: o.sum_to(g / y, x.shape),
+    lambda g, ans, x, y: o.sum_to(-(g * ans) / y, y.shape),
+    jvp=lambda dots, ans, x, y: _tangent_sum(
+        (None if dots[0] is None else dots[0] / y,
+         None if dots[1] is None else -(ans * dots[1]) / y), ans))
 
 
 def _tie_weight(x, y):
@@ -89,46 +137,85 @@ def _tie_weight(x, y):
     return o.where(o.greater(x, y), 1.0, o.where(o.equal(x, y), 0.5, 0.0)).astype(x.dtype)
 
 
+def _select_jvp(first_wins):
+    """maximum/minimum: the tangent of whichever input wins (the mean of both at ties)."""
+    def jvp(dots, ans, x, y):
+        w = _tie_weight(x, y) if first_wins else _tie_weight(y, x)
+        return _tangent_sum((None if dots[0] is None else dots[0] * w,
+                             None if dots[1] is None else dots[1] * (1.0 - w)), ans)
+    return jvp
+
+
 maximum = _kernel_prim(
     "maximum",
     lambda g, ans, x, y: o.sum_to(g * _tie_weight(x, y), x.shape),
-    lambda g, ans, x, y: o.sum_to(g * _tie_weight(y, x), y.shape))
+    lambda g, ans, x, y: o.sum_to(g * _tie_weight(y, x), y.shape),
+    jvp=_select_jvp(True))
 minimum = _kernel_prim(
     "minimum",
     lambda g, ans, x, y: o.sum_to(g * _tie_weight(y, x), x.shape),
-    lambda g, ans, x, y: o.sum_to(g * _tie_weight(x, y), y.shape))
+    lambda g, ans, x, y: o.sum_to(g * _tie_weight(x, y), y.shape),
+    jvp=_select_jvp(False))
+
+
+def _power_dx(g, ans, x, y):
+    return g * (y * o.power(x, y - 1.0))
 
 
 def _power_dy(g, ans, x, y):
+    """d(x**y)/dy = x**y log x, taken as 0 where x <= 0 (as autograd does)."""
     positive = o.greater(x, 0.0)
     safe_log = o.log(o.where(positive, x, 1.0))
-    return o.sum_to(o.where(positive, g * ans * safe_log, 0.0), y.shape)
+    return o.where(positive, g * ans * safe_log, 0.0)
 
 
-power = _kernel_prim("power", lambda g, ans, x, y: o.sum_to(g * (y * o.power(x, y - 1.0)), x.shape),
-                     _power_dy)
+power = _kernel_prim(
+    "power",
+    lambda g, ans, x, y: o.sum_to(_power_dx(g, ans, x, y), x.shape),
+    lambda g, ans, x, y: o.sum_to(_power_dy(g, ans, x, y), y.shape),
+    jvp=lambda dots, ans, x, y: _tangent_sum(
+        (None if dots[0] is None else _power_dx(dots[0], ans, x, y),
+         None if dots[1] is None else _power_dy(dots[1], ans, x, y)), ans))
 
 # ------------------------------------------------------------------- fused backward ops
-# One C++ pass each in the first-order sweep; their own rules make them twice differentiable.
+# One C++ pass each in the first-order sweep; their own rules make them differentiable again.
+# Each is linear in its first input g; the second input is the saved output or input.
 tanh_backward = _kernel_prim(
     "tanh_backward", call("tanh_backward", G, X(1)),
-    lambda c, ans, g, y: c * g * y * -2.0)
+    lambda c, ans, g, y: c * g * y * -2.0,
+    jvp=lambda dots, ans, g, y: _tangent_sum(
+        (None if dots[0] is None else apply2(tanh_backward, dots[0], y),
+         None if dots[1] is None else g * y * dots[1] * -2.0), ans))
 sigmoid_backward = _kernel_prim(
     "sigmoid_backward", call("sigmoid_backward", G, X(1)),
-    lambda c, ans, g, y: c * g * (1.0 - 2.0 * y))
+    lambda c, ans, g, y: c * g * (1.0 - 2.0 * y),
+    jvp=lambda dots, ans, g, y: _tangent_sum(
+        (None if dots[0] is None else apply2(sigmoid_backward, dots[0], y),
+         None if dots[1] is None else g * (1.0 - 2.0 * y) * dots[1]), ans))
 relu_backward = _kernel_prim(
-    "relu_backward", call("relu_backward", G, X(1)), None)
+    "relu_backward", call("relu_backward", G, X(1)), None,
+    jvp=lambda dots, ans, g, x: None if dots[0] is None else apply2(relu_backward, dots[0], x))
 abs_backward = _kernel_prim(
-    "abs_backward", call("abs_backward", G, X(1)), None)
+    "abs_backward", call("abs_backward", G, X(1)), None,
+    jvp=lambda dots, ans, g, x: None if dots[0] is None else apply2(abs_backward, dots[0], x))
 softplus_backward = _kernel_prim(
     "softplus_backward", call("softplus_backward", G, X(1)),
-    lambda c, ans, g, x: apply2(sigmoid_backward, c * g, o.sigmoid(x)))
+    lambda c, ans, g, x: apply2(sigmoid_backward, c * g, o.sigmoid(x)),
+    jvp=lambda dots, ans, g, x: _tangent_sum(
+        (None if dots[0] is None else apply2(softplus_backward, dots[0], x),
+         None if dots[1] is None else apply2(sigmoid_backward, g * dots[1], o.sigmoid(x))),
+        ans))
 clip_backward = _kernel_prim(
-    "clip_backward", call("clip_backward", G, X(1)),
-    None)
+    "clip_backward", call("clip_backward", G, X(1)), None,
+    jvp=lambda dots, ans, g, x, lo, hi: None if dots[0] is None
+    else apply2(clip_backward, dots[0], x, (lo, hi)))
 sqrt_backward = _kernel_prim(
     "sqrt_backward", call("sqrt_backward", G, X(1)),
-    lambda c, ans, g, y: -(c * ans) / y)
+    lambda c, ans, g, y: -(c * ans) / y,
+    jvp=lambda dots, ans, g, y: _tangent_sum(
+        (None if dots[0] is None else apply2(sqrt_backward, dots[0], y),
+         None if dots[1] is None else -(ans * dots[1]) / y), ans))
+
 
 # ------------------------------------------------------------------- reductions
 def _expand_reduced(g, x, axes, keepdims):
@@ -138,37 +225,72 @@ def _expand_reduced(g, x, axes, keepdims):
     return o.reshape(g, [1 if i in axes else n for i, n in enumerate(x.shape)])
 
 
+def _extremum_share(ans, x, axes, keepdims):
+    """Which entries attain the max/min, each with its share of a tie."""
+    hit = o.equal(x, _expand_reduced(ans, x, axes, keepdims)).astype(x.dtype)
+    return hit / o.sum(hit, axis=axes, keepdims=True)
+
+
 def _extremum_vjp(g, ans, x, axes, keepdims):
-    ans_k = _expand_reduced(ans, x, axes, keepdims)
-    hit = o.equal(x, ans_k).astype(x.dtype)
-    share = hit / o.sum(hit, axis=axes, keepdims=True)
-    return _expand_reduced(g, x, axes, keepdims) * share
+    return _expand_reduced(g, x, axes, keepdims) * _extremum_share(ans, x, axes, keepdims)
 
 
-sum = _kernel_prim("sum", lambda g, ans, x, axes, keepdims:
-              o.broadcast_to(_expand_reduced(g, x, axes, keepdims), x.shape))
-max = _kernel_prim("max", _extremum_vjp)
-min = _kernel_prim("min", _extremum_vjp)
-sum_to = _kernel_prim("sum_to", lambda g, ans, x, shape: o.broadcast_to(g, x.shape))
+def _extremum_jvp(dots, ans, x, axes, keepdims):
+    return o.sum(dots[0] * _extremum_share(ans, x, axes, keepdims), axis=axes,
+                 keepdims=keepdims)
+
+
+def _logsumexp_weights(ans, x, axis, keepdims):
+    """softmax(x) along axis, from the saved logsumexp."""
+    return o.exp(x - (ans if keepdims else o.expand_dims(ans, axis)))
+
+
+sum = _kernel_prim(
+    "sum", lambda g, ans, x, axes, keepdims:
+    o.broadcast_to(_expand_reduced(g, x, axes, keepdims), x.shape), jvp=LINEAR)
+max = _kernel_prim("max", _extremum_vjp, jvp=_extremum_jvp)
+min = _kernel_prim("min", _extremum_vjp, jvp=_extremum_jvp)
+sum_to = _kernel_prim("sum_to", lambda g, ans, x, shape: o.broadcast_to(g, x.shape), jvp=LINEAR)
 logsumexp = _kernel_prim(
     "logsumexp",
-    lambda g, ans, x, axis, keepdims: o.expand_dims(g, axis) * o.exp(x - o.expand_dims(ans, axis))
-    if not keepdims else g * o.exp(x - ans))
-softmax = _kernel_prim(
-    "softmax", call("softmax_backward", G, ANS))
+    lambda g, ans, x, axis, keepdims:
+    (g if keepdims else o.expand_dims(g, axis)) * _logsumexp_weights(ans, x, axis, keepdims),
+    jvp=lambda dots, ans, x, axis, keepdims: o.sum(
+        dots[0] * _logsumexp_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims))
+# softmax's Jacobian diag(y) - y y^T is symmetric, so its VJP rule is its JVP rule too
+softmax = _kernel_prim("softmax", call("softmax_backward", G, ANS), jvp=DIAGONAL)
 log_softmax = _kernel_prim(
-    "log_softmax", call("log_softmax_backward", G, ANS))
-# softmax_backward(g, y) = y * (g - sum(g*y)): symmetric in g (J = diag(y) - y y^T)
+    "log_softmax", call("log_softmax_backward", G, ANS),
+    jvp=lambda dots, ans, x, axis: dots[0] - o.sum(o.exp(ans) * dots[0], axis=axis,
+                                                    keepdims=True))
+
+
+def _softmax_backward_dy(c, g, y, axis):
+    """d/dy of y * (g - sum(g y)) applied to c (as a tangent or, transposed, a cotangent)."""
+    return c * (g - o.sum(g * y, axis=axis, keepdims=True)) - g * o.sum(c * y, axis=axis,
+                                                                      keepdims=True)
+
+
+# softmax_backward(g, y) = y * (g - sum(g*y)): symmetric in g, so one rule serves g both ways
 softmax_backward = _kernel_prim(
     "softmax_backward",
     call("softmax_backward", G, X(1)),
-    lambda c, ans, g, y, axis: c * (g - o.sum(g * y, axis=axis, keepdims=True))
-    - g * o.sum(c * y, axis=axis, keepdims=True))
+    lambda c, ans, g, y, axis: _softmax_backward_dy(c, g, y, axis),
+    jvp=lambda dots, ans, g, y, axis: _tangent_sum(
+        (None if dots[0] is None else apply2(softmax_backward, dots[0], y, (axis,)),
+         None if dots[1] is None else
+         dots[1] * (g - o.sum(g * y, axis=axis, keepdims=True))
+         - y * o.sum(g * dots[1], axis=axis, keepdims=True)), ans))
 # log_softmax_backward(g, y) = g - exp(y) * sum(g)
 log_softmax_backward = _kernel_prim(
     "log_softmax_backward",
     lambda c, ans, g, y, axis: c - o.sum(c * o.exp(y), axis=axis, keepdims=True),
-    lambda c, ans, g, y, axis: -(c * o.exp(y)) * o.sum(g, axis=axis, keepdims=True))
+    lambda c, ans, g, y, axis: -(c * o.exp(y)) * o.sum(g, axis=axis, keepdims=True),
+    jvp=lambda dots, ans, g, y, axis: _tangent_sum(
+        (None if dots[0] is None else apply2(log_softmax_backward, dots[0], y, (axis,)),
+         None if dots[1] is None else
+         -(o.exp(y) * dots[1]) * o.sum(g, axis=axis, keepdims=True)), ans))
+
 
 # ------------------------------------------------------------------- linear algebra
 def _matmul_da(g, ans, a, b):
@@ -179,17 +301,14 @@ def _matmul_db(g, ans, a, b):
     return o.sum_to(o.matmul(o.swapaxes(a, -1, -2), g), b.shape)
 
 
-matmul = defprim("matmul", _matmul_da, _matmul_db)
+matmul = defprim(
+    "matmul", _matmul_da, _matmul_db,
+    jvp=lambda dots, ans, a, b: _tangent_sum(
+        (None if dots[0] is None else apply2(matmul, dots[0], b),
+         None if dots[1] is None else apply2(matmul, a, dots[1])), ans))
+
 
 # ------------------------------------------------------------------- shape and indexing
-reshape = defprim("reshape", lambda g, ans, x, shape: o.reshape(g, x.shape))
-transpose = defprim("transpose", lambda g, ans, x, axes: o.transpose(g, _inverse(axes, x.ndim)))
-broadcast_to = defprim("broadcast_to", lambda g, ans, x, shape: o.sum_to(g, x.shape))
-getitem = defprim("getitem", lambda g, ans, x, key: apply1(scatter_add, g, (x.shape, key)))
-scatter_add = defprim("scatter_add", lambda c, ans, g, shape, key: apply1(getitem, c, (key,)))
-astype = defprim("astype", lambda g, ans, x, dtype: o.astype(g, x.dtype))
-
-
 def _inverse(axes, ndim):
     if axes is None:
         return None
@@ -197,6 +316,17 @@ def _inverse(axes, ndim):
     for i, a in enumerate(axes):
         inv[a] = i
     return tuple(inv)
+
+
+reshape = defprim("reshape", lambda g, ans, x, shape: o.reshape(g, x.shape), jvp=LINEAR)
+transpose = defprim("transpose", lambda g, ans, x, axes: o.transpose(g, _inverse(axes, x.ndim)),
+                    jvp=LINEAR)
+broadcast_to = defprim("broadcast_to", lambda g, ans, x, shape: o.sum_to(g, x.shape), jvp=LINEAR)
+getitem = defprim("getitem", lambda g, ans, x, key: apply1(scatter_add, g, (x.shape, key)),
+                  jvp=LINEAR)
+scatter_add = defprim("scatter_add", lambda c, ans, g, shape, key: apply1(getitem, c, (key,)),
+                      jvp=LINEAR)
+astype = defprim("astype", lambda g, ans, x, dtype: o.astype(g, x.dtype), jvp=LINEAR)
 
 
 def _concatenate_vjp(k, g, ans, *args_then_axis):
@@ -209,10 +339,20 @@ def _concatenate_vjp(k, g, ans, *args_then_axis):
     return g[tuple(index)]
 
 
-concatenate = defprim("concatenate", _concatenate_vjp, variadic=True)
-where = defprim("where", None,
-                lambda g, ans, c, x, y: o.sum_to(o.where(c, g, 0.0), x.shape),
-                lambda g, ans, c, x, y: o.sum_to(o.where(c, 0.0, g), y.shape))
+def _concatenate_jvp(dots, ans, *args_then_axis):
+    *args, axis = args_then_axis
+    parts = [o.zeros_like(a) if d is None else d for d, a in zip(dots, args)]
+    return o.concatenate(parts, axis=axis)
+
+
+concatenate = defprim("concatenate", _concatenate_vjp, variadic=True, jvp=_concatenate_jvp)
+where = defprim(
+    "where", None,
+    lambda g, ans, c, x, y: o.sum_to(o.where(c, g, 0.0), x.shape),
+    lambda g, ans, c, x, y: o.sum_to(o.where(c, 0.0, g), y.shape),
+    jvp=lambda dots, ans, c, x, y: o.broadcast_to(
+        o.where(c, 0.0 if dots[1] is None else dots[1], 0.0 if dots[2] is None else dots[2]),
+        ans.shape))
 
 # ------------------------------------------------------------------- not differentiable
 sign = defprim("sign", nondiff=True)

@@ -1,19 +1,19 @@
-"""Gradient checking: compare pyad's reverse-mode derivatives with finite differences.
+"""Derivative checking: pyad's forward and reverse modes against finite differences.
 
     from pyad.testing import check_grads
     check_grads(lambda x, y: ad.sum(ad.tanh(x) * y), [x, y], order=2)
 
 The directional derivative <u, J v> (random direction v, random output cotangent u) is
 estimated by central differences in float64 with one Richardson extrapolation (steps h and
-h/2, error O(h^4)) and compared with <J^T u, v> from `pyad.vjp`. Directions, cotangents and
+h/2, error O(h^4)) and compared with <J^T u, v> from `pyad.vjp` and <u, J v> from `pyad.jvp`. Directions, cotangents and
 steps are dyadic (multiples of 1/8, powers of two), so perturbed inputs are exact and float32
 round trips of dyadic inputs stay exact. Order 2 differentiates x -> <J(x)^T u, w> again.
 """
 import numpy as np
 
-__all__ = ["check_vjp", "check_grads"]
+__all__ = ["check_vjp", "check_jvp", "check_transpose", "check_grads"]
 
-_MODES = ("rev",)
+_MODES = ("fwd", "rev")
 
 
 def _name(f):
@@ -41,6 +41,36 @@ def _step(x, h0):
     return float(2.0 ** np.round(np.log2(h0 * scale)))
 
 
+def _directional_fd(f, xs, k, v, u, h):
+    """Richardson-extrapolated central difference of t -> <u, f(.., x_k + t v, ..)> at 0,
+    and the rounding floor of that difference."""
+    x = xs[k]
+    step = _step(x, h)
+    noise = [0.0]
+
+    def F(t):
+        shifted = list(xs)
+        shifted[k] = x + t * v
+        y = _as_float64(f(*shifted), "output")
+        noise[0] = max(noise[0], float(np.sum(np.abs(u * y))))
+        return float(np.vdot(u, y))
+
+    d1 = (F(step) - F(-step)) / (2 * step)
+    d2 = (F(step / 2) - F(-step / 2)) / step
+    return (4.0 * d2 - d1) / 3.0, 64 * np.finfo(np.float64).eps * noise[0] / step
+
+
+def _compare(label, k, mode, order, what, ad, fd, floor, rtol, atol):
+    err = abs(fd - ad)
+    tol = (floor if atol is None else atol) + rtol * max(abs(fd), abs(ad))
+    if not err <= tol:          # also catches NaN
+        rel = err / max(abs(fd), abs(ad), 1e-300)
+        raise AssertionError(
+            f"check_grads: {label}, argument {k}, mode {mode}, order {order}: {what} = {ad!r} "
+            f"but finite differences give {fd!r} (relative error {rel:.3g}, absolute error "
+            f"{err:.3g}; tolerance rtol={rtol:g} plus atol {tol - rtol * max(abs(fd), abs(ad)):.3g})")
+
+
 def check_vjp(f, args, *, rtol=1e-6, atol=None, seed=0, h=1e-3, order=1, _label=None):
     """Check pyad's VJP of f at args (one argument at a time) against central differences.
 
@@ -64,40 +94,70 @@ def check_vjp(f, args, *, rtol=1e-6, atol=None, seed=0, h=1e-3, order=1, _label=
         ct = _as_float64(cts[k], "cotangent")
         if ct.shape != x.shape:
             raise AssertionError(
-                f"check_vjp: {label}, argument {k}, mode rev, order {order}: cotangent has "
+                f"check_grads: {label}, argument {k}, mode rev, order {order}: cotangent has "
                 f"shape {ct.shape} but the argument has shape {x.shape}")
-        ad = float(np.vdot(ct, v))
-        step = _step(x, h)
-        noise = [0.0]
+        fd, floor = _directional_fd(f, xs, k, v, u, h)
+        _compare(label, k, "rev", order, "reverse-mode <J^T u, v>", float(np.vdot(ct, v)), fd,
+                 floor, rtol, atol)
 
-        def F(t):
-            shifted = list(xs)
-            shifted[k] = x + t * v
-            y = _as_float64(f(*shifted), "output")
-            noise[0] = max(noise[0], float(np.sum(np.abs(u * y))))
-            return float(np.vdot(u, y))
 
-        d1 = (F(step) - F(-step)) / (2 * step)
-        d2 = (F(step / 2) - F(-step / 2)) / step
-        fd = (4.0 * d2 - d1) / 3.0
-        floor = 64 * np.finfo(np.float64).eps * noise[0] / step if atol is None else atol
-        err = abs(fd - ad)
-        tol = floor + rtol * max(abs(fd), abs(ad))
-        if not err <= tol:          # also catches NaN
-            rel = err / max(abs(fd), abs(ad), 1e-300)
+def check_jvp(f, args, *, rtol=1e-6, atol=None, seed=0, h=1e-3, order=1, _label=None):
+    """Check pyad's JVP of f at args (one argument at a time) against central differences:
+    <u, J v_k> from pyad.jvp against the difference of x -> <u, f(x)> along v_k."""
+    import pyad
+    label = _label or _name(f)
+    xs = [_as_float64(a, f"check_jvp({label})") for a in args]
+    rng = np.random.default_rng(seed)
+    out = _as_float64(f(*xs), f"check_jvp({label}): output")
+    u = _dyadic(rng, out.shape)
+    for k, x in enumerate(xs):
+        v = _dyadic(rng, x.shape)
+        tangents = [np.zeros_like(y) for y in xs]
+        tangents[k] = v
+        _, dout = pyad.jvp(f, tuple(xs), tuple(tangents))
+        dout = _as_float64(dout, "tangent")
+        if dout.shape != out.shape:
             raise AssertionError(
-                f"check_vjp: {label}, argument {k}, mode rev, order {order}: reverse-mode "
-                f"<J^T u, v> = {ad!r} but finite differences give {fd!r} (relative error "
-                f"{rel:.3g}, absolute error {err:.3g}; tolerance rtol={rtol:g} plus atol "
-                f"{floor:.3g})")
+                f"check_grads: {label}, argument {k}, mode fwd, order {order}: tangent has "
+                f"shape {dout.shape} but the output has shape {out.shape}")
+        fd, floor = _directional_fd(f, xs, k, v, u, h)
+        _compare(label, k, "fwd", order, "forward-mode <u, J v>", float(np.vdot(u, dout)), fd,
+                 floor, rtol, atol)
 
 
-def check_grads(f, args, order=1, modes=("rev",), *, rtol=1e-6, atol=None, seed=0):
-    """Check derivatives of f up to `order` (1 or 2) in the given modes (only "rev" exists).
+def check_transpose(f, args, *, rtol=1e-12, seed=0):
+    """The exact transpose identity <u, J v> = <J^T u, v> between pyad's JVP and VJP."""
+    import pyad
+    label = _name(f)
+    xs = [_as_float64(a, f"check_transpose({label})") for a in args]
+    rng = np.random.default_rng(seed)
+    out, vjp_fn = pyad.vjp(f, *xs)
+    u = _dyadic(rng, np.shape(out))
+    vs = [_dyadic(rng, x.shape) for x in xs]
+    _, jv = pyad.jvp(f, tuple(xs), tuple(vs))
+    left = float(np.vdot(u, _as_float64(jv, "tangent")))
+    right = sum(float(np.vdot(_as_float64(c, "cotangent"), v)) for c, v in zip(vjp_fn(u), vs))
+    scale = max(abs(left), abs(right),
+                float(np.sum(np.abs(u) * np.abs(_as_float64(jv, "tangent")))))
+    if not abs(left - right) <= rtol * scale:
+        raise AssertionError(
+            f"check_grads: {label}: transpose identity fails, <u, J v> = {left!r} but "
+            f"<J^T u, v> = {right!r} (relative error {abs(left - right) / max(scale, 1e-300):.3g}"
+            f", tolerance {rtol:g})")
 
-    Order 2 checks the VJP of the VJP: x -> sum_k <(J(x)^T u)_k, w_k> is differentiated by
-    reverse mode (through every VJP rule) and compared with central differences of the
-    first-order VJP.
+
+_CHECKS = {"rev": check_vjp, "fwd": check_jvp}
+
+
+def check_grads(f, args, order=2, modes=("fwd", "rev"), *, rtol=1e-6, atol=None, seed=0):
+    """Check derivatives of f up to `order` (1 or 2) in the given modes against central
+    differences in float64 along random directions; raises AssertionError naming the order,
+    the mode and the relative error.
+
+    With both modes the transpose identity <u, J v> = <J^T u, v> is checked too. Order 2
+    differentiates the first-order products again in every requested mode: x -> <J(x)^T u, w>
+    (reverse-over-reverse, forward-over-reverse) and x -> <u, J(x) w> (reverse-over-forward,
+    forward-over-forward), so every rule's own derivatives are exercised.
     """
     if isinstance(modes, str):
         modes = (modes,)
@@ -107,7 +167,10 @@ def check_grads(f, args, order=1, modes=("rev",), *, rtol=1e-6, atol=None, seed=
     if order not in (1, 2):
         raise ValueError(f"check_grads: order must be 1 or 2, got {order!r}")
     label = _name(f)
-    check_vjp(f, args, rtol=rtol, atol=atol, seed=seed, _label=label)
+    for m in modes:
+        _CHECKS[m](f, args, rtol=rtol, atol=atol, seed=seed, _label=label)
+    if "fwd" in modes and "rev" in modes:
+        check_transpose(f, args, seed=seed)
     if order == 2:
         import pyad
         xs = [_as_float64(a, f"check_grads({label})") for a in args]
@@ -123,5 +186,12 @@ def check_grads(f, args, order=1, modes=("rev",), *, rtol=1e-6, atol=None, seed=
                 total = term if total is None else pyad.add(total, term)
             return total
 
-        check_vjp(vjp_dot, xs, rtol=rtol, atol=atol, seed=seed + 2, order=2,
-                  _label=f"VJP of {label}")
+        def jvp_dot(*ys):
+            _, dout = pyad.jvp(f, ys, tuple(ws))
+            return pyad.sum(pyad.multiply(dout, u))
+
+        firsts = [("VJP", "rev", vjp_dot)] + ([("JVP", "fwd", jvp_dot)] if "fwd" in modes else [])
+        for inner_name, _inner, g in firsts:
+            for m in modes:
+                _CHECKS[m](g, xs, rtol=rtol, atol=atol, seed=seed + 2, order=2,
+                           _label=f"{inner_name} of {label}")

@@ -1,13 +1,13 @@
-"""Functional transforms (autograd/JAX style): grad, value_and_grad, vjp over pytrees."""
+"""Functional transforms (autograd/JAX style) over pytrees: grad, value_and_grad, vjp, jvp."""
 import functools
 import numbers
 
 import numpy as np
 
-from pyad._tape import Tape, Tensor, is_tracked, sweep, wrap
+from pyad._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.pytree import tree_flatten, tree_unflatten
 
-__all__ = ["grad", "value_and_grad", "vjp"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp"]
 
 
 def _box(x, fn_name, position):
@@ -149,3 +149,37 @@ def vjp(fun, *primals):
 
     out_value = out if any_tensor else tree_unflatten(out_td, [_unbox(t, None) for t in targets])
     return out_value, vjp_fn
+
+
+def jvp(fun, primals, tangents):
+    """Forward mode: (fun(*primals), J v) for tangents v shaped like the primals.
+
+    primals and tangents are tuples (or lists) with one entry per argument of fun, each a
+    pytree; the output may be any pytree, and the tangent comes back in the same structure."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("pyad.jvp: primals and tangents must be tuples, one entry per argument "
+                        "of fun, e.g. ad.jvp(f, (x,), (v,))")
+    if len(primals) != len(tangents):
+        raise ValueError(f"pyad.jvp: {len(primals)} primals but {len(tangents)} tangents")
+    args, boxed, _ = _prepare("jvp", tuple(primals), tuple(range(len(primals))))
+    tangent_leaves = []
+    for (n, leaves, tensors, td), tan in zip(boxed, tangents):
+        t_leaves, t_td = tree_flatten(tan)
+        if t_td != td:
+            raise ValueError(f"pyad.jvp: tangent {n} has structure {t_td} but its primal has "
+                             f"{td}")
+        tangent_leaves.extend(t_leaves)
+    sources = [t for _, _, tensors, _ in boxed for t in tensors]
+    with JvpTrace() as trace:
+        for x, v in zip(sources, tangent_leaves):
+            trace.watch(x, v)
+        out = fun(*args)
+    out_leaves, out_td = tree_flatten(out)
+    outs = [o if isinstance(o, Tensor) else wrap(np.asarray(o)) for o in out_leaves]
+    dots = []
+    for o in outs:
+        d = trace.tangent(o)
+        dots.append(wrap(np.zeros_like(o.data)) if d is None else d)
+    like = None if not _any_tensor(boxed) else sources[0]
+    return (tree_unflatten(out_td, [_unbox(o, like) for o in outs]),
+            tree_unflatten(out_td, [_unbox(d, like) for d in dots]))

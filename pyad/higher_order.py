@@ -1,0 +1,199 @@
+"""Second-order and dense derivatives: HVPs, Jacobians, Hessians, Gauss-Newton products."""
+import numpy as np
+
+from pyad import ops
+from pyad._tape import JvpTrace, Tape, Tensor, sweep, wrap
+from pyad.pytree import tree_flatten, tree_unflatten
+from pyad.transforms import _prepare, _unbox, grad, jvp
+
+__all__ = ["hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot"]
+
+HVP_MODES = ("fwd-rev", "rev-rev", "rev-fwd")
+
+
+def vdot(a, b):
+    """sum(a * b) over all leaves of two pytrees of one structure (differentiable)."""
+    la, ta = tree_flatten(a)
+    lb, tb = tree_flatten(b)
+    if ta != tb:
+        raise ValueError(f"pyad.vdot: structures {ta} and {tb} differ")
+    total = None
+    for x, y in zip(la, lb):
+        term = ops.sum(ops.multiply(x, y))
+        total = term if total is None else total + term
+    return total
+
+
+def _single(values, primals):
+    return values[0] if len(primals) == 1 else values
+
+
+def hvp(fun, primals, tangents, mode="fwd-rev"):
+    """Hessian-vector product H v of a scalar function at primals (tuples, one entry per
+    argument; a single argument's result is returned bare, several as a tuple).
+
+    mode "fwd-rev" (default) pushes v forward through the gradient computation (jvp of
+    grad); "rev-rev" differentiates <grad f, v> in reverse; "rev-fwd" differentiates
+    <grad f, v> = jvp(f)(v) in reverse. All three agree to rounding."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    argnums = tuple(range(len(primals)))
+    if mode == "fwd-rev":
+        return _single(jvp(grad(fun, argnums=argnums), primals, tangents)[1], primals)
+    if mode == "rev-rev":
+        g = grad(lambda *p: vdot(grad(fun, argnums=argnums)(*p), tangents), argnums=argnums)
+        return _single(g(*primals), primals)
+    if mode == "rev-fwd":
+        g = grad(lambda *p: jvp(fun, p, tangents)[1], argnums=argnums)
+        return _single(g(*primals), primals)
+    raise ValueError(f"pyad.hvp: unknown mode {mode!r}; use one of {HVP_MODES}")
+
+
+def hvp_fn(fun, *primals):
+    """v -> H v at fixed primals, recording the forward and backward pass once: each call is
+    one reverse sweep of that recording (for Lanczos/CG loops that apply H many times)."""
+    args, boxed, _ = _prepare("hvp_fn", primals, tuple(range(len(primals))))
+    sources = [t for _, _, tensors, _ in boxed for t in tensors]
+    outer = Tape(persistent=True)
+    with outer:
+        outer.watch(*sources)
+        grads = grad(fun, argnums=tuple(range(len(primals))))(*args)
+    grad_leaves, grad_td = tree_flatten(grads)
+
+    def apply(*tangents):
+        v_leaves, v_td = tree_flatten(tuple(tangents))
+        if v_td != grad_td:
+            raise ValueError(f"pyad.hvp_fn: vector structure {v_td} does not match the "
+                             f"primals' {grad_td}")
+        seeds = [ops.astype(ops._t(v), g.dtype) for v, g in zip(v_leaves, grad_leaves)]
+        cts = sweep(outer, list(grad_leaves), seeds, sources)
+        result, k = [], 0
+        for _, leaves, tensors, td in boxed:
+            parts = []
+            for orig, t in zip(leaves, tensors):
+                c = cts[k]
+                k += 1
+                parts.append(_unbox(wrap(np.zeros_like(t.data)) if c is None else c, orig))
+            result.append(tree_unflatten(td, parts))
+        return _single(tuple(result), primals)
+    return apply
+
+
+def _basis(shape, dtype):
+    """The standard basis of arrays of this shape, one at a time."""
+    n = int(np.prod(shape))
+    for i in range(n):
+        e = np.zeros(n, dtype=dtype)
+        e[i] = 1
+        yield e.reshape(shape)
+
+
+def jacobian(fun, argnums=0, mode="auto"):
+    """The dense Jacobian d fun / d args[argnums], of shape out.shape + in.shape.
+
+    mode "fwd" pushes one basis tangent per input element (cheap for few inputs), "rev"
+    records once and sweeps one basis cotangent per output element (cheap for few outputs),
+    "auto" picks the mode with fewer passes. argnums may be a tuple (a tuple of Jacobians)."""
+    if mode not in ("auto", "fwd", "rev"):
+        raise ValueError(f"pyad.jacobian: unknown mode {mode!r}; use 'auto', 'fwd' or 'rev'")
+
+    def jacobian_fun(*args):
+        multiple = isinstance(argnums, (tuple, list))
+        nums = tuple(argnums) if multiple else (argnums,)
+        xs = [np.asarray(args[n].data if isinstance(args[n], Tensor) else args[n]) for n in nums]
+        chosen = mode
+        if chosen == "auto":
+            n_in = sum(x.size for x in xs)
+            out = np.asarray(_eval(fun, args))
+            chosen = "fwd" if n_in <= out.size else "rev"
+        jacs = (_jacobian_fwd if chosen == "fwd" else _jacobian_rev)(fun, args, nums, xs)
+        return tuple(jacs) if multiple else jacs[0]
+    return jacobian_fun
+
+
+def _eval(fun, args):
+    from pyad._tape import no_grad
+    with no_grad():
+        out = fun(*args)
+    return out.data if isinstance(out, Tensor) else out
+
+
+def _jacobian_fwd(fun, args, nums, xs):
+    jacs = []
+    for n, x in zip(nums, xs):
+        columns = []
+        for e in _basis(x.shape, x.dtype):
+            primals = list(args)
+            tangents = [np.zeros_like(np.asarray(a.data if isinstance(a, Tensor) else a))
+                        for a in args]
+            tangents[n] = e
+            _, dout = jvp(fun, tuple(primals), tuple(tangents))
+            columns.append(np.asarray(dout.data if isinstance(dout, Tensor) else dout))
+        out_shape = columns[0].shape if columns else ()
+        jac = np.stack(columns, axis=-1) if columns else np.zeros(out_shape + (0,))
+        jacs.append(jac.reshape(out_shape + x.shape))
+    return jacs
+
+
+def _jacobian_rev(fun, args, nums, xs):
+    args_b, boxed, _ = _prepare("jacobian", args, nums)
+    sources = [t for _, _, tensors, _ in boxed for t in tensors]
+    with Tape(persistent=True) as tape:
+        tape.watch(*sources)
+        out = fun(*args_b)
+    out = out if isinstance(out, Tensor) else wrap(np.asarray(out))
+    rows = [[] for _ in sources]
+    for e in _basis(out.shape, out.data.dtype):
+        cts = sweep(tape, [out], [wrap(e)], sources)
+        for k, (c, s) in enumerate(zip(cts, sources)):
+            rows[k].append(np.zeros_like(s.data) if c is None else np.asarray(c.data))
+    return [np.stack(r).reshape(out.shape + x.shape) if r else np.zeros(out.shape + x.shape)
+            for r, x in zip(rows, xs)]
+
+
+def hessian(fun, argnums=0):
+    """The dense Hessian of a scalar function, shape in.shape + in.shape: the gradient is
+    recorded once and each row is one reverse sweep of it (forward-over-reverse cost)."""
+    def hessian_fun(*args):
+        x = np.asarray(args[argnums].data if isinstance(args[argnums], Tensor) else args[argnums])
+
+        def f_of_x(xv):
+            a = list(args)
+            a[argnums] = xv
+            return fun(*a)
+        apply = hvp_fn(f_of_x, x)
+        rows = [np.asarray(apply(e)) for e in _basis(x.shape, x.dtype)]
+        return np.stack(rows).reshape(x.shape + x.shape) if rows else np.zeros(x.shape * 2)
+    return hessian_fun
+
+
+def gnvp(model, loss, params, v):
+    """Gauss-Newton product J^T H_L J v without forming J: J is d model(params) / d params
+    and H_L the Hessian of loss at the model's output z. One forward pass carries J v and
+    records the model; H_L (J v) comes from the loss's closed form when it has one (an
+    `output_hessian_vp(z, u)` attribute) or a forward-over-reverse HVP of the loss; one
+    reverse sweep gives J^T. params and v are pytrees of one structure."""
+    p_leaves, p_td = tree_flatten(params)
+    v_leaves, v_td = tree_flatten(v)
+    if p_td != v_td:
+        raise ValueError(f"pyad.gnvp: v has structure {v_td} but params have {p_td}")
+    sources = [p if isinstance(p, Tensor) else wrap(np.asarray(p)) for p in p_leaves]
+    # the trace is the outer level, so the tape records the model but not the tangent math
+    with JvpTrace() as trace, Tape(persistent=True) as tape:
+        for s, t in zip(sources, v_leaves):
+            trace.watch(s, t)
+        tape.watch(*sources)
+        z = model(tree_unflatten(p_td, sources))
+    z_leaves, z_td = tree_flatten(z)
+    jv = [trace.tangent(zz) for zz in z_leaves]
+    jv = [ops.zeros_like(zz) if t is None else t for zz, t in zip(z_leaves, jv)]
+    z_detached = [wrap(zz.data) for zz in z_leaves]
+    if hasattr(loss, "output_hessian_vp"):
+        hjv = loss.output_hessian_vp(tree_unflatten(z_td, z_detached), tree_unflatten(z_td, jv))
+    else:
+        hjv = hvp(lambda zz: loss(zz), (tree_unflatten(z_td, z_detached),),
+                  (tree_unflatten(z_td, jv),))
+    seeds, _ = tree_flatten(hjv)
+    cts = sweep(tape, list(z_leaves), [ops._t(s) for s in seeds], sources)
+    out = [_unbox(wrap(np.zeros_like(s.data)) if c is None else c, p)
+           for c, s, p in zip(cts, sources, p_leaves)]
+    return tree_unflatten(p_td, out)

@@ -18,6 +18,8 @@ from pyad.prims import PRIMITIVES  # noqa: E402
 from pyad.pytree import tree_flatten, tree_map, tree_unflatten  # noqa: E402
 from pyad.transforms import grad, jvp, value_and_grad, vjp  # noqa: E402
 from pyad.higher_order import gnvp, hessian, hvp, hvp_fn, jacobian, vdot  # noqa: E402
+from pyad.custom import custom_primitive  # noqa: E402
+from pyad.testing import check_grads  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -36,7 +38,7 @@ def get_num_threads():
 __all__ = [
     "Tensor", "Tape", "Primitive", "PRIMITIVES", "bind", "tensor", "no_grad", "debug_nans",
     "set_num_threads", "get_num_threads", "grad", "value_and_grad", "vjp", "jvp", "JvpTrace",
-    "hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot",
+    "hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot", "custom_primitive", "check_grads",
     "tree_flatten", "tree_unflatten", "tree_map",
     "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "dot", "exp",
     "log", "log1p", "sqrt", "square", "abs", "absolute", "sin", "cos", "tanh", "sigmoid",

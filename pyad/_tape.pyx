@@ -58,7 +58,7 @@ cdef class Primitive:
     cdef public object fallback
     cdef public tuple vjps
     cdef public object jvp
-    cdef readonly bint differentiable
+    cdef public bint differentiable
     cdef readonly bint variadic
     cdef readonly bint contiguous_floats
 

@@ -17,10 +17,8 @@ from bench.worker import MARK  # noqa: E402
 
 def run_worker(workload, fw, args):
     cmd = [sys.executable, "-m", "bench.worker", workload, fw, "--repeat", str(args.repeat),
-           "--min-sample", str(args.min_sample)]
-    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
-    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=args.timeout)
+           "--min-sample", str(args.min_sample)] + [f"--case={c}" for c in args.case or ()]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith(MARK)]
     if p.returncode or not lines:
         err = (p.stderr.strip().splitlines() or ["no output"])[-1]
@@ -70,6 +68,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("workload", nargs="*", help=f"default: all of {workloads.names()}")
     p.add_argument("--framework", "-f", action="append", help="only these frameworks")
+    p.add_argument("--case", "-c", action="append", help="only these cases")
     p.add_argument("--repeat", type=int, default=15, help="samples per case (default 15)")
     p.add_argument("--min-sample", type=float, default=0.02, help="seconds per sample")
     p.add_argument("--timeout", type=float, default=600, help="seconds per worker")

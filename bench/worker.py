@@ -22,12 +22,19 @@ def main(argv=None):
     p.add_argument("framework")
     p.add_argument("--repeat", type=int, default=15)
     p.add_argument("--min-sample", type=float, default=0.02)
+    p.add_argument("--case", action="append", help="only these cases")
     a = p.parse_args(argv)
     mod = workloads.load(a.workload)
     _, setup = mod.FRAMEWORKS[a.framework]
     results = []
     for case, fn in setup().items():
-        mod.verify(case, a.framework, np.asarray(fn()))
+        if a.case and case not in a.case:
+            continue
+        try:
+            mod.verify(case, a.framework, np.asarray(fn()))
+        except AssertionError as e:  # a wrong answer posts no time
+            msg = " ".join(ln.strip() for ln in str(e).strip().splitlines()[:3])
+            raise SystemExit(f"wrong result for {case}: {msg}") from None
         r = measure(fn, repeat=a.repeat, min_sample=a.min_sample)
         results.append(dict(r, case=case))
     print(MARK + json.dumps({"workload": a.workload, "framework": a.framework,

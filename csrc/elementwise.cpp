@@ -11,8 +11,6 @@ namespace {
         template <class T> static PYAD_INLINE T f(T x, T, T) { return EXPR; } \
     };
 
-UNARY_OP(exp, sm::exp(x))
-UNARY_OP(log, sm::log(x))
 UNARY_OP(log1p, sm::log1p(x))
 UNARY_OP(sqrt, std::sqrt(x))
 UNARY_OP(square, x * x)
@@ -25,17 +23,33 @@ UNARY_OP(negative, -x)
 UNARY_OP(sign, x > T(0) ? T(1) : (x < T(0) ? T(-1) : (x == T(0) ? T(0) : x)))  // sign(nan) = nan
 #undef UNARY_OP
 
+struct exp_op {
+    static constexpr const char* name = "exp";
+    static constexpr const char* const args[] = {"x", "out"};
+    template <class T> static PYAD_INLINE bool in_range(T x) { return std::fabs(x) <= sm::kExpCoreLimit<T>; }
+    template <class T> static PYAD_INLINE T f(T x, T, T) { return sm::exp_core(x); }
+    template <class T> static T ref(T x) { return sm::exp(x); }
+};
+struct log_op {
+    static constexpr const char* name = "log";
+    static constexpr const char* const args[] = {"x", "out"};
+    template <class T> static PYAD_INLINE bool in_range(T x) {
+        return x >= std::numeric_limits<T>::min() && x <= std::numeric_limits<T>::max();
+    }
+    template <class T> static PYAD_INLINE T f(T x, T, T) { return sm::log_core(x); }
+    template <class T> static T ref(T x) { return sm::log(x); }
+};
 struct sin_op {
     static constexpr const char* name = "sin";
     static constexpr const char* const args[] = {"x", "out"};
-    static constexpr bool kTrig = true;
+    template <class T> static PYAD_INLINE bool in_range(T x) { return std::fabs(x) <= sm::kTrigLimit<T>; }
     template <class T> static PYAD_INLINE T f(T x, T, T) { return sm::sin(x); }
     template <class T> static T ref(T x) { return std::sin(x); }
 };
 struct cos_op {
     static constexpr const char* name = "cos";
     static constexpr const char* const args[] = {"x", "out"};
-    static constexpr bool kTrig = true;
+    template <class T> static PYAD_INLINE bool in_range(T x) { return std::fabs(x) <= sm::kTrigLimit<T>; }
     template <class T> static PYAD_INLINE T f(T x, T, T) { return sm::cos(x); }
     template <class T> static T ref(T x) { return std::cos(x); }
 };

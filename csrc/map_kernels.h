@@ -8,11 +8,12 @@ namespace pyad {
 
 // Ops are structs with `static constexpr const char* name`, `template <class T> static T f(...)`
 // taking NIN array values then two scalar parameters (unused ones are ignored and optimised away).
-// An op may set kTrig = true: arguments beyond sm::kTrigLimit (and non-finite ones) are then
-// recomputed with libm by `ref` after the vector loop.
+// A unary op may define `template <class T> static bool in_range(T x)`: its f is then only valid
+// where in_range holds, and the rare other elements (NaN, huge, subnormal...) are recomputed by
+// `ref` after the vector loop, which keeps range checks and special-value selects out of that loop.
 
-template <class Op, class = void> struct is_trig { static constexpr bool value = false; };
-template <class Op> struct is_trig<Op, std::void_t<decltype(Op::kTrig)>> { static constexpr bool value = Op::kTrig; };
+template <class Op, class = void> struct has_range : std::false_type {};
+template <class Op> struct has_range<Op, std::void_t<decltype(Op::in_range(0.0f))>> : std::true_type {};
 
 template <class Op, class T>
 PYAD_CLONES void map1_loop(const T* __restrict x, T* __restrict y, npy_intp n, T p0, T p1) {
@@ -24,29 +25,31 @@ PYAD_CLONES void map2_loop(const T* __restrict a, const T* __restrict b, T* __re
     for (npy_intp i = 0; i < n; ++i) y[i] = Op::f(a[i], b[i], p0, p1);
 }
 
-// Any |x| beyond lim (or NaN)? Lane-wise flags so the scan vectorises.
-template <class T>
-PYAD_CLONES bool any_abs_beyond(const T* __restrict x, npy_intp n, T lim) {
-    T flag[16] = {};
+// Any x outside Op::in_range? Lane-wise flags so the scan vectorises; one 64-byte register of
+// lanes (16 floats, 8 doubles), else GCC shuffles the double flags between registers.
+template <class Op, class T>
+PYAD_CLONES bool any_out_of_range(const T* __restrict x, npy_intp n) {
+    constexpr int L = 64 / sizeof(T);
+    T flag[L] = {};
     npy_intp i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; ++j) flag[j] = std::fabs(x[i + j]) <= lim ? flag[j] : T(1);
+    for (; i + L <= n; i += L)
+        for (int j = 0; j < L; ++j) flag[j] = Op::in_range(x[i + j]) ? flag[j] : T(1);
     bool any = false;
-    for (int j = 0; j < 16; ++j) any |= flag[j] != T(0);
-    for (; i < n; ++i) any |= !(std::fabs(x[i]) <= lim);
+    for (int j = 0; j < L; ++j) any |= flag[j] != T(0);
+    for (; i < n; ++i) any |= !Op::in_range(x[i]);
     return any;
 }
 
 template <class Op, class T>
 inline void map1_range(const T* x, T* y, npy_intp n, T p0, T p1) {
-    if constexpr (is_trig<Op>::value) {
-        // Blocks keep x in L1 for the rarely-taken fix-up scan.
+    if constexpr (has_range<Op>::value) {
+        // Blocks keep x in L1 for the fix-up scan.
         for (npy_intp b = 0; b < n; b += 2048) {
             npy_intp m = n - b < 2048 ? n - b : 2048;
             map1_loop<Op, T>(x + b, y + b, m, p0, p1);
-            if (any_abs_beyond<T>(x + b, m, sm::kTrigLimit<T>))
+            if (any_out_of_range<Op, T>(x + b, m))
                 for (npy_intp i = b; i < b + m; ++i)
-                    if (!(std::fabs(x[i]) <= sm::kTrigLimit<T>)) y[i] = Op::ref(x[i]);
+                    if (!Op::in_range(x[i])) y[i] = Op::ref(x[i]);
         }
     } else {
         map1_loop<Op, T>(x, y, n, p0, p1);

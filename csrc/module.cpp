@@ -8,6 +8,7 @@ void bind_fused_backward(py::module_& m);
 void bind_reductions(py::module_& m);
 void bind_indexing(py::module_& m);
 void bind_threads(py::module_& m);
+void bind_training(py::module_& m);
 }  // namespace pyad
 
 PYBIND11_MODULE(_C, m) {
@@ -19,4 +20,5 @@ PYBIND11_MODULE(_C, m) {
     pyad::bind_reductions(m);
     pyad::bind_indexing(m);
     pyad::bind_threads(m);
+    pyad::bind_training(m);
 }

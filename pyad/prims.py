@@ -292,6 +292,29 @@ log_softmax_backward = _kernel_prim(
          -(o.exp(y) * dots[1]) * o.sum(g, axis=axis, keepdims=True)), ans))
 
 
+# ------------------------------------------------------------------- softmax cross-entropy
+# softmax_cross_entropy(z, labels) = logsumexp(z) - z[label] per row of z (N, C); the labels
+# (int64, (N,)) are a parameter. Its backward g[:, None] * (softmax(z) - onehot) is a row too.
+def _ce_grad(z, labels):
+    """softmax(z) - onehot(labels): the per-row gradient of the loss."""
+    return apply2(softmax_cross_entropy_backward, o.ones(z.shape[:1], dtype=z.dtype), z,
+                  (labels,))
+
+
+softmax_cross_entropy = _kernel_prim(
+    "softmax_cross_entropy", call("softmax_cross_entropy_backward", G, X(0)),
+    jvp=lambda dots, ans, z, labels: o.sum(_ce_grad(z, labels) * dots[0], axis=-1))
+softmax_cross_entropy_backward = _kernel_prim(
+    "softmax_cross_entropy_backward",
+    lambda c, ans, g, z, labels: o.sum(c * _ce_grad(z, labels), axis=-1),
+    lambda c, ans, g, z, labels: apply2(softmax_backward, c * o.reshape(g, (-1, 1)),
+                                        o.softmax(z, axis=-1), (1,)),
+    jvp=lambda dots, ans, g, z, labels: _tangent_sum(
+        (None if dots[0] is None else o.reshape(dots[0], (-1, 1)) * _ce_grad(z, labels),
+         None if dots[1] is None else o.reshape(g, (-1, 1))
+         * apply2(softmax_backward, dots[1], o.softmax(z, axis=-1), (1,))), ans))
+
+
 # ------------------------------------------------------------------- linear algebra
 def _matmul_da(g, ans, a, b):
     return o.sum_to(o.matmul(g, o.swapaxes(b, -1, -2)), a.shape)

@@ -12,6 +12,7 @@ BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power"
 FUSED_BACKWARD = ("tanh_backward", "sigmoid_backward", "relu_backward", "abs_backward",
                   "softplus_backward", "clip_backward", "sqrt_backward")
 AXIS = ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward")
+TRAINING = ("softmax_cross_entropy", "softmax_cross_entropy_backward")
 
 
 def _reduce(kernel):
@@ -68,7 +69,8 @@ def _concatenate(*arrays_then_axis):
 
 _sum = _reduce(_C.sum)
 
-KERNELS = {name: getattr(_C, name) for name in UNARY + SCALAR + BINARY + FUSED_BACKWARD + AXIS}
+KERNELS = {name: getattr(_C, name)
+           for name in UNARY + SCALAR + BINARY + FUSED_BACKWARD + AXIS + TRAINING}
 KERNELS.update(
     sum=_sum,
     max=_reduce(_C.max),

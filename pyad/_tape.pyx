@@ -650,9 +650,9 @@ cdef Tensor _bind(Primitive prim, tuple args, tuple params):
     if not prim.differentiable:
         return out
     cdef _ThreadState st = _state()
-    if st.grad_disabled:
-        return out
     cdef bint explicit_tapes = st.n_active > 0
+    if st.grad_disabled and not explicit_tapes:
+        return out
     cdef Py_ssize_t i
     for i in range(len(args)):
         if _maybe_tracked(<Tensor>args[i], explicit_tapes):
@@ -696,6 +696,8 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
         tape = <Tape>st.tapes[ti]
         if tape.level >= st.ceiling:
             continue        # a rule of this tape's level (or an outer one's) is running
+        if st.grad_disabled and not tape.forward:
+            continue        # no_grad() stops reverse-mode recording, not forward mode
         if tape.forward:
             _push_tangent(st, <JvpTrace>tape, prim, args, params, out)
             continue

@@ -88,25 +88,30 @@ def _basis(shape, dtype):
 
 
 def jacobian(fun, argnums=0, mode="auto"):
-    """The dense Jacobian d fun / d args[argnums], of shape out.shape + in.shape.
+    """The dense Jacobian d fun / d args[argnums], of shape out.shape + in.shape (a pytree
+    argument gives the same pytree of Jacobians; a tuple argnums gives a tuple).
 
     mode "fwd" pushes one basis tangent per input element (cheap for few inputs), "rev"
     records once and sweeps one basis cotangent per output element (cheap for few outputs),
-    "auto" picks the mode with fewer passes. argnums may be a tuple (a tuple of Jacobians)."""
+    "auto" picks the mode with fewer passes."""
     if mode not in ("auto", "fwd", "rev"):
         raise ValueError(f"pyad.jacobian: unknown mode {mode!r}; use 'auto', 'fwd' or 'rev'")
+    multiple = isinstance(argnums, (tuple, list))
+    nums = tuple(argnums) if multiple else (argnums,)
 
     def jacobian_fun(*args):
-        multiple = isinstance(argnums, (tuple, list))
-        nums = tuple(argnums) if multiple else (argnums,)
-        xs = [np.asarray(args[n].data if isinstance(args[n], Tensor) else args[n]) for n in nums]
+        args_b, boxed, _ = _prepare("jacobian", args, nums)
+        sources = [t for _, _, tensors, _ in boxed for t in tensors]
         chosen = mode
         if chosen == "auto":
-            n_in = sum(x.size for x in xs)
-            out = np.asarray(_eval(fun, args))
-            chosen = "fwd" if n_in <= out.size else "rev"
-        jacs = (_jacobian_fwd if chosen == "fwd" else _jacobian_rev)(fun, args, nums, xs)
-        return tuple(jacs) if multiple else jacs[0]
+            n_out = np.size(_eval(fun, args_b))
+            chosen = "fwd" if sum(t.size for t in sources) <= n_out else "rev"
+        jacs = (_jacobian_fwd if chosen == "fwd" else _jacobian_rev)(fun, args_b, sources)
+        result, k = [], 0
+        for _, leaves, tensors, td in boxed:
+            result.append(tree_unflatten(td, jacs[k:k + len(tensors)]))
+            k += len(tensors)
+        return tuple(result) if multiple else result[0]
     return jacobian_fun
 
 
@@ -114,40 +119,48 @@ def _eval(fun, args):
     from pyad._tape import no_grad
     with no_grad():
         out = fun(*args)
-    return out.data if isinstance(out, Tensor) else out
+    return out.data if isinstance(out, Tensor) else np.asarray(out)
 
 
-def _jacobian_fwd(fun, args, nums, xs):
+def _array_output(out):
+    if isinstance(out, (dict, list, tuple)):
+        raise TypeError("pyad.jacobian: the function must return one array; use ad.vjp/ad.jvp "
+                        "for pytree outputs")
+    return out if isinstance(out, Tensor) else wrap(np.asarray(out))
+
+
+def _jacobian_fwd(fun, args, sources):
+    """One forward pass per input element, each carrying one basis tangent."""
     jacs = []
-    for n, x in zip(nums, xs):
+    for j, x in enumerate(sources):
         columns = []
-        for e in _basis(x.shape, x.dtype):
-            primals = list(args)
-            tangents = [np.zeros_like(np.asarray(a.data if isinstance(a, Tensor) else a))
-                        for a in args]
-            tangents[n] = e
-            _, dout = jvp(fun, tuple(primals), tuple(tangents))
-            columns.append(np.asarray(dout.data if isinstance(dout, Tensor) else dout))
-        out_shape = columns[0].shape if columns else ()
-        jac = np.stack(columns, axis=-1) if columns else np.zeros(out_shape + (0,))
-        jacs.append(jac.reshape(out_shape + x.shape))
+        for e in _basis(x.shape, x.data.dtype):
+            with JvpTrace() as trace:
+                trace.watch(x, e)
+                out = _array_output(fun(*args))
+            d = trace.tangent(out)
+            columns.append(np.zeros_like(out.data) if d is None else np.asarray(d.data))
+        if columns:
+            jac = np.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
+        else:
+            jac = np.zeros(np.shape(_eval(fun, args)) + x.shape, dtype=x.data.dtype)
+        jacs.append(jac)
     return jacs
 
 
-def _jacobian_rev(fun, args, nums, xs):
-    args_b, boxed, _ = _prepare("jacobian", args, nums)
-    sources = [t for _, _, tensors, _ in boxed for t in tensors]
+def _jacobian_rev(fun, args, sources):
+    """One recording, then one reverse sweep per output element."""
     with Tape(persistent=True) as tape:
         tape.watch(*sources)
-        out = fun(*args_b)
-    out = out if isinstance(out, Tensor) else wrap(np.asarray(out))
+        out = _array_output(fun(*args))
     rows = [[] for _ in sources]
     for e in _basis(out.shape, out.data.dtype):
         cts = sweep(tape, [out], [wrap(e)], sources)
         for k, (c, s) in enumerate(zip(cts, sources)):
             rows[k].append(np.zeros_like(s.data) if c is None else np.asarray(c.data))
-    return [np.stack(r).reshape(out.shape + x.shape) if r else np.zeros(out.shape + x.shape)
-            for r, x in zip(rows, xs)]
+    return [np.stack(r).reshape(out.shape + s.shape) if r
+            else np.zeros(out.shape + s.shape, dtype=s.data.dtype)
+            for r, s in zip(rows, sources)]
 
 
 def hessian(fun, argnums=0):

@@ -624,3 +624,35 @@ for _name, (_f, _r, _op) in _CMP.items():
          C(_name, lambda x, op=_op: op(x, 0.5), lambda x, op=_op: op(x, 0.5), [(3, 4)],
            domain="even",
            label="scalar", **_ND))
+
+
+# ----------------------------------------------------------------------------- cross-entropy
+_CE_LABELS = np.array([2, 0, 3, 3, 1])
+
+
+def _np_ce(z):
+    return np_logsumexp(z, axis=1) - z[np.arange(len(z)), _CE_LABELS]
+
+
+def _np_ce_backward(g, z):
+    return g[:, None] * (np_softmax(z, 1) - np.eye(z.shape[1], dtype=z.dtype)[_CE_LABELS])
+
+
+spec("softmax_cross_entropy",
+     C("softmax_cross_entropy",
+       lambda z: ad.losses.softmax_cross_entropy(z, _CE_LABELS, reduction="none"),
+       _np_ce, [(5, 4)], label="labels-none"),
+     C("softmax_cross_entropy",
+       lambda z: ad.losses.softmax_cross_entropy(z, _CE_LABELS.reshape(5, 1)[:, 0]),
+       lambda z: np.mean(_np_ce(z)), [(5, 4)], label="labels-mean"),
+     C("softmax_cross_entropy", direct("softmax_cross_entropy", (_CE_LABELS,)), _np_ce,
+       [(5, 4)], label="direct"))
+spec("softmax_cross_entropy_backward",
+     C("softmax_cross_entropy_backward", direct("softmax_cross_entropy_backward", (_CE_LABELS,)),
+       _np_ce_backward, [(5,), (5, 4)], label="direct"),
+     C("softmax_cross_entropy_backward",
+       lambda z: ad.grad(lambda w: ad.sum(ad.losses.softmax_cross_entropy(
+           w, _CE_LABELS, reduction="none") * ad.sin(w[:, 0])))(z),
+       lambda z: _np_ce_backward(np.sin(z[:, 0]), z)
+       + np.eye(4, dtype=z.dtype)[0] * (_np_ce(z) * np.cos(z[:, 0]))[:, None],
+       [(5, 4)], label="grad-of-loss"))

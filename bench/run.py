@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 
@@ -18,7 +19,9 @@ from bench.worker import MARK  # noqa: E402
 def run_worker(workload, fw, args):
     cmd = [sys.executable, "-m", "bench.worker", workload, fw, "--repeat", str(args.repeat),
            "--min-sample", str(args.min_sample)] + [f"--case={c}" for c in args.case or ()]
-    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
+    env = dict(os.environ, **dict(kv.split("=", 1) for kv in args.env or ()))
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout,
+                       env=env)
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith(MARK)]
     if p.returncode or not lines:
         err = (p.stderr.strip().splitlines() or ["no output"])[-1]
@@ -26,12 +29,27 @@ def run_worker(workload, fw, args):
     return json.loads(lines[-1][len(MARK):])["results"]
 
 
+def combine(rounds):
+    """{case: result} per round -> {case: result}: median of the rounds' medians and IQRs,
+    with every round's median kept under "rounds"."""
+    out = {}
+    for case in dict.fromkeys(c for r in rounds for c in r):
+        rs = [r[case] for r in rounds if case in r]
+        out[case] = dict(rs[0], median=statistics.median(r["median"] for r in rs),
+                         iqr=statistics.median(r["iqr"] for r in rs),
+                         rounds=[r["median"] for r in rs])
+    return out
+
+
 def table(mod, name, rows):
     """rows: {framework: {case: result}} -> text table with ratios to BASELINE and REFERENCE."""
     scale = 1e6 / mod.PER_CALL
     base, ref = mod.BASELINE, mod.REFERENCE
-    head = f"{'case':<16} {'framework':<15} {mod.UNIT + ' median':>14} {'IQR':>10} " \
-           f"{'/' + base:>10} {'/' + ref:>10}"
+    own = getattr(mod, "CASE_BASE", None)       # optional: ratio to this framework's own case
+    w = max([16] + [len(c) + 1 for r in rows.values() for c in r])
+    fw_w = max([15] + [len(fw) + 1 for fw in rows])
+    head = f"{'case':<{w}} {'framework':<{fw_w}} {mod.UNIT + ' median':>14} {'IQR':>10} " \
+           f"{'/' + base:>12} {'/' + ref:>12}" + (f" {'/own ' + own:>10}" if own else "")
     out = [f"== {name}  (ratio = this time / that framework's time; >1 is slower)", head,
            "-" * len(head)]
     cases = list(dict.fromkeys(c for r in rows.values() for c in r))
@@ -44,8 +62,11 @@ def table(mod, name, rows):
             def ratio(other):
                 o = rows.get(other, {}).get(case)
                 return f"{med / o['median']:.2f}" if o else "-"
-            out.append(f"{case:<16} {fw:<15} {med * scale:>14.3f} {r[case]['iqr'] * scale:>10.3f} "
-                       f"{ratio(base):>10} {ratio(ref):>10}")
+            mine = f" {med / r[own]['median']:>10.2f}" if own and own in r else \
+                (f" {'-':>10}" if own else "")
+            out.append(f"{case:<{w}} {fw:<{fw_w}} {med * scale:>14.3f} "
+                       f"{r[case]['iqr'] * scale:>10.3f} {ratio(base):>12} {ratio(ref):>12}"
+                       + mine)
     return "\n".join(out)
 
 
@@ -72,15 +93,21 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=15, help="samples per case (default 15)")
     p.add_argument("--min-sample", type=float, default=0.02, help="seconds per sample")
     p.add_argument("--timeout", type=float, default=600, help="seconds per worker")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run every framework this many times, interleaved (round-robin), and "
+                        "report the median of the per-round medians (default 1)")
+    p.add_argument("--env", action="append", metavar="KEY=VALUE",
+                   help="set in every worker, e.g. --env OPENBLAS_NUM_THREADS=1")
     p.add_argument("--json", help="also write all results here")
     args = p.parse_args(argv)
     report = {"machine": machine(), "workloads": {}}
+    report["machine"]["env"] = " ".join(args.env or ()) or None
     print(" ".join(f"{k}={v}" for k, v in report["machine"].items()))
     if report["machine"]["loadavg"] > 0.5:
         print("warning: other processes are running (load average above); expect noisy numbers")
     for name in args.workload or workloads.names():
         mod = workloads.load(name)
-        rows = {}
+        fws = []
         for fw, (needs, _) in mod.FRAMEWORKS.items():
             if args.framework and fw not in args.framework:
                 continue
@@ -88,11 +115,17 @@ def main(argv=None):
             if missing:
                 print(f"[{name}] skip {fw}: {', '.join(missing)} not installed")
                 continue
-            try:
-                rows[fw] = {r["case"]: r for r in run_worker(name, fw, args)}
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
-                print(f"[{name}] {fw} failed: {e}")
+            fws.append(fw)
+        per_round = {fw: [] for fw in fws}     # round-robin, so load changes hit everyone
+        for _ in range(args.rounds):
+            for fw in fws:
+                try:
+                    per_round[fw].append({r["case"]: r for r in run_worker(name, fw, args)})
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    print(f"[{name}] {fw} failed: {e}")
+        rows = {fw: combine(rs) for fw, rs in per_round.items() if rs}
         print(table(mod, name, rows), flush=True)
+        print(f"(load average now {os.getloadavg()[0]:.2f})")
         report["workloads"][name] = {"unit": mod.UNIT, "per_call": mod.PER_CALL, "results": rows}
     if args.json:
         with open(args.json, "w") as f:

@@ -64,12 +64,20 @@ def gemm(cnp.ndarray a, cnp.ndarray b):
     return c
 
 
+# Above this many multiply-adds OpenBLAS runs threaded. numpy's matmul calls the same gemm
+# with the same transpose flags, and sending large products there keeps ONE OpenBLAS thread
+# pool busy instead of numpy's and scipy's spinning against each other on the same cores.
+cdef Py_ssize_t DIRECT_MAX_WORK = 64 * 64 * 64
+
+
 def matmul(a, b):
-    """np.matmul semantics for arrays of ndim >= 2; 2-D float products go straight to BLAS."""
+    """np.matmul semantics for arrays of ndim >= 2; small 2-D float products call gemm
+    directly (saving numpy's ~0.35 us of dispatch), large ones go through np.matmul."""
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
             and a.dtype == b.dtype and (a.dtype == np.float64 or a.dtype == np.float32)):
         if a.shape[1] != b.shape[0]:
             raise ValueError(f"pyad.matmul: shapes {a.shape} and {b.shape} are not aligned "
                              f"({a.shape[1]} != {b.shape[0]})")
-        return gemm(a, b)
+        if a.shape[0] * a.shape[1] * b.shape[1] <= DIRECT_MAX_WORK:
+            return gemm(a, b)
     return np.matmul(a, b)

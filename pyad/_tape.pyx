@@ -1039,12 +1039,16 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
         raise RuntimeError(
             f"backward(): output of shape {y.shape} is not a scalar; pass gradient= (the "
             f"vector in the vector-Jacobian product) or reduce it first, e.g. y.sum()")
+    if gradient is not None:      # a private copy: it may be handed back as a leaf's .grad
+        gradient = np.array(gradient.data if isinstance(gradient, Tensor) else gradient,
+                            dtype=y.data.dtype)
     leaves = list(tape.leaves)
     if y._is_leaf and y._requires_grad and _slot(y, tape) < 0:
         tape._watch_one(y)
         leaves.append(y)
     grads = tape._sweep([y], [gradient], leaves, retain)
     cdef Tensor leaf
+    cdef set handed_out = set()
     for k in range(len(leaves)):
         leaf = <Tensor>leaves[k]
         g = grads[k]
@@ -1052,7 +1056,14 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
             continue
         gd = (<Tensor>g).data
         if leaf.grad is None:
-            leaf.grad = _wrap(np.array(gd, dtype=leaf.data.dtype))
+            # a fresh array the sweep made is handed over as is; views, read-only broadcasts
+            # and arrays shared with another leaf are copied
+            if (type(gd) is cnp.ndarray and gd.dtype == leaf.data.dtype and gd.flags.owndata
+                    and gd.flags.writeable and id(gd) not in handed_out):
+                handed_out.add(id(gd))
+                leaf.grad = _wrap(gd)
+            else:
+                leaf.grad = _wrap(np.array(gd, dtype=leaf.data.dtype))
         else:
             leaf.grad = _wrap(leaf.grad.data + gd)
     if not retain:

@@ -27,12 +27,16 @@ class Module:
         if "_params" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                  f"before assigning attributes")
-        self._params.pop(name, None)
-        self._modules.pop(name, None)
+        # re-assigning keeps a parameter's (or module's) place in the order, like PyTorch
         if isinstance(value, Tensor) and value.requires_grad:
+            self._modules.pop(name, None)
             self._params[name] = value
         elif isinstance(value, Module):
+            self._params.pop(name, None)
             self._modules[name] = value
+        else:
+            self._params.pop(name, None)
+            self._modules.pop(name, None)
         object.__setattr__(self, name, value)
 
     def forward(self, *args, **kwargs):

@@ -48,7 +48,8 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value):
-        self._lr = _check("learning rate", value, 0.0, low_open=True)
+        # schedules may anneal to exactly 0; the constructor insists on lr > 0
+        self._lr = _check("learning rate", value, 0.0)
 
     def zero_grad(self):
         for p in self.params:
@@ -58,8 +59,8 @@ class Optimizer:
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
-            g = np.ascontiguousarray(p.grad.data if isinstance(p.grad, Tensor) else p.grad,
-                                     dtype=p.data.dtype)
+            g = np.asarray(p.grad.data if isinstance(p.grad, Tensor) else p.grad,
+                           dtype=p.data.dtype, order="C")
             if g.shape != p.data.shape:
                 raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} for a "
                                  f"parameter of shape {p.data.shape}")

@@ -5,7 +5,12 @@ A workload module defines
     BASELINE         framework the "/pyad" ratio column divides by
     REFERENCE        framework the second ratio column divides by (e.g. "numpy")
     FRAMEWORKS       {name: (needs, setup)}: `needs` = modules that must be installed;
-                     setup() -> {case: zero-argument callable}, called in the worker process
+                     setup() -> {case: zero-argument callable, or a pair (fn, check) of them},
+                     called in the worker process; fn is timed, np.asarray(check()) is verified
+                     once before (check usually runs fn once and gathers its results, e.g.
+                     gradients left on parameters, into one flat array)
+    CASE_BASE        optional: a case name; adds a column dividing each case by the same
+                     framework's CASE_BASE case (e.g. "grad": HVP time / gradient time)
     verify(case, framework, out)   raise AssertionError if fn()'s result is wrong
 and registers frameworks with the `framework` decorator below.
 """

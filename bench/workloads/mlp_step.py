@@ -1,0 +1,327 @@
+"""Workload `mlp_step`: one SGD step (forward, softmax cross-entropy, backward, update) of a relu
+MLP in float32 at three sizes, against numpy by hand and the step's GEMMs alone (the floor).
+
+Every framework starts from the same weights (He-normal, zero biases) and the same batch. The
+learning rate is 1e-20: pyad's SGD rejects lr=0 (torch's accepts it), and 1e-20 runs the real
+update arithmetic while leaving the weights where they are, so repeated steps on one batch
+cannot drift into denormals (DESIGN.md, "Performance facts")."""
+import numpy as np
+
+from bench.workloads import framework
+
+SIZES = {"S": ((64, 128, 128, 10), 64), "M": ((784, 512, 512, 10), 128),
+         "L": ((1024, 2048, 2048, 10), 256)}
+LR = 1e-20
+UNIT, PER_CALL = "us", 1
+BASELINE, REFERENCE = "numpy-gemm-floor", "numpy"
+FRAMEWORKS = {}
+
+
+def _data(case):
+    sizes, batch = SIZES[case]
+    rng = np.random.default_rng(sum(sizes) + batch)
+    ws = [(rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32)
+          for a, b in zip(sizes[:-1], sizes[1:])]
+    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    return ws, bs, x, y
+
+
+DATA = {case: _data(case) for case in SIZES}
+
+
+def flat(grads):
+    """Gradients in the order W1, b1, W2, b2, W3, b3 (W as (in, out)) as one float64 vector."""
+    return np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in grads])
+
+
+def reference_grads(ws, bs, x, y):
+    """float64 hand-written forward + backward: [W1, b1, W2, b2, W3, b3] gradients."""
+    ws = [w.astype(np.float64) for w in ws]
+    bs = [b.astype(np.float64) for b in bs]
+    hs = [x.astype(np.float64)]
+    for i, (w, b) in enumerate(zip(ws, bs)):
+        z = hs[-1] @ w + b
+        hs.append(np.maximum(z, 0) if i < len(ws) - 1 else z)
+    z = hs.pop()
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1
+    d = p / len(y)
+    grads = []
+    for i in reversed(range(len(ws))):
+        grads[:0] = [hs[i].T @ d, d.sum(0)]
+        if i:
+            d = (d @ ws[i].T) * (hs[i] > 0)
+    return grads
+
+
+_REF = {}
+
+
+def verify(case, fw, out):
+    """Each gradient block vs float64 to 1e-3 of that block's largest entry (float32 sums)."""
+    ws, bs, x, y = DATA[case]
+    if fw == "numpy-gemm-floor":  # no gradient: the first forward GEMM, x @ W1
+        want = x.astype(np.float64) @ ws[0].astype(np.float64)
+        np.testing.assert_allclose(out.reshape(want.shape), want, rtol=1e-3,
+                                   atol=1e-4 * np.abs(want).max(), err_msg=f"mlp_step/{case}/{fw}")
+        return
+    if case not in _REF:
+        _REF[case] = reference_grads(ws, bs, x, y)
+    k = 0
+    for i, want in enumerate(_REF[case]):
+        got = out[k:k + want.size].reshape(want.shape)
+        k += want.size
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max() + 1e-12,
+                                   err_msg=f"mlp_step/{case}/{fw}: gradient block {i}")
+    assert k == out.size, f"mlp_step/{case}/{fw}: {out.size} gradient entries, expected {k}"
+
+
+@framework(FRAMEWORKS, "pyad", needs=["pyad"])
+def _pyad():
+    """nn.MLP + nn.softmax_cross_entropy + loss.backward() + optim.SGD.step()."""
+    from pyad import nn, optim
+    cases = {}
+    for case, (sizes, _) in SIZES.items():
+        ws, bs, x, y = DATA[case]
+        model = nn.MLP(sizes, activation="relu", seed=0)
+        model.load_state_dict({f"{2 * i}.{k}": v for i, (w, b) in enumerate(zip(ws, bs))
+                               for k, v in (("weight", w), ("bias", b))})
+        opt = optim.SGD(model.parameters(), lr=LR)
+
+        def step(model=model, opt=opt, x=x, y=y):
+            opt.zero_grad()
+            loss = nn.softmax_cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        def check(step=step, model=model):
+            step()
+            return flat(p.grad.data for p in model.parameters())
+        cases[case] = (step, check)
+    return cases
+
+
+@framework(FRAMEWORKS, "pyad-value_and_grad", needs=["pyad"])
+def _pyad_functional():
+    """ad.value_and_grad over a dict of numpy parameters; the update is numpy in place."""
+    import pyad as ad
+    from pyad import nn
+
+    def loss_fn(params, x, y):
+        h = x
+        for i in range(3):
+            h = h @ params[f"W{i}"] + params[f"b{i}"]
+            if i < 2:
+                h = ad.relu(h)
+        return nn.softmax_cross_entropy(h, y)
+    vg = ad.value_and_grad(loss_fn)
+    cases = {}
+    for case in SIZES:
+        ws, bs, x, y = DATA[case]
+        params = {}
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            params[f"W{i}"], params[f"b{i}"] = w.copy(), b.copy()
+        last = {}
+
+        def step(params=params, x=x, y=y, last=last):
+            loss, g = vg(params, x, y)
+            for k, v in params.items():
+                v -= LR * g[k]
+            last["g"] = g
+            return loss
+
+        def check(step=step, last=last):
+            step()
+            g = last["g"]
+            return flat(g[f"{n}{i}"] for i in range(3) for n in "Wb")
+        cases[case] = (step, check)
+    return cases
+
+
+@framework(FRAMEWORKS, "torch", needs=["torch"])
+def _torch():
+    """Eager nn.Sequential, F.cross_entropy, optim.SGD (torch's default threads)."""
+    import torch
+    import torch.nn.functional as F
+    cases = {}
+    for case, (sizes, _) in SIZES.items():
+        ws, bs, x, y = DATA[case]
+        layers = []
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            lin = torch.nn.Linear(*w.shape)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(w.T.copy()))
+                lin.bias.copy_(torch.from_numpy(b))
+            layers += [lin] + ([torch.nn.ReLU()] if i < len(ws) - 1 else [])
+        model = torch.nn.Sequential(*layers)
+        opt = torch.optim.SGD(model.parameters(), lr=LR)
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+        def step(model=model, opt=opt, xt=xt, yt=yt):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xt), yt)
+            loss.backward()
+            opt.step()
+            return loss
+
+        def check(step=step, model=model):
+            step()
+            return flat(p.grad.T.numpy() for p in model.parameters())
+        cases[case] = (step, check)
+    return cases
+
+
+@framework(FRAMEWORKS, "jax-jit", needs=["jax", "jaxlib"])
+def _jax():
+    """jax.jit of value_and_grad + the SGD update; parameters carried from step to step."""
+    import jax
+    import jax.numpy as jnp
+
+    def loss_fn(params, x, y):
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = h @ w + b
+            if i < len(params) - 1:
+                h = jax.nn.relu(h)
+        logp = jax.nn.log_softmax(h, axis=-1)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    @jax.jit
+    def train_step(params, x, y):
+        loss, g = jax.value_and_grad(loss_fn)(params, x, y)
+        new = jax.tree_util.tree_map(lambda p, d: p - LR * d, params, g)
+        return new, loss, g
+
+    cases = {}
+    for case in SIZES:
+        ws, bs, x, y = DATA[case]
+        state = {"params": [(jnp.asarray(w), jnp.asarray(b)) for w, b in zip(ws, bs)]}
+        xj, yj = jnp.asarray(x), jnp.asarray(y)
+        jax.block_until_ready(train_step(state["params"], xj, yj))   # compile outside timing
+
+        def step(state=state, xj=xj, yj=yj):
+            state["params"], loss, state["g"] = train_step(state["params"], xj, yj)
+            return loss.block_until_ready()
+
+        def check(step=step, state=state):
+            step()
+            return flat(np.asarray(t) for pair in state["g"] for t in pair)
+        cases[case] = (step, check)
+    return cases
+
+
+@framework(FRAMEWORKS, "autograd", needs=["autograd"])
+def _autograd():
+    """autograd.value_and_grad over a list of (W, b); numpy update in place."""
+    import autograd
+    import autograd.numpy as anp
+    from autograd.scipy.special import logsumexp
+
+    def loss_fn(params, x, y):
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = anp.dot(h, w) + b
+            if i < len(params) - 1:
+                h = anp.maximum(h, 0.0)
+        return anp.mean(logsumexp(h, axis=1) - h[anp.arange(len(y)), y])
+    vg = autograd.value_and_grad(loss_fn)
+    cases = {}
+    for case in SIZES:
+        ws, bs, x, y = DATA[case]
+        params = [(w.copy(), b.copy()) for w, b in zip(ws, bs)]
+        last = {}
+
+        def step(params=params, x=x, y=y, last=last):
+            loss, g = vg(params, x, y)
+            for (w, b), (gw, gb) in zip(params, g):
+                w -= LR * gw
+                b -= LR * gb
+            last["g"] = g
+            return loss
+
+        def check(step=step, last=last):
+            step()
+            return flat(t for pair in last["g"] for t in pair)
+        cases[case] = (step, check)
+    return cases
+
+
+def _numpy_step(ws, bs, x, y, update=True):
+    """Forward, backward and update by hand, the way a careful numpy user writes it:
+    in-place relu and bias adds, the softmax gradient built in place, relu masks by index."""
+    n = len(y)
+    rows = np.arange(n)
+    h1 = x @ ws[0]
+    h1 += bs[0]
+    np.maximum(h1, 0, out=h1)
+    h2 = h1 @ ws[1]
+    h2 += bs[1]
+    np.maximum(h2, 0, out=h2)
+    z = h2 @ ws[2]
+    z += bs[2]
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    s = z.sum(axis=1, keepdims=True)
+    loss = np.mean(np.log(s[:, 0]) - np.log(z[rows, y]))
+    z /= s                                  # softmax
+    z[rows, y] -= 1
+    z *= np.float32(1.0 / n)                # d loss / d logits
+    g3, gb3 = h2.T @ z, z.sum(axis=0)
+    d2 = z @ ws[2].T
+    d2[h2 <= 0] = 0
+    g2, gb2 = h1.T @ d2, d2.sum(axis=0)
+    d1 = d2 @ ws[1].T
+    d1[h1 <= 0] = 0
+    g1, gb1 = x.T @ d1, d1.sum(axis=0)
+    grads = [g1, gb1, g2, gb2, g3, gb3]
+    if not update:
+        return loss, grads
+    for p, g in zip((ws[0], bs[0], ws[1], bs[1], ws[2], bs[2]), grads):
+        g *= np.float32(LR)
+        p -= g
+    return loss, grads
+
+
+@framework(FRAMEWORKS, "numpy", needs=["numpy"])
+def _numpy():
+    """Hand-written forward/backward/update (the update scales the gradients in place)."""
+    cases = {}
+    for case in SIZES:
+        ws, bs, x, y = DATA[case]
+        ws, bs = [w.copy() for w in ws], [b.copy() for b in bs]
+
+        def check(ws=ws, bs=bs, x=x, y=y):
+            _numpy_step(ws, bs, x, y)                        # the timed code runs once
+            return flat(_numpy_step(ws, bs, x, y, update=False)[1])
+        cases[case] = (lambda ws=ws, bs=bs, x=x, y=y: _numpy_step(ws, bs, x, y)[0], check)
+    return cases
+
+
+@framework(FRAMEWORKS, "numpy-gemm-floor", needs=["numpy"])
+def _floor():
+    """The step's GEMMs alone, into preallocated outputs: 3 forward, 3 weight-gradient and 2
+    input-gradient GEMMs (the first layer needs no input gradient). No elementwise work."""
+    cases = {}
+    for case in SIZES:
+        ws, _, x, _ = DATA[case]
+        n = x.shape[0]
+        hs = [np.empty((n, w.shape[1]), np.float32) for w in ws]       # forward outputs
+        gws = [np.empty_like(w) for w in ws]                           # weight gradients
+        ds = [np.empty((n, w.shape[0]), np.float32) for w in ws[1:]]   # input gradients
+        ins = [x, hs[0], hs[1]]
+
+        def gemms(ws=ws, hs=hs, gws=gws, ds=ds, ins=ins):
+            for a, w, h in zip(ins, ws, hs):
+                np.matmul(a, w, out=h)
+            np.matmul(hs[1].T, hs[2], out=gws[2])      # dz stands in as hs[2] (same shape)
+            np.matmul(hs[2], ws[2].T, out=ds[1])
+            np.matmul(hs[0].T, ds[1], out=gws[1])
+            np.matmul(ds[1], ws[1].T, out=ds[0])
+            np.matmul(ins[0].T, ds[0], out=gws[0])
+            return hs[0]
+        cases[case] = gemms
+    return cases

@@ -1,0 +1,102 @@
+"""Shared helpers of the example scripts: optional imports, output folder, progress bar, plots."""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+INSTALL_HINT = "pip install -e '.[examples]'"
+DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "output")
+
+try:
+    import pyad as ad
+except ImportError as e:                     # pragma: no cover - depends on the environment
+    raise SystemExit(f"this example needs pyad itself ({e}); from the repository root run: "
+                     f"{INSTALL_HINT}") from None
+
+
+def require(module):
+    """Import an optional dependency of the examples or exit with the install command."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise SystemExit(f"this example needs {module.split('.')[0]}: {INSTALL_HINT}") from None
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (files only, no display needed)."""
+    matplotlib = require("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def digits():
+    """((x_train, y_train), (x_test, y_test)) of scikit-learn's 8x8 digits, float32 in [0, 1]."""
+    require("sklearn")
+    return ad.datasets.digits()
+
+
+def parser(doc, out=True, seed=0):
+    """An ArgumentParser with the options every script shares (--out, --seed)."""
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    if out:
+        p.add_argument("--out", default=DEFAULT_OUT, help="folder for plots (and checkpoints)")
+    if seed is not None:
+        p.add_argument("--seed", type=int, default=seed, help="seed of everything random")
+    return p
+
+
+def out_dir(path):
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def progress(iterable, **kwargs):
+    """A tqdm bar on a terminal; silent otherwise (scripts print one line per epoch anyway)."""
+    tqdm = require("tqdm").tqdm
+    return tqdm(iterable, disable=not sys.stdout.isatty(), leave=False, dynamic_ncols=True,
+                **kwargs)
+
+
+def log(message):
+    """print() that does not break a running tqdm bar."""
+    tqdm = require("tqdm").tqdm
+    tqdm.write(message) if sys.stdout.isatty() else print(message, flush=True)
+
+
+def predict(model, x, batch_size=4096):
+    """Logits of the model on x as a numpy array, without recording anything."""
+    with ad.no_grad():
+        return np.concatenate([np.asarray(model(x[i:i + batch_size]))
+                               for i in range(0, len(x), batch_size)])
+
+
+def accuracy(model, x, y):
+    return float(np.mean(predict(model, x).argmax(axis=1) == y))
+
+
+def train_epoch(model, optimizer, x, y, batch_size, rng, desc="train"):
+    """One pass over (x, y) in minibatches shuffled by rng (a numpy Generator, which advances);
+    returns the mean training loss and accuracy seen during the pass."""
+    total_loss, correct = 0.0, 0
+    for xb, yb in progress(ad.data.batches(x, y, batch_size=batch_size, seed=rng),
+                           total=-(-len(x) // batch_size), desc=desc):
+        logits = model(xb)
+        loss = ad.losses.softmax_cross_entropy(logits, yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(yb)
+        correct += int(np.sum(np.asarray(logits.data).argmax(axis=1) == yb))
+    return total_loss / len(x), correct / len(x)
+
+
+def save_figure(fig, out, name):
+    path = os.path.join(out_dir(out), name)
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    log(f"wrote {path}")
+    return path

@@ -1,0 +1,453 @@
+"""pyad.optim: fused optimizer kernels against torch.optim step by step, hyperparameter
+checks, state dicts, learning-rate schedules."""
+import math
+
+import numpy as np
+import pytest
+
+import pyad as ad
+from pyad import optim
+
+SHAPES = [(5, 4), (7,), (2, 1, 3)]
+N_STEPS = 20
+
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.3)),
+    ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True)),
+    ("SGD", dict(lr=0.05, weight_decay=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.05)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.01, eps=1e-6)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("Adam", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, amsgrad=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ("AdamW", dict(lr=0.02, betas=(0.5, 0.9), weight_decay=0.3)),
+]
+
+
+def _ids(configs):
+    return [f"{name}-" + ",".join(f"{k}={v}" for k, v in kw.items()) for name, kw in configs]
+
+
+def _grad(t, p, i):
+    """A deterministic gradient that depends on the step and on the parameter (so the
+    optimizers' states matter), with some exact zeros and sign changes."""
+    rng = np.random.default_rng(1000 * t + i)
+    g = rng.standard_normal(p.shape) + 0.5 * np.sin(3 * p) * (t % 3)
+    if g.ndim and g.size > 3:
+        g.reshape(-1)[::5] = 0.0
+    return np.asarray(g, dtype=p.dtype)
+
+
+def _initial(dtype):
+    rng = np.random.default_rng(0)
+    return [np.asarray(rng.standard_normal(s), dtype=dtype) for s in SHAPES]
+
+
+def _run_against_torch(name, kw, dtype, rtol, atol):
+    torch = pytest.importorskip("torch")
+    init = _initial(dtype)
+    ps = [ad.tensor(a.copy(), requires_grad=True) for a in init]
+    ts = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+    opt = getattr(optim, name)(ps, **kw)
+    tkw = dict(kw)
+    if name != "SGD":
+        tkw["foreach"] = False
+    topt = getattr(torch.optim, name)(ts, **tkw)
+    for t in range(N_STEPS):
+        for i, (p, tp) in enumerate(zip(ps, ts)):
+            g = _grad(t, tp.detach().numpy(), i)
+            p.grad = g.copy()
+            tp.grad = torch.tensor(g.copy())
+        opt.step()
+        topt.step()
+        for i, (p, tp) in enumerate(zip(ps, ts)):
+            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=rtol, atol=atol,
+                                       err_msg=f"{name} {kw} step {t + 1} parameter {i}")
+            assert p.data.dtype == dtype
+    return opt, topt
+
+
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=_ids(CONFIGS))
+def test_matches_torch_float64(name, kw):
+    _run_against_torch(name, kw, np.float64, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=_ids(CONFIGS))
+def test_matches_torch_float32(name, kw):
+    _run_against_torch(name, kw, np.float32, rtol=2e-4, atol=2e-5)
+
+
+def test_state_buffers_match_torch():
+    torch = pytest.importorskip("torch")
+    opt, topt = _run_against_torch("Adam", dict(lr=0.01, amsgrad=True), np.float64, 1e-9,
+                                   1e-12)
+    for s, tp in zip(opt.state, topt.param_groups[0]["params"]):
+        ts = topt.state[tp]
+        assert s["step"] == N_STEPS == int(ts["step"])
+        np.testing.assert_allclose(s["exp_avg"], ts["exp_avg"].numpy(), rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(s["exp_avg_sq"], ts["exp_avg_sq"].numpy(), rtol=1e-10,
+                                   atol=1e-15)
+        np.testing.assert_allclose(s["max_exp_avg_sq"], ts["max_exp_avg_sq"].numpy(),
+                                   rtol=1e-10, atol=1e-15)
+    opt, topt = _run_against_torch("SGD", dict(lr=0.01, momentum=0.9), np.float64, 1e-9,
+                                   1e-12)
+    for s, tp in zip(opt.state, topt.param_groups[0]["params"]):
+        np.testing.assert_allclose(s["momentum_buffer"],
+                                   topt.state[tp]["momentum_buffer"].numpy(), rtol=1e-10,
+                                   atol=1e-15)
+
+
+def test_sgd_by_hand():
+    p = ad.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt = optim.SGD([p], lr=0.5, momentum=0.9, weight_decay=0.1)
+    p.grad = np.array([1.0, 1.0])
+    opt.step()
+    d1 = np.array([1.0, 1.0]) + 0.1 * np.array([1.0, -2.0])      # first step: buf = d
+    p1 = np.array([1.0, -2.0]) - 0.5 * d1
+    np.testing.assert_allclose(p.data, p1, rtol=1e-15)
+    p.grad = np.array([0.0, 2.0])
+    opt.step()
+    d2 = np.array([0.0, 2.0]) + 0.1 * p1
+    buf = 0.9 * d1 + d2
+    np.testing.assert_allclose(p.data, p1 - 0.5 * buf, rtol=1e-15)
+
+
+def test_adam_first_step_is_lr_times_sign():
+    p = ad.tensor(np.array([0.0, 1.0, -1.0]), requires_grad=True)
+    opt = optim.Adam([p], lr=0.1, eps=0.0)
+    p.grad = np.array([3.0, -0.5, 1e-3])
+    opt.step()
+    np.testing.assert_allclose(p.data, [-0.1, 1.1, -1.1], rtol=1e-12)
+
+
+def test_float32_param_with_float64_grad_and_tensor_grad():
+    p = ad.tensor(np.ones(4, np.float32), requires_grad=True)
+    opt = optim.SGD([p], lr=0.5)
+    p.grad = np.full(4, 0.25)                       # float64 grad into a float32 parameter
+    opt.step()
+    assert p.data.dtype == np.float32
+    np.testing.assert_array_equal(p.data, np.full(4, 0.875, np.float32))
+    opt.zero_grad()
+    loss = ad.sum(p * p)                            # a Tensor grad from backward()
+    loss.backward()
+    assert isinstance(p.grad, ad.Tensor)
+    opt.step()
+    np.testing.assert_allclose(p.data, 0.875 - 0.5 * 2 * 0.875, rtol=1e-7)
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.RMSprop, optim.Adam, optim.AdamW])
+def test_scalar_parameter(cls):
+    """A 0-d parameter (a learnable scale or temperature) steps like a 1-element one."""
+    p = ad.tensor(np.array(1.5), requires_grad=True)
+    q = ad.tensor(np.array([1.5]), requires_grad=True)
+    opt_p, opt_q = cls([p], lr=0.1), cls([q], lr=0.1)
+    for _ in range(3):
+        opt_p.zero_grad()
+        ad.sum(p * p).backward()                      # grad is a 0-d Tensor
+        opt_p.step()
+        q.grad = 2 * q.data
+        opt_q.step()
+    assert p.shape == ()
+    np.testing.assert_allclose(p.data, q.data[0], rtol=1e-15)
+    assert p.data < 1.5
+
+
+def test_step_updates_in_place():
+    p = ad.tensor(np.ones((3, 2)), requires_grad=True)
+    buf = p.data
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = np.ones((3, 2))
+    opt.step()
+    assert p.data is buf or np.shares_memory(p.data, buf)
+    assert np.all(buf < 1.0)
+
+
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=_ids(CONFIGS))
+def test_kernels_never_write_into_the_gradient(name, kw):
+    rng = np.random.default_rng(1)
+    p = ad.tensor(rng.standard_normal((40, 30)), requires_grad=True)
+    q = ad.tensor(rng.standard_normal((50000,)).astype(np.float64), requires_grad=True)
+    opt = getattr(optim, name)([p, q], **kw)
+    for t in range(3):
+        gp, gq = rng.standard_normal((40, 30)), rng.standard_normal(50000)
+        gp_copy, gq_copy = gp.copy(), gq.copy()
+        gq.flags.writeable = False                  # a read-only gradient must be accepted
+        p.grad, q.grad = gp, gq
+        opt.step()
+        np.testing.assert_array_equal(gp, gp_copy)
+        np.testing.assert_array_equal(gq, gq_copy)
+        assert p.grad is gp
+
+
+def test_kernels_never_write_into_tensor_gradient():
+    p = ad.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True)
+    opt = optim.AdamW([p], lr=0.1, weight_decay=0.5)
+    ad.sum(p * p * 3.0).backward()
+    before = np.array(p.grad.data, copy=True)
+    opt.step()
+    np.testing.assert_array_equal(p.grad.data, before)
+
+
+# ------------------------------------------------------------------- bookkeeping
+def test_params_without_grad_are_skipped():
+    a = ad.tensor(np.ones(3), requires_grad=True)
+    b = ad.tensor(np.ones(2), requires_grad=True)
+    opt = optim.Adam([a, b], lr=0.1)
+    a.grad = np.ones(3)
+    opt.step()
+    np.testing.assert_array_equal(b.data, np.ones(2))
+    assert np.all(a.data < 1)
+    assert opt.state[1] == {}
+    assert opt.state[0]["step"] == 1
+    b.grad = np.ones(2)
+    a.grad = None
+    a_before = a.data.copy()
+    opt.step()
+    np.testing.assert_array_equal(a.data, a_before)
+    assert opt.state[0]["step"] == 1 and opt.state[1]["step"] == 1
+    # b's first Adam step moves it by lr, as a's did
+    np.testing.assert_allclose(b.data, 0.9, rtol=1e-7)
+
+
+def test_zero_grad():
+    model = ad.nn.MLP([3, 4, 2], seed=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    ad.sum(model(np.ones((2, 3)))).backward()
+    assert all(p.grad is not None for p in model.parameters())
+    opt.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    before = [p.data.copy() for p in model.parameters()]
+    opt.step()                                           # nothing to do
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
+    ("Adam", dict(lr=0.01, amsgrad=True, betas=(0.8, 0.95))),
+    ("AdamW", dict(lr=0.01, weight_decay=0.2))])
+@pytest.mark.parametrize("through_file", [False, True])
+def test_state_dict_round_trip_continues_identically(name, kw, through_file, tmp_path):
+    init = _initial(np.float64)
+    ps = [ad.tensor(a.copy(), requires_grad=True) for a in init]
+    opt = getattr(optim, name)(ps, **kw)
+    for t in range(5):
+        for i, p in enumerate(ps):
+            p.grad = _grad(t, p.data, i)
+        opt.step()
+    sd = opt.state_dict()
+    saved_params = [p.data.copy() for p in ps]
+    if through_file:
+        ad.save(tmp_path / "opt.npz", {"opt": sd, "params": saved_params})
+        loaded = ad.load(tmp_path / "opt.npz")
+        sd, saved_params = loaded["opt"], loaded["params"]
+    qs = [ad.tensor(np.array(a), requires_grad=True) for a in saved_params]
+    other = getattr(optim, name)(qs, lr=0.5)       # different lr, overwritten by the load
+    other.load_state_dict(sd)
+    assert other.lr == opt.lr
+    for t in range(5, 12):
+        for i, (p, q) in enumerate(zip(ps, qs)):
+            g = _grad(t, p.data, i)
+            p.grad, q.grad = g, g.copy()
+        opt.step()
+        other.step()
+        for p, q in zip(ps, qs):
+            np.testing.assert_array_equal(q.data, p.data)
+
+
+def test_state_dict_is_a_copy():
+    p = ad.tensor(np.ones(3), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = np.ones(3)
+    opt.step()
+    sd = opt.state_dict()
+    sd["state"]["0"]["momentum_buffer"][...] = 99.0
+    np.testing.assert_array_equal(opt.state[0]["momentum_buffer"], np.ones(3))
+
+
+def test_load_state_dict_errors():
+    p = ad.tensor(np.ones(3), requires_grad=True)
+    q = ad.tensor(np.ones(2), requires_grad=True)
+    adam = optim.Adam([p], lr=0.1)
+    p.grad = np.ones(3)
+    adam.step()
+    with pytest.raises(ValueError, match="Adam"):
+        optim.SGD([p], lr=0.1).load_state_dict(adam.state_dict())
+    with pytest.raises(ValueError, match="parameters"):
+        optim.Adam([p, q], lr=0.1).load_state_dict(adam.state_dict())
+    with pytest.raises(ValueError, match="shape"):
+        optim.Adam([q], lr=0.1).load_state_dict(adam.state_dict())
+
+
+# ------------------------------------------------------------------- bad arguments
+def _p():
+    return [ad.tensor(np.ones(2), requires_grad=True)]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: optim.SGD(_p(), lr=0.0),
+    lambda: optim.SGD(_p(), lr=-0.1),
+    lambda: optim.SGD(_p(), lr=float("nan")),
+    lambda: optim.SGD(_p(), lr=float("inf")),
+    lambda: optim.Adam(_p(), lr=0.0),
+    lambda: optim.Adam(_p(), lr=float("nan")),
+    lambda: optim.AdamW(_p(), lr=-1e-3),
+    lambda: optim.RMSprop(_p(), lr=float("inf")),
+    lambda: optim.SGD(_p(), lr=0.1, momentum=-0.1),
+    lambda: optim.RMSprop(_p(), momentum=-0.5),
+    lambda: optim.SGD(_p(), lr=0.1, nesterov=True),
+    lambda: optim.SGD(_p(), lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+    lambda: optim.SGD(_p(), lr=0.1, weight_decay=-1.0),
+    lambda: optim.Adam(_p(), betas=(1.0, 0.999)),
+    lambda: optim.Adam(_p(), betas=(0.9, 1.0)),
+    lambda: optim.Adam(_p(), betas=(-0.1, 0.999)),
+    lambda: optim.Adam(_p(), betas=(0.9, 1.5)),
+    lambda: optim.AdamW(_p(), betas=(0.9, float("nan"))),
+    lambda: optim.Adam(_p(), betas=(0.9,)),
+    lambda: optim.Adam(_p(), eps=-1e-8),
+    lambda: optim.RMSprop(_p(), eps=-1.0),
+    lambda: optim.RMSprop(_p(), alpha=1.5),
+    lambda: optim.Adam(_p(), weight_decay=-0.01),
+    lambda: optim.SGD([], lr=0.1),
+], ids=lambda f: None)
+def test_bad_hyperparameters_raise_value_error(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_lr_setter_validates():
+    opt = optim.SGD(_p(), lr=0.1)
+    # 0 is allowed after construction: schedules such as cosine annealing reach it
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="learning rate"):
+            opt.lr = bad
+    assert opt.lr == 0.1
+    opt.lr = 0.2
+    assert opt.lr == 0.2
+
+
+@pytest.mark.parametrize("bad", [
+    np.ones(3),
+    ad.tensor(np.ones(3)),                 # no requires_grad
+    [1.0, 2.0],
+    None,
+])
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam, optim.RMSprop, optim.AdamW])
+def test_non_parameter_raises_type_error(cls, bad):
+    good = ad.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(TypeError, match="parameter 1"):
+        cls([good, bad], lr=0.1)
+
+
+def test_gradient_of_wrong_shape():
+    p = ad.tensor(np.ones(3), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = np.ones(4)
+    with pytest.raises(ValueError, match="shape"):
+        opt.step()
+
+
+# ------------------------------------------------------------------- schedules
+def _schedule_pair(make_ours, make_torch, lr=0.1, epochs=N_STEPS):
+    torch = pytest.importorskip("torch")
+    ours_opt = optim.SGD(_p(), lr=lr)
+    sched = make_ours(ours_opt)
+    tp = torch.zeros(2, requires_grad=True)
+    topt = torch.optim.SGD([tp], lr=lr)
+    tsched = make_torch(topt, torch.optim.lr_scheduler)
+    ours, theirs = [ours_opt.lr], [tsched.get_last_lr()[0]]
+    for _ in range(epochs):
+        topt.step()
+        tsched.step()
+        ours.append(sched.step())
+        assert ours[-1] == ours_opt.lr
+        theirs.append(tsched.get_last_lr()[0])
+    return np.array(ours), np.array(theirs)
+
+
+@pytest.mark.parametrize("step_size, gamma", [(3, 0.5), (1, 0.9), (7, 0.1)])
+def test_step_lr_vs_torch(step_size, gamma):
+    ours, theirs = _schedule_pair(lambda o: optim.StepLR(o, step_size, gamma),
+                                  lambda o, S: S.StepLR(o, step_size, gamma))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    assert ours[step_size] == pytest.approx(0.1 * gamma)
+
+
+@pytest.mark.parametrize("eta_min", [1e-3, 0.0])
+def test_cosine_annealing_vs_torch(eta_min):
+    ours, theirs = _schedule_pair(lambda o: optim.CosineAnnealingLR(o, 20, eta_min),
+                                  lambda o, S: S.CosineAnnealingLR(o, 20, eta_min))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-15)
+    assert ours[10] == pytest.approx(eta_min + (0.1 - eta_min) / 2, rel=1e-12)
+    assert ours[20] == pytest.approx(eta_min, abs=1e-15)
+
+
+def test_cosine_annealing_first_period_vs_torch_then_held():
+    ours, theirs = _schedule_pair(lambda o: optim.CosineAnnealingLR(o, 8, 0.01),
+                                  lambda o, S: S.CosineAnnealingLR(o, 8, 0.01))
+    np.testing.assert_allclose(ours[:9], theirs[:9], rtol=1e-10)
+    # documented: held at eta_min after T_max (torch's would rise again)
+    np.testing.assert_allclose(ours[8:], 0.01, rtol=1e-12)
+
+
+@pytest.mark.parametrize("warmup, start", [(5, 0.1), (10, 0.25), (1, 0.5)])
+def test_linear_warmup_vs_torch_linear_lr(warmup, start):
+    ours, theirs = _schedule_pair(
+        lambda o: optim.LinearWarmup(o, warmup, start_factor=start),
+        lambda o, S: S.LinearLR(o, start_factor=start, end_factor=1.0, total_iters=warmup))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    assert ours[0] == pytest.approx(0.1 * start)
+    np.testing.assert_allclose(ours[warmup:], 0.1, rtol=1e-12)
+
+
+def test_linear_warmup_then_step():
+    opt = optim.SGD(_p(), lr=1.0)
+    sched = optim.LinearWarmup(opt, 4, start_factor=0.2, then=lambda e: 0.5 ** (e // 2))
+    lrs = [opt.lr] + [sched.step() for _ in range(9)]
+    np.testing.assert_allclose(lrs, [0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25])
+
+
+def test_schedule_state_dict_round_trip():
+    opt = optim.SGD(_p(), lr=0.2)
+    sched = optim.StepLR(opt, 2, 0.5)
+    for _ in range(5):
+        sched.step()
+    sd = sched.state_dict()
+    opt2 = optim.SGD(_p(), lr=0.2)
+    sched2 = optim.StepLR(opt2, 2, 0.5)
+    sched2.load_state_dict(sd)
+    assert opt2.lr == opt.lr == pytest.approx(0.2 * 0.25)
+    assert [sched.step() for _ in range(4)] == [sched2.step() for _ in range(4)]
+
+
+def test_schedule_bad_arguments():
+    with pytest.raises(ValueError):
+        optim.StepLR(optim.SGD(_p(), lr=0.1), 0)
+    with pytest.raises(ValueError):
+        optim.CosineAnnealingLR(optim.SGD(_p(), lr=0.1), 0)
+    with pytest.raises(ValueError):
+        optim.LinearWarmup(optim.SGD(_p(), lr=0.1), 0)
+
+
+def test_schedule_drives_optimizer_lr():
+    p = ad.tensor(np.zeros(1), requires_grad=True)
+    opt = optim.SGD([p], lr=1.0)
+    sched = optim.StepLR(opt, 1, 0.5)
+    total = 0.0
+    for e in range(4):
+        p.grad = np.ones(1)
+        opt.step()
+        total += 0.5 ** e
+        sched.step()
+    np.testing.assert_allclose(p.data, [-total], rtol=1e-15)
+    assert math.isclose(opt.lr, 1 / 16)

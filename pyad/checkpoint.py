@@ -92,7 +92,11 @@ def load(path):
     """Read a checkpoint written by save(); raises CheckpointError if it is damaged."""
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"pyad.load: {path!r} holds a single array, not a pyad "
+                                  f"checkpoint (an .npz written by ad.save)")
+        with npz:
             if _STRUCTURE not in npz.files:
                 raise CheckpointError(f"pyad.load: {path!r} is an .npz but not a pyad checkpoint "
                                       f"(no {_STRUCTURE} entry)")

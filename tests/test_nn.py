@@ -205,6 +205,18 @@ def test_linear_gradients():
     np.testing.assert_allclose(_np(lin.bias.grad), c.sum(0), rtol=1e-12)
 
 
+def test_linear_single_sample_and_batch_axes():
+    lin = nn.Linear(4, 3, seed=0, dtype=np.float64)
+    x = np.arange(4.0)
+    y = lin(x)
+    assert y.shape == (3,)
+    np.testing.assert_allclose(_np(y), x @ _np(lin.weight), rtol=1e-13)
+    xb = np.arange(24.0).reshape(2, 3, 4)
+    yb = lin(xb)
+    assert yb.shape == (2, 3, 3)
+    np.testing.assert_allclose(_np(yb), xb @ _np(lin.weight), rtol=1e-13)
+
+
 @pytest.mark.parametrize("model_dtype, in_dtype", [
     (np.float32, np.float64), (np.float32, np.float32), (np.float64, np.float32),
     (np.float64, np.float64), (np.float32, np.int64)])

@@ -349,6 +349,43 @@ def test_non_parameter_raises_type_error(cls, bad):
         cls([good, bad], lr=0.1)
 
 
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam])
+def test_non_contiguous_gradient(cls):
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal((4, 6))
+    p = ad.tensor(np.ones((6, 4)), requires_grad=True)
+    q = ad.tensor(np.ones((6, 4)), requires_grad=True)
+    opt_p, opt_q = cls([p], lr=0.1), cls([q], lr=0.1)
+    p.grad = g.T                               # a transposed view
+    q.grad = np.ascontiguousarray(g.T)
+    opt_p.step()
+    opt_q.step()
+    np.testing.assert_array_equal(p.data, q.data)
+    p.grad = g.T[::2]                          # wrong shape stays an error
+    with pytest.raises(ValueError, match="shape"):
+        opt_p.step()
+
+
+def test_non_contiguous_parameter_rejected():
+    base = ad.tensor(np.ones((4, 6)), requires_grad=True)
+    view = ad.tensor(np.ones((4, 6)).T, requires_grad=True)
+    assert not view.data.flags.c_contiguous
+    with pytest.raises(ValueError, match="contiguous"):
+        optim.SGD([base, view], lr=0.1)
+
+
+def test_lr_zero_step_leaves_parameters():
+    p = ad.tensor(np.ones(3), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    sched = optim.CosineAnnealingLR(opt, 2)
+    sched.step()
+    sched.step()
+    assert opt.lr == 0.0
+    p.grad = np.ones(3)
+    opt.step()
+    np.testing.assert_array_equal(p.data, np.ones(3))
+
+
 def test_gradient_of_wrong_shape():
     p = ad.tensor(np.ones(3), requires_grad=True)
     opt = optim.SGD([p], lr=0.1)

@@ -124,7 +124,8 @@ def main(argv=None):
 
     if history["test_acc"]:
         plot(history, out)
-        log(f"final: test acc {history['test_acc'][-1]:.3f}; checkpoint {ckpt_path}")
+        done = "final" if epoch == args.epochs else f"stopped after epoch {epoch} (--resume goes on)"
+        log(f"{done}: test acc {history['test_acc'][-1]:.3f}; checkpoint {ckpt_path}")
     return {"history": history, "model": model, "checkpoint": ckpt_path}
 
 

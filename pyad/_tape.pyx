@@ -87,10 +87,15 @@ cdef class _Record:
     and tracking millions of them made every collection walk the whole tape."""
     cdef Primitive prim          # None once backward() freed it
     cdef Py_ssize_t out_slot
-    cdef tuple in_slots
+    cdef Py_ssize_t nin          # the inputs' slots: in `few` (no allocation) up to 4 of them
+    cdef Py_ssize_t few[4]
+    cdef tuple many
     cdef Tensor out
     cdef tuple args
     cdef tuple params
+
+    cdef inline Py_ssize_t in_slot(self, Py_ssize_t k):
+        return self.few[k] if self.many is None else self.many[k]
 
     cdef object call_rule(self, Py_ssize_t k, g):
         """The VJP rule for input k: rule(g, ans, *inputs, *params)."""
@@ -689,8 +694,9 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
     cdef Tape tape
     cdef Tensor a
     cdef Py_ssize_t i, s, n = len(args), ntapes = len(st.tapes), ti
-    cdef list slots
-    cdef tuple in_slots
+    cdef list slots = None
+    cdef Py_ssize_t few[4]
+    cdef bint any_tracked
     cdef _Record rec
     for ti in range(ntapes):
         tape = <Tape>st.tapes[ti]
@@ -701,8 +707,11 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
         if tape.forward:
             _push_tangent(st, <JvpTrace>tape, prim, args, params, out)
             continue
-        slots = None
-        in_slots = None
+        any_tracked = False
+        if n > 4:
+            slots = [UNTRACKED] * n
+        else:
+            few[0] = few[1] = few[2] = few[3] = UNTRACKED
         for i in range(n):
             a = <Tensor>args[i]
             s = _slot(a, tape)
@@ -719,22 +728,23 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
                     continue
             if not prim.variadic and (i >= len(prim.vjps) or prim.vjps[i] is None):
                 continue
-            if n == 1:
-                in_slots = (s,)
-                break
-            if slots is None:
-                slots = [UNTRACKED] * n
-            slots[i] = s
-        if slots is not None:
-            in_slots = tuple(slots)
-        if in_slots is not None:
+            any_tracked = True
+            if n > 4:
+                slots[i] = s
+            else:
+                few[i] = s
+        if any_tracked:
             s = tape.nslots
             tape.nslots += 1
             _set_slot(out, tape, s)
             rec = _Record.__new__(_Record)
             rec.prim = prim
             rec.out_slot = s
-            rec.in_slots = in_slots
+            rec.nin = n
+            if n > 4:
+                rec.many = tuple(slots)
+            else:
+                rec.few[0], rec.few[1], rec.few[2], rec.few[3] = few[0], few[1], few[2], few[3]
             rec.out = out
             rec.args = args
             rec.params = params
@@ -892,7 +902,6 @@ cdef class Tape:
         cdef list grads = [None] * self.nslots
         cdef Py_ssize_t i, k, s, tslot, j, start = -1
         cdef _Record rec
-        cdef tuple in_slots
         cdef Primitive prim
         cdef Tensor target
         cdef bint keep = self.persistent or retain
@@ -936,9 +945,8 @@ cdef class Tape:
                     _raise_released()
                 if not is_source[os]:
                     grads[os] = None
-                in_slots = rec.in_slots
-                for k in range(len(in_slots)):
-                    s = in_slots[k]
+                for k in range(rec.nin):
+                    s = rec.in_slot(k)
                     if s == UNTRACKED:
                         continue
                     if s == RELEASED:

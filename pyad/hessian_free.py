@@ -1,0 +1,174 @@
+"""Hessian-free optimisation: damped Gauss-Newton/Newton steps by CG, Levenberg-Marquardt damping."""
+import math
+
+import numpy as np
+
+from pyad._tape import Tensor
+from pyad.higher_order import gnvp, hvp_fn
+from pyad.implicit import cg
+from pyad.pytree import tree_flatten, tree_unflatten
+from pyad.transforms import value_and_grad
+
+__all__ = ["HessianFree"]
+
+CURVATURES = ("gauss-newton", "hessian")
+
+
+def _leaves(tree):
+    """Leaves as numpy arrays (Tensors read through .data) and the structure."""
+    leaves, td = tree_flatten(tree)
+    return [np.asarray(x.data if isinstance(x, Tensor) else x) for x in leaves], td
+
+
+def _dot(a, b):
+    return float(sum(np.vdot(x, y) for x, y in zip(a, b)))
+
+
+class HessianFree:
+    """Martens (2010) Hessian-free / truncated-Newton optimiser.
+
+        hf = HessianFree(damping=1.0)                 # curvature="gauss-newton" (default)
+        for it in range(20):
+            params, info = hf.step(model, loss, params)
+
+    model(params) -> z and loss(z) -> scalar (a loss object such as losses.MSE(target) or
+    losses.SoftmaxCrossEntropy(labels) gives the Gauss-Newton product its closed-form output
+    Hessian). params is a pytree (dict/list/tuple) of float arrays and a new pytree is
+    returned; a list of Tensors is instead updated in place (and returned), like the other
+    optimisers. Each step:
+      1. solves (C + lambda I) d = -g by CG, C = J^T H_L J (ad.gnvp, positive semi-definite
+         for convex losses) or the Hessian (ad.hvp_fn, curvature="hessian"), stopping at
+         cg_max_iter iterations or relative residual cg_tol (CG may start from
+         cg_warm_start * the previous direction, as Martens does with 0.95);
+      2. rho = (f(w + d) - f(w)) / (q(d) - q(0)), q(d) = g^T d + 1/2 d^T C d the undamped
+         quadratic model; rho < 1/4 -> lambda *= 3/2, rho > 3/4 -> lambda *= 2/3;
+      3. takes d if it satisfies Armijo's condition f(w + a d) <= f(w) + 1e-2 a g^T d at a = 1;
+         with backtrack=True tries a = 0.8, 0.64, ... (at most max_backtracks), otherwise
+         (or when none is accepted) leaves the parameters unchanged.
+    info holds loss, new_loss, rho, damping (for the next step), damping_used,
+    cg_iterations, cg_residual, predicted_reduction, actual_reduction, step_size, accepted.
+    """
+
+    def __init__(self, damping=1.0, curvature="gauss-newton", cg_max_iter=50, cg_tol=1e-4,
+                 backtrack=True, max_backtracks=20, cg_warm_start=0.0, min_damping=0.0):
+        if curvature in ("gn", "gauss_newton", "ggn"):
+            curvature = "gauss-newton"
+        if curvature not in CURVATURES:
+            raise ValueError(f"HessianFree: curvature must be one of {CURVATURES}, got "
+                             f"{curvature!r}")
+        for name, value in (("damping", damping), ("cg_tol", cg_tol),
+                            ("min_damping", min_damping)):
+            if not (math.isfinite(float(value)) and float(value) >= 0):
+                raise ValueError(f"HessianFree: {name} must be a finite number >= 0, got "
+                                 f"{value!r}")
+        if int(cg_max_iter) < 1:
+            raise ValueError(f"HessianFree: cg_max_iter must be >= 1, got {cg_max_iter}")
+        if not 0.0 <= float(cg_warm_start) <= 1.0:
+            raise ValueError(f"HessianFree: cg_warm_start must be in [0, 1], got "
+                             f"{cg_warm_start}")
+        self.damping = float(damping)
+        self.curvature = curvature
+        self.cg_max_iter = int(cg_max_iter)
+        self.cg_tol = float(cg_tol)
+        self.backtrack = bool(backtrack)
+        self.max_backtracks = int(max_backtracks)
+        self.cg_warm_start = float(cg_warm_start)
+        self.min_damping = float(min_damping)
+        self.steps = 0
+        self._previous = None       # last CG solution (leaves), for warm starts
+
+    def _curvature_product(self, model, loss, params, td):
+        """v leaves -> C v leaves at params (C recorded once per step where possible)."""
+        if self.curvature == "hessian":
+            apply = hvp_fn(lambda p: loss(model(p)), params)
+            return lambda v: _leaves(apply(tree_unflatten(td, v)))[0]
+        return lambda v: _leaves(gnvp(model, loss, params, tree_unflatten(td, v)))[0]
+
+    def step(self, model, loss, params):
+        """One damped Newton-CG step; returns (new params, info)."""
+        in_place = isinstance(params, list) and params and all(isinstance(p, Tensor)
+                                                               for p in params)
+        p_leaves, td = _leaves(params)
+        p_tree = tree_unflatten(td, p_leaves)
+
+        def objective(leaves):
+            return float(np.asarray(_value(loss(model(tree_unflatten(td, leaves))))))
+
+        f0, g_tree = value_and_grad(lambda p: loss(model(p)))(p_tree)
+        f0 = float(np.asarray(_value(f0)))
+        g = _leaves(g_tree)[0]
+        curv = self._curvature_product(model, loss, p_tree, td)
+        lam = self.damping
+
+        def damped(v_tree):
+            v = _leaves(v_tree)[0]
+            return tree_unflatten(td, [cv + lam * vi for cv, vi in zip(curv(v), v)])
+
+        x0 = None
+        if self._previous is not None and self.cg_warm_start > 0 and len(self._previous) == len(g):
+            x0 = tree_unflatten(td, [self.cg_warm_start * d for d in self._previous])
+        d_tree, cg_info = cg(damped, tree_unflatten(td, [-gi for gi in g]), x0=x0,
+                             tol=self.cg_tol, max_iter=self.cg_max_iter)
+        d = _leaves(d_tree)[0]
+        self._previous = d
+
+        gd = _dot(g, d)
+        predicted = gd + 0.5 * _dot(d, curv(d))            # q(d) - q(0), undamped model
+        f1 = objective([p + di for p, di in zip(p_leaves, d)])
+        actual = f1 - f0
+        rho = actual / predicted if predicted < 0 else -math.inf
+        if not math.isfinite(f1):
+            rho = -math.inf
+        if rho < 0.25:
+            self.damping = lam * 1.5
+        elif rho > 0.75:
+            self.damping = max(lam * (2.0 / 3.0), self.min_damping)
+
+        # Armijo acceptance (with optional backtracking along d)
+        alpha, f_new, accepted = 1.0, f1, False
+        tries = self.max_backtracks if self.backtrack else 0
+        for _ in range(tries + 1):
+            if math.isfinite(f_new) and f_new <= f0 + 1e-2 * alpha * gd:
+                accepted = True
+                break
+            alpha *= 0.8
+            f_new = objective([p + alpha * di for p, di in zip(p_leaves, d)])
+        if accepted:
+            new_leaves = [p + alpha * di for p, di in zip(p_leaves, d)]
+        else:
+            new_leaves, alpha, f_new = p_leaves, 0.0, f0
+        self.steps += 1
+        info = {"loss": f0, "new_loss": f_new, "rho": rho, "damping": self.damping,
+                "damping_used": lam, "cg_iterations": cg_info["iterations"],
+                "cg_residual": cg_info["residual"],
+                "negative_curvature": cg_info["negative_curvature"],
+                "predicted_reduction": predicted, "actual_reduction": actual,
+                "step_size": alpha, "accepted": accepted}
+        if in_place:
+            for p, new in zip(params, new_leaves):
+                p.data[...] = new
+            return params, info
+        return tree_unflatten(td, [np.asarray(x) for x in new_leaves]), info
+
+    def state_dict(self):
+        """Hyperparameters and the adapted damping (what ad.save writes)."""
+        return {"type": "HessianFree", "damping": self.damping, "steps": self.steps,
+                "hyper": {"curvature": self.curvature, "cg_max_iter": self.cg_max_iter,
+                          "cg_tol": self.cg_tol, "backtrack": self.backtrack,
+                          "max_backtracks": self.max_backtracks,
+                          "cg_warm_start": self.cg_warm_start,
+                          "min_damping": self.min_damping}}
+
+    def load_state_dict(self, sd):
+        if sd.get("type") != "HessianFree":
+            raise ValueError(f"load_state_dict: state of a {sd.get('type')} optimizer given to "
+                             f"HessianFree")
+        for k, v in sd["hyper"].items():
+            setattr(self, k, v)
+        self.damping, self.steps = float(sd["damping"]), int(sd["steps"])
+        self._previous = None
+        return self
+
+
+def _value(x):
+    return x.data if isinstance(x, Tensor) else x

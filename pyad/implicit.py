@@ -1,0 +1,212 @@
+"""Implicit differentiation: conjugate gradient, response Jacobians and a differentiable argmin."""
+import threading
+
+import numpy as np
+
+from pyad._tape import Tape, Tensor, sweep, wrap
+from pyad.custom import custom_primitive
+from pyad.pytree import tree_flatten, tree_unflatten
+from pyad.transforms import grad
+
+__all__ = ["cg", "response_jacobian", "argmin", "implicit_argmin", "call_outside_rules"]
+
+
+# ------------------------------------------------------------------------------ helpers
+def _array(x):
+    """The numpy array behind a Tensor, array or number."""
+    return np.asarray(x.data if isinstance(x, Tensor) else x)
+
+
+def call_outside_rules(fn, *args):
+    """fn(*args) in a fresh thread and its result.
+
+    While a VJP/JVP rule runs, pyad hides every tape whose level is at or above the one being
+    swept, and a Tape created inside the rule gets a higher level, so ad.grad/ad.vjp/ad.jvp
+    nested in a rule silently return zeros. Tape state is per thread, so a fresh thread sees
+    no hidden levels. fn must take and return plain numpy values (what crosses the thread
+    boundary is a constant to any outer transform). Drop this once rules can nest tapes."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn(*args)
+        except BaseException as e:          # re-raised in the caller's thread
+            box["error"] = e
+
+    worker = threading.Thread(target=run, name="pyad-nested-transform")
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _vdot(a, b):
+    return sum(float(np.vdot(x, y)) for x, y in zip(a, b))
+
+
+# ------------------------------------------------------------------------------ CG
+def cg(matvec, b, x0=None, tol=1e-10, max_iter=None):
+    """Solve A x = b for a symmetric positive definite A given as matvec(x) -> A x.
+
+    b (and x0) may be an array or a pytree of arrays; matvec takes and returns the same
+    structure (Tensors are read as arrays). Stops when ||r|| <= tol * ||b|| or after max_iter
+    iterations (default: the number of unknowns). Returns (x, info) with info keys
+    "iterations", "residual" (relative residual norm), "converged" and "negative_curvature"
+    (True when some p^T A p <= 0 was met: A is not positive definite along p and the iterate
+    reached so far is returned, as truncated-Newton methods want)."""
+    b_leaves, td = tree_flatten(b)
+    b_leaves = [_array(v).astype(np.result_type(_array(v).dtype, np.float32)) for v in b_leaves]
+
+    def apply(leaves):
+        out, out_td = tree_flatten(matvec(tree_unflatten(td, leaves)))
+        if out_td != td:
+            raise ValueError(f"pyad.cg: matvec returned structure {out_td}, expected {td}")
+        return [_array(o).reshape(v.shape) for o, v in zip(out, b_leaves)]
+
+    n = sum(v.size for v in b_leaves)
+    max_iter = n if max_iter is None else int(max_iter)
+    b_norm = np.sqrt(_vdot(b_leaves, b_leaves))
+    if x0 is None:
+        x = [np.zeros_like(v) for v in b_leaves]
+        r = [v.copy() for v in b_leaves]
+    else:
+        x = [_array(v).astype(bv.dtype).reshape(bv.shape).copy()
+             for v, bv in zip(tree_flatten(x0)[0], b_leaves)]
+        r = [bv - av for bv, av in zip(b_leaves, apply(x))]
+    info = {"iterations": 0, "residual": 0.0, "converged": True, "negative_curvature": False}
+    if b_norm == 0.0:        # the solution of A x = 0 is x = 0, whatever x0 was
+        return tree_unflatten(td, [np.zeros_like(v) for v in b_leaves]), info
+    p = [v.copy() for v in r]
+    rr = _vdot(r, r)
+    k = 0
+    while np.sqrt(rr) > tol * b_norm and k < max_iter:
+        ap = apply(p)
+        pap = _vdot(p, ap)
+        if pap <= 0.0:
+            info["negative_curvature"] = True
+            break
+        alpha = rr / pap
+        x = [xi + alpha * pi for xi, pi in zip(x, p)]
+        r = [ri - alpha * api for ri, api in zip(r, ap)]
+        rr_new = _vdot(r, r)
+        p = [ri + (rr_new / rr) * pi for ri, pi in zip(r, p)]
+        rr = rr_new
+        k += 1
+    info["iterations"] = k
+    info["residual"] = float(np.sqrt(rr) / b_norm)
+    info["converged"] = bool(np.sqrt(rr) <= tol * b_norm)
+    return tree_unflatten(td, x), info
+
+
+# ------------------------------------------------------------------------------ linearisation
+class _Linearisation:
+    """Second derivatives of inner_loss(w, theta) at one point from ONE recording of its
+    gradient (no dense Hessian): H_ww v, the mixed product B t = (d grad_w / d theta) t and
+    its transpose B^T u, each one reverse sweep of that recording."""
+
+    def __init__(self, inner_loss, w, theta):
+        w = _array(w)
+        # integer solutions (rare, e.g. a solver returning exact zeros) are computed in float64
+        self.w = wrap(np.array(w, dtype=w.dtype if w.dtype.kind == "f" else np.float64))
+        self.theta = wrap(np.array(_array(theta), dtype=self.w.data.dtype))
+        self.tape = Tape(persistent=True)
+        with self.tape:
+            self.tape.watch(self.w, self.theta)
+            self.g_w, self.g_theta = grad(inner_loss, argnums=(0, 1))(self.w, self.theta)
+
+    def _sweep(self, target, seed, source):
+        # np.array, not np.ascontiguousarray: the latter turns a 0-d seed into shape (1,)
+        seed = wrap(np.array(np.asarray(seed, dtype=target.data.dtype).reshape(target.shape),
+                             order="C"))
+        ct, = sweep(self.tape, [target], [seed], [source])
+        return np.zeros_like(source.data) if ct is None else np.asarray(ct.data)
+
+    def hww(self, v):
+        """H_ww v (w-shaped)."""
+        return self._sweep(self.g_w, v, self.w)
+
+    def mixed(self, t):
+        """(d grad_w / d theta) t (w-shaped): by symmetry of mixed partials, the sweep of
+        grad_theta seeded with t onto w."""
+        return self._sweep(self.g_theta, t, self.w)
+
+    def mixed_t(self, u):
+        """(d grad_w / d theta)^T u (theta-shaped)."""
+        return self._sweep(self.g_w, u, self.theta)
+
+    def solve(self, b, tol, max_iter):
+        """H_ww^{-1} b by CG on HVPs."""
+        x, info = cg(self.hww, np.asarray(b, dtype=self.w.data.dtype), tol=tol,
+                     max_iter=max_iter)
+        if not info["converged"] and info["residual"] > max(1e-6, 1e3 * tol):
+            raise np.linalg.LinAlgError(
+                f"pyad.implicit: CG on H_ww did not converge (relative residual "
+                f"{info['residual']:.3g} after {info['iterations']} iterations"
+                f"{', negative curvature met' if info['negative_curvature'] else ''}); "
+                f"is w a strict local minimum of inner_loss?")
+        return x
+
+
+# ------------------------------------------------------------------------------ dense response
+def response_jacobian(inner_loss, w_star, theta, tol=1e-10, max_iter=None):
+    """dw*/dtheta = -H_ww^{-1} H_w_theta at a minimiser w_star of inner_loss(w, theta), as a
+    dense array of shape w.shape + theta.shape (for small problems).
+
+    Built from min(w.size, theta.size) CG solves on Hessian-vector products of one recording
+    and as many mixed second-derivative products: column by column (one solve per theta
+    element) or row by row (one solve per w element, H_ww being symmetric)."""
+    w_star, theta = _array(w_star), _array(theta)
+    lin = _Linearisation(inner_loss, w_star, theta)
+    dtype = lin.w.data.dtype
+    jac = np.zeros((w_star.size, theta.size), dtype=dtype)
+    if theta.size <= w_star.size:
+        for j in range(theta.size):
+            e = np.zeros(theta.size, dtype=dtype)
+            e[j] = 1.0
+            jac[:, j] = -lin.solve(lin.mixed(e.reshape(theta.shape)), tol, max_iter).ravel()
+    else:
+        for i in range(w_star.size):
+            e = np.zeros(w_star.size, dtype=dtype)
+            e[i] = 1.0
+            u = lin.solve(e.reshape(w_star.shape), tol, max_iter)
+            jac[i, :] = -lin.mixed_t(u).ravel()
+    return jac.reshape(w_star.shape + theta.shape)
+
+
+# ------------------------------------------------------------------------------ argmin
+def argmin(inner_loss, solver, tol=1e-10, max_iter=None):
+    """theta -> w*(theta) = argmin_w inner_loss(w, theta) as a differentiable pyad function.
+
+    solver(theta) (numpy in, numpy out, never traced) finds the minimiser; its derivatives
+    follow the implicit function theorem at the returned point, grad_w inner_loss = 0:
+      VJP  g -> -B^T H_ww^{-1} g   (CG solve with H_ww, then a VJP of grad_w w.r.t. theta)
+      JVP  t -> -H_ww^{-1} B t     (mixed JVP, then a CG solve)
+    with B = d grad_w / d theta. It is a custom primitive, so it composes with other ops under
+    ad.grad, ad.vjp, ad.jvp and ad.jacobian (e.g. a validation loss of w*(theta)).
+    w and theta are arrays (or floats); the rules are first order: their results are
+    constants to an enclosing transform, so do not take second derivatives through it."""
+    def solve_forward(theta):
+        return np.asarray(solver(theta))
+
+    prim = custom_primitive(solve_forward, name=f"argmin_{getattr(solver, '__name__', 'solver')}")
+
+    def vjp_numpy(g, w, theta):
+        lin = _Linearisation(inner_loss, w, theta)
+        return -lin.mixed_t(lin.solve(g, tol, max_iter))
+
+    def jvp_numpy(t, w, theta):
+        lin = _Linearisation(inner_loss, w, theta)
+        return -lin.solve(lin.mixed(t), tol, max_iter)
+
+    # rules run while the tape being swept is hidden, so their nested transforms run in a
+    # fresh thread (see call_outside_rules)
+    prim.defvjp(lambda g, ans, theta: wrap(np.asarray(call_outside_rules(
+        vjp_numpy, _array(g), _array(ans), _array(theta)), dtype=_array(theta).dtype)
+        .reshape(np.shape(_array(theta)))))
+    prim.defjvp(lambda t, ans, theta: wrap(call_outside_rules(
+        jvp_numpy, _array(t), _array(ans), _array(theta)).reshape(np.shape(_array(ans)))))
+    return prim
+
+
+implicit_argmin = argmin

@@ -1,0 +1,173 @@
+"""Unrolled differentiation: SGD/momentum written in pyad ops, with gradient checkpointing."""
+import numpy as np
+
+from pyad import ops
+from pyad._tape import Tensor, wrap
+from pyad.custom import custom_primitive
+from pyad.implicit import call_outside_rules
+from pyad.pytree import tree_flatten, tree_unflatten
+from pyad.transforms import grad, jvp, vjp
+
+__all__ = ["checkpoint", "sgd_step", "unroll_sgd"]
+
+
+# ------------------------------------------------------------------------------ checkpoint
+def _flat_concat(leaves):
+    """One flat vector of the leaves (numpy or pyad), for a primitive with a single output."""
+    if not leaves:
+        return np.zeros(0)
+    return ops.concatenate([ops.reshape(x, (-1,)) for x in leaves])
+
+
+class _Segment:
+    """What one call of a checkpointed function needs to recompute itself: the function, the
+    input structure, and (after the forward) the output structure and leaf shapes."""
+
+    def __init__(self, fn, in_td):
+        self.fn, self.in_td = fn, in_td
+        self.out_td = self.shapes = None
+        self.cache_key = self.cache_value = None
+
+    def flat_fn(self, *leaves):
+        """fn on flat input leaves, returning one flat vector (numpy or pyad in, same out)."""
+        out_leaves, out_td = tree_flatten(self.fn(*tree_unflatten(self.in_td, list(leaves))))
+        self.out_td = out_td
+        self.shapes = [tuple(np.shape(x.data if isinstance(x, Tensor) else x))
+                       for x in out_leaves]
+        return _flat_concat([x if isinstance(x, Tensor) else wrap(np.asarray(x))
+                             for x in out_leaves])
+
+    def forward(self, *arrays):
+        # fresh, unwatched inputs: no enclosing tape records the inside of the segment (the
+        # backward pass recomputes it); not no_grad(), which would also stop the grad() calls
+        # that fn may make itself
+        out = self.flat_fn(*[wrap(a) for a in arrays])
+        return np.asarray(out.data)
+
+    def cotangents(self, g, arrays):
+        """All inputs' cotangents for output cotangent g, computed once per g (the sweep asks
+        the primitive's rules one input at a time)."""
+        if self.cache_key is not g:
+            def recompute(g_np, arrays_np):
+                _, pullback = vjp(self.flat_fn, *arrays_np)
+                return [np.asarray(c) for c in pullback(g_np)]
+            self.cache_value = call_outside_rules(recompute, np.asarray(g.data), arrays)
+            self.cache_key = g
+        return self.cache_value
+
+    def tangent(self, dots, arrays):
+        """The output tangent for the inputs' tangents (None: zero), by a jvp of fn."""
+        tans = [np.zeros_like(a) if d is None else np.asarray(d.data, dtype=a.dtype)
+                for d, a in zip(dots, arrays)]
+
+        def push(arrays_np, tans_np):
+            return np.asarray(jvp(self.flat_fn, tuple(arrays_np), tuple(tans_np))[1])
+        return call_outside_rules(push, arrays, tans)
+
+
+def checkpoint(fn):
+    """fn with rematerialisation (jax.checkpoint / torch.utils.checkpoint): the forward pass
+    runs fn without recording its inside, keeping only its inputs and output; the backward
+    pass re-runs fn under ad.vjp and returns the cotangents; forward mode runs ad.jvp of fn.
+
+    fn takes pytrees of float arrays (every differentiable quantity must be an argument: what
+    fn captures from an enclosing scope gets no derivative through the checkpoint) and returns
+    a pytree of arrays. Its derivatives are first order (constants to an enclosing transform:
+    no grad of grad through a checkpoint)."""
+    def checkpointed(*args):
+        leaves, in_td = tree_flatten(tuple(args))
+        seg = _Segment(fn, in_td)
+        prim = custom_primitive(seg.forward, name=f"checkpoint_{getattr(fn, '__name__', 'fn')}")
+
+        def rule(k):
+            def vjp_k(g, ans, *inputs):
+                arrays = [np.asarray(x.data) for x in inputs]
+                return wrap(np.asarray(seg.cotangents(g, arrays)[k], dtype=arrays[k].dtype))
+            return vjp_k
+        prim.defvjp(*[rule(k) for k in range(len(leaves))])
+
+        def jvp_all(dots, ans, *inputs_then_kwargs):
+            # all tangents at once: one jvp of fn rather than one per input
+            arrays = [np.asarray(x.data) for x in inputs_then_kwargs[:-1]]
+            return wrap(seg.tangent(list(dots), arrays))
+        prim.prim.jvp = jvp_all
+        flat = prim(*[x if isinstance(x, Tensor) else np.asarray(x) for x in leaves])
+        out, start = [], 0
+        for shape in seg.shapes:
+            size = int(np.prod(shape))
+            out.append(ops.reshape(flat[start:start + size], shape))
+            start += size
+        return tree_unflatten(seg.out_td, out)
+    checkpointed.__wrapped__ = fn
+    return checkpointed
+
+
+# ------------------------------------------------------------------------------ SGD unroll
+def _tmap(fn, *trees):
+    leaves = [tree_flatten(t)[0] for t in trees]
+    td = tree_flatten(trees[0])[1]
+    return tree_unflatten(td, [fn(*xs) for xs in zip(*leaves)])
+
+
+def sgd_step(train_loss, w, v, lr, momentum=0.0, weight_decay=0.0):
+    """One SGD step in pyad ops, torch.optim.SGD's arithmetic (dampening 0):
+    d = grad L(w) + wd w;  v = mu v + d;  w = w - lr v.  w and v are pytrees; lr, momentum
+    and weight_decay are floats or 0-d arrays/Tensors (differentiable)."""
+    g = grad(train_loss)(w)
+    d = _tmap(lambda gi, wi: gi + weight_decay * wi, g, w)
+    v = _tmap(lambda vi, di: momentum * vi + di, v, d)
+    w = _tmap(lambda wi, vi: wi - lr * vi, w, v)
+    return w, v
+
+
+def _steps(train_loss, w, v, lrs, momentum, weight_decay):
+    """One SGD step per entry of lrs (the learning rate of that step)."""
+    for lr in lrs:
+        w, v = sgd_step(train_loss, w, v, lr, momentum, weight_decay)
+    return w, v
+
+
+def unroll_sgd(train_loss, w0, lr, steps, momentum=0.0, weight_decay=0.0,
+               checkpoint_every=None):
+    """w_T after `steps` steps of SGD (with momentum and L2 weight decay) on train_loss from
+    w0, as a differentiable function of w0, lr, momentum and weight_decay:
+
+        hyper = ad.grad(lambda lr: val_loss(unroll_sgd(train_loss, w0, lr, 50)))(0.1)
+
+    lr may be a scalar or a schedule of shape (steps,). w0 may be a pytree. With
+    checkpoint_every=k only every k-th state (w, v) is kept: each k-step segment is a
+    checkpoint() that is recomputed in the backward pass, so memory grows like steps/k + k
+    instead of steps (at the price of one more forward pass); the hypergradient is the same.
+    With checkpointing, differentiate once (first order) through it."""
+    steps = int(steps)
+    lr_arr = lr.data if isinstance(lr, Tensor) else np.asarray(lr)
+    schedule = np.ndim(lr_arr) == 1
+    if schedule and np.shape(lr_arr)[0] != steps:
+        raise ValueError(f"unroll_sgd: a learning-rate schedule must have shape ({steps},), "
+                         f"got {np.shape(lr_arr)}")
+    if np.ndim(lr_arr) > 1:
+        raise ValueError(f"unroll_sgd: lr must be a scalar or a 1-d schedule, got shape "
+                         f"{np.shape(lr_arr)}")
+    v0 = _tmap(lambda wi: ops.zeros_like(wi) if isinstance(wi, Tensor)
+               else np.zeros_like(np.asarray(wi, dtype=float)), w0)
+    if checkpoint_every is None or checkpoint_every >= steps:
+        lrs = [lr[t] for t in range(steps)] if schedule else [lr] * steps
+        w, _ = _steps(train_loss, w0, v0, lrs, momentum, weight_decay)
+        return w
+    k = int(checkpoint_every)
+    if k < 1:
+        raise ValueError(f"unroll_sgd: checkpoint_every must be >= 1, got {checkpoint_every}")
+
+    def segment(w, v, lrs, mu, wd):
+        # lrs: this segment's learning rates (1-d; a scalar lr is broadcast to one)
+        return _steps(train_loss, w, v, [lrs[t] for t in range(lrs.shape[0])], mu, wd)
+    seg = checkpoint(segment)
+    w, v = w0, v0
+    to_float = (lambda x: x if isinstance(x, Tensor) else np.asarray(x, dtype=float))
+    mu, wd = to_float(momentum), to_float(weight_decay)
+    lr_t = to_float(lr)
+    for start in range(0, steps, k):
+        n = min(k, steps - start)
+        lrs = lr_t[start:start + n] if schedule else ops.broadcast_to(lr_t, (n,))
+        w, v = seg(w, v, lrs, mu, wd)
+    return w

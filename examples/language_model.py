@@ -97,7 +97,7 @@ def neighbours(model, vocab, words, k=5):
 
 def main(argv=None):
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--context", type=int, default=3, help="K: previous words seen")
     p.add_argument("--vocab", type=int, default=1500, help="vocabulary size with <unk>, <s>")
     p.add_argument("--dim", type=int, default=48, help="embedding size")
@@ -106,7 +106,7 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--max-docs", type=int, default=None, help="use only the first N pages")
-    p.add_argument("--eval-every", type=int, default=100, help="steps between evaluations")
+    p.add_argument("--eval-every", type=int, default=200, help="steps between evaluations")
     args = p.parse_args(argv)
 
     documents = [tokenize(d) for d in load_documents()[:args.max_docs]]

@@ -64,10 +64,10 @@ def gemm(cnp.ndarray a, cnp.ndarray b):
     return c
 
 
-# Above this many multiply-adds OpenBLAS runs threaded. numpy's matmul calls the same gemm
+# Up to this many multiply-adds OpenBLAS stays single-threaded. numpy's matmul calls the same gemm
 # with the same transpose flags, and sending large products there keeps ONE OpenBLAS thread
 # pool busy instead of numpy's and scipy's spinning against each other on the same cores.
-cdef Py_ssize_t DIRECT_MAX_WORK = 64 * 64 * 64
+cdef Py_ssize_t DIRECT_MAX_WORK = 32 * 32 * 32
 
 
 def matmul(a, b):

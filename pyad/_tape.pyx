@@ -187,35 +187,46 @@ cdef class _ThreadState:
     cdef list tapes            # tapes and forward traces recording now, outermost first;
                                # tapes[0] is the implicit backward() tape
     cdef int grad_disabled     # depth of no_grad() blocks
-    cdef long long ceiling     # only tapes of a lower level see ops run now (rule bodies)
-    cdef int n_active          # explicit tapes/traces below the ceiling (fast path test)
+    cdef list hidden           # (low, high) level windows hidden while rules run
+    cdef long long ceiling     # the lowest hidden level (fast test: below it nothing hides)
+    cdef int n_active          # explicit tapes/traces not hidden (fast path test)
 
     def __init__(self):
         self.tapes = [Tape(_implicit=True)]
         self.grad_disabled = 0
+        self.hidden = []
         self.ceiling = NO_CEILING
         self.n_active = 0
 
+    cdef inline bint is_hidden(self, long long level):
+        if level < self.ceiling:
+            return False
+        for low, high in self.hidden:
+            if low <= level < high:
+                return True
+        return False
+
     cdef void refresh(self):
         cdef Tape tape
+        self.ceiling = NO_CEILING
+        for low, high in self.hidden:
+            if low < self.ceiling:
+                self.ceiling = low
         self.n_active = 0
         for tape in self.tapes:
-            if 0 < tape.level < self.ceiling:
+            if tape.level > 0 and not self.is_hidden(tape.level):
                 self.n_active += 1
 
-    cdef long long lower_ceiling(self, long long level):
-        """Hide tapes at `level` and above (while a rule of that level runs); returns the
-        ceiling to restore."""
-        cdef long long previous = self.ceiling
-        if level < self.ceiling:
-            self.ceiling = level
-            self.refresh()
-        return previous
+    cdef void hide_from(self, long long level):
+        """While a rule of a tape at `level` runs, that tape and the ones nested in it (all
+        existing now, so levels level .. the next uid) do not see its ops; outer tapes do, and
+        so do tapes the rule itself creates (a transform used inside a custom rule)."""
+        self.hidden.append((level, _next_uid))
+        self.refresh()
 
-    cdef void restore_ceiling(self, long long previous):
-        if previous != self.ceiling:
-            self.ceiling = previous
-            self.refresh()
+    cdef void unhide(self):
+        self.hidden.pop()
+        self.refresh()
 
     def __dealloc__(self):
         # the thread ended (threading.local dropped us): its id may be reused by a new thread
@@ -700,7 +711,7 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
     cdef _Record rec
     for ti in range(ntapes):
         tape = <Tape>st.tapes[ti]
-        if tape.level >= st.ceiling:
+        if st.is_hidden(tape.level):
             continue        # a rule of this tape's level (or an outer one's) is running
         if st.grad_disabled and not tape.forward:
             continue        # no_grad() stops reverse-mode recording, not forward mode
@@ -769,11 +780,11 @@ cdef void _push_tangent(_ThreadState st, JvpTrace trace, Primitive prim, tuple a
         return
     if prim.jvp is None:
         raise TypeError(f"pyad: primitive '{prim.name}' has no forward-mode (JVP) rule")
-    cdef long long previous = st.lower_ceiling(trace.level)
+    st.hide_from(trace.level)
     try:
         tangent = prim.jvp(tuple(dots), out, *args, *params)
     finally:
-        st.restore_ceiling(previous)
+        st.unhide()
     if tangent is None:
         return
     s = trace.nslots
@@ -924,7 +935,7 @@ cdef class Tape:
                 j -= 1
             start = j
         # the sweep is recorded by outer tapes (grad of grad), not by this one or inner ones
-        cdef long long previous = st.lower_ceiling(self.level)
+        st.hide_from(self.level)
         # cotangents of sources that are themselves intermediate results must survive
         cdef bytearray protected = bytearray(self.nslots)
         cdef unsigned char* is_source = protected
@@ -966,7 +977,7 @@ cdef class Tape:
                     else:
                         records[i] = None
         finally:
-            st.restore_ceiling(previous)
+            st.unhide()
         result = [grads[s] if s >= 0 else None for s in source_slots]
         if not keep and not self.implicit:
             self.released = True

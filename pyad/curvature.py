@@ -81,16 +81,32 @@ _WHICH = ("largest", "smallest", "both")
 
 
 def _orthogonalize(Q, m, w):
-    """w minus its projection on the rows Q[:m], by classical Gram-Schmidt applied twice
-    ("twice is enough", Giraud et al. 2005); returns (w, coefficients of the projection)."""
+    """w minus its projection on the orthonormal rows Q[:m] by classical Gram-Schmidt, with a
+    second pass when the first removed most of w ("twice is enough": Kahan/Parlett, the norm
+    dropping below 1/sqrt(2) of its value flags cancellation); returns (w, coefficients)."""
     if m == 0:
         return w, np.zeros(0)
     basis = Q[:m]
+    norm0 = np.linalg.norm(w)
     c = basis @ w
-    w = w - basis.T @ c
-    c2 = basis @ w
-    w = w - basis.T @ c2
-    return w, c + c2
+    w = w - c @ basis
+    if np.linalg.norm(w) < np.sqrt(0.5) * norm0:
+        c2 = basis @ w
+        w = w - c2 @ basis
+        c = c + c2
+    return w, c
+
+
+def _lanczos_step(matvec, Q, j, beta_prev, n):
+    """One Lanczos step from q_j: A q_j minus the three-term recurrence (cheap, O(n)), then
+    fully reorthogonalised against q_0..q_j. Returns (w, alpha_j)."""
+    w = _matvec64(matvec, Q[j], n)
+    if j > 0 and beta_prev != 0.0:
+        w -= beta_prev * Q[j - 1]
+    alpha = float(Q[j] @ w)
+    w -= alpha * Q[j]
+    w, c = _orthogonalize(Q, j + 1, w)
+    return w, alpha + float(c[j])
 
 
 def _wanted(m, k, which):
@@ -190,9 +206,8 @@ def lanczos(matvec, v0_or_dim, k=1, which="largest", tol=1e-6, max_iter=None, se
     theta = S = None
     beta_last = 0.0
     for j in range(max_iter):
-        w = _matvec64(matvec, basis.Q[j], n)
-        w, c = _orthogonalize(basis.Q, j + 1, w)
-        alphas.append(float(c[j]))
+        w, alpha = _lanczos_step(matvec, basis.Q, j, betas[j - 1] if j else 0.0, n)
+        alphas.append(alpha)
         beta_last = float(np.linalg.norm(w))
         m = j + 1
         theta, S = _tridiag_eigh(alphas, betas)
@@ -205,7 +220,7 @@ def lanczos(matvec, v0_or_dim, k=1, which="largest", tol=1e-6, max_iter=None, se
             beta_last = 0.0
         enough = m >= min(k, n) and (which != "both" or m >= min(2 * k, n))
         if enough and _lanczos_done(theta, S, alphas, betas, beta_last, block_start, k, which,
-                                    tol, anorm, first_block_exact=breakdown):
+                                    tol, anorm, breakdown):
             converged = True
             break
         if breakdown:
@@ -238,13 +253,15 @@ def lanczos(matvec, v0_or_dim, k=1, which="largest", tol=1e-6, max_iter=None, se
 
 
 def _lanczos_done(theta, S, alphas, betas, beta_last, block_start, k, which, tol, anorm,
-                  first_block_exact):
-    """Whether the wanted Ritz pairs of T_m have converged (see lanczos). After a restart the
-    newest block must also have converged its extreme Ritz value(s) to something no more
-    extreme than the k-th wanted value: if it brought in a more extreme one (a further copy of
-    a repeated eigenvalue, or a part of the spectrum the first block could not see), the
-    complement may hold more, so the iteration goes on."""
-    if first_block_exact and block_start == 0:
+                  breakdown):
+    """Whether the wanted Ritz pairs of T_m have converged (see lanczos).
+
+    After a restart, the newest block (the Krylov space of a random vector orthogonal to the
+    earlier blocks) must also have converged its extreme Ritz value(s), so that the rest of
+    the space has been looked at. If that block has itself become invariant (breakdown) and
+    brought in a value more extreme than the k-th wanted one (e.g. another copy of a repeated
+    eigenvalue), what is still unexplored may hold further copies, so the iteration goes on."""
+    if breakdown and block_start == 0:
         return False        # an invariant first block says nothing about the rest of A
     m = len(alphas)
     floor = np.sqrt(_EPS) * anorm
@@ -262,27 +279,31 @@ def _lanczos_done(theta, S, alphas, betas, beta_last, block_start, k, which, tol
         ends.append((-1, bt[-1] > theta[m - kk] + margin))
     if which in ("smallest", "both"):
         ends.append((0, bt[0] < theta[kk - 1] - margin))
-    for end, inside in ends:
-        scale = max(abs(bt[end]), floor)
-        if beta_last * abs(bS[-1, end]) > tol * scale or inside:
+    for end, beyond_kth in ends:
+        if beta_last * abs(bS[-1, end]) > tol * max(abs(bt[end]), floor):
+            return False
+        if breakdown and beyond_kth:
             return False
     return True
 
 
-def _pytree_start(v0, params_flat_unravel):
-    if v0 is None:
-        return None
-    if isinstance(v0, np.ndarray) and v0.ndim == 1:
-        return v0
-    return _flat(v0)
-
-
 def _eigs_of_operator(matvec, flat, unravel, k, which, v0, lanczos_kw):
-    start = _pytree_start(v0, (flat, unravel))
-    vals, vecs, info = lanczos(matvec, flat.size if start is None else start, k=k,
-                               which=which, **lanczos_kw)
+    """lanczos on a flat matvec, with a pytree (or flat) start vector and pytree eigenvectors."""
+    start = flat.size if v0 is None else _flat(v0)
+    vals, vecs, info = lanczos(matvec, start, k=k, which=which, **lanczos_kw)
     trees = [unravel(vecs[:, i].astype(flat.dtype, copy=False)) for i in range(vecs.shape[1])]
     return vals, trees, info
+
+
+def _hessian_matvec(f, params, args):
+    """(matvec on flat vectors, n) for the Hessian of f(params, *args): one ad.hvp_fn recording,
+    one reverse sweep per product."""
+    flat, unravel = ravel(params)
+    apply = hvp_fn(lambda p: f(p, *args), params)
+
+    def matvec(v):
+        return _flat(apply(unravel(v.astype(flat.dtype, copy=False))))
+    return matvec, flat.size
 
 
 def hessian_eigs(f, params, k=1, which="largest", args=(), v0=None, **lanczos_kw):
@@ -293,10 +314,7 @@ def hessian_eigs(f, params, k=1, which="largest", args=(), v0=None, **lanczos_kw
     pytrees shaped like params, info); lanczos_kw go to :func:`lanczos` (tol, max_iter, seed).
     v0 is an optional start vector (pytree like params, or flat)."""
     flat, unravel = ravel(params)
-    apply = hvp_fn(lambda p: f(p, *args), params)
-
-    def matvec(v):
-        return _flat(apply(unravel(v.astype(flat.dtype, copy=False))))
+    matvec, _ = _hessian_matvec(f, params, args)
     return _eigs_of_operator(matvec, flat, unravel, k, which, v0, lanczos_kw)
 
 
@@ -330,9 +348,8 @@ def _quadrature(matvec, v, num_steps):
     basis.set(0, v / np.linalg.norm(v))
     alphas, betas = [], []
     for j in range(steps):
-        w = _matvec64(matvec, basis.Q[j], n)
-        w, c = _orthogonalize(basis.Q, j + 1, w)
-        alphas.append(float(c[j]))
+        w, alpha = _lanczos_step(matvec, basis.Q, j, betas[j - 1] if j else 0.0, n)
+        alphas.append(alpha)
         beta = float(np.linalg.norm(w))
         scale = max(np.max(np.abs(alphas)), max(betas, default=0.0), np.finfo(float).tiny)
         if j + 1 == steps or beta <= 64 * _EPS * scale * np.sqrt(j + 1):
@@ -377,15 +394,6 @@ def spectral_density(matvec, dim, num_probes=10, num_steps=50, grid=None, sigma=
     z = (grid[:, None] - nodes[None, :]) / sigma
     density = np.exp(-0.5 * z * z) @ weights / (sigma * np.sqrt(2 * np.pi))
     return grid, density
-
-
-def _hessian_matvec(f, params, args):
-    flat, unravel = ravel(params)
-    apply = hvp_fn(lambda p: f(p, *args), params)
-
-    def matvec(v):
-        return _flat(apply(unravel(v.astype(flat.dtype, copy=False))))
-    return matvec, flat.size
 
 
 def hessian_density(f, params, args=(), **kw):

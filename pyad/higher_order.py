@@ -104,8 +104,8 @@ def jacobian(fun, argnums=0, mode="auto"):
         sources = [t for _, _, tensors, _ in boxed for t in tensors]
         chosen = mode
         if chosen == "auto":
-            n_out = np.size(_eval(fun, args_b))
-            chosen = "fwd" if sum(t.size for t in sources) <= n_out else "rev"
+            from pyad.planner import choose_mode
+            chosen = choose_mode(sum(t.size for t in sources), np.size(_eval(fun, args_b)))
         jacs = (_jacobian_fwd if chosen == "fwd" else _jacobian_rev)(fun, args_b, sources)
         result, k = [], 0
         for _, leaves, tensors, td in boxed:

@@ -6,8 +6,8 @@ import numpy as np
 from pyad import _C
 from pyad._tape import Tensor
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineAnnealingLR",
-           "LinearWarmup", "LambdaLR"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "HessianFree", "StepLR",
+           "CosineAnnealingLR", "LinearWarmup", "LambdaLR"]
 
 
 def _check(name, value, low, high=math.inf, low_open=False, high_open=True):
@@ -255,3 +255,6 @@ class LinearWarmup(LambdaLR):
                 return start_factor + (1 - start_factor) * e / warmup_steps
             return after(e - warmup_steps)
         super().__init__(optimizer, factor)
+
+
+from pyad.hessian_free import HessianFree  # noqa: E402  (it builds on ad.gnvp / ad.hvp)

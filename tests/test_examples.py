@@ -1,0 +1,135 @@
+"""The example scripts run in their fast modes and do what they claim (outputs in a tmp dir)."""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn", reason="the examples need scikit-learn's bundled data")
+pytest.importorskip("matplotlib", reason="the examples plot: pip install -e '.[examples]'")
+pytest.importorskip("tqdm", reason="the examples show progress bars: pip install -e '.[examples]'")
+
+import pyad as ad  # noqa: E402
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def load_example(name):
+    """Import examples/<name>.py as a module (its main() takes an argv list)."""
+    path = os.path.join(EXAMPLES, name + ".py")
+    spec = importlib.util.spec_from_file_location(f"pyad_example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_png(path):
+    assert os.path.isfile(path), f"{path} was not written"
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert os.path.getsize(path) > 5000, f"{path} is suspiciously small"
+
+
+def test_logistic_regression_learns(capsys):
+    lr = load_example("logistic_regression")
+    weights = lr.main(["--steps", "200"])
+    (x_train, y_train), (x_test, y_test) = lr.load_data()
+    assert lr.accuracy(weights, x_train, y_train) > 0.95
+    assert lr.accuracy(weights, x_test, y_test) > 0.95
+    assert "trained" in capsys.readouterr().out
+
+
+def test_train_mlp_digits_fast_mode(tmp_path, capsys):
+    mlp = load_example("train_mlp_digits")
+    result = mlp.main(["--epochs", "4", "--out", str(tmp_path)])
+    h = result["history"]
+    assert len(h["train_loss"]) == 4
+    assert h["train_loss"][-1] < 0.5 * h["train_loss"][0]
+    assert h["test_acc"][-1] > 0.9
+    assert_png(tmp_path / "mlp_digits_curves.png")
+    ckpt = ad.load(tmp_path / "mlp_digits.npz")
+    assert ckpt["epoch"] == 4 and ckpt["history"]["test_acc"] == pytest.approx(h["test_acc"])
+    for name, value in result["model"].state_dict().items():
+        np.testing.assert_array_equal(ckpt["model"][name], value)
+    out = capsys.readouterr().out
+    assert "epoch   4/4" in out and "test acc" in out
+    # a checkpoint of other settings is refused with a message rather than half-loaded
+    with pytest.raises(SystemExit, match="other settings"):
+        mlp.main(["--epochs", "4", "--lr", "0.5", "--resume", "--out", str(tmp_path)])
+
+
+def _run_script(args, cwd):
+    env = dict(os.environ)
+    # the subprocess imports the very pyad this test process imported
+    root = os.path.dirname(os.path.dirname(os.path.abspath(ad.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, "train_mlp_digits.py")] + args,
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_train_mlp_digits_resume_is_bit_for_bit(tmp_path):
+    """N epochs in one process == N/2 epochs, then --resume for the rest in a fresh process."""
+    fast = ["--epochs", "4", "--hidden", "32", "--batch-size", "64"]
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    _run_script(fast + ["--out", str(whole)], tmp_path)
+    first = _run_script(fast + ["--out", str(split), "--stop-after", "2"], tmp_path)
+    assert "stopped after epoch 2" in first
+    second = _run_script(fast + ["--out", str(split), "--resume"], tmp_path)
+    assert "resumed" in second and "epoch   3/4" in second and "epoch   1/4" not in second
+
+    a, b = ad.load(whole / "mlp_digits.npz"), ad.load(split / "mlp_digits.npz")
+    assert a["epoch"] == b["epoch"] == 4 and a["step"] == b["step"]
+    assert list(a["model"]) == list(b["model"])
+    for name in a["model"]:
+        assert a["model"][name].dtype == np.float32
+        np.testing.assert_array_equal(a["model"][name], b["model"][name], err_msg=name)
+    for i, state in a["optimizer"]["state"].items():
+        for k, v in state.items():
+            np.testing.assert_array_equal(v, b["optimizer"]["state"][i][k], err_msg=f"{i} {k}")
+    assert a["rng"] == b["rng"]
+    assert a["schedule"] == b["schedule"]
+    assert a["history"] == b["history"]
+
+
+def test_optimizers_fast_mode(tmp_path):
+    opt = load_example("optimizers")
+    result = opt.main(["--steps", "30", "--epochs", "1", "--out", str(tmp_path)])
+    assert set(result["paths"]) == set(result["curves"]) == set(opt.OPTIMIZERS)
+    f0 = opt.quadratic(np.array(opt.START))
+    for name, path in result["paths"].items():
+        assert path.shape == (31, 2)
+        assert opt.quadratic(path[-1]) < 0.05 * f0, name
+    for name, losses in result["curves"].items():
+        assert np.all(np.isfinite(losses)), name
+        assert losses[-10:].mean() < 0.5 * losses[:3].mean(), name
+    assert_png(tmp_path / "optimizers.png")
+
+
+def test_random_labels_fast_mode(tmp_path):
+    rl = load_example("random_labels")
+    result = rl.main(["--epochs", "8", "--width", "256", "--out", str(tmp_path)])
+    true, rand = result["true labels"], result["random labels"]
+    assert true["test_acc"][-1] > 0.9
+    # memorising has begun: well above the 10% chance level on the shuffled training labels ...
+    assert rand["train_acc"][-1] > 0.2
+    assert rand["train_acc"][-1] > rand["train_acc"][0] + 0.05
+    # ... while nothing generalises to the real test labels
+    assert rand["test_acc"][-1] < 0.2
+    assert_png(tmp_path / "random_labels.png")
+
+
+def test_language_model_fast_mode(tmp_path):
+    pytest.importorskip("pydoc_data.topics", reason="this Python ships without pydoc_data")
+    lm = load_example("language_model")
+    result = lm.main(["--epochs", "1", "--max-docs", "25", "--vocab", "400", "--dim", "16",
+                      "--hidden", "32", "--eval-every", "40", "--out", str(tmp_path)])
+    (train0, valid0), (train1, valid1) = result["before"], result["after"]
+    assert 300 < valid0 < 600                   # ~uniform over the 400 words at the start
+    assert train1 < 0.5 * train0 and valid1 < 0.5 * valid0
+    assert np.all(np.isfinite(result["history"]["valid"]))
+    assert result["neighbours"] and all(len(n) == 5 for n in result["neighbours"].values())
+    assert_png(tmp_path / "language_model_perplexity.png")

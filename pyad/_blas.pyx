@@ -55,24 +55,56 @@ def gemm(cnp.ndarray a, cnp.ndarray b):
     cdef double* da = <double*>cnp.PyArray_DATA(a)
     cdef double* db = <double*>cnp.PyArray_DATA(b)
     cdef double* dc = <double*>cnp.PyArray_DATA(c)
-    if tn == cnp.NPY_FLOAT32:
-        with nogil:
+    cdef int previous = 0
+    with nogil:
+        if _set_local_threads != NULL:
+            previous = _set_local_threads(1)
+        if tn == cnp.NPY_FLOAT32:
             sgemm(&tb, &ta, &n, &m, &k, &fone, fb, &ldb, fa, &lda, &fzero, fc, &ldc)
-    else:
-        with nogil:
+        else:
             dgemm(&tb, &ta, &n, &m, &k, &done, db, &ldb, da, &lda, &dzero, dc, &ldc)
+        if _set_local_threads != NULL:
+            _set_local_threads(previous)
     return c
 
 
-# Up to this many multiply-adds OpenBLAS stays single-threaded. numpy's matmul calls the same gemm
-# with the same transpose flags, and sending large products there keeps ONE OpenBLAS thread
-# pool busy instead of numpy's and scipy's spinning against each other on the same cores.
-cdef Py_ssize_t DIRECT_MAX_WORK = 32 * 32 * 32
+# Two OpenBLAS copies are loaded (numpy's and scipy's), each with its own thread pool; pools
+# that wake up together spin against each other and, on a loaded machine, a threaded 64x128
+# product can take milliseconds. So the direct calls run scipy's gemm single-threaded (through
+# OpenBLAS's per-calling-thread setting, leaving scipy.linalg's own threading alone) for every
+# product small enough not to need threads; larger ones go through np.matmul (numpy's pool,
+# the same gemm with the same transpose flags).
+cdef Py_ssize_t DIRECT_MAX_WORK = 256 * 256 * 256
+ctypedef int (*set_threads_fn)(int) noexcept nogil
+cdef set_threads_fn _set_local_threads = NULL
+
+
+def _find_thread_local_setter():
+    """scipy's bundled OpenBLAS's openblas_set_num_threads_local, or None for other BLAS."""
+    import ctypes
+    import glob
+    import os
+    import scipy
+    libs = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+    for path in glob.glob(os.path.join(libs, "*openblas*.so*")):
+        try:
+            fn = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        return ctypes.cast(fn, ctypes.c_void_p).value
+    return None
+
+
+_address = _find_thread_local_setter()
+if _address:
+    _set_local_threads = <set_threads_fn><size_t>_address
+SINGLE_THREADED_DIRECT = _address is not None
 
 
 def matmul(a, b):
-    """np.matmul semantics for arrays of ndim >= 2; small 2-D float products call gemm
-    directly (saving numpy's ~0.35 us of dispatch), large ones go through np.matmul."""
+    """np.matmul semantics for arrays of ndim >= 2; 2-D float products up to 256^3
+    multiply-adds call single-threaded gemm directly (also saving numpy's ~0.35 us of
+    dispatch), larger ones go through np.matmul and its threads."""
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
             and a.dtype == b.dtype and (a.dtype == np.float64 or a.dtype == np.float32)):
         if a.shape[1] != b.shape[0]:

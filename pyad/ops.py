@@ -43,16 +43,19 @@ def _promote(name, x, y):
 
 
 def _check_broadcast(name, sx, sy):
-    if sx != sy:
-        try:
-            np.broadcast_shapes(sx, sy)
-        except ValueError:
+    """numpy's broadcasting rule, checked in plain Python (np.broadcast_shapes costs ~2 us)."""
+    if sx == sy:
+        return
+    for a, b in zip(reversed(sx), reversed(sy)):
+        if a != b and a != 1 and b != 1:
             raise ValueError(f"pyad.{name}: operands could not be broadcast together with "
-                             f"shapes {sx} and {sy}") from None
+                             f"shapes {sx} and {sy}")
 
 
 def _binary(prim, name, x, y):
-    x, y = _promote(name, _t(x), _t(y))
+    x, y = _t(x), _t(y)
+    if x.data.dtype != y.data.dtype:
+        x, y = _promote(name, x, y)
     _check_broadcast(name, x.data.shape, y.data.shape)
     return bind(prim, x, y)
 
@@ -227,8 +230,12 @@ def astype(x, dtype):
 # --------------------------------------------------------------------------- matmul
 def matmul(a, b):
     """np.matmul: 1-D operands are promoted and the added axis removed; batch dims broadcast."""
-    a, b = _promote("matmul", _t(a), _t(b))
-    sa, sb = a.shape, b.shape
+    a, b = _t(a), _t(b)
+    sa, sb = a.data.shape, b.data.shape
+    if (len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0]
+            and a.data.dtype == b.data.dtype):       # the common case, checked once
+        return bind(_P.matmul, a, b)
+    a, b = _promote("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"pyad.matmul: operands must be at least 1-D, got shapes {sa} and {sb}; "
                          f"use multiply for scalars")

@@ -316,11 +316,18 @@ softmax_cross_entropy_backward = _kernel_prim(
 
 
 # ------------------------------------------------------------------- linear algebra
+_T2 = ((1, 0),)
+
+
 def _matmul_da(g, ans, a, b):
+    if a.ndim == 2 and b.ndim == 2:     # g @ b.T; the transposed view goes to BLAS as 'T'
+        return apply2(matmul, g, apply1(transpose, b, _T2))
     return o.sum_to(o.matmul(g, o.swapaxes(b, -1, -2)), a.shape)
 
 
 def _matmul_db(g, ans, a, b):
+    if a.ndim == 2 and b.ndim == 2:
+        return apply2(matmul, apply1(transpose, a, _T2), g)
     return o.sum_to(o.matmul(o.swapaxes(a, -1, -2), g), b.shape)
 
 

@@ -22,7 +22,7 @@ from pyad.custom import custom_primitive  # noqa: E402
 from pyad.testing import check_grads  # noqa: E402
 from pyad.checkpoint import load, save  # noqa: E402
 from pyad import data, datasets, init, losses, nn, optim  # noqa: E402,F401
-from pyad import implicit, planner, unrolled  # noqa: E402,F401
+from pyad import curvature, implicit, planner, unrolled  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
@@ -42,8 +42,8 @@ __all__ = [
     "Tensor", "Tape", "Primitive", "PRIMITIVES", "bind", "tensor", "no_grad", "debug_nans",
     "set_num_threads", "get_num_threads", "grad", "value_and_grad", "vjp", "jvp", "JvpTrace",
     "hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot", "custom_primitive", "check_grads",
-    "save", "load", "nn", "optim", "losses", "data", "datasets", "init", "implicit", "planner",
-    "unrolled",
+    "save", "load", "nn", "optim", "losses", "data", "datasets", "init", "curvature", "implicit",
+    "planner", "unrolled",
     "tree_flatten", "tree_unflatten", "tree_map",
     "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "dot", "exp",
     "log", "log1p", "sqrt", "square", "abs", "absolute", "sin", "cos", "tanh", "sigmoid",

@@ -16,13 +16,15 @@ import scipy.linalg
 from pyad import ops
 from pyad._tape import Tensor
 from pyad.higher_order import gnvp, hessian, hvp_fn
+from pyad.implicit import argmin, cg, response_jacobian  # noqa: F401  (issue 5 lists them here)
 from pyad.pytree import tree_flatten, tree_unflatten
 from pyad.transforms import grad
 
 __all__ = [
     "ravel", "lanczos", "hessian_eigs", "gn_eigs", "spectral_density", "hessian_density",
     "hutchinson_trace", "hutchinson_diag", "classify_stationary_point", "StationaryPoint",
-    "QuadraticModel", "gd_regime", "max_stable_lr", "condition_number",
+    "QuadraticModel", "gd_regime", "max_stable_lr", "condition_number", "response_jacobian",
+    "argmin", "cg",
 ]
 
 _EPS = np.finfo(np.float64).eps

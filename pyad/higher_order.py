@@ -102,11 +102,16 @@ def jacobian(fun, argnums=0, mode="auto"):
     def jacobian_fun(*args):
         args_b, boxed, _ = _prepare("jacobian", args, nums)
         sources = [t for _, _, tensors, _ in boxed for t in tensors]
-        chosen = mode
+        chosen, recorded = mode, None
         if chosen == "auto":
+            # one recorded pass tells the output size, and reverse mode sweeps that recording
             from pyad.planner import choose_mode
-            chosen = choose_mode(sum(t.size for t in sources), np.size(_eval(fun, args_b)))
-        jacs = (_jacobian_fwd if chosen == "fwd" else _jacobian_rev)(fun, args_b, sources)
+            recorded = _record(fun, args_b, sources)
+            chosen = choose_mode(sum(t.size for t in sources), recorded[1].size)
+        if chosen == "fwd":
+            jacs = _jacobian_fwd(fun, args_b, sources)
+        else:
+            jacs = _jacobian_rev(fun, args_b, sources, recorded)
         result, k = [], 0
         for _, leaves, tensors, td in boxed:
             result.append(tree_unflatten(td, jacs[k:k + len(tensors)]))
@@ -129,17 +134,20 @@ def _array_output(out):
     return out if isinstance(out, Tensor) else wrap(np.asarray(out))
 
 
+def _jvp_column(fun, args, x, e):
+    """d fun / d x along the basis array e, by one forward-mode pass."""
+    with JvpTrace() as trace:
+        trace.watch(x, e)
+        out = _array_output(fun(*args))
+    d = trace.tangent(out)
+    return np.zeros_like(out.data) if d is None else np.asarray(d.data)
+
+
 def _jacobian_fwd(fun, args, sources):
     """One forward pass per input element, each carrying one basis tangent."""
     jacs = []
-    for j, x in enumerate(sources):
-        columns = []
-        for e in _basis(x.shape, x.data.dtype):
-            with JvpTrace() as trace:
-                trace.watch(x, e)
-                out = _array_output(fun(*args))
-            d = trace.tangent(out)
-            columns.append(np.zeros_like(out.data) if d is None else np.asarray(d.data))
+    for x in sources:
+        columns = [_jvp_column(fun, args, x, e) for e in _basis(x.shape, x.data.dtype)]
         if columns:
             jac = np.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
         else:
@@ -148,11 +156,17 @@ def _jacobian_fwd(fun, args, sources):
     return jacs
 
 
-def _jacobian_rev(fun, args, sources):
-    """One recording, then one reverse sweep per output element."""
+def _record(fun, args, sources):
+    """(tape, output): fun recorded once on a persistent tape."""
     with Tape(persistent=True) as tape:
         tape.watch(*sources)
         out = _array_output(fun(*args))
+    return tape, out
+
+
+def _jacobian_rev(fun, args, sources, recorded=None):
+    """One recording, then one reverse sweep per output element."""
+    tape, out = recorded or _record(fun, args, sources)
     rows = [[] for _ in sources]
     for e in _basis(out.shape, out.data.dtype):
         cts = sweep(tape, [out], [wrap(e)], sources)
@@ -165,17 +179,33 @@ def _jacobian_rev(fun, args, sources):
 
 def hessian(fun, argnums=0):
     """The dense Hessian of a scalar function, shape in.shape + in.shape: the gradient is
-    recorded once and each row is one reverse sweep of it (forward-over-reverse cost)."""
+    recorded once and each row is one reverse sweep of it (forward-over-reverse cost).
+
+    For a pytree argument the result is a pytree of pytrees of blocks, like JAX's:
+    H[leaf_i][leaf_j] has shape leaf_i.shape + leaf_j.shape."""
     def hessian_fun(*args):
-        x = np.asarray(args[argnums].data if isinstance(args[argnums], Tensor) else args[argnums])
+        x = args[argnums]
+        leaves, td = tree_flatten(x)
+        arrays = [np.asarray(v.data if isinstance(v, Tensor) else v) for v in leaves]
 
         def f_of_x(xv):
             a = list(args)
             a[argnums] = xv
             return fun(*a)
-        apply = hvp_fn(f_of_x, x)
-        rows = [np.asarray(apply(e)) for e in _basis(x.shape, x.dtype)]
-        return np.stack(rows).reshape(x.shape + x.shape) if rows else np.zeros(x.shape * 2)
+        apply = hvp_fn(f_of_x, tree_unflatten(td, arrays))
+        rows = []      # rows[i][j]: block (leaf i, leaf j), one basis vector of leaf i at a time
+        for i, xi in enumerate(arrays):
+            parts = [[] for _ in arrays]
+            for e in _basis(xi.shape, xi.dtype):
+                v = [np.zeros_like(a) for a in arrays]
+                v[i] = e
+                hv, _ = tree_flatten(apply(tree_unflatten(td, v)))
+                for j, h in enumerate(hv):
+                    parts[j].append(np.asarray(h.data if isinstance(h, Tensor) else h))
+            rows.append([np.stack(p).reshape(xi.shape + xj.shape) if p
+                         else np.zeros(xi.shape + xj.shape, dtype=xi.dtype)
+                         for p, xj in zip(parts, arrays)])
+        return tree_unflatten(td, [tree_unflatten(td, r) for r in rows])
     return hessian_fun
 
 

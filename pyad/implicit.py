@@ -1,44 +1,19 @@
 """Implicit differentiation: conjugate gradient, response Jacobians and a differentiable argmin."""
-import threading
-
 import numpy as np
 
+from pyad import ops
 from pyad._tape import Tape, Tensor, sweep, wrap
 from pyad.custom import custom_primitive
 from pyad.pytree import tree_flatten, tree_unflatten
 from pyad.transforms import grad
 
-__all__ = ["cg", "response_jacobian", "argmin", "implicit_argmin", "call_outside_rules"]
+__all__ = ["cg", "response_jacobian", "argmin", "implicit_argmin"]
 
 
 # ------------------------------------------------------------------------------ helpers
 def _array(x):
     """The numpy array behind a Tensor, array or number."""
     return np.asarray(x.data if isinstance(x, Tensor) else x)
-
-
-def call_outside_rules(fn, *args):
-    """fn(*args) in a fresh thread and its result.
-
-    While a VJP/JVP rule runs, pyad hides every tape whose level is at or above the one being
-    swept, and a Tape created inside the rule gets a higher level, so ad.grad/ad.vjp/ad.jvp
-    nested in a rule silently return zeros. Tape state is per thread, so a fresh thread sees
-    no hidden levels. fn must take and return plain numpy values (what crosses the thread
-    boundary is a constant to any outer transform). Drop this once rules can nest tapes."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except BaseException as e:          # re-raised in the caller's thread
-            box["error"] = e
-
-    worker = threading.Thread(target=run, name="pyad-nested-transform")
-    worker.start()
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _vdot(a, b):
@@ -175,37 +150,113 @@ def response_jacobian(inner_loss, w_star, theta, tol=1e-10, max_iter=None):
 
 
 # ------------------------------------------------------------------------------ argmin
+def _vdot_t(a, b):
+    """<a, b> in pyad ops (a scalar Tensor)."""
+    return ops.sum(ops.multiply(a, b))
+
+
+class _ImplicitRules:
+    """The implicit-function-theorem derivatives of w*(theta) = argmin_w inner_loss(w, theta),
+    written with pyad transforms on the Tensors the rules receive, so an enclosing transform
+    records them too (second and higher derivatives through argmin).
+
+    With r_u(w, theta) = <u, grad_w L(w, theta)>:  grad_w r_u = H_ww u,  grad_theta r_u = B^T u
+    (B = d grad_w / d theta), and every product below is a gradient of such a scalar."""
+
+    def __init__(self, inner_loss, tol, max_iter):
+        self.inner_loss, self.tol, self.max_iter = inner_loss, tol, max_iter
+        self.solve = custom_primitive(self._solve_forward, name="implicit_hessian_solve")
+        self.solve.defvjp(self._solve_vjp_b, self._solve_vjp_w, self._solve_vjp_theta)
+        self.solve.prim.jvp = self._solve_jvp
+        self._cache = None      # (g, ans, w, theta, H^{-1} g): one solve for all inputs' VJPs
+
+    # ---------------------------------------------------------------- products
+    def r(self, u, w, theta):
+        """<u, grad_w inner_loss(w, theta)>."""
+        return _vdot_t(u, grad(self.inner_loss, argnums=0)(w, theta))
+
+    def mixed(self, t, w, theta):
+        """B t = grad_w <t, grad_theta inner_loss(w, theta)> (w-shaped)."""
+        return grad(lambda w_: _vdot_t(t, grad(self.inner_loss, argnums=1)(w_, theta)))(w)
+
+    def mixed_t(self, u, w, theta):
+        """B^T u = grad_theta r_u (theta-shaped)."""
+        return grad(lambda th: self.r(u, w, th))(theta)
+
+    # ---------------------------------------------------------------- u = H_ww(w, theta)^{-1} b
+    def _solve_forward(self, b, w, theta):
+        """numpy: CG on Hessian-vector products of one recording of grad_w."""
+        lin = _Linearisation(self.inner_loss, w, theta)
+        return np.asarray(lin.solve(b, self.tol, self.max_iter)).reshape(np.shape(w))
+
+    def _solve_again(self, g, ans, w, theta):
+        """v = H^{-1} g for the VJP rules (computed once for the three inputs)."""
+        c = self._cache
+        if c is None or not (c[0] is g and c[1] is ans and c[2] is w and c[3] is theta):
+            c = self._cache = (g, ans, w, theta, self.solve(g, w, theta))
+        return c[4]
+
+    # d u = H^{-1} (d b - (dH) u): in reverse, with v = H^{-1} g,
+    #   b-bar = v,  (w, theta)-bar = -grad <v, H(w, theta) u> = -grad_(w, theta) <v, grad_w r_u>
+    def _solve_vjp_b(self, g, ans, b, w, theta):
+        return self._solve_again(g, ans, w, theta)
+
+    def _solve_vjp_w(self, g, ans, b, w, theta):
+        v = self._solve_again(g, ans, w, theta)
+        return ops.negative(grad(lambda w_: _vdot_t(v, grad(
+            lambda w2: self.r(ans, w2, theta))(w_)))(w))
+
+    def _solve_vjp_theta(self, g, ans, b, w, theta):
+        v = self._solve_again(g, ans, w, theta)
+        return ops.negative(grad(lambda th: _vdot_t(v, grad(
+            lambda w2: self.r(ans, w2, th))(w)))(theta))
+
+    def _solve_jvp(self, dots, ans, b, w, theta, kwargs):
+        """All tangents at once, one solve: H^{-1} (b-dot - d/de[H(w + e w-dot, theta +
+        e theta-dot)] u), the last being grad_w of r_u's directional derivative."""
+        b_dot, w_dot, th_dot = dots
+        rhs = b_dot
+        if w_dot is not None or th_dot is not None:
+            def directional(w_):
+                gw, gth = grad(lambda a, c: self.r(ans, a, c), argnums=(0, 1))(w_, theta)
+                terms = [_vdot_t(d, gr) for d, gr in ((w_dot, gw), (th_dot, gth))
+                         if d is not None]
+                return terms[0] if len(terms) == 1 else ops.add(terms[0], terms[1])
+            dhu = grad(directional)(w)
+            rhs = ops.negative(dhu) if rhs is None else ops.subtract(rhs, dhu)
+        return self.solve(rhs, w, theta)
+
+
 def argmin(inner_loss, solver, tol=1e-10, max_iter=None):
     """theta -> w*(theta) = argmin_w inner_loss(w, theta) as a differentiable pyad function.
 
     solver(theta) (numpy in, numpy out, never traced) finds the minimiser; its derivatives
     follow the implicit function theorem at the returned point, grad_w inner_loss = 0:
-      VJP  g -> -B^T H_ww^{-1} g   (CG solve with H_ww, then a VJP of grad_w w.r.t. theta)
-      JVP  t -> -H_ww^{-1} B t     (mixed JVP, then a CG solve)
+      VJP  g -> -B^T H_ww^{-1} g   (CG solve with H_ww, then a mixed second-derivative product)
+      JVP  t -> -H_ww^{-1} B t     (mixed product, then a CG solve)
     with B = d grad_w / d theta. It is a custom primitive, so it composes with other ops under
     ad.grad, ad.vjp, ad.jvp and ad.jacobian (e.g. a validation loss of w*(theta)).
-    w and theta are arrays (or floats); the rules are first order: their results are
-    constants to an enclosing transform, so do not take second derivatives through it."""
+
+    w and theta are arrays (or floats). The rules are themselves differentiable: the CG solve
+    is a primitive whose own rules are again solves with H_ww plus third-derivative products
+    of inner_loss, so second derivatives work in every mode (ad.hessian of a validation loss,
+    the gradient of a hypergradient, hvp in fwd-rev / rev-rev / rev-fwd). inner_loss must be
+    written in pyad ops and be three times differentiable for them."""
     def solve_forward(theta):
         return np.asarray(solver(theta))
 
     prim = custom_primitive(solve_forward, name=f"argmin_{getattr(solver, '__name__', 'solver')}")
+    rules = _ImplicitRules(inner_loss, tol, max_iter)
 
-    def vjp_numpy(g, w, theta):
-        lin = _Linearisation(inner_loss, w, theta)
-        return -lin.mixed_t(lin.solve(g, tol, max_iter))
+    def vjp_rule(g, ans, theta):
+        u = rules.solve(g, ans, theta)
+        return ops.negative(rules.mixed_t(u, ans, theta))
 
-    def jvp_numpy(t, w, theta):
-        lin = _Linearisation(inner_loss, w, theta)
-        return -lin.solve(lin.mixed(t), tol, max_iter)
+    def jvp_rule(t, ans, theta):
+        return ops.negative(rules.solve(rules.mixed(t, ans, theta), ans, theta))
 
-    # rules run while the tape being swept is hidden, so their nested transforms run in a
-    # fresh thread (see call_outside_rules)
-    prim.defvjp(lambda g, ans, theta: wrap(np.asarray(call_outside_rules(
-        vjp_numpy, _array(g), _array(ans), _array(theta)), dtype=_array(theta).dtype)
-        .reshape(np.shape(_array(theta)))))
-    prim.defjvp(lambda t, ans, theta: wrap(call_outside_rules(
-        jvp_numpy, _array(t), _array(ans), _array(theta)).reshape(np.shape(_array(ans)))))
+    prim.defvjp(vjp_rule)
+    prim.defjvp(jvp_rule)
     return prim
 
 

@@ -4,7 +4,6 @@ import numpy as np
 from pyad import ops
 from pyad._tape import Tensor, wrap
 from pyad.custom import custom_primitive
-from pyad.implicit import call_outside_rules
 from pyad.pytree import tree_flatten, tree_unflatten
 from pyad.transforms import grad, jvp, vjp
 
@@ -44,25 +43,22 @@ class _Segment:
         out = self.flat_fn(*[wrap(a) for a in arrays])
         return np.asarray(out.data)
 
-    def cotangents(self, g, arrays):
+    def cotangents(self, g, inputs):
         """All inputs' cotangents for output cotangent g, computed once per g (the sweep asks
-        the primitive's rules one input at a time)."""
+        the primitive's rules one input at a time). The recomputation runs ad.vjp of fn on the
+        input Tensors themselves, so an enclosing transform records it (grad of grad)."""
         if self.cache_key is not g:
-            def recompute(g_np, arrays_np):
-                _, pullback = vjp(self.flat_fn, *arrays_np)
-                return [np.asarray(c) for c in pullback(g_np)]
-            self.cache_value = call_outside_rules(recompute, np.asarray(g.data), arrays)
+            _, pullback = vjp(self.flat_fn, *inputs)
+            self.cache_value = pullback(g)
             self.cache_key = g
         return self.cache_value
 
-    def tangent(self, dots, arrays):
-        """The output tangent for the inputs' tangents (None: zero), by a jvp of fn."""
-        tans = [np.zeros_like(a) if d is None else np.asarray(d.data, dtype=a.dtype)
-                for d, a in zip(dots, arrays)]
-
-        def push(arrays_np, tans_np):
-            return np.asarray(jvp(self.flat_fn, tuple(arrays_np), tuple(tans_np))[1])
-        return call_outside_rules(push, arrays, tans)
+    def tangent(self, dots, inputs):
+        """The output tangent for the inputs' tangents (None: zero), by ad.jvp of fn on the
+        input Tensors (differentiable again by an enclosing transform)."""
+        tans = [ops.zeros_like(x) if d is None else ops.astype(d, x.dtype)
+                for d, x in zip(dots, inputs)]
+        return jvp(self.flat_fn, tuple(inputs), tuple(tans))[1]
 
 
 def checkpoint(fn):
@@ -72,8 +68,10 @@ def checkpoint(fn):
 
     fn takes pytrees of float arrays (every differentiable quantity must be an argument: what
     fn captures from an enclosing scope gets no derivative through the checkpoint) and returns
-    a pytree of arrays. Its derivatives are first order (constants to an enclosing transform:
-    no grad of grad through a checkpoint)."""
+    a pytree of arrays. The rules run ad.vjp / ad.jvp of fn on the Tensors they receive, so an
+    enclosing transform records them: derivatives of any order work (grad of grad, hessian,
+    hvp in every mode). Only the first-order backward pass saves memory: a second-order
+    transform keeps the recomputation of every segment it differentiates."""
     def checkpointed(*args):
         leaves, in_td = tree_flatten(tuple(args))
         seg = _Segment(fn, in_td)
@@ -81,15 +79,13 @@ def checkpoint(fn):
 
         def rule(k):
             def vjp_k(g, ans, *inputs):
-                arrays = [np.asarray(x.data) for x in inputs]
-                return wrap(np.asarray(seg.cotangents(g, arrays)[k], dtype=arrays[k].dtype))
+                return ops.astype(seg.cotangents(g, inputs)[k], inputs[k].dtype)
             return vjp_k
         prim.defvjp(*[rule(k) for k in range(len(leaves))])
 
         def jvp_all(dots, ans, *inputs_then_kwargs):
             # all tangents at once: one jvp of fn rather than one per input
-            arrays = [np.asarray(x.data) for x in inputs_then_kwargs[:-1]]
-            return wrap(seg.tangent(list(dots), arrays))
+            return seg.tangent(list(dots), inputs_then_kwargs[:-1])
         prim.prim.jvp = jvp_all
         flat = prim(*[x if isinstance(x, Tensor) else np.asarray(x) for x in leaves])
         out, start = [], 0
@@ -138,7 +134,9 @@ def unroll_sgd(train_loss, w0, lr, steps, momentum=0.0, weight_decay=0.0,
     checkpoint_every=k only every k-th state (w, v) is kept: each k-step segment is a
     checkpoint() that is recomputed in the backward pass, so memory grows like steps/k + k
     instead of steps (at the price of one more forward pass); the hypergradient is the same.
-    With checkpointing, differentiate once (first order) through it."""
+    Second derivatives (e.g. ad.hessian w.r.t. lr and weight_decay) work with and without
+    checkpointing and agree; with checkpointing they keep every segment's recomputation, so
+    the memory saving is a first-order one."""
     steps = int(steps)
     lr_arr = lr.data if isinstance(lr, Tensor) else np.asarray(lr)
     schedule = np.ndim(lr_arr) == 1

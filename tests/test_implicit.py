@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import pyad as ad
-from pyad.implicit import argmin, call_outside_rules, cg, response_jacobian
+from pyad.implicit import argmin, cg, response_jacobian
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((25, 5))
@@ -154,7 +154,79 @@ def test_argmin_reports_a_non_minimum():
         ad.grad(lambda th: ad.sum(w_of(th)))(1.0)
 
 
-def test_call_outside_rules_runs_nested_transforms_and_reraises():
-    assert call_outside_rules(lambda a: a + 1, 2) == 3
-    with pytest.raises(ZeroDivisionError):
-        call_outside_rules(lambda: 1 / 0)
+# ------------------------------------------------------------------------------ second order
+def _ridge_val_derivatives(lam):
+    """Closed-form first and second derivatives of mean((XV w*(lam) - YV)^2) in a scalar lam:
+    w' = -A^{-1} w*, w'' = 2 A^{-2} w* with A = X^T X + lam I."""
+    a = X.T @ X + lam * np.eye(5)
+    w = np.linalg.solve(a, X.T @ Y)
+    w1 = -np.linalg.solve(a, w)
+    w2 = 2.0 * np.linalg.solve(a, np.linalg.solve(a, w))
+    r, n = XV @ w - YV, len(YV)
+    return 2 / n * r @ XV @ w1, 2 / n * ((XV @ w1) @ (XV @ w1) + r @ XV @ w2)
+
+
+def test_argmin_second_derivatives_scalar_closed_form():
+    w_of = argmin(ridge_loss, ridge_solver)
+    val = lambda lam: ad.mean((XV @ w_of(lam) - YV) ** 2)
+    lam = 0.7
+    d1, d2 = _ridge_val_derivatives(lam)
+    np.testing.assert_allclose(ad.grad(val)(lam), d1, rtol=1e-9)
+    np.testing.assert_allclose(ad.hessian(val)(np.array(lam)), d2, rtol=1e-8)
+    np.testing.assert_allclose(ad.grad(ad.grad(val))(lam), d2, rtol=1e-8)   # hypergrad's grad
+    for mode in ("fwd-rev", "rev-rev", "rev-fwd"):
+        np.testing.assert_allclose(ad.hvp(val, (np.array(lam),), (np.array(1.0),), mode=mode),
+                                   d2, rtol=1e-8, err_msg=mode)
+    np.testing.assert_allclose(ad.jacobian(ad.grad(val), mode="fwd")(np.array(lam)), d2,
+                               rtol=1e-8)
+    # the closed-form first derivative's central difference agrees too
+    eps = 1e-5
+    fd = (_ridge_val_derivatives(lam + eps)[0] - _ridge_val_derivatives(lam - eps)[0]) / (2 * eps)
+    np.testing.assert_allclose(ad.hessian(val)(np.array(lam)), fd, rtol=1e-6)
+
+
+def test_argmin_third_derivative_scalar():
+    # the rules' own rules are differentiable as well: grad of grad of grad
+    w_of = argmin(ridge_loss, ridge_solver)
+    val = lambda lam: ad.mean((XV @ w_of(lam) - YV) ** 2)
+    lam, eps = 0.7, 1e-4
+    fd = (_ridge_val_derivatives(lam + eps)[1] - _ridge_val_derivatives(lam - eps)[1]) / (2 * eps)
+    np.testing.assert_allclose(ad.grad(ad.grad(ad.grad(val)))(lam), fd, rtol=1e-6)
+
+
+def test_argmin_hessian_vector_theta_vs_finite_differences_of_gradient():
+    w_of = argmin(ridge_loss, ridge_solver)
+    val = _val_loss(w_of)
+    lam = np.array([0.1, -1.0, 0.5, 0.0, -0.3])
+    h = ad.hessian(val)(lam)
+    g = ad.grad(val)
+    eps = 1e-5
+    fd = np.array([(np.asarray(g(lam + eps * e)) - np.asarray(g(lam - eps * e))) / (2 * eps)
+                   for e in np.eye(5)])
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(h, h.T, rtol=1e-12, atol=1e-15)
+    v = RNG.standard_normal(5)
+    for mode in ("fwd-rev", "rev-rev", "rev-fwd"):
+        np.testing.assert_allclose(ad.hvp(val, (lam,), (v,), mode=mode), h @ v,
+                                   rtol=1e-9, atol=1e-12, err_msg=mode)
+
+
+def test_argmin_rules_are_recorded_by_an_enclosing_tape():
+    # a rule's own transforms record on an outer tape: the hypergradient is a function of lam
+    # that tape can differentiate
+    w_of = argmin(ridge_loss, ridge_solver)
+    lam = ad.tensor(0.7)
+    with ad.Tape() as tape:
+        tape.watch(lam)
+        g = ad.grad(lambda l: ad.mean((XV @ w_of(l) - YV) ** 2))(lam)
+    d2, = tape.gradient(g, [lam])
+    np.testing.assert_allclose(float(d2.data), _ridge_val_derivatives(0.7)[1], rtol=1e-8)
+    # d^2 w*/dlam^2 = 2 A^{-2} w*: jvp of jvp, and jvp of a vjp (u^T w'')
+    a = X.T @ X + 0.7 * np.eye(5)
+    w2 = 2 * np.linalg.solve(a, np.linalg.solve(a, ridge_solver(0.7)))
+    one = np.array(1.0)
+    _, jj = ad.jvp(lambda l: ad.jvp(w_of, (l,), (one,))[1], (np.array(0.7),), (one,))
+    np.testing.assert_allclose(jj, w2, rtol=1e-8)
+    u = RNG.standard_normal(5)
+    _, jv = ad.jvp(lambda l: ad.vjp(w_of, l)[1](u)[0], (np.array(0.7),), (one,))
+    np.testing.assert_allclose(jv, u @ w2, rtol=1e-8)

@@ -178,3 +178,45 @@ def test_checkpoint_nests_and_runs_the_inside_once_per_backward():
     ck = checkpoint(inner)
     ad.grad(lambda x: ad.sum(ck(x)))(x)
     assert len(calls) == 2          # forward, then one recomputation in the backward pass
+
+
+# ------------------------------------------------------------------------------ second order
+def test_checkpoint_second_derivatives_match_plain():
+    p = {"W": RNG.standard_normal((3, 4)), "b": RNG.standard_normal(4)}
+    x = RNG.standard_normal((2, 3))
+    ck_block = checkpoint(_block)
+    fn = lambda x: ad.sum(_block(p, x)["h"] ** 3) + _block(p, x)["s"]
+    fn_ck = lambda x: ad.sum(ck_block(p, x)["h"] ** 3) + ck_block(p, x)["s"]
+    np.testing.assert_allclose(ad.hessian(fn_ck)(x), ad.hessian(fn)(x), rtol=1e-12, atol=1e-14)
+    v = RNG.standard_normal((2, 3))
+    for mode in ("fwd-rev", "rev-rev", "rev-fwd"):
+        np.testing.assert_allclose(ad.hvp(fn_ck, (x,), (v,), mode=mode),
+                                   ad.hvp(fn, (x,), (v,), mode=mode), rtol=1e-12, atol=1e-14,
+                                   err_msg=mode)
+    # nested checkpoints, differentiated twice
+    outer = checkpoint(lambda x: checkpoint(lambda y: ad.sin(y) * y)(x) ** 2)
+    xs = np.array([0.3, -1.2, 2.0])
+    np.testing.assert_allclose(ad.hessian(lambda x: ad.sum(outer(x)))(xs),
+                               ad.hessian(lambda x: ad.sum((ad.sin(x) * x) ** 2))(xs),
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_hyper_hessian_checkpointed_matches_plain_and_finite_differences(momentum):
+    obj = lambda every: (lambda z: hyper_objective(z[0], z[1], steps=12, momentum=momentum,
+                                                   every=every))
+    z = np.array([0.05, 0.1])
+    plain = ad.hessian(obj(None))(z)
+    for every in (1, 5):
+        np.testing.assert_allclose(ad.hessian(obj(every))(z), plain, rtol=1e-10, atol=1e-12)
+    g = ad.grad(obj(5))
+    eps = 1e-6
+    fd = np.array([(np.asarray(g(z + eps * e)) - np.asarray(g(z - eps * e))) / (2 * eps)
+                   for e in np.eye(2)])
+    np.testing.assert_allclose(plain, fd, rtol=1e-5, atol=1e-8)
+    # grad of a hypergradient (rev-rev) and forward-over-reverse through the checkpoints
+    d2 = ad.grad(ad.grad(lambda lr: hyper_objective(lr, 0.1, steps=12, momentum=momentum,
+                                                    every=4)))(0.05)
+    np.testing.assert_allclose(d2, plain[0, 0], rtol=1e-10)
+    hv = ad.hvp(obj(5), (z,), (np.array([1.0, -2.0]),), mode="fwd-rev")
+    np.testing.assert_allclose(hv, plain @ np.array([1.0, -2.0]), rtol=1e-10)

@@ -10,18 +10,24 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "output")
 
 try:
     import pyad as ad
-except ImportError as e:                     # pragma: no cover - depends on the environment
-    raise SystemExit(f"this example needs pyad itself ({e}); from the repository root run: "
-                     f"{INSTALL_HINT}") from None
+except ModuleNotFoundError as e:             # pragma: no cover - depends on the environment
+    # only pyad itself or its compiled extensions missing; other import errors propagate
+    if e.name != "pyad" and not (e.name or "").startswith("pyad._"):
+        raise
+    raise SystemExit(f"this example needs pyad, installed and built ({e}); from the "
+                     f"repository root run: {INSTALL_HINT}") from None
 
 
 def require(module):
     """Import an optional dependency of the examples or exit with the install command."""
     import importlib
+    root = module.split(".")[0]
     try:
         return importlib.import_module(module)
-    except ImportError:
-        raise SystemExit(f"this example needs {module.split('.')[0]}: {INSTALL_HINT}") from None
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] != root:
+            raise                      # the package is there but broken: show the real error
+        raise SystemExit(f"this example needs {root}: {INSTALL_HINT}") from None
 
 
 def pyplot():

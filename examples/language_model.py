@@ -102,11 +102,11 @@ def main(argv=None):
     p.add_argument("--vocab", type=int, default=1500, help="vocabulary size with <unk>, <s>")
     p.add_argument("--dim", type=int, default=48, help="embedding size")
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--max-docs", type=int, default=None, help="use only the first N pages")
-    p.add_argument("--eval-every", type=int, default=200, help="steps between evaluations")
+    p.add_argument("--eval-every", type=int, default=75, help="steps between evaluations")
     args = p.parse_args(argv)
 
     documents = [tokenize(d) for d in load_documents()[:args.max_docs]]

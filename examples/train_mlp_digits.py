@@ -27,7 +27,7 @@ def build(config):
                       seed=config["seed"], dtype=np.float32)
     optimizer = ad.optim.AdamW(model.parameters(), lr=config["lr"],
                                weight_decay=config["weight_decay"])
-    # eta_min > 0: pyad's optimizers reject lr == 0 (the last epoch of a cosine to 0)
+    # eta_min > 0 so that the last epoch still learns a little (a cosine to 0 ends at lr 0)
     schedule = ad.optim.CosineAnnealingLR(optimizer, T_max=config["epochs"],
                                           eta_min=config["lr"] * 1e-3)
     return model, optimizer, schedule
@@ -61,7 +61,7 @@ def plot(history, out):
     epochs = np.arange(1, len(history["train_loss"]) + 1)
     ax_loss.plot(epochs, history["train_loss"], "o-", label="train loss")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="training loss")
-    ax_acc.plot(epochs, history["train_acc"], "o-", label="train")
+    ax_acc.plot(epochs, history["train_acc"], "o-", label="train (during the epoch)")
     ax_acc.plot(epochs, history["test_acc"], "s-", label="test")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):

@@ -58,6 +58,12 @@ def _decode(node, arrays):
     return node
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save(path, obj):
     """Write obj (nested dicts/lists of arrays, Tensors, numbers, strings, None) to path.
 
@@ -69,6 +75,7 @@ def save(path, obj):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())       # mkstemp makes 0600; a saved file is 0644-like
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays, **{_STRUCTURE: np.array(structure)})
             f.flush()

@@ -2,7 +2,7 @@
 import numpy as np
 
 from pyad import ops
-from pyad._tape import JvpTrace, Tape, Tensor, sweep, wrap
+from pyad._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.pytree import tree_flatten, tree_unflatten
 from pyad.transforms import _prepare, _unbox, grad, jvp
 
@@ -140,7 +140,15 @@ def _jvp_column(fun, args, x, e):
         trace.watch(x, e)
         out = _array_output(fun(*args))
     d = trace.tangent(out)
-    return np.zeros_like(out.data) if d is None else np.asarray(d.data)
+    return wrap(np.zeros_like(out.data)) if d is None else d
+
+
+def _assemble(parts, axis, shape):
+    """Stack Jacobian columns/rows: with pyad ops when an enclosing transform tracks any of
+    them (so jacobian of jacobian works), as plain numpy otherwise."""
+    if any(is_tracked(p) for p in parts):
+        return ops.reshape(ops.stack(parts, axis=axis), shape)
+    return np.stack([np.asarray(p.data) for p in parts], axis=axis).reshape(shape)
 
 
 def _jacobian_fwd(fun, args, sources):
@@ -149,7 +157,7 @@ def _jacobian_fwd(fun, args, sources):
     for x in sources:
         columns = [_jvp_column(fun, args, x, e) for e in _basis(x.shape, x.data.dtype)]
         if columns:
-            jac = np.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
+            jac = _assemble(columns, -1, columns[0].shape + x.shape)
         else:
             jac = np.zeros(np.shape(_eval(fun, args)) + x.shape, dtype=x.data.dtype)
         jacs.append(jac)
@@ -171,8 +179,8 @@ def _jacobian_rev(fun, args, sources, recorded=None):
     for e in _basis(out.shape, out.data.dtype):
         cts = sweep(tape, [out], [wrap(e)], sources)
         for k, (c, s) in enumerate(zip(cts, sources)):
-            rows[k].append(np.zeros_like(s.data) if c is None else np.asarray(c.data))
-    return [np.stack(r).reshape(out.shape + s.shape) if r
+            rows[k].append(wrap(np.zeros_like(s.data)) if c is None else c)
+    return [_assemble(r, 0, out.shape + s.shape) if r
             else np.zeros(out.shape + s.shape, dtype=s.data.dtype)
             for r, s in zip(rows, sources)]
 

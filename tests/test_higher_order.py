@@ -854,3 +854,12 @@ def test_no_memory_growth_over_10000_hvps():
     close(hv, ref, rtol=1e-12)
     assert growth < 2 * 1024 * 1024, f"RSS grew by {growth / 1e6:.2f} MB over 10k HVPs"
     assert elapsed < 20.0, f"10k tiny HVPs took {elapsed:.1f} s"
+
+
+def test_jacobian_of_jacobian_is_the_hessian():
+    """jacobian nests (JAX's jacfwd(jacrev(f))): the inner Jacobian stays differentiable."""
+    x = np.array([0.3, -0.5, 0.7])
+    f = lambda z: ad.sum(ad.sin(z) ** 3) * z[0]
+    for outer, inner in (("fwd", "rev"), ("rev", "fwd"), ("fwd", "fwd"), ("rev", "rev")):
+        nested = ad.jacobian(ad.jacobian(f, mode=inner), mode=outer)(x)
+        np.testing.assert_allclose(nested, ad.hessian(f)(x), rtol=1e-12, atol=1e-14)

@@ -1,5 +1,6 @@
 """Build pyad's compiled parts: the pybind11 kernel module pyad._C (csrc/*.cpp) and every
-pyad/*.pyx as a Cython C++ extension. Metadata lives in pyproject.toml.
+src/pyad/*.pyx as a Cython C++ extension (src layout, so tests always import the installed
+build, never a bare source tree). Metadata lives in pyproject.toml.
 
 Environment:
   PYAD_NATIVE=1        add -march=native (default builds are portable; hot loops still pick
@@ -52,7 +53,7 @@ ext_modules = [
     )
 ]
 
-pyx_files = _rel("pyad/*.pyx")
+pyx_files = _rel("src/pyad/*.pyx")
 if pyx_files and os.environ.get("PYAD_SKIP_CYTHON") != "1":
     from Cython.Build import cythonize
 
@@ -60,7 +61,7 @@ if pyx_files and os.environ.get("PYAD_SKIP_CYTHON") != "1":
         Extension(
             "pyad." + os.path.splitext(os.path.basename(p))[0],
             sources=[p],
-            depends=_rel("csrc/*.h") + _rel("pyad/*.pxd"),
+            depends=_rel("csrc/*.h") + _rel("src/pyad/*.pxd"),
             include_dirs=[numpy.get_include(), "csrc"],
             language="c++",
             extra_compile_args=CXX_FLAGS,

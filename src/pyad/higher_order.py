@@ -4,7 +4,7 @@ import numpy as np
 from pyad import ops
 from pyad._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.pytree import tree_flatten, tree_unflatten
-from pyad.transforms import _prepare, _unbox, grad, jvp
+from pyad.transforms import _collect, _prepare, _unbox, grad, jvp
 
 __all__ = ["hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot"]
 
@@ -66,15 +66,7 @@ def hvp_fn(fun, *primals):
                              f"primals' {grad_td}")
         seeds = [ops.astype(ops._t(v), g.dtype) for v, g in zip(v_leaves, grad_leaves)]
         cts = sweep(outer, list(grad_leaves), seeds, sources)
-        result, k = [], 0
-        for _, leaves, tensors, td in boxed:
-            parts = []
-            for orig, t in zip(leaves, tensors):
-                c = cts[k]
-                k += 1
-                parts.append(_unbox(wrap(np.zeros_like(t.data)) if c is None else c, orig))
-            result.append(tree_unflatten(td, parts))
-        return _single(tuple(result), primals)
+        return _single(tuple(_collect(boxed, cts)), primals)
     return apply
 
 

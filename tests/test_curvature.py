@@ -476,3 +476,8 @@ def test_quadratic_model_basics():
         cv.QuadraticModel(np.array([[1.0, 2.0], [0.0, 1.0]]), np.zeros(2))
     with pytest.raises(ValueError):
         cv.QuadraticModel(np.eye(2), np.zeros(3))
+
+
+def test_lanczos_names_non_finite_operators():
+    with pytest.raises(FloatingPointError, match="NaN or Inf"):
+        cv.hessian_eigs(lambda p: ad.sum(ad.tanh(p) ** 3), np.array([np.nan, 1.0, 2.0]))

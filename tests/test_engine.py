@@ -725,3 +725,19 @@ def test_int_tensors_usable_as_constants():
     z = k * 2 + k
     assert z.dtype.kind == "i"
     np.testing.assert_array_equal(z.data, [3, 6, 9])
+
+
+def test_transforms_inside_no_grad_still_differentiate():
+    """no_grad() freezes recording for backward() and open tapes, not transforms begun in it."""
+    x = ad.tensor(np.ones(3), requires_grad=True)
+    with ad.no_grad():
+        y = ad.sum(x * x)
+        g = ad.grad(lambda w: ad.sum(w * w))(np.ones(3))
+        with ad.Tape() as tape:
+            z = ad.tensor(np.full(2, 3.0))
+            tape.watch(z)
+            out = ad.sum(z ** 2)
+        dz, = tape.gradient(out, [z])
+    assert not y.requires_grad
+    np.testing.assert_allclose(g, 2.0)
+    np.testing.assert_allclose(dz.data, 6.0)

@@ -186,14 +186,16 @@ cdef inline void _tuple_set(tuple t, Py_ssize_t i, object v):
 cdef class _ThreadState:
     cdef list tapes            # tapes and forward traces recording now, outermost first;
                                # tapes[0] is the implicit backward() tape
-    cdef int grad_disabled     # depth of no_grad() blocks
+    cdef long long frozen_below  # no_grad(): tapes older than this do not record (0: none)
+    cdef list frozen_stack
     cdef list hidden           # (low, high) level windows hidden while rules run
     cdef long long ceiling     # the lowest hidden level (fast test: below it nothing hides)
     cdef int n_active          # explicit tapes/traces not hidden (fast path test)
 
     def __init__(self):
         self.tapes = [Tape(_implicit=True)]
-        self.grad_disabled = 0
+        self.frozen_below = 0
+        self.frozen_stack = []
         self.hidden = []
         self.ceiling = NO_CEILING
         self.n_active = 0
@@ -257,15 +259,20 @@ cdef inline _ThreadState _state():
 
 
 class no_grad:
-    """Context manager (and decorator) that records nothing on any tape in this thread."""
+    """Context manager (and decorator): operations in it are not recorded for backward() or
+    by tapes already open (evaluation, parameter updates). Functional transforms called
+    inside (ad.grad, ad.jvp, a new ad.Tape) still differentiate what they trace."""
     def __enter__(self):
+        # tapes that exist now stop recording; transforms started inside the block (ad.grad,
+        # a new Tape) still work, as torch.func.grad does under torch.no_grad
         cdef _ThreadState st = _state()
-        st.grad_disabled += 1
+        st.frozen_stack.append(st.frozen_below)
+        st.frozen_below = _next_uid
         return self
 
     def __exit__(self, *exc):
         cdef _ThreadState st = _state()
-        st.grad_disabled -= 1
+        st.frozen_below = st.frozen_stack.pop()
         return False
 
     def __call__(self, fn):
@@ -298,7 +305,7 @@ class debug_nans:
 
 def grad_enabled():
     cdef _ThreadState st = _state()
-    return st.grad_disabled == 0
+    return st.frozen_below == 0
 
 
 # ---------------------------------------------------------------------------- Tensor
@@ -667,7 +674,7 @@ cdef Tensor _bind(Primitive prim, tuple args, tuple params):
         return out
     cdef _ThreadState st = _state()
     cdef bint explicit_tapes = st.n_active > 0
-    if st.grad_disabled and not explicit_tapes:
+    if st.frozen_below and not explicit_tapes:
         return out
     cdef Py_ssize_t i
     for i in range(len(args)):
@@ -713,7 +720,7 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
         tape = <Tape>st.tapes[ti]
         if st.is_hidden(tape.level):
             continue        # a rule of this tape's level (or an outer one's) is running
-        if st.grad_disabled and not tape.forward:
+        if tape.level < st.frozen_below and not tape.forward:
             continue        # no_grad() stops reverse-mode recording, not forward mode
         if tape.forward:
             _push_tangent(st, <JvpTrace>tape, prim, args, params, out)

@@ -161,6 +161,9 @@ def _matvec64(matvec, q, n):
     if w.shape != (n,):
         raise ValueError(f"pyad.curvature.lanczos: matvec returned shape {w.shape} for a "
                          f"vector of shape ({n},)")
+    if not np.isfinite(w).all():
+        raise FloatingPointError("pyad.curvature.lanczos: the operator returned NaN or Inf; "
+                                 "check that the parameters (and the loss there) are finite")
     return w
 
 

@@ -106,3 +106,24 @@ def save_figure(fig, out, name):
     pyplot().close(fig)
     log(f"wrote {path}")
     return path
+
+
+def init_mlp(sizes, seed):
+    """{"W0", "b0", ...}: LeCun-normal weights (right for tanh), zero biases, float64."""
+    rng = np.random.default_rng(seed)
+    p = {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        p[f"W{i}"] = rng.standard_normal((a, b)) / np.sqrt(a)
+        p[f"b{i}"] = np.zeros(b)
+    return p
+
+
+def mlp(p, x):
+    """A tanh MLP written with pyad ops on a params dict from init_mlp (linear last layer)."""
+    n = len(p) // 2
+    h = x
+    for i in range(n):
+        h = h @ p[f"W{i}"] + p[f"b{i}"]
+        if i < n - 1:
+            h = ad.tanh(h)
+    return h

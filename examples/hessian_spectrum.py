@@ -19,27 +19,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import ad, digits, log, out_dir, parser, progress, pyplot, save_figure  # noqa: E402
-
-
-def init_mlp(sizes, seed):
-    """{"W0", "b0", ...}: LeCun-normal weights (right for tanh), zero biases, float64."""
-    rng = np.random.default_rng(seed)
-    p = {}
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        p[f"W{i}"] = rng.standard_normal((a, b)) / np.sqrt(a)
-        p[f"b{i}"] = np.zeros(b)
-    return p
-
-
-def mlp(p, x):
-    n = len(p) // 2
-    h = x
-    for i in range(n):
-        h = h @ p[f"W{i}"] + p[f"b{i}"]
-        if i < n - 1:
-            h = ad.tanh(h)
-    return h
+from _common import (ad, digits, init_mlp, log, mlp, out_dir, parser, progress,  # noqa: E402
+                     pyplot, save_figure)
 
 
 def loss_fn(p, x, y):

@@ -697,6 +697,15 @@ def bind(Primitive prim, *args, tuple params=()):
     return _bind(prim, tuple([_as_input(a) for a in args]), params)
 
 
+def make_unary(Primitive prim, str name, str doc):
+    """The public function for a one-input primitive, e.g. ad.tanh."""
+    def op(x):
+        return _bind(prim, (_as_input(x),), ())
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
 cpdef Tensor apply1(Primitive prim, x, tuple params=()):
     """bind() for one input, without the varargs."""
     return _bind(prim, (_as_input(x),), params)

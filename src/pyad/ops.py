@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 from pyad import _tape
-from pyad._tape import Tensor, apply1, bind, wrap
+from pyad._tape import Tensor, bind, wrap
 
 _PYSCALARS = (int, float, bool)
 _AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
@@ -140,27 +140,6 @@ def _scalar_operands(x, y):
 
 def negative(x):
     return bind(_P.negative, _t(x))
-
-
-def _unary(name):
-    def op(x):
-        return apply1(prim, x)
-    prim = None
-
-    def install(p):
-        nonlocal prim
-        prim = p
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {name} (numpy semantics), differentiable."
-    return op, install
-
-
-_UNARY_NAMES = ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "tanh",
-                "sigmoid", "relu", "softplus")
-_installers = {}
-for _name in _UNARY_NAMES:
-    globals()[_name], _installers[_name] = _unary(_name)
-absolute = abs
 
 
 def clip(x, a_min=None, a_max=None):
@@ -546,8 +525,14 @@ def arange(*args, dtype=None):
 
 from pyad import prims as _P  # noqa: E402  (the table's rules call back into this module)
 
-for _name, _install_prim in _installers.items():
-    _install_prim(_P.PRIMITIVES[_name])
+# elementwise unary functions: compiled closures straight to bind (no Python frame per call)
+_UNARY_NAMES = ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "tanh",
+                "sigmoid", "relu", "softplus")
+exp, log, log1p, sqrt, square, abs, sin, cos, tanh, sigmoid, relu, softplus = (
+    _tape.make_unary(_P.PRIMITIVES[_n], _n,
+                     f"Elementwise {_n} (numpy semantics), differentiable.")
+    for _n in _UNARY_NAMES)
+absolute = abs
 _tape._install(sys.modules[__name__], _P.PRIMITIVES)
 
 from pyad._numpy_dispatch import _array_function, _array_ufunc  # noqa: E402,F401

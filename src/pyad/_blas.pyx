@@ -74,7 +74,7 @@ def gemm(cnp.ndarray a, cnp.ndarray b):
 # OpenBLAS's per-calling-thread setting, leaving scipy.linalg's own threading alone) for every
 # product small enough not to need threads; larger ones go through np.matmul (numpy's pool,
 # the same gemm with the same transpose flags).
-cdef Py_ssize_t DIRECT_MAX_WORK = 256 * 256 * 256
+cdef Py_ssize_t DIRECT_MAX_WORK = 128 * 128 * 128
 ctypedef int (*set_threads_fn)(int) noexcept nogil
 cdef set_threads_fn _set_local_threads = NULL
 
@@ -102,7 +102,7 @@ SINGLE_THREADED_DIRECT = _address is not None
 
 
 def matmul(a, b):
-    """np.matmul semantics for arrays of ndim >= 2; 2-D float products up to 256^3
+    """np.matmul semantics for arrays of ndim >= 2; 2-D float products up to 128^3
     multiply-adds call single-threaded gemm directly (also saving numpy's ~0.35 us of
     dispatch), larger ones go through np.matmul and its threads."""
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2

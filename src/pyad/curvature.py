@@ -89,12 +89,12 @@ def _orthogonalize(Q, m, w):
     if m == 0:
         return w, np.zeros(0)
     basis = Q[:m]
-    norm0 = np.linalg.norm(w)
+    norm0 = np.sqrt(w @ w)          # BLAS dot: one pass, no temporary
     c = basis @ w
-    w = w - c @ basis
-    if np.linalg.norm(w) < np.sqrt(0.5) * norm0:
+    w -= c @ basis
+    if np.sqrt(w @ w) < np.sqrt(0.5) * norm0:
         c2 = basis @ w
-        w = w - c2 @ basis
+        w -= c2 @ basis
         c = c + c2
     return w, c
 

@@ -741,3 +741,24 @@ def test_transforms_inside_no_grad_still_differentiate():
     assert not y.requires_grad
     np.testing.assert_allclose(g, 2.0)
     np.testing.assert_allclose(dz.data, 6.0)
+
+
+def test_backward_frees_graphs_nobody_can_reach():
+    """Evaluation passes run without no_grad() between training steps do not pile up on the
+    implicit tape; an output still referenced keeps its graph differentiable."""
+    w = ad.tensor(np.linspace(-1.0, 1.0, 12).reshape(4, 3), requires_grad=True)
+    x = np.linspace(0.0, 1.0, 20).reshape(5, 4)
+    refs = []
+    for _ in range(4):
+        h = ad.tanh(ad.tanh(x @ w) * 2.0)          # an "evaluation" nobody differentiates
+        refs.append(weakref.ref(h))
+        del h
+        ad.sum(ad.tanh(x @ w)).backward()
+    gc.collect()
+    assert [r() for r in refs] == [None] * 4
+    kept = ad.sum(ad.tanh(x @ w) ** 2)
+    ad.sum(ad.tanh(x @ w)).backward()
+    w.grad = None
+    kept.backward()
+    t = np.tanh(x @ w.data)
+    np.testing.assert_allclose(w.grad.data, x.T @ (2 * t * (1 - t * t)), rtol=1e-12)

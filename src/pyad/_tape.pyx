@@ -17,6 +17,10 @@ import numpy as np
 
 cnp.import_array()
 
+cdef extern from "Python.h":
+    # on a borrowed pointer: Cython's Py_REFCNT(object) would count its own temporary too
+    Py_ssize_t _refcount "Py_REFCNT"(PyObject* o)
+
 cdef enum:
     UNTRACKED = -1      # the input is a constant for this tape
     RELEASED = -2       # the input came from a graph that backward() already freed
@@ -830,6 +834,7 @@ cdef class Tape:
     cdef bint released
     cdef readonly long long level    # nesting order: inner tapes have higher levels
     cdef readonly bint forward
+    cdef Py_ssize_t n_freed     # implicit tape: records backward() has freed
     cdef list leaves          # implicit tape: watched leaves, to receive .grad
 
     def __init__(self, persistent=False, watch_accessed_variables=True, *, _implicit=False):
@@ -987,9 +992,7 @@ cdef class Tape:
                         grads[s] = _add(grads[s], ct)
                 if not keep:
                     if self.implicit:
-                        rec.prim = None      # keep the slot: a later sweep must notice
-                        rec.out = None
-                        rec.args = rec.params = None
+                        _free_record(self, rec)   # keeps the slot: a later sweep must notice
                     else:
                         records[i] = None
         finally:
@@ -1102,10 +1105,50 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
         else:
             leaf.grad = _wrap(leaf.grad.data + gd)
     if not retain:
-        # drop the freed prefix; when nothing live is left, start a fresh implicit tape
-        records = tape.records
-        if all(r is None or (<_Record>r).prim is None for r in records):
+        if tape.n_freed < len(tape.records):
+            _free_dead_records(tape)
+        if tape.n_freed == len(tape.records):    # nothing live: start a fresh implicit tape
             st.tapes[0] = Tape(_implicit=True)
+
+
+cdef inline void _free_record(Tape tape, _Record rec):
+    rec.prim = None
+    rec.out = None
+    rec.args = rec.params = None
+    tape.n_freed += 1
+
+
+cdef void _free_dead_records(Tape tape) except *:
+    """Free the implicit tape's records whose outputs nothing outside the tape can reach any
+    more (an evaluation pass run without no_grad(), a graph that was dropped), so they do not
+    pile up between backward() calls. Walks the tape once backwards: a record stays if its
+    output is referenced from outside the tape or feeds a record that stays."""
+    cdef list records = tape.records
+    cdef dict internal = {}           # id(tensor) -> references held by the tape itself
+    cdef set needed = set()
+    cdef _Record rec
+    cdef Py_ssize_t i
+    for r in records:
+        rec = <_Record>r
+        if rec.prim is None:
+            continue
+        internal[id(rec.out)] = internal.get(id(rec.out), 0) + 1
+        for a in rec.args:
+            internal[id(a)] = internal.get(id(a), 0) + 1
+    r = a = None
+    for i in range(len(records) - 1, -1, -1):
+        rec = <_Record>records[i]
+        if rec.prim is None:
+            continue
+        key = id(rec.out)
+        if _refcount(<PyObject*>rec.out) > internal[key] or key in needed:
+            for a in rec.args:
+                needed.add(id(a))
+        else:
+            for a in rec.args:
+                internal[id(a)] -= 1
+            _free_record(tape, rec)
+        a = None        # a loop variable must not count as a reference to an earlier output
 
 
 def sweep(Tape tape, list targets, list seeds, list sources):

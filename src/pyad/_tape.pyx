@@ -11,6 +11,10 @@ cimport numpy as cnp
 from cpython.object cimport PyObject, PyObject_Call
 from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.ref cimport Py_INCREF
+
+cdef extern from "Python.h":
+    int PyObject_GC_IsTracked(object o)
+    void PyObject_GC_UnTrack(object o)
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 import threading
 import numpy as np
@@ -179,6 +183,15 @@ cdef class VjpCall:
         names = {0: "g", 1: "ans"}
         picked = ", ".join(names.get(p, f"x{p - 2}") for p in self.picks)
         return f"VjpCall({self.name or 'identity'}({picked}))"
+
+
+cdef inline tuple _untracked(tuple t):
+    """The cycle collector stops scanning a tuple a record keeps: it holds tensors (not
+    collected), numbers and other leaf values, so it cannot close a cycle, and on a long tape
+    every collection would otherwise walk all of them."""
+    if PyObject_GC_IsTracked(t):
+        PyObject_GC_UnTrack(t)
+    return t
 
 
 cdef inline void _tuple_set(tuple t, Py_ssize_t i, object v):
@@ -777,8 +790,8 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
             else:
                 rec.few[0], rec.few[1], rec.few[2], rec.few[3] = few[0], few[1], few[2], few[3]
             rec.out = out
-            rec.args = args
-            rec.params = params
+            rec.args = _untracked(args)
+            rec.params = _untracked(params)
             tape.records.append(rec)
             if tape.implicit:
                 out._requires_grad = True

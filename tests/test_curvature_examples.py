@@ -1,7 +1,4 @@
 """The curvature / training-dynamics example scripts run in their fast modes and show what they claim."""
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
@@ -9,28 +6,11 @@ pytest.importorskip("sklearn", reason="the examples need scikit-learn's bundled 
 pytest.importorskip("matplotlib", reason="the examples plot: pip install -e '.[examples]'")
 pytest.importorskip("tqdm", reason="the examples show progress bars: pip install -e '.[examples]'")
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-
-
-def load_example(name):
-    """Import examples/<name>.py as a module (its main() takes an argv list)."""
-    path = os.path.join(EXAMPLES, name + ".py")
-    spec = importlib.util.spec_from_file_location(f"pyad_example_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from example_helpers import assert_png, load_example  # noqa: E402
 
 
 def run(name, tmp_path, *extra):
     return load_example(name).main(["--fast", "--out", str(tmp_path), *extra])
-
-
-def assert_png(path):
-    path = str(path)
-    assert os.path.isfile(path), f"{path} was not written"
-    with open(path, "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    assert os.path.getsize(path) > 5000, f"{path} is suspiciously small"
 
 
 def test_quadratic_dynamics_closed_form_matches_simulation(tmp_path, capsys):

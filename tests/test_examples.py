@@ -1,5 +1,4 @@
 """The example scripts run in their fast modes and do what they claim (outputs in a tmp dir)."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,23 +12,7 @@ pytest.importorskip("tqdm", reason="the examples show progress bars: pip install
 
 import pyad as ad  # noqa: E402
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-
-
-def load_example(name):
-    """Import examples/<name>.py as a module (its main() takes an argv list)."""
-    path = os.path.join(EXAMPLES, name + ".py")
-    spec = importlib.util.spec_from_file_location(f"pyad_example_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def assert_png(path):
-    assert os.path.isfile(path), f"{path} was not written"
-    with open(path, "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    assert os.path.getsize(path) > 5000, f"{path} is suspiciously small"
+from example_helpers import EXAMPLES, assert_png, load_example  # noqa: E402
 
 
 def test_logistic_regression_learns(capsys):

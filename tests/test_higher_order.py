@@ -398,40 +398,28 @@ def _counting_square():
     return csquare, counts
 
 
-def test_jacobian_auto_picks_reverse_for_wide_functions():
+@pytest.mark.parametrize("n_out, n_in, auto, other", [
+    (2, 8, "rev", "fwd"),     # R^8 -> R^2: 2 reverse sweeps beat 8 forward passes
+    (8, 2, "fwd", "rev"),     # R^2 -> R^8: 2 forward passes beat 8 reverse sweeps
+])
+def test_jacobian_auto_picks_the_mode_with_fewer_passes(n_out, n_in, auto, other):
     csquare, counts = _counting_square()
-    M = arr(2, 8)                  # R^8 -> R^2: 2 reverse sweeps beat 8 forward passes
+    M = arr(n_out, n_in)
+    rule = {"fwd": "jvp", "rev": "vjp"}
 
     def f(x):
         return M @ csquare(x)
 
-    x = arr(8)
-    J = ad.jacobian(f, mode="auto")(x)
-    close(J, M * (2 * x), rtol=1e-13)
-    assert counts["jvp"] == 0
-    assert counts["vjp"] == 2
-    # forced forward mode: one JVP per input element
+    x = arr(n_in)
+    close(ad.jacobian(f, mode="auto")(x), M * (2 * x), rtol=1e-13)
+    assert counts[rule[auto]] == min(n_in, n_out)
+    assert counts[rule[other]] == 0
+    # the forced other mode: one pass per element on its side
     counts.update(fwd=0, jvp=0, vjp=0)
-    close(ad.jacobian(f, mode="fwd")(x), M * (2 * x), rtol=1e-13)
-    assert counts["jvp"] == 8 and counts["vjp"] == 0
-
-
-def test_jacobian_auto_picks_forward_for_tall_functions():
-    csquare, counts = _counting_square()
-    M = arr(8, 2)                  # R^2 -> R^8: 2 forward passes beat 8 reverse sweeps
-
-    def f(x):
-        return M @ csquare(x)
-
-    x = arr(2)
-    J = ad.jacobian(f, mode="auto")(x)
-    close(J, M * (2 * x), rtol=1e-13)
-    assert counts["vjp"] == 0
-    assert counts["jvp"] == 2
-    counts.update(fwd=0, jvp=0, vjp=0)
-    close(ad.jacobian(f, mode="rev")(x), M * (2 * x), rtol=1e-13)
-    assert counts["vjp"] == 8 and counts["jvp"] == 0
-    assert counts["fwd"] == 1      # reverse mode records the function once
+    close(ad.jacobian(f, mode=other)(x), M * (2 * x), rtol=1e-13)
+    assert counts[rule[other]] == max(n_in, n_out) and counts[rule[auto]] == 0
+    if other == "rev":
+        assert counts["fwd"] == 1      # reverse mode records the function once
 
 
 def test_jacobian_auto_counts_function_calls():

@@ -30,8 +30,10 @@ namespace pyad {
 #define PYAD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define PYAD_INLINE inline __attribute__((always_inline))
 
-// Below these sizes threading / GIL release cost more than they save (PyTorch's grain size).
-constexpr npy_intp kParGrain = 32768;
+// Below these sizes threading / GIL release cost more than they save. With passive OpenMP
+// waiting (see pyad/__init__.py) waking the second thread costs ~70 us here, so a 65k-element
+// tanh_backward took 94 us on two threads against 10 us on one; threads pay off from ~256k.
+constexpr npy_intp kParGrain = npy_intp(1) << 18;
 constexpr npy_intp kGilGrain = 4096;
 
 // Thrown after a Python exception has been set; the fastcall wrapper turns it into NULL.

@@ -9,6 +9,7 @@ void bind_reductions(py::module_& m);
 void bind_indexing(py::module_& m);
 void bind_threads(py::module_& m);
 void bind_training(py::module_& m);
+void bind_allocator(py::module_& m);
 }  // namespace pyad
 
 PYBIND11_MODULE(_C, m) {
@@ -21,4 +22,5 @@ PYBIND11_MODULE(_C, m) {
     pyad::bind_indexing(m);
     pyad::bind_threads(m);
     pyad::bind_training(m);
+    pyad::bind_allocator(m);
 }

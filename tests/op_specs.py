@@ -455,6 +455,27 @@ spec("matmul",
        [(3, 8), (8, 5)], label="strided"),
      C("matmul", ad.matmul, np.matmul, [(70, 65), (65, 66)], label="70x65@65x66"))
 
+
+def _matmul_sum(a, b, c, d):
+    return ad.bind(P["matmul_sum"], a, b, c, d)
+
+
+def _np_matmul_sum(a, b, c, d):
+    return a @ b + c @ d
+
+
+spec("matmul_sum",
+     C("matmul_sum", _matmul_sum, _np_matmul_sum, [(3, 4), (4, 5), (3, 2), (2, 5)]),
+     C("matmul_sum", lambda a, b, c, d: _matmul_sum(a.T, b, c, d.T),
+       lambda a, b, c, d: a.T @ b + c @ d.T, [(4, 3), (4, 5), (3, 2), (5, 2)],
+       label="transposed"),
+     C("matmul_sum", _matmul_sum, _np_matmul_sum, [(2, 3, 4), (4, 5), (3, 2), (2, 2, 5)],
+       label="batched"),
+     C("matmul_sum", _matmul_sum, _np_matmul_sum, [(3, 0), (0, 5), (3, 2), (2, 5)],
+       label="empty-inner"),
+     C("matmul_sum", _matmul_sum, _np_matmul_sum, [(130, 129), (129, 131), (130, 3), (3, 131)],
+       label="threaded", grad=False))
+
 # ----------------------------------------------------------------------------- shape and indexing
 spec("reshape",
      C("reshape", lambda x: ad.reshape(x, (6, 4)), lambda x: x.reshape(6, 4), _X3, label="6x4"),

@@ -195,6 +195,70 @@ def test_hvp_pytree_primal():
             assert rel_err(r[k], ref[k]) < 1e-10
 
 
+# fwd-rev leaves each weight's cotangent uncomputed and keeps only its tangent (deferred
+# primals); these cases would catch a placeholder leaking into a result.
+def _shared_weight_loss(W):
+    X = np.linspace(-1.0, 1.0, 15).reshape(5, 3)
+    h = ad.tanh(X @ W)                  # W (3, 3) used three times, once transposed
+    return ad.sum(ad.tanh(h @ W) @ W.T ** 2)
+
+
+def test_hvp_shared_weight_all_modes_match_dense_hessian():
+    W = arr(3, 3)
+    H = ad.hessian(_shared_weight_loss)(W).reshape(9, 9)
+    for _ in range(2):
+        v = arr(3, 3)
+        for m in MODES:
+            assert rel_err(ad.hvp(_shared_weight_loss, (W,), (v,), mode=m),
+                           (H @ v.ravel()).reshape(3, 3)) < 1e-10, m
+
+
+def test_hvp_deferred_product_read_later_in_its_rule_is_materialized():
+    # a rule marked deferrable whose product feeds a later op in the same rule: that op
+    # must see the product's real value
+    def rule_b(g, ans, a, b):
+        p = ad.matmul(a.T, g)
+        return p * 2.0 + ad.sin(p) - ad.sin(p)
+    rule_b.deferrable = True
+    prim = ad.Primitive("double_matmul", lambda a, b: 2.0 * (a @ b),
+                        [lambda g, ans, a, b: 2.0 * ad.matmul(g, b.T), rule_b],
+                        jvp=lambda dots, ans, a, b: 2.0 * (
+                            (0.0 if dots[0] is None else ad.matmul(dots[0], b))
+                            + (0.0 if dots[1] is None else ad.matmul(a, dots[1]))))
+    X = arr(6, 4)
+
+    def f(W):
+        return ad.sum(ad.tanh(ad.bind(prim, X, W)) ** 2)
+    W, v = arr(4, 3), arr(4, 3)
+    want = ad.hvp(f, (W,), (v,), mode="rev-rev")
+    assert rel_err(ad.hvp(f, (W,), (v,), mode="fwd-rev"), want) < 1e-10
+
+
+def test_grad_of_fwd_rev_hvp_matches_rev_rev():
+    # third order through the deferred products: d/dW <v, H(W) v>
+    X, v = arr(7, 4), arr(4, 3)
+
+    def f(W):
+        return ad.sum(ad.tanh(X @ W) ** 3)
+
+    def vhv(W, mode):
+        return ad.vdot(ad.hvp(f, (W,), (v,), mode=mode), v)
+    W = arr(4, 3)
+    want = ad.grad(lambda w: vhv(w, "rev-rev"))(W)
+    assert rel_err(ad.grad(lambda w: vhv(w, "fwd-rev"))(W), want) < 1e-10
+
+
+def test_hvp_batched_matmul_weights():
+    X = arr(2, 5, 4)
+
+    def f(W):
+        return ad.sum(ad.tanh(ad.matmul(X, W)) ** 2)
+    W, v = arr(2, 4, 3), arr(2, 4, 3)
+    H = ad.hessian(f)(W).reshape(24, 24)
+    for m in MODES:
+        assert rel_err(ad.hvp(f, (W,), (v,), mode=m), (H @ v.ravel()).reshape(W.shape)) < 1e-10
+
+
 def test_hvp_unknown_mode_raises():
     with pytest.raises(ValueError, match="mode"):
         ad.hvp(rosenbrock, (np.ones(3),), (np.ones(3),), mode="fwd-fwd")

@@ -6,6 +6,15 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pyad import _C  # noqa: E402
+
+# glibc unmaps freed blocks of >= 128 KB (a threshold it raises only as it goes) and trims the
+# heap's free top, so each new array as large as one just freed page-faults in afresh: that
+# was ~40% of an MLP gradient and ~35% of an HVP here. Freed memory up to 32 MB a block and
+# 256 MB in all stays for reuse; setting either MALLOC_*_ variable or PYAD_SYSTEM_MALLOC=1
+# keeps glibc's own policy.
+_MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "PYAD_SYSTEM_MALLOC")
+if not any(os.environ.get(v) for v in _MALLOC_VARS):
+    _C.keep_freed_memory(32 << 20, 256 << 20)
 from pyad._tape import JvpTrace, Primitive, Tape, Tensor, bind, debug_nans, no_grad  # noqa: E402
 from pyad.ops import (  # noqa: E402
     abs, absolute, add, arange, astype, broadcast_to, clip, concatenate, cos, divide, dot,

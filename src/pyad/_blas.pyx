@@ -27,8 +27,11 @@ cdef inline bint _layout(cnp.ndarray a, char* trans, int* ld):
     return False
 
 
-def gemm(cnp.ndarray a, cnp.ndarray b):
-    """a @ b for 2-D float32/float64 arrays of one dtype (C order, F order or row slices)."""
+def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None):
+    """a @ b for 2-D float32/float64 arrays of one dtype (C order, F order or row slices);
+    with out (C-contiguous, of the result's shape and dtype) it returns out += a @ b, the
+    add done by gemm itself (beta = 1). Products up to DIRECT_MAX_WORK multiply-adds run
+    single-threaded, larger ones on the BLAS's own threads."""
     cdef int m = <int>cnp.PyArray_DIM(a, 0), k = <int>cnp.PyArray_DIM(a, 1)
     cdef int n = <int>cnp.PyArray_DIM(b, 1)
     cdef int tn = cnp.PyArray_TYPE(a)
@@ -44,11 +47,23 @@ def gemm(cnp.ndarray a, cnp.ndarray b):
         b = np.ascontiguousarray(b)
         _layout(b, &tb, &ldb)
     cdef cnp.ndarray c
-    if k == 0 or m == 0 or n == 0:
-        return np.zeros((m, n), dtype=a.dtype)
-    c = cnp.PyArray_EMPTY(2, dims, tn, 0)
-    cdef float fone = 1.0, fzero = 0.0
-    cdef double done = 1.0, dzero = 0.0
+    cdef float fone = 1.0, fbeta = 0.0
+    cdef double done = 1.0, dbeta = 0.0
+    if out is None:
+        if k == 0 or m == 0 or n == 0:
+            return np.zeros((m, n), dtype=a.dtype)
+        c = cnp.PyArray_EMPTY(2, dims, tn, 0)
+    else:
+        if (cnp.PyArray_TYPE(out) != tn or cnp.PyArray_NDIM(out) != 2
+                or cnp.PyArray_DIM(out, 0) != m or cnp.PyArray_DIM(out, 1) != n
+                or not cnp.PyArray_IS_C_CONTIGUOUS(out)):
+            raise ValueError(f"pyad gemm: out must be a C-contiguous ({m}, {n}) array of "
+                             f"{(<object>a).dtype}, got {(<object>out).shape} "
+                             f"{(<object>out).dtype}")
+        if k == 0 or m == 0 or n == 0:
+            return out
+        c = out
+        fbeta = dbeta = 1.0
     cdef float* fa = <float*>cnp.PyArray_DATA(a)
     cdef float* fb = <float*>cnp.PyArray_DATA(b)
     cdef float* fc = <float*>cnp.PyArray_DATA(c)
@@ -56,60 +71,112 @@ def gemm(cnp.ndarray a, cnp.ndarray b):
     cdef double* db = <double*>cnp.PyArray_DATA(b)
     cdef double* dc = <double*>cnp.PyArray_DATA(c)
     cdef int previous = 0
+    cdef bint pin = _set_local_threads != NULL and <Py_ssize_t>m * k * n <= DIRECT_MAX_WORK
+    cdef int cta = NO_TRANS if ta == b'N' else TRANS, ctb = NO_TRANS if tb == b'N' else TRANS
     with nogil:
-        if _set_local_threads != NULL:
+        if pin:
             previous = _set_local_threads(1)
         if tn == cnp.NPY_FLOAT32:
-            sgemm(&tb, &ta, &n, &m, &k, &fone, fb, &ldb, fa, &lda, &fzero, fc, &ldc)
+            if _numpy_sgemm != NULL:
+                _numpy_sgemm(COL_MAJOR, ctb, cta, n, m, k, fone, fb, ldb, fa, lda, fbeta, fc, ldc)
+            else:
+                sgemm(&tb, &ta, &n, &m, &k, &fone, fb, &ldb, fa, &lda, &fbeta, fc, &ldc)
         else:
-            dgemm(&tb, &ta, &n, &m, &k, &done, db, &ldb, da, &lda, &dzero, dc, &ldc)
-        if _set_local_threads != NULL:
+            if _numpy_dgemm != NULL:
+                _numpy_dgemm(COL_MAJOR, ctb, cta, n, m, k, done, db, ldb, da, lda, dbeta, dc, ldc)
+            else:
+                dgemm(&tb, &ta, &n, &m, &k, &done, db, &ldb, da, &lda, &dbeta, dc, &ldc)
+        if pin:
             _set_local_threads(previous)
     return c
 
 
-# Two OpenBLAS copies are loaded (numpy's and scipy's), each with its own thread pool; pools
-# that wake up together spin against each other and, on a loaded machine, a threaded 64x128
-# product can take milliseconds. So the direct calls run scipy's gemm single-threaded (through
-# OpenBLAS's per-calling-thread setting, leaving scipy.linalg's own threading alone) for every
-# product small enough not to need threads; larger ones go through np.matmul (numpy's pool,
-# the same gemm with the same transpose flags).
+# Which BLAS. Two OpenBLAS copies are loaded, numpy's and scipy's, each with its own thread
+# pool; pools that wake up together spin against each other (on a loaded machine a threaded
+# 64x128 product took milliseconds), and here numpy's runs large float32 products ~20%
+# faster. So every product goes to numpy's OpenBLAS through its 64-bit-index cblas_?gemm
+# when its wheel bundles one, else to scipy.linalg.cython_blas. Products too small to gain
+# from threads run single-threaded through that library's per-calling-thread setting.
 cdef Py_ssize_t DIRECT_MAX_WORK = 128 * 128 * 128
+cdef enum:
+    COL_MAJOR = 102
+    NO_TRANS = 111
+    TRANS = 112
 ctypedef int (*set_threads_fn)(int) noexcept nogil
+ctypedef void (*cblas_sgemm_fn)(int, int, int, long long, long long, long long, float,
+                                const float*, long long, const float*, long long, float,
+                                float*, long long) noexcept nogil
+ctypedef void (*cblas_dgemm_fn)(int, int, int, long long, long long, long long, double,
+                                const double*, long long, const double*, long long, double,
+                                double*, long long) noexcept nogil
 cdef set_threads_fn _set_local_threads = NULL
+cdef cblas_sgemm_fn _numpy_sgemm = NULL
+cdef cblas_dgemm_fn _numpy_dgemm = NULL
 
 
-def _find_thread_local_setter():
-    """scipy's bundled OpenBLAS's openblas_set_num_threads_local, or None for other BLAS."""
+def _symbols(package, names):
+    """Addresses of the first bundled OpenBLAS of package (its wheel's <package>.libs folder)
+    that exports all of names, or None."""
     import ctypes
     import glob
+    import importlib
     import os
-    import scipy
-    libs = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
-    for path in glob.glob(os.path.join(libs, "*openblas*.so*")):
+    root = os.path.dirname(os.path.dirname(importlib.import_module(package).__file__))
+    for path in sorted(glob.glob(os.path.join(root, f"{package}.libs", "*openblas*.so*"))):
         try:
-            fn = ctypes.CDLL(path).openblas_set_num_threads_local
+            lib = ctypes.CDLL(path)
+            return [ctypes.cast(getattr(lib, n), ctypes.c_void_p).value for n in names]
         except (OSError, AttributeError):
             continue
-        return ctypes.cast(fn, ctypes.c_void_p).value
     return None
 
 
-_address = _find_thread_local_setter()
-if _address:
-    _set_local_threads = <set_threads_fn><size_t>_address
-SINGLE_THREADED_DIRECT = _address is not None
+def _bind_blas():
+    global _set_local_threads, _numpy_sgemm, _numpy_dgemm
+    for prefix in ("scipy_cblas_", "cblas_"):
+        found = _symbols("numpy", [f"{prefix}sgemm64_", f"{prefix}dgemm64_",
+                                   "openblas_set_num_threads_local"])
+        if found:
+            _numpy_sgemm = <cblas_sgemm_fn><size_t>found[0]
+            _numpy_dgemm = <cblas_dgemm_fn><size_t>found[1]
+            _set_local_threads = <set_threads_fn><size_t>found[2]
+            return "numpy"
+    found = _symbols("scipy", ["openblas_set_num_threads_local"])
+    if found:
+        _set_local_threads = <set_threads_fn><size_t>found[0]
+    return "scipy"
+
+
+BLAS = _bind_blas()     # which library's gemm the products call
+
+
+cdef inline bint _gemm_ready(a, b):
+    """Two 2-D float arrays of one dtype: what gemm takes."""
+    return (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
+            and a.dtype == b.dtype and (a.dtype == np.float64 or a.dtype == np.float32))
+
+
+def _check_aligned(a, b):
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"pyad.matmul: shapes {a.shape} and {b.shape} are not aligned "
+                         f"({a.shape[1]} != {b.shape[0]})")
 
 
 def matmul(a, b):
-    """np.matmul semantics for arrays of ndim >= 2; 2-D float products up to 128^3
-    multiply-adds call single-threaded gemm directly (also saving numpy's ~0.35 us of
-    dispatch), larger ones go through np.matmul and its threads."""
-    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
-            and a.dtype == b.dtype and (a.dtype == np.float64 or a.dtype == np.float32)):
-        if a.shape[1] != b.shape[0]:
-            raise ValueError(f"pyad.matmul: shapes {a.shape} and {b.shape} are not aligned "
-                             f"({a.shape[1]} != {b.shape[0]})")
-        if a.shape[0] * a.shape[1] * b.shape[1] <= DIRECT_MAX_WORK:
-            return gemm(a, b)
+    """np.matmul semantics for arrays of ndim >= 2; 2-D float products call gemm directly
+    (saving numpy's ~0.35 us of dispatch), batched ones go through np.matmul."""
+    if _gemm_ready(a, b):
+        _check_aligned(a, b)
+        return gemm(a, b)
     return np.matmul(a, b)
+
+
+def matmul_sum(a, b, c, d):
+    """a @ b + c @ d; for 2-D operands the second product is accumulated into the first by
+    gemm (no temporary, no separate add pass)."""
+    if _gemm_ready(a, b) and _gemm_ready(c, d) and a.dtype == c.dtype:
+        _check_aligned(a, b)
+        _check_aligned(c, d)
+        if (a.shape[0], b.shape[1]) == (c.shape[0], d.shape[1]):
+            return gemm(c, d, gemm(a, b))
+    return np.add(np.matmul(a, b), np.matmul(c, d))

@@ -34,6 +34,7 @@ cdef long long NO_CEILING = 1LL << 62
 cdef long long _next_uid = 1
 cdef set _live_uids = set()     # tapes that may still be swept
 cdef bint _debug_nans = False
+cdef int _deferring = 0         # sweeps (any thread) now in a deferred-primal window
 cdef object _ops = None         # pyad.ops, installed at import (operators and rule helpers)
 cdef object _add = None         # gradient accumulation: a differentiable add
 cdef Primitive _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE, _ADD_SCALAR, _MUL_SCALAR, _RSUB_SCALAR
@@ -69,6 +70,7 @@ cdef class Primitive:
     cdef public bint differentiable
     cdef readonly bint variadic
     cdef readonly bint contiguous_floats
+    cdef public object out_shape   # (*arrays, *params) -> output shape, or None: see _bind
 
     def __init__(self, str name, impl, vjps=None, *, jvp=None, fallback=None,
                  bint variadic=False, bint contiguous_floats=False):
@@ -80,6 +82,7 @@ cdef class Primitive:
         self.differentiable = vjps is not None
         self.variadic = variadic
         self.contiguous_floats = contiguous_floats
+        self.out_shape = None
 
     def __repr__(self):
         return f"<pyad primitive {self.name}>"
@@ -208,9 +211,13 @@ cdef class _ThreadState:
     cdef list hidden           # (low, high) level windows hidden while rules run
     cdef long long ceiling     # the lowest hidden level (fast test: below it nothing hides)
     cdef int n_active          # explicit tapes/traces not hidden (fast path test)
+    cdef bint defer            # a deferred-primal window is open (see _bind_deferred)
+    cdef list pending          # [out, prim, args, params] of the output computed lazily
 
     def __init__(self):
         self.tapes = [Tape(_implicit=True)]
+        self.defer = False
+        self.pending = None
         self.frozen_below = 0
         self.frozen_stack = []
         self.hidden = []
@@ -681,7 +688,17 @@ cdef object _run(Primitive prim, tuple args, tuple params):
 
 
 cdef Tensor _bind(Primitive prim, tuple args, tuple params):
-    cdef Tensor out = Tensor.__new__(Tensor)
+    cdef Tensor out
+    cdef _ThreadState st
+    if _deferring:
+        st = _state()
+        if st.pending is not None:
+            _materialize(st)        # this op may read the deferred output
+        if st.defer and prim.out_shape is not None:
+            out = _bind_deferred(st, prim, args, params)
+            if out is not None:
+                return out
+    out = Tensor.__new__(Tensor)
     data = _run(prim, args, params)
     if type(data) is not cnp.ndarray and isinstance(data, cnp.generic):
         data = np.asarray(data)       # numpy ufuncs turn 0-d results into scalars
@@ -689,16 +706,51 @@ cdef Tensor _bind(Primitive prim, tuple args, tuple params):
     out._is_leaf = True
     if not prim.differentiable:
         return out
-    cdef _ThreadState st = _state()
+    _record_tracked(_state(), prim, args, params, out)
+    return out
+
+
+cdef void _record_tracked(_ThreadState st, Primitive prim, tuple args, tuple params,
+                          Tensor out) except *:
+    """Record the application on the tapes that track one of its inputs."""
     cdef bint explicit_tapes = st.n_active > 0
     if st.frozen_below and not explicit_tapes:
-        return out
+        return
     cdef Py_ssize_t i
     for i in range(len(args)):
         if _maybe_tracked(<Tensor>args[i], explicit_tapes):
             _record(st, prim, args, params, out)
             break
+
+
+# Deferred primals. A forward-over-reverse HVP needs only the tangents of the parameters'
+# cotangents, yet evaluating their VJP rules under the trace also computes the cotangents
+# themselves: for an MLP, one X^T G product per weight, ~40% of a gradient. In a window the
+# sweep opens around such a rule, a primitive with an out_shape gets a zero placeholder of
+# that shape instead of running its kernel; its tangent is still computed (its JVP never
+# reads the output). Any later op materializes the placeholder first, so only the rule's
+# final product, whose value nobody reads, is skipped.
+cdef Tensor _bind_deferred(_ThreadState st, Primitive prim, tuple args, tuple params):
+    datas = [(<Tensor>a).data for a in args]
+    shape = prim.out_shape(*datas, *params)
+    if shape is None:
+        return None
+    cdef Tensor out = Tensor.__new__(Tensor)
+    out.data = np.broadcast_to(np.zeros((), dtype=np.result_type(*datas)), shape)
+    out._is_leaf = True
+    st.defer = False          # the JVP rule's own ops run normally
+    try:
+        _record_tracked(st, prim, args, params, out)
+    finally:
+        st.defer = True
+    st.pending = [out, prim, args, params]
     return out
+
+
+cdef void _materialize(_ThreadState st) except *:
+    out, prim, args, params = st.pending
+    st.pending = None
+    (<Tensor>out).data = _run(<Primitive>prim, <tuple>args, <tuple>params)
 
 
 cdef inline Tensor _as_input(x):
@@ -933,9 +985,13 @@ cdef class Tape:
                  for g, s in zip(grads, leaves)]
         return tree_unflatten(treedef, grads)
 
-    cdef list _sweep(self, list targets, list seeds, list sources, bint retain):
+    cdef list _sweep(self, list targets, list seeds, list sources, bint retain,
+                     bint defer_sources=False):
         """Reverse sweep from targets (seeded with seeds, None meaning ones) to sources;
-        returns one cotangent per source, None where the targets do not depend on it."""
+        returns one cotangent per source, None where the targets do not depend on it.
+        defer_sources: only the cotangents' tangents on an enclosing JvpTrace will be read,
+        so the final products of rules marked `deferrable` that feed leaf sources are not
+        computed (see _bind_deferred)."""
         if self.released:
             raise RuntimeError(
                 "pyad: this tape was already used by gradient()/backward() and its saved values "
@@ -977,6 +1033,14 @@ cdef class Tape:
         for os in source_slots:
             if os >= 0:
                 is_source[os] = 1
+        cdef bytearray leaf_sources = None
+        cdef unsigned char* defer_into = NULL
+        if defer_sources:          # sources no record produces: their cotangents end here
+            leaf_sources = bytearray(protected)
+            defer_into = leaf_sources
+            for r in records:
+                if r is not None:
+                    defer_into[(<_Record>r).out_slot] = 0
         try:
             for i in range(start, -1, -1):
                 if records[i] is None:
@@ -996,7 +1060,10 @@ cdef class Tape:
                         continue
                     if s == RELEASED:
                         _raise_released()
-                    ct = rec.run_rule(k, g)
+                    if defer_into != NULL and defer_into[s] and _deferrable(rec, k):
+                        ct = _run_rule_deferred(st, rec, k, g)
+                    else:
+                        ct = rec.run_rule(k, g)
                     if ct is None:
                         continue
                     if grads[s] is None:
@@ -1164,9 +1231,28 @@ cdef void _free_dead_records(Tape tape) except *:
         a = None        # a loop variable must not count as a reference to an earlier output
 
 
-def sweep(Tape tape, list targets, list seeds, list sources):
-    """Cotangents of sources for sum_k <seeds[k], targets[k]> (None where independent)."""
-    return tape._sweep(targets, seeds, sources, False)
+cdef inline bint _deferrable(_Record rec, Py_ssize_t k):
+    rule = rec.prim.vjps[0] if rec.prim.variadic else rec.prim.vjps[k]
+    return getattr(rule, "deferrable", False)
+
+
+cdef object _run_rule_deferred(_ThreadState st, _Record rec, Py_ssize_t k, g):
+    global _deferring
+    _deferring += 1
+    st.defer = True
+    try:
+        return rec.run_rule(k, g)
+    finally:
+        st.defer = False
+        st.pending = None        # the rule's final product: never computed
+        _deferring -= 1
+
+
+def sweep(Tape tape, list targets, list seeds, list sources, bint primal_unused=False):
+    """Cotangents of sources for sum_k <seeds[k], targets[k]> (None where independent).
+    primal_unused=True: the caller reads only the cotangents' tangents on an enclosing
+    JvpTrace (forward-over-reverse), so their own values may be left uncomputed (zeros)."""
+    return tape._sweep(targets, seeds, sources, False, primal_unused)
 
 
 def is_tracked(t):

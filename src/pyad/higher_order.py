@@ -4,7 +4,7 @@ import numpy as np
 from pyad import ops
 from pyad._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.pytree import tree_flatten, tree_unflatten
-from pyad.transforms import _collect, _prepare, _unbox, grad, jvp
+from pyad.transforms import _collect, _prepare, _scalar_output, _unbox, grad, jvp
 
 __all__ = ["hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot"]
 
@@ -38,7 +38,7 @@ def hvp(fun, primals, tangents, mode="fwd-rev"):
     primals, tangents = tuple(primals), tuple(tangents)
     argnums = tuple(range(len(primals)))
     if mode == "fwd-rev":
-        return _single(jvp(grad(fun, argnums=argnums), primals, tangents)[1], primals)
+        return _single(_hvp_fwd_rev(fun, primals, tangents), primals)
     if mode == "rev-rev":
         g = grad(lambda *p: vdot(grad(fun, argnums=argnums)(*p), tangents), argnums=argnums)
         return _single(g(*primals), primals)
@@ -46,6 +46,33 @@ def hvp(fun, primals, tangents, mode="fwd-rev"):
         g = grad(lambda *p: jvp(fun, p, tangents)[1], argnums=argnums)
         return _single(g(*primals), primals)
     raise ValueError(f"pyad.hvp: unknown mode {mode!r}; use one of {HVP_MODES}")
+
+
+def _hvp_fwd_rev(fun, primals, tangents):
+    """jvp of grad, but the gradient's own value is never read: the sweep may skip the
+    products that only make it (X^T G for each weight) and keep their tangents."""
+    if len(tangents) != len(primals):
+        raise ValueError(f"pyad.hvp: {len(primals)} primals but {len(tangents)} tangents")
+    argnums = tuple(range(len(primals)))
+    args, boxed, _ = _prepare("hvp", primals, argnums)
+    sources = [t for _, _, tensors, _ in boxed for t in tensors]
+    vectors = []
+    for (n, leaves, _, td), tan in zip(boxed, tangents):
+        t_leaves, t_td = tree_flatten(tan)
+        if t_td != td:
+            raise ValueError(f"pyad.hvp: vector {n} has structure {t_td} but its primal has "
+                             f"{td}")
+        vectors.extend(t_leaves)
+    with JvpTrace() as trace:
+        for x, v in zip(sources, vectors):
+            trace.watch(x, v)
+        with Tape() as tape:
+            tape.watch(*sources)
+            out = fun(*args)
+        target = _scalar_output("hvp", out)
+        cts = sweep(tape, [target], [None], sources, primal_unused=True)
+    dots = [None if c is None else trace.tangent(c) for c in cts]
+    return tuple(_collect(boxed, dots))
 
 
 def hvp_fn(fun, *primals):

@@ -331,11 +331,41 @@ def _matmul_db(g, ans, a, b):
     return o.sum_to(o.matmul(o.swapaxes(a, -1, -2), g), b.shape)
 
 
+# pyad ops only, no reads of array data: a forward-over-reverse sweep may leave their final
+# product uncomputed where only its tangent is needed (_tape._bind_deferred)
+_matmul_da.deferrable = _matmul_db.deferrable = True
+
+
+def _product_tangent(da, a, b, db):
+    """Tangent of a @ b: da @ b + a @ db, as one fused matmul_sum when both are present."""
+    if da is None:
+        return None if db is None else apply2(matmul, a, db)
+    if db is None:
+        return apply2(matmul, da, b)
+    return o.bind(matmul_sum, da, b, a, db)
+
+
+def _matmul_out_shape(a, b):
+    """The output shape of a 2-D product without computing it (None for batched ones)."""
+    return (a.shape[0], b.shape[1]) if a.ndim == 2 and b.ndim == 2 else None
+
+
 matmul = defprim(
     "matmul", _matmul_da, _matmul_db,
     jvp=lambda dots, ans, a, b: _tangent_sum(
-        (None if dots[0] is None else apply2(matmul, dots[0], b),
-         None if dots[1] is None else apply2(matmul, a, dots[1])), ans))
+        (_product_tangent(dots[0], a, b, dots[1]),), ans))
+matmul.out_shape = _matmul_out_shape
+# a @ b + c @ d, the second product accumulated into the first by gemm: the tangent of a
+# product (da @ b + a @ db) without a temporary or a separate add pass
+matmul_sum = defprim(
+    "matmul_sum",
+    lambda g, ans, a, b, c, d: _matmul_da(g, ans, a, b),
+    lambda g, ans, a, b, c, d: _matmul_db(g, ans, a, b),
+    lambda g, ans, a, b, c, d: _matmul_da(g, ans, c, d),
+    lambda g, ans, a, b, c, d: _matmul_db(g, ans, c, d),
+    jvp=lambda dots, ans, a, b, c, d: _tangent_sum(
+        (_product_tangent(dots[0], a, b, dots[1]), _product_tangent(dots[2], c, d, dots[3])),
+        ans))
 
 
 # ------------------------------------------------------------------- shape and indexing

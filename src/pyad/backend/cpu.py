@@ -2,7 +2,7 @@
 import numpy as np
 
 from pyad import _C
-from pyad._blas import matmul as _matmul
+from pyad._blas import matmul as _matmul, matmul_sum as _matmul_sum
 
 UNARY = ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "tanh", "sigmoid",
          "relu", "softplus", "negative")
@@ -78,6 +78,7 @@ KERNELS.update(
     logsumexp=_logsumexp,
     sum_to=_sum_to,
     matmul=_matmul,
+    matmul_sum=_matmul_sum,
     reshape=np.reshape,
     transpose=np.transpose,
     broadcast_to=np.broadcast_to,

@@ -850,6 +850,26 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
                 out._is_leaf = False
 
 
+cdef object _batched_jvp_fn = None, _batched_vjp_fn = None
+
+
+cdef object _batched_jvp():
+    """pyad.batching.batched_jvp (imported on first use: it needs the primitive table)."""
+    global _batched_jvp_fn
+    if _batched_jvp_fn is None:
+        from pyad.batching import batched_jvp
+        _batched_jvp_fn = batched_jvp
+    return _batched_jvp_fn
+
+
+cdef object _batched_vjp():
+    global _batched_vjp_fn
+    if _batched_vjp_fn is None:
+        from pyad.batching import batched_vjp
+        _batched_vjp_fn = batched_vjp
+    return _batched_vjp_fn
+
+
 cdef void _push_tangent(_ThreadState st, JvpTrace trace, Primitive prim, tuple args,
                         tuple params, Tensor out) except *:
     """Forward mode: the output's tangent on this trace from the inputs' tangents."""
@@ -867,7 +887,10 @@ cdef void _push_tangent(_ThreadState st, JvpTrace trace, Primitive prim, tuple a
         raise TypeError(f"pyad: primitive '{prim.name}' has no forward-mode (JVP) rule")
     st.hide_from(trace.level)
     try:
-        tangent = prim.jvp(tuple(dots), out, *args, *params)
+        if trace.batch:
+            tangent = _batched_jvp()(prim, tuple(dots), out, args, params, trace.batch)
+        else:
+            tangent = prim.jvp(tuple(dots), out, *args, *params)
     finally:
         st.unhide()
     if tangent is None:
@@ -986,12 +1009,13 @@ cdef class Tape:
         return tree_unflatten(treedef, grads)
 
     cdef list _sweep(self, list targets, list seeds, list sources, bint retain,
-                     bint defer_sources=False):
+                     bint defer_sources=False, Py_ssize_t batch=0):
         """Reverse sweep from targets (seeded with seeds, None meaning ones) to sources;
         returns one cotangent per source, None where the targets do not depend on it.
         defer_sources: only the cotangents' tangents on an enclosing JvpTrace will be read,
         so the final products of rules marked `deferrable` that feed leaf sources are not
-        computed (see _bind_deferred)."""
+        computed (see _bind_deferred). batch > 0: each seed is a stack of that many
+        cotangents, (batch,) + target shape, and so is every cotangent returned."""
         if self.released:
             raise RuntimeError(
                 "pyad: this tape was already used by gradient()/backward() and its saved values "
@@ -1012,13 +1036,14 @@ cdef class Tape:
             if tslot < 0:
                 continue
             seed = seeds[k]
-            if seed is None:
+            if seed is None and not batch:
                 g = _wrap(np.ones_like(target.data))
             else:
                 g = _as_tensor(seed)
-                if g.shape != target.shape:
+                want = (batch,) + target.shape if batch else target.shape
+                if g.shape != want:
                     raise ValueError(f"gradient seed has shape {g.shape} but the target has "
-                                     f"shape {target.shape}")
+                                     f"shape {target.shape}; it must have shape {want}")
             grads[tslot] = g if grads[tslot] is None else _add(grads[tslot], g)
             j = len(records) - 1
             while j > start and (records[j] is None or (<_Record>records[j]).out_slot != tslot):
@@ -1060,7 +1085,10 @@ cdef class Tape:
                         continue
                     if s == RELEASED:
                         _raise_released()
-                    if defer_into != NULL and defer_into[s] and _deferrable(rec, k):
+                    if batch:
+                        ct = _batched_vjp()(rec.prim, k, g, rec.out, rec.args, rec.params,
+                                            batch)
+                    elif defer_into != NULL and defer_into[s] and _deferrable(rec, k):
                         ct = _run_rule_deferred(st, rec, k, g)
                     else:
                         ct = rec.run_rule(k, g)
@@ -1095,22 +1123,32 @@ cdef class JvpTrace(Tape):
         dy = trace.tangent(y)         # J_f(x) v
 
     Traces and tapes nest in any order (jvp of grad, grad of jvp, jvp of jvp).
+
+    JvpTrace(batch=B) carries B tangents per tensor at once, stacked on a leading axis:
+    watch(x, t) takes t of shape (B,) + x.shape and tangent(y) has shape (B,) + y.shape
+    (each primitive's JVP runs once on the whole batch; see pyad.batching).
     """
     cdef list tangents
+    cdef readonly Py_ssize_t batch
 
-    def __init__(self):
+    def __init__(self, batch=0):
         Tape.__init__(self, persistent=True, watch_accessed_variables=False)
         self.forward = True
         self.tangents = []
+        if batch < 0:
+            raise ValueError(f"JvpTrace: batch must be >= 0 (0: one tangent), got {batch}")
+        self.batch = batch
 
     def watch(self, x, tangent):
-        """Give tensor x the tangent `tangent` (same shape) on this trace."""
+        """Give tensor x the tangent `tangent` (same shape; (batch,) + x.shape for a
+        batched trace) on this trace."""
         if not isinstance(x, Tensor):
             raise TypeError(f"JvpTrace.watch expects a pyad Tensor, got {type(x).__name__}")
         t = _as_input(tangent)
-        if t.shape != x.shape:
+        want = (self.batch,) + x.shape if self.batch else x.shape
+        if t.shape != want:
             raise ValueError(f"pyad.jvp: tangent of shape {t.shape} for a primal of shape "
-                             f"{x.shape}; they must match")
+                             f"{x.shape}; it must have shape {want}")
         if t.data.dtype != x.data.dtype:
             t = _ops.astype(t, x.data.dtype)
         cdef Py_ssize_t s = self._watch_one(<Tensor>x)
@@ -1248,11 +1286,16 @@ cdef object _run_rule_deferred(_ThreadState st, _Record rec, Py_ssize_t k, g):
         _deferring -= 1
 
 
-def sweep(Tape tape, list targets, list seeds, list sources, bint primal_unused=False):
+def sweep(Tape tape, list targets, list seeds, list sources, bint primal_unused=False,
+          Py_ssize_t batch=0):
     """Cotangents of sources for sum_k <seeds[k], targets[k]> (None where independent).
     primal_unused=True: the caller reads only the cotangents' tangents on an enclosing
-    JvpTrace (forward-over-reverse), so their own values may be left uncomputed (zeros)."""
-    return tape._sweep(targets, seeds, sources, False, primal_unused)
+    JvpTrace (forward-over-reverse), so their own values may be left uncomputed (zeros).
+    batch=B: the seeds are stacks of B cotangents ((B,) + target shape) swept at once, and
+    each returned cotangent is (B,) + source shape."""
+    if batch < 0:
+        raise ValueError(f"sweep: batch must be >= 0, got {batch}")
+    return tape._sweep(targets, seeds, sources, False, primal_unused, batch)
 
 
 def is_tracked(t):

@@ -110,9 +110,9 @@ def jacobian(fun, argnums=0, mode="auto"):
     """The dense Jacobian d fun / d args[argnums], of shape out.shape + in.shape (a pytree
     argument gives the same pytree of Jacobians; a tuple argnums gives a tuple).
 
-    mode "fwd" pushes one basis tangent per input element (cheap for few inputs), "rev"
-    records once and sweeps one basis cotangent per output element (cheap for few outputs),
-    "auto" picks the mode with fewer passes."""
+    mode "fwd" pushes the whole input basis through one batched forward pass (cheap for few
+    inputs), "rev" records once and sweeps one basis cotangent per output element (cheap
+    for few outputs), "auto" picks the cheaper by the input and output sizes."""
     if mode not in ("auto", "fwd", "rev"):
         raise ValueError(f"pyad.jacobian: unknown mode {mode!r}; use 'auto', 'fwd' or 'rev'")
     multiple = isinstance(argnums, (tuple, list))
@@ -153,34 +153,72 @@ def _array_output(out):
     return out if isinstance(out, Tensor) else wrap(np.asarray(out))
 
 
-def _jvp_column(fun, args, x, e):
-    """d fun / d x along the basis array e, by one forward-mode pass."""
-    with JvpTrace() as trace:
-        trace.watch(x, e)
-        out = _array_output(fun(*args))
-    d = trace.tangent(out)
-    return wrap(np.zeros_like(out.data)) if d is None else d
-
-
 def _assemble(parts, axis, shape):
-    """Stack Jacobian columns/rows: with pyad ops when an enclosing transform tracks any of
-    them (so jacobian of jacobian works), as plain numpy otherwise."""
+    """Stack Jacobian rows: with pyad ops when an enclosing transform tracks any of them (so
+    jacobian of jacobian works), as plain numpy otherwise."""
     if any(is_tracked(p) for p in parts):
         return ops.reshape(ops.stack(parts, axis=axis), shape)
     return np.stack([np.asarray(p.data) for p in parts], axis=axis).reshape(shape)
 
 
+def _batched_basis(sources):
+    """For each source, its block of the identity over all the sources' elements: tangents
+    of shape (total,) + source.shape, so one batched pass carries every basis direction."""
+    sizes = [s.size for s in sources]
+    total, start, blocks = sum(sizes), 0, []
+    for s, n in zip(sources, sizes):
+        block = np.zeros((total, n), dtype=s.data.dtype)
+        block[start:start + n] = np.eye(n, dtype=s.data.dtype)
+        blocks.append(block.reshape((total,) + s.shape))
+        start += n
+    return total, sizes, blocks
+
+
+def _columns_last(t, n_in, out_shape, in_shape):
+    """(n_in,) + out.shape tangents as the Jacobian block out.shape + in.shape."""
+    nd = len(out_shape)
+    if is_tracked(t):
+        moved = ops.transpose(t, tuple(range(1, nd + 1)) + (0,))
+        return ops.reshape(moved, out_shape + in_shape)
+    data = t.data if isinstance(t, Tensor) else t
+    return np.ascontiguousarray(np.moveaxis(data, 0, -1)).reshape(out_shape + in_shape)
+
+
+# the most basis directions one batched pass or sweep carries: bounds its memory at that
+# many times the function's own intermediates; larger bases take several passes
+CHUNK = 256
+
+
 def _jacobian_fwd(fun, args, sources):
-    """One forward pass per input element, each carrying one basis tangent."""
-    jacs = []
-    for x in sources:
-        columns = [_jvp_column(fun, args, x, e) for e in _basis(x.shape, x.data.dtype)]
-        if columns:
-            jac = _assemble(columns, -1, columns[0].shape + x.shape)
-        else:
-            jac = np.zeros(np.shape(_eval(fun, args)) + x.shape, dtype=x.data.dtype)
-        jacs.append(jac)
+    """Every input direction at once: forward passes on a JvpTrace whose tangents are the
+    stacked basis (each primitive's JVP runs once on the whole batch), CHUNK directions a
+    pass."""
+    total, sizes, blocks = _batched_basis(sources)
+    if total == 0:
+        shape = np.shape(_eval(fun, args))
+        return [np.zeros(shape + s.shape, dtype=s.data.dtype) for s in sources]
+    pieces, out = [], None
+    for c0 in range(0, total, CHUNK):
+        c1 = min(c0 + CHUNK, total)
+        with JvpTrace(batch=c1 - c0) as trace:
+            for s, block in zip(sources, blocks):
+                trace.watch(s, block[c0:c1])
+            out = _array_output(fun(*args))
+        t = trace.tangent(out)
+        pieces.append(wrap(np.zeros((c1 - c0,) + out.shape, dtype=out.data.dtype))
+                      if t is None else t)
+    rows = pieces[0] if len(pieces) == 1 else _concat(pieces)
+    jacs, start = [], 0
+    for s, n in zip(sources, sizes):
+        jacs.append(_columns_last(rows[start:start + n], n, out.shape, s.shape))
+        start += n
     return jacs
+
+
+def _concat(parts):
+    if any(is_tracked(p) for p in parts):
+        return ops.concatenate(parts, axis=0)
+    return wrap(np.concatenate([p.data for p in parts], axis=0))
 
 
 def _record(fun, args, sources):
@@ -192,48 +230,62 @@ def _record(fun, args, sources):
 
 
 def _jacobian_rev(fun, args, sources, recorded=None):
-    """One recording, then one reverse sweep per output element."""
+    """One recording, then reverse sweeps each carrying a stack of up to CHUNK basis
+    cotangents (each primitive's VJP rule runs once on the whole stack)."""
     tape, out = recorded or _record(fun, args, sources)
-    rows = [[] for _ in sources]
-    for e in _basis(out.shape, out.data.dtype):
-        cts = sweep(tape, [out], [wrap(e)], sources)
+    n = out.size
+    if n == 0:
+        return [np.zeros(out.shape + s.shape, dtype=s.data.dtype) for s in sources]
+    eye = np.eye(n, dtype=out.data.dtype)
+    pieces = [[] for _ in sources]
+    for c0 in range(0, n, CHUNK):
+        c1 = min(c0 + CHUNK, n)
+        seed = wrap(eye[c0:c1].reshape((c1 - c0,) + out.shape))
+        cts = sweep(tape, [out], [seed], sources, batch=c1 - c0)
         for k, (c, s) in enumerate(zip(cts, sources)):
-            rows[k].append(wrap(np.zeros_like(s.data)) if c is None else c)
-    return [_assemble(r, 0, out.shape + s.shape) if r
-            else np.zeros(out.shape + s.shape, dtype=s.data.dtype)
-            for r, s in zip(rows, sources)]
+            pieces[k].append(wrap(np.zeros((c1 - c0,) + s.shape, dtype=s.data.dtype))
+                             if c is None else c)
+    jacs = []
+    for p, s in zip(pieces, sources):
+        rows = p[0] if len(p) == 1 else _concat(p)
+        jacs.append(_unbox_block(rows, out.shape + s.shape))
+    return jacs
 
 
 def hessian(fun, argnums=0):
-    """The dense Hessian of a scalar function, shape in.shape + in.shape: the gradient is
-    recorded once and each row is one reverse sweep of it (forward-over-reverse cost).
+    """The dense Hessian of a scalar function, shape in.shape + in.shape, by forward over
+    reverse: the whole input basis pushed through the gradient computation in batched
+    forward passes (symmetric to rounding).
 
     For a pytree argument the result is a pytree of pytrees of blocks, like JAX's:
     H[leaf_i][leaf_j] has shape leaf_i.shape + leaf_j.shape."""
     def hessian_fun(*args):
         x = args[argnums]
         leaves, td = tree_flatten(x)
-        arrays = [np.asarray(v.data if isinstance(v, Tensor) else v) for v in leaves]
+        arrays = [v if isinstance(v, Tensor) else np.asarray(v) for v in leaves]
 
-        def f_of_x(xv):
+        def flat_grad(*xs):
             a = list(args)
-            a[argnums] = xv
-            return fun(*a)
-        apply = hvp_fn(f_of_x, tree_unflatten(td, arrays))
-        rows = []      # rows[i][j]: block (leaf i, leaf j), one basis vector of leaf i at a time
-        for i, xi in enumerate(arrays):
-            parts = [[] for _ in arrays]
-            for e in _basis(xi.shape, xi.dtype):
-                v = [np.zeros_like(a) for a in arrays]
-                v[i] = e
-                hv, _ = tree_flatten(apply(tree_unflatten(td, v)))
-                for j, h in enumerate(hv):
-                    parts[j].append(np.asarray(h.data if isinstance(h, Tensor) else h))
-            rows.append([np.stack(p).reshape(xi.shape + xj.shape) if p
-                         else np.zeros(xi.shape + xj.shape, dtype=xi.dtype)
-                         for p, xj in zip(parts, arrays)])
+            a[argnums] = tree_unflatten(td, list(xs))
+            g = grad(fun, argnums=argnums)(*a)
+            return ops.concatenate([ops.reshape(ops._t(t), (-1,)) for t in tree_flatten(g)[0]])
+        args_b, boxed, _ = _prepare("hessian", arrays, tuple(range(len(arrays))))
+        sources = [t for _, _, tensors, _ in boxed for t in tensors]
+        cols = _jacobian_fwd(flat_grad, args_b, sources)    # cols[j]: (n_all,) + x_j.shape
+        rows, start = [], 0
+        for xi in sources:
+            n = xi.size
+            rows.append([_unbox_block(c[start:start + n], xi.shape + xj.shape)
+                         for c, xj in zip(cols, sources)])
+            start += n
         return tree_unflatten(td, [tree_unflatten(td, r) for r in rows])
     return hessian_fun
+
+
+def _unbox_block(block, shape):
+    if is_tracked(block):
+        return ops.reshape(block, shape)
+    return np.asarray(block.data if isinstance(block, Tensor) else block).reshape(shape)
 
 
 def gnvp(model, loss, params, v):

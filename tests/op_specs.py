@@ -320,6 +320,35 @@ def _ref_grad_sum_f_sin(name, x):
     return df(x) * np.sin(x) + f(x) * np.cos(x)
 
 
+def _np_tanh_backward_tangent(g, y, dg, dy):
+    return dg * (1 - y * y) - 2 * g * y * dy
+
+
+def _ref_hvp_tanh_sin(x, v):
+    """H v of sum(tanh(x) sin(x)): diagonal, f'' = t'' sin + 2 t' cos - t sin."""
+    t = np.tanh(x)
+    dt = 1 - t * t
+    return (-2 * t * dt * np.sin(x) + 2 * dt * np.cos(x) - t * np.sin(x)) * v
+
+
+_TBT = ("real", "unit", "real", "real")
+spec("tanh_backward_tangent",
+     C("tanh_backward_tangent", direct("tanh_backward_tangent", ()), _np_tanh_backward_tangent,
+       [(3, 4)] * 4, domain=_TBT, label="direct"),
+     C("tanh_backward_tangent", direct("tanh_backward_tangent", ()), _np_tanh_backward_tangent,
+       [()] * 4, domain=_TBT, label="direct-0d"),
+     C("tanh_backward_tangent", direct("tanh_backward_tangent", ()), _np_tanh_backward_tangent,
+       [(37,)] * 4, domain=_TBT, label="direct-simd-tail"),
+     C("tanh_backward_tangent", direct("tanh_backward_tangent", ()), _np_tanh_backward_tangent,
+       [(0, 2)] * 4, domain=_TBT, label="direct-empty"),
+     C("tanh_backward_tangent", direct("tanh_backward_tangent", ()), _np_tanh_backward_tangent,
+       [(600, 500)] * 4, domain=_TBT, label="direct-300k-threaded", grad=False),
+     # as the tangent of tanh's rule in a forward-over-reverse HVP
+     C("tanh_backward_tangent",
+       lambda x, v: ad.hvp(lambda z: ad.sum(ad.tanh(z) * ad.sin(z)), (x,), (v,)),
+       _ref_hvp_tanh_sin, [(3, 4), (3, 4)], label="hvp-of-tanh"))
+
+
 # softmax_backward(g, y) = y * (g - sum(g * y)); log_softmax_backward(g, y) = g - exp(y) sum(g)
 def _np_softmax_backward(axis):
     return lambda g, y: y * (g - np.sum(g * y, axis=axis, keepdims=True))

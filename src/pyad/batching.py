@@ -67,7 +67,7 @@ for _name in ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "tan
               "rdiv_scalar", "pow_scalar", "rpow_scalar", "clip", "add", "subtract",
               "multiply", "divide", "maximum", "minimum", "power", "tanh_backward",
               "sigmoid_backward", "relu_backward", "abs_backward", "softplus_backward",
-              "clip_backward", "sqrt_backward", "where", "astype"):
+              "clip_backward", "sqrt_backward", "tanh_backward_tangent", "where", "astype"):
     LIFTS[_name] = (ELEMENTWISE, _same)
 LIFTS.update(
     matmul=(ALIGNED, _same), matmul_sum=(ALIGNED, _same), broadcast_to=(ALIGNED, _prefix_shape),

@@ -180,12 +180,38 @@ power = _kernel_prim(
 # ------------------------------------------------------------------- fused backward ops
 # One C++ pass each in the first-order sweep; their own rules make them differentiable again.
 # Each is linear in its first input g; the second input is the saved output or input.
+def _tanh_tangent(g, y, dg, dy):
+    """dg (1 - y^2) - 2 g y dy with g or dg possibly None (zero): the tangent of
+    tanh_backward(g, y) along (dg, dy), or the part of tanh_backward_tangent linear in (g, dg)."""
+    if g is None:
+        return None if dg is None else apply2(tanh_backward, dg, y)
+    if dg is None:
+        return g * y * dy * -2.0
+    return o.bind(tanh_backward_tangent, g, y, dg, dy)     # one fused pass
+
+
+def _tanh_backward_jvp(dots, ans, g, y):
+    dg, dy = dots
+    if dy is None:
+        return apply2(tanh_backward, dg, y)
+    return _tangent_sum((_tanh_tangent(g, y, dg, dy),), ans)
+
+
 tanh_backward = _kernel_prim(
     "tanh_backward", call("tanh_backward", G, X(1)),
     lambda c, ans, g, y: c * g * y * -2.0,
-    jvp=lambda dots, ans, g, y: _tangent_sum(
-        (None if dots[0] is None else apply2(tanh_backward, dots[0], y),
-         None if dots[1] is None else g * y * dots[1] * -2.0), ans))
+    jvp=_tanh_backward_jvp)
+# its tangent dg (1 - y^2) - 2 g y dy as one row (and one kernel pass)
+tanh_backward_tangent = _kernel_prim(
+    "tanh_backward_tangent",
+    lambda c, ans, g, y, dg, dy: c * y * dy * -2.0,
+    lambda c, ans, g, y, dg, dy: (c * (y * dg + g * dy)) * -2.0,
+    call("tanh_backward", G, X(1)),
+    lambda c, ans, g, y, dg, dy: c * g * y * -2.0,
+    jvp=lambda dots, ans, g, y, dg, dy: _tangent_sum((
+        _tanh_tangent(dots[0], y, dots[2], dy),     # linear in (g, dg) jointly: the row
+        None if dots[1] is None else dots[1] * (y * dg + g * dy) * -2.0,
+        None if dots[3] is None else dots[3] * g * y * -2.0), ans))
 sigmoid_backward = _kernel_prim(
     "sigmoid_backward", call("sigmoid_backward", G, X(1)),
     lambda c, ans, g, y: c * g * (1.0 - 2.0 * y),

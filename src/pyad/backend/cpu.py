@@ -10,7 +10,7 @@ SCALAR = ("add_scalar", "mul_scalar", "rsub_scalar", "rdiv_scalar", "pow_scalar"
           "clip")
 BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power")
 FUSED_BACKWARD = ("tanh_backward", "sigmoid_backward", "relu_backward", "abs_backward",
-                  "softplus_backward", "clip_backward", "sqrt_backward")
+                  "softplus_backward", "clip_backward", "sqrt_backward", "tanh_backward_tangent")
 AXIS = ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward")
 TRAINING = ("softmax_cross_entropy", "softmax_cross_entropy_backward")
 

@@ -588,3 +588,48 @@ def test_jvp_repeated_calls_are_independent():
         ref = np.zeros(4)
         ref[i] = np.exp(x[i]) * (np.sin(x[i]) + np.cos(x[i]))
         close(a[i], ref)
+
+
+# ============================================================================ linearize
+def test_linearize_matches_jvp_for_pytrees_without_rerunning_fun():
+    W = arr(6, 4)
+    calls = [0]
+
+    def f(x, p):
+        calls[0] += 1
+        return {"h": ad.tanh(W @ x) * p["s"], "n": ad.sum(x ** 3) + p["b"]}
+    x, p = arr(4), {"s": arr(), "b": arr(2)}
+    out, f_jvp = ad.linearize(f, x, p)
+    close(out["h"], np.tanh(W @ x) * p["s"])
+    for _ in range(3):
+        v = (arr(4), {"s": arr(), "b": arr(2)})
+        got, want = f_jvp(*v), ad.jvp(f, (x, p), v)[1]
+        assert set(got) == {"h", "n"} and isinstance(got["h"], np.ndarray)
+        close(got["h"], want["h"])
+        close(got["n"], want["n"])
+    assert calls[0] == 1 + 3          # once for linearize, once per reference ad.jvp
+
+
+def test_linearize_is_linear_and_exact_on_a_linear_map():
+    A = arr(5, 3)
+    _, f_jvp = ad.linearize(lambda x: A @ x + 1.0, arr(3))
+    v1, v2 = arr(3), arr(3)
+    close(f_jvp(v1), A @ v1)
+    close(f_jvp(2.0 * v1 - v2), 2.0 * f_jvp(v1) - f_jvp(v2))
+
+
+def test_linearize_unused_input_and_dtype():
+    x32 = arr(3, dtype=np.float32)
+    _, f_jvp = ad.linearize(lambda x, y: ad.sin(x), x32, arr(2, dtype=np.float32))
+    t = f_jvp(arr(3, dtype=np.float32), arr(2, dtype=np.float32))
+    assert t.dtype == np.float32
+    _, g_jvp = ad.linearize(lambda x, y: ad.sum(y) * 0.0 + 1.0, arr(3), arr(2))
+    close(g_jvp(arr(3), np.ones(2)), 0.0)
+
+
+def test_linearize_rejects_wrong_tangent_structure_and_shape():
+    _, f_jvp = ad.linearize(lambda x, y: x * y, arr(3), arr(3))
+    with pytest.raises(ValueError, match="structure"):
+        f_jvp(arr(3))
+    with pytest.raises(ValueError, match="shape"):
+        f_jvp(arr(3), arr(4))

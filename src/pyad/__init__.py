@@ -25,7 +25,7 @@ from pyad.ops import (  # noqa: E402
     transpose, var, where, zeros, zeros_like)
 from pyad.prims import PRIMITIVES  # noqa: E402
 from pyad.pytree import tree_flatten, tree_map, tree_unflatten  # noqa: E402
-from pyad.transforms import grad, jvp, value_and_grad, vjp  # noqa: E402
+from pyad.transforms import grad, jvp, linearize, value_and_grad, vjp  # noqa: E402
 from pyad.higher_order import gnvp, hessian, hvp, hvp_fn, jacobian, vdot  # noqa: E402
 from pyad.custom import custom_primitive  # noqa: E402
 from pyad.testing import check_grads  # noqa: E402
@@ -49,7 +49,8 @@ def get_num_threads():
 
 __all__ = [
     "Tensor", "Tape", "Primitive", "PRIMITIVES", "bind", "tensor", "no_grad", "debug_nans",
-    "set_num_threads", "get_num_threads", "grad", "value_and_grad", "vjp", "jvp", "JvpTrace",
+    "set_num_threads", "get_num_threads", "grad", "value_and_grad", "vjp", "jvp", "linearize",
+    "JvpTrace",
     "hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot", "custom_primitive", "check_grads",
     "save", "load", "nn", "optim", "losses", "data", "datasets", "init", "curvature", "implicit",
     "planner", "unrolled",

@@ -1,4 +1,5 @@
-"""Functional transforms (autograd/JAX style) over pytrees: grad, value_and_grad, vjp, jvp."""
+"""Functional transforms (autograd/JAX style) over pytrees: grad, value_and_grad, vjp, jvp,
+linearize."""
 import functools
 import numbers
 
@@ -7,7 +8,7 @@ import numpy as np
 from pyad._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.pytree import tree_flatten, tree_unflatten
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize"]
 
 
 def _box(x, fn_name, position):
@@ -183,3 +184,49 @@ def jvp(fun, primals, tangents):
     like = None if not _any_tensor(boxed) else sources[0]
     return (tree_unflatten(out_td, [_unbox(o, like) for o in outs]),
             tree_unflatten(out_td, [_unbox(d, like) for d in dots]))
+
+
+def linearize(fun, *primals):
+    """(fun(*primals), f_jvp) where f_jvp(*tangents) = J v, without running fun again.
+
+    fun is recorded once, and so is its reverse sweep as a function of the cotangent u (the
+    sweep is linear in u); J v is the derivative of <J^T u, v> with respect to u, one reverse
+    sweep of that second recording per call. Tangents have the primals' structure; the
+    result has the output's."""
+    args, boxed, _ = _prepare("linearize", primals, tuple(range(len(primals))))
+    sources = [t for _, _, tensors, _ in boxed for t in tensors]
+    # the tape that records the sweep must be the outer one: a sweep is seen by tapes older
+    # than the one it walks, never by newer ones
+    with Tape(persistent=True) as transpose_tape:
+        with Tape(persistent=True) as tape:
+            tape.watch(*sources)
+            out = fun(*args)
+        out_leaves, out_td = tree_flatten(out)
+        targets = [o if isinstance(o, Tensor) else wrap(np.asarray(o)) for o in out_leaves]
+        dummies = [wrap(np.zeros_like(t.data)) for t in targets]
+        transpose_tape.watch(*dummies)
+        cts = sweep(tape, targets, dummies, sources)
+    live = [(c, s) for c, s in zip(cts, sources) if c is not None]
+    primal_td = tree_flatten(tuple(primals))[1]
+    any_tensor = _any_tensor(boxed)
+
+    def f_jvp(*tangents):
+        t_leaves, t_td = tree_flatten(tuple(tangents))
+        if t_td != primal_td:
+            raise ValueError(f"pyad.linearize: tangents have structure {t_td} but the primals "
+                             f"have {primal_td}")
+        by_source = {id(s): t for s, t in zip(sources, t_leaves)}
+        seeds = [wrap(np.asarray(by_source[id(s)].data if isinstance(by_source[id(s)], Tensor)
+                                 else by_source[id(s)], dtype=c.data.dtype)) for c, s in live]
+        for seed, (c, s) in zip(seeds, live):
+            if seed.shape != s.shape:
+                raise ValueError(f"pyad.linearize: tangent of shape {seed.shape} for a primal "
+                                 f"of shape {s.shape}")
+        jv = sweep(transpose_tape, [c for c, _ in live], seeds, dummies) if live else \
+            [None] * len(dummies)
+        jv = [wrap(np.zeros_like(t.data)) if d is None else d for d, t in zip(jv, targets)]
+        like = sources[0] if any_tensor else None
+        return tree_unflatten(out_td, [_unbox(d, like) for d in jv])
+
+    out_value = out if any_tensor else tree_unflatten(out_td, [_unbox(t, None) for t in targets])
+    return out_value, f_jvp

@@ -32,8 +32,10 @@ namespace pyad {
 
 // Below these sizes threading / GIL release cost more than they save. With passive OpenMP
 // waiting (see pyad/__init__.py) waking the second thread costs ~70 us here, so a 65k-element
-// tanh_backward took 94 us on two threads against 10 us on one; threads pay off from ~256k.
-constexpr npy_intp kParGrain = npy_intp(1) << 18;
+// tanh_backward took 94 us on two threads against 10 us on one: threads pay off from ~256k.
+// When MKL shares the OpenMP pool, its threads spin briefly after each product and are
+// awake for the kernels, so pyad._blas lowers the grain to PyTorch's 32k.
+inline npy_intp g_par_grain = npy_intp(1) << 18;
 constexpr npy_intp kGilGrain = 4096;
 
 // Thrown after a Python exception has been set; the fastcall wrapper turns it into NULL.
@@ -181,7 +183,7 @@ struct MaybeNoGil {
 
 inline int threads_for(npy_intp work) {
 #ifdef _OPENMP
-    return work > kParGrain ? omp_get_max_threads() : 1;
+    return work > g_par_grain ? omp_get_max_threads() : 1;
 #else
     (void)work;
     return 1;

@@ -11,6 +11,11 @@ void set_num_threads(int n) {
 #endif
 }
 
+void set_parallel_grain(long long n) {
+    if (n < 1) throw py::value_error("pyad._C.set_parallel_grain: n must be >= 1, got " + std::to_string(n));
+    g_par_grain = static_cast<npy_intp>(n);
+}
+
 int get_num_threads() {
 #ifdef _OPENMP
     return omp_get_max_threads();
@@ -33,6 +38,10 @@ void bind_threads(py::module_& m) {
     // Rarely called, so the convenience of pybind11's dispatcher is fine here.
     m.def("set_num_threads", &set_num_threads, py::arg("n"), "Set the number of OpenMP threads used by pyad kernels.");
     m.def("get_num_threads", &get_num_threads, "Number of OpenMP threads pyad kernels may use.");
+    m.def("set_parallel_grain", &set_parallel_grain, py::arg("n"),
+          "Kernels with more than n elements of work run on all OpenMP threads.");
+    m.def("get_parallel_grain", [] { return static_cast<long long>(g_par_grain); },
+          "The work above which kernels run on all OpenMP threads.");
     m.def("simd_level", &simd_level, "Which target_clones variant the kernels run: 'avx512f', 'avx2' or 'default'.");
 #ifdef _OPENMP
     m.attr("openmp") = true;

@@ -1,0 +1,93 @@
+"""Matrix products through pyad._blas on every BLAS it can bind: the active one in this
+process (MKL when the `mkl` wheel is installed), and numpy's OpenBLAS in a subprocess with
+PYAD_BLAS=openblas. Layouts (C order, transposed views, row slices), accumulation into out
+(beta = 1), sizes on both sides of the single-threaded cut-off, and errors."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from pyad import _blas
+
+SHAPES = [(3, 4, 5), (1, 1, 1), (64, 70, 33), (130, 129, 131)]     # last: threaded
+
+
+def _operands(m, k, n, dtype, layout, rng):
+    a = rng.standard_normal((k, m)).astype(dtype).T if layout[0] == "T" else \
+        rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((n, k)).astype(dtype).T if layout[1] == "T" else \
+        rng.standard_normal((k, n)).astype(dtype)
+    return a, b
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["NN", "TN", "NT", "TT"])
+@pytest.mark.parametrize("m,k,n", SHAPES)
+def test_gemm_and_accumulate_match_numpy(dtype, layout, m, k, n):
+    rng = np.random.default_rng([m, k, n])
+    a, b = _operands(m, k, n, dtype, layout, rng)
+    rtol = 1e-5 if dtype == np.float32 else 1e-13
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    got = _blas.gemm(a, b)
+    assert got.dtype == dtype and got.flags.c_contiguous
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+    c0 = rng.standard_normal((m, n)).astype(dtype)
+    out = c0.copy()
+    assert _blas.gemm(a, b, out) is out
+    np.testing.assert_allclose(out, c0 + want, rtol=rtol, atol=rtol * np.abs(want).max() * 2)
+    c, d = _operands(m, 3, n, dtype, layout, rng)
+    np.testing.assert_allclose(_blas.matmul_sum(a, b, c, d), want + c.astype(np.float64) @ d,
+                               rtol=rtol, atol=rtol * np.abs(want).max() * 2)
+
+
+def test_row_slices_and_errors():
+    x = np.arange(60.0).reshape(6, 10)
+    np.testing.assert_allclose(_blas.matmul(x[::2, :4], x[:4, 1:4]), x[::2, :4] @ x[:4, 1:4])
+    with pytest.raises(ValueError, match="not aligned"):
+        _blas.matmul(np.ones((2, 3)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="out must be"):
+        _blas.gemm(np.ones((2, 3)), np.ones((3, 2)), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="out must be"):
+        _blas.gemm(np.ones((2, 3)), np.ones((3, 2)), np.ones((2, 2), dtype=np.float32))
+
+
+def test_active_blas_is_reported():
+    from pyad import _C
+    assert _blas.BLAS in ("mkl", "numpy", "scipy")
+    if _blas.BLAS == "mkl":
+        assert os.environ.get("GOMP_SPINCOUNT")       # set before OpenMP loaded
+        assert _C.get_parallel_grain() == 1 << 15      # its pool's threads stay awake
+    else:
+        assert _C.get_parallel_grain() == 1 << 18      # passive threads: wake-ups cost
+
+
+def test_openblas_path_in_a_subprocess():
+    code = textwrap.dedent("""
+        import numpy as np
+        from pyad import _blas
+        import pyad as ad
+        assert _blas.BLAS in ("numpy", "scipy"), _blas.BLAS
+        assert ad._C.get_parallel_grain() == 1 << 18
+        rng = np.random.default_rng(0)
+        for dt in (np.float32, np.float64):
+            a, b = rng.standard_normal((130, 129)).astype(dt), rng.standard_normal((129, 7)).astype(dt)
+            c, d = rng.standard_normal((130, 2)).astype(dt), rng.standard_normal((2, 7)).astype(dt)
+            tol = 1e-5 if dt == np.float32 else 1e-12
+            np.testing.assert_allclose(_blas.matmul(a.T.T, b), a @ b, rtol=tol, atol=tol)
+            np.testing.assert_allclose(_blas.matmul_sum(a, b, c, d), a @ b + c @ d, rtol=tol,
+                                       atol=10 * tol)
+        f = lambda w: ad.sum(ad.tanh(np.ones((4, 3)) @ w) ** 2)
+        w, v = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+        h = [ad.hvp(f, (w,), (v,), mode=m) for m in ("fwd-rev", "rev-rev")]
+        np.testing.assert_allclose(h[0], h[1], rtol=1e-10)
+        print("ok", _blas.BLAS)
+    """)
+    env = dict(os.environ, PYAD_BLAS="openblas")
+    env.pop("GOMP_SPINCOUNT", None)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("ok")

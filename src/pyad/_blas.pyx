@@ -106,6 +106,14 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None):
 # Products too small to gain from threads run single-threaded through the library's
 # per-calling-thread setting. PYAD_BLAS=openblas skips MKL.
 cdef Py_ssize_t DIRECT_MAX_WORK = 128 * 128 * 128
+
+
+def set_direct_max_work(Py_ssize_t n):
+    """Products of at most n multiply-adds run single-threaded; returns the old value."""
+    global DIRECT_MAX_WORK
+    old = DIRECT_MAX_WORK
+    DIRECT_MAX_WORK = n
+    return old
 cdef enum:
     COL_MAJOR = 102
     NO_TRANS = 111
@@ -174,6 +182,7 @@ def _bind_blas():
         _set_local_threads = <set_threads_fn><size_t>addr("MKL_Set_Num_Threads_Local")
         from pyad import _C
         _C.set_parallel_grain(1 << 15)        # the shared pool's threads are awake: see common.h
+        set_direct_max_work(64 * 64 * 64)     # and so threads pay off for smaller products
         return "mkl"
     for prefix in ("scipy_cblas_", "cblas_"):
         found = _symbols("numpy", [f"{prefix}sgemm64_", f"{prefix}dgemm64_",

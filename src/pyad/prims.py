@@ -109,10 +109,18 @@ rpow_scalar = _unary("rpow_scalar", lambda g, ans, x, c: g * ans * math.log(c))
 clip = _unary("clip", call("clip_backward", G, X(0)))
 
 # ------------------------------------------------------------------- binary, broadcasting
+def _unbroadcast_x(g, ans, x, y):
+    return o.sum_to(g, x.shape)
+
+
+def _unbroadcast_y(g, ans, x, y):
+    return o.sum_to(g, y.shape)
+
+
+# one op each, no data reads: deferrable (a bias's cotangent in forward-over-reverse)
+_unbroadcast_x.deferrable = _unbroadcast_y.deferrable = True
 add = _kernel_prim(
-    "add", lambda g, ans, x, y: o.sum_to(g, x.shape),
-    lambda g, ans, x, y: o.sum_to(g, y.shape),
-    jvp=lambda dots, ans, x, y: _tangent_sum(dots, ans))
+    "add", _unbroadcast_x, _unbroadcast_y, jvp=lambda dots, ans, x, y: _tangent_sum(dots, ans))
 subtract = _kernel_prim(
     "subtract", lambda g, ans, x, y: o.sum_to(g, x.shape),
     lambda g, ans, x, y: o.sum_to(-g, y.shape),
@@ -277,6 +285,7 @@ sum = _kernel_prim(
 max = _kernel_prim("max", _extremum_vjp, jvp=_extremum_jvp)
 min = _kernel_prim("min", _extremum_vjp, jvp=_extremum_jvp)
 sum_to = _kernel_prim("sum_to", lambda g, ans, x, shape: o.broadcast_to(g, x.shape), jvp=LINEAR)
+sum_to.out_shape = lambda x, shape: shape
 logsumexp = _kernel_prim(
     "logsumexp",
     lambda g, ans, x, axis, keepdims:

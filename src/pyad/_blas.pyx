@@ -176,6 +176,14 @@ def _bind_blas():
         # MKL's threads on libgomp, the OpenMP runtime pyad's own kernels use: one pool
         mkl.MKL_Set_Threading_Layer(3)         # MKL_THREADING_GNU
         mkl.MKL_Set_Interface_Layer(0)         # MKL_INTERFACE_LP64: 32-bit ints
+        # bitwise the same products from run to run (a resumed training run must continue
+        # exactly): a fixed thread count, and strict reproducibility for gemm, which cost
+        # nothing measurable here; MKL_DYNAMIC / MKL_CBWR in the environment win
+        import os
+        if "MKL_DYNAMIC" not in os.environ:
+            mkl.MKL_Set_Dynamic(0)
+        if "MKL_CBWR" not in os.environ:
+            mkl.MKL_CBWR_Set(2 | 0x10000)      # MKL_CBWR_AUTO | MKL_CBWR_STRICT
         addr = lambda name: ctypes.cast(getattr(mkl, name), ctypes.c_void_p).value  # noqa
         _mkl_sgemm = <cblas_sgemm32_fn><size_t>addr("cblas_sgemm")
         _mkl_dgemm = <cblas_dgemm32_fn><size_t>addr("cblas_dgemm")

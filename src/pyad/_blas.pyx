@@ -230,6 +230,16 @@ def matmul(a, b):
     return np.matmul(a, b)
 
 
+def pool_matmul(a, b):
+    """a @ b for 2-D float64/float32 arrays on the thread pool pyad's products use: numpy's
+    own matmul where that is numpy's OpenBLAS (its gemv is the faster for one column), gemm
+    where it is MKL (a numpy BLAS call would wake OpenBLAS's pool to spin against MKL's)."""
+    if BLAS == "mkl" and _gemm_ready(a, b):
+        _check_aligned(a, b)
+        return gemm(a, b)
+    return np.matmul(a, b)
+
+
 def matmul_sum(a, b, c, d):
     """a @ b + c @ d; for 2-D operands the second product is accumulated into the first by
     gemm (no temporary, no separate add pass)."""

@@ -13,7 +13,7 @@ from collections import namedtuple
 import numpy as np
 import scipy.linalg
 
-from pyad import ops
+from pyad import _blas, ops
 from pyad._tape import Tensor
 from pyad.higher_order import gnvp, hessian, hvp_fn
 from pyad.implicit import argmin, cg, response_jacobian  # noqa: F401  (issue 5 lists them here)
@@ -82,32 +82,44 @@ def _flat(tree):
 _WHICH = ("largest", "smallest", "both")
 
 
-def _orthogonalize(Q, m, w):
-    """w minus its projection on the orthonormal rows Q[:m] by classical Gram-Schmidt, with a
-    second pass when the first removed most of w ("twice is enough": Kahan/Parlett, the norm
-    dropping below 1/sqrt(2) of its value flags cancellation); returns (w, coefficients)."""
+# Products in the Lanczos loop run on pyad's BLAS pool (_blas.pool_matmul) and dots in
+# numpy's own loops (einsum): with MKL, numpy's BLAS calls would wake OpenBLAS's thread pool,
+# which then spins against MKL's while the matvecs run (they took 2.3x as long here).
+def _dot(a, b):
+    return float(np.einsum("i,i->", a, b))
+
+
+def _norm(w):
+    return np.sqrt(_dot(w, w))
+
+
+def _orthogonalize(basis, m, w):
+    """w minus its projection on the orthonormal rows q_0..q_{m-1} by classical Gram-Schmidt,
+    with a second pass when the first removed most of w ("twice is enough": Kahan/Parlett,
+    the norm dropping below 1/sqrt(2) of its value flags cancellation); returns
+    (w, coefficients)."""
     if m == 0:
         return w, np.zeros(0)
-    basis = Q[:m]
-    norm0 = np.sqrt(w @ w)          # BLAS dot: one pass, no temporary
-    c = basis @ w
-    w -= c @ basis
-    if np.sqrt(w @ w) < np.sqrt(0.5) * norm0:
-        c2 = basis @ w
-        w -= c2 @ basis
+    norm0 = _norm(w)
+    c = basis.project(m, w)
+    w -= basis.combine(m, c[:, None])[:, 0]
+    if _norm(w) < np.sqrt(0.5) * norm0:
+        c2 = basis.project(m, w)
+        w -= basis.combine(m, c2[:, None])[:, 0]
         c = c + c2
     return w, c
 
 
-def _lanczos_step(matvec, Q, j, beta_prev, n):
+def _lanczos_step(matvec, basis, j, beta_prev, n):
     """One Lanczos step from q_j: A q_j minus the three-term recurrence (cheap, O(n)), then
     fully reorthogonalised against q_0..q_j. Returns (w, alpha_j)."""
-    w = _matvec64(matvec, Q[j], n)
+    q = basis.row(j)
+    w = _matvec64(matvec, q, n)
     if j > 0 and beta_prev != 0.0:
-        w -= beta_prev * Q[j - 1]
-    alpha = float(Q[j] @ w)
-    w -= alpha * Q[j]
-    w, c = _orthogonalize(Q, j + 1, w)
+        w -= beta_prev * basis.row(j - 1)
+    alpha = _dot(q, w)
+    w -= alpha * q
+    w, c = _orthogonalize(basis, j + 1, w)
     return w, alpha + float(c[j])
 
 
@@ -128,18 +140,50 @@ def _tridiag_eigh(alpha, beta):
     return scipy.linalg.eigh_tridiagonal(np.asarray(alpha), np.asarray(beta))
 
 
-class _Basis:
-    """Rows of an orthonormal Krylov basis, grown by doubling (memory only for what is used)."""
+# Blocks of basis rows stay under this size, so glibc serves them from the heap that pyad
+# keeps for reuse (pyad/__init__.py): a later Lanczos run writes into memory already mapped
+# instead of page-faulting ~100 MB of fresh huge pages (~10 ms a 5 MB row here).
+_BLOCK_BYTES = 24 << 20
 
-    def __init__(self, n, cap):
-        self.Q = np.empty((max(1, min(cap, n + 1)), n))
+
+class _Basis:
+    """Rows q_0, q_1, ... of an orthonormal Krylov basis, stored in blocks of rows allocated
+    as it grows (row blocks of one array each, so products stay BLAS calls)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.per_block = max(1, _BLOCK_BYTES // (8 * max(n, 1)))
+        self.blocks = []
+
+    def row(self, i):
+        return self.blocks[i // self.per_block][i % self.per_block]
 
     def set(self, i, q):
-        if i >= self.Q.shape[0]:
-            grown = np.empty((2 * self.Q.shape[0], self.Q.shape[1]))
-            grown[:self.Q.shape[0]] = self.Q
-            self.Q = grown
-        self.Q[i] = q
+        while i >= len(self.blocks) * self.per_block:
+            self.blocks.append(np.empty((self.per_block, self.n)))
+        self.row(i)[:] = q
+
+    def _parts(self, m):
+        """(first row index, block rows) covering rows 0..m-1."""
+        for b, block in enumerate(self.blocks):
+            start = b * self.per_block
+            if start >= m:
+                break
+            yield start, block[:min(self.per_block, m - start)]
+
+    def project(self, m, w):
+        """Q[:m] @ w, shape (m,)."""
+        return np.concatenate([_blas.pool_matmul(rows, w[:, None])[:, 0]
+                               for _, rows in self._parts(m)])
+
+    def combine(self, m, C):
+        """Q[:m].T @ C for C of shape (m, k): shape (n, k)."""
+        out = None
+        for start, rows in self._parts(m):
+            part = _blas.pool_matmul(rows.T, np.ascontiguousarray(C[start:start + len(rows)],
+                                                                dtype=np.float64))
+            out = part if out is None else np.add(out, part, out=out)
+        return out
 
 
 def _start_vector(v0_or_dim, rng):
@@ -204,16 +248,16 @@ def lanczos(matvec, v0_or_dim, k=1, which="largest", tol=1e-6, max_iter=None, se
     if max_iter is None:
         max_iter = min(n, max(300, 20 * k))
     max_iter = max(1, min(int(max_iter), n))
-    basis = _Basis(n, min(max_iter + 1, 64))
+    basis = _Basis(n)
     basis.set(0, v / np.linalg.norm(v))
     alphas, betas = [], []          # betas[j] couples q_j and q_{j+1}
     block_start, restarts, converged = 0, 0, False
     theta = S = None
     beta_last = 0.0
     for j in range(max_iter):
-        w, alpha = _lanczos_step(matvec, basis.Q, j, betas[j - 1] if j else 0.0, n)
+        w, alpha = _lanczos_step(matvec, basis, j, betas[j - 1] if j else 0.0, n)
         alphas.append(alpha)
-        beta_last = float(np.linalg.norm(w))
+        beta_last = _norm(w)
         m = j + 1
         theta, S = _tridiag_eigh(alphas, betas)
         anorm = max(float(np.max(np.abs(theta))), beta_last, np.finfo(float).tiny)
@@ -232,7 +276,7 @@ def lanczos(matvec, v0_or_dim, k=1, which="largest", tol=1e-6, max_iter=None, se
             # invariant subspace: restart from a random vector orthogonal to the basis
             r = rng.standard_normal(n)
             r0 = np.linalg.norm(r)
-            r, _ = _orthogonalize(basis.Q, m, r)
+            r, _ = _orthogonalize(basis, m, r)
             if np.linalg.norm(r) <= 1e-8 * r0:       # nothing left to explore
                 converged = True
                 break
@@ -247,7 +291,7 @@ def lanczos(matvec, v0_or_dim, k=1, which="largest", tol=1e-6, max_iter=None, se
     if which == "both":
         idx = sorted(idx)
     vals = theta[idx]
-    vecs = basis.Q[:m].T @ S[:, idx]
+    vecs = basis.combine(m, S[:, idx])
     res = beta_last * np.abs(S[-1, idx])
     if not converged:
         warnings.warn(f"pyad.curvature.lanczos: not converged after {m} iterations (max "
@@ -349,13 +393,13 @@ def _quadrature(matvec, v, num_steps):
     the quadrature then being exact)."""
     n = v.size
     steps = max(1, min(int(num_steps), n))
-    basis = _Basis(n, steps + 1)
+    basis = _Basis(n)
     basis.set(0, v / np.linalg.norm(v))
     alphas, betas = [], []
     for j in range(steps):
-        w, alpha = _lanczos_step(matvec, basis.Q, j, betas[j - 1] if j else 0.0, n)
+        w, alpha = _lanczos_step(matvec, basis, j, betas[j - 1] if j else 0.0, n)
         alphas.append(alpha)
-        beta = float(np.linalg.norm(w))
+        beta = _norm(w)
         scale = max(np.max(np.abs(alphas)), max(betas, default=0.0), np.finfo(float).tiny)
         if j + 1 == steps or beta <= 64 * _EPS * scale * np.sqrt(j + 1):
             break

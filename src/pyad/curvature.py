@@ -101,12 +101,9 @@ def _orthogonalize(basis, m, w):
     if m == 0:
         return w, np.zeros(0)
     norm0 = _norm(w)
-    c = basis.project(m, w)
-    w -= basis.combine(m, c[:, None])[:, 0]
+    c = basis.remove(m, w)
     if _norm(w) < np.sqrt(0.5) * norm0:
-        c2 = basis.project(m, w)
-        w -= basis.combine(m, c2[:, None])[:, 0]
-        c = c + c2
+        c = c + basis.remove(m, w)
     return w, c
 
 
@@ -171,10 +168,17 @@ class _Basis:
                 break
             yield start, block[:min(self.per_block, m - start)]
 
-    def project(self, m, w):
-        """Q[:m] @ w, shape (m,)."""
-        return np.concatenate([_blas.pool_matmul(rows, w[:, None])[:, 0]
-                               for _, rows in self._parts(m)])
+    def remove(self, m, w):
+        """One classical Gram-Schmidt pass in place: c = Q[:m] @ w, then w -= Q[:m].T @ c,
+        a block of rows at a time so that the second read of each block hits the cache.
+        Returns c."""
+        w0 = w.copy()
+        cs = []
+        for _, rows in self._parts(m):
+            c = _blas.pool_matmul(rows, w0[:, None])
+            w -= _blas.pool_matmul(rows.T, c)[:, 0]
+            cs.append(c[:, 0])
+        return np.concatenate(cs)
 
     def combine(self, m, C):
         """Q[:m].T @ C for C of shape (m, k): shape (n, k)."""

@@ -730,13 +730,22 @@ cdef void _record_tracked(_ThreadState st, Primitive prim, tuple args, tuple par
 # that shape instead of running its kernel; its tangent is still computed (its JVP never
 # reads the output). Any later op materializes the placeholder first, so only the rule's
 # final product, whose value nobody reads, is skipped.
+cdef dict _placeholders = {}
+
+
 cdef Tensor _bind_deferred(_ThreadState st, Primitive prim, tuple args, tuple params):
     datas = [(<Tensor>a).data for a in args]
     shape = prim.out_shape(*datas, *params)
     if shape is None:
         return None
     cdef Tensor out = Tensor.__new__(Tensor)
-    out.data = np.broadcast_to(np.zeros((), dtype=np.result_type(*datas)), shape)
+    key = (tuple(shape), np.result_type(*datas))
+    placeholder = _placeholders.get(key)
+    if placeholder is None:       # read-only zero views, one per shape (np.broadcast_to is slow)
+        if len(_placeholders) >= 1024:
+            _placeholders.clear()
+        placeholder = _placeholders[key] = np.broadcast_to(np.zeros((), dtype=key[1]), key[0])
+    out.data = placeholder
     out._is_leaf = True
     st.defer = False          # the JVP rule's own ops run normally
     try:

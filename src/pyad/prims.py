@@ -79,7 +79,9 @@ def _tangent_sum(terms, ans):
     for t in terms:
         if t is not None:
             total = t if total is None else total + t
-    return None if total is None else o.broadcast_to(total, ans.shape)
+    if total is None or total.shape == ans.shape:
+        return total
+    return o.broadcast_to(total, ans.shape)
 
 
 # ------------------------------------------------------------------- elementwise unary

@@ -4,7 +4,8 @@ import numpy as np
 from pyad import ops
 from pyad._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.pytree import tree_flatten, tree_unflatten
-from pyad.transforms import _collect, _prepare, _scalar_output, _unbox, grad, jvp
+from pyad.transforms import (_collect, _prepare, _scalar_output, _tangent_leaves, _unbox,
+                              grad, jvp)
 
 __all__ = ["hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot"]
 
@@ -56,13 +57,7 @@ def _hvp_fwd_rev(fun, primals, tangents):
     argnums = tuple(range(len(primals)))
     args, boxed, _ = _prepare("hvp", primals, argnums)
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
-    vectors = []
-    for (n, leaves, _, td), tan in zip(boxed, tangents):
-        t_leaves, t_td = tree_flatten(tan)
-        if t_td != td:
-            raise ValueError(f"pyad.hvp: vector {n} has structure {t_td} but its primal has "
-                             f"{td}")
-        vectors.extend(t_leaves)
+    vectors = _tangent_leaves("hvp", boxed, tangents)
     with JvpTrace() as trace:
         for x, v in zip(sources, vectors):
             trace.watch(x, v)

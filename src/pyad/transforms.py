@@ -152,6 +152,19 @@ def vjp(fun, *primals):
     return out_value, vjp_fn
 
 
+def _tangent_leaves(fn_name, boxed, tangents):
+    """The leaves of the tangents (one pytree per boxed argument), checked against the
+    primals' structures."""
+    leaves_out = []
+    for (n, _, _, td), tan in zip(boxed, tangents):
+        t_leaves, t_td = tree_flatten(tan)
+        if t_td != td:
+            raise ValueError(f"pyad.{fn_name}: tangent {n} has structure {t_td} but its primal "
+                             f"has {td}")
+        leaves_out.extend(t_leaves)
+    return leaves_out
+
+
 def jvp(fun, primals, tangents):
     """Forward mode: (fun(*primals), J v) for tangents v shaped like the primals.
 
@@ -163,13 +176,7 @@ def jvp(fun, primals, tangents):
     if len(primals) != len(tangents):
         raise ValueError(f"pyad.jvp: {len(primals)} primals but {len(tangents)} tangents")
     args, boxed, _ = _prepare("jvp", tuple(primals), tuple(range(len(primals))))
-    tangent_leaves = []
-    for (n, leaves, tensors, td), tan in zip(boxed, tangents):
-        t_leaves, t_td = tree_flatten(tan)
-        if t_td != td:
-            raise ValueError(f"pyad.jvp: tangent {n} has structure {t_td} but its primal has "
-                             f"{td}")
-        tangent_leaves.extend(t_leaves)
+    tangent_leaves = _tangent_leaves("jvp", boxed, tangents)
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
     with JvpTrace() as trace:
         for x, v in zip(sources, tangent_leaves):

@@ -135,21 +135,23 @@ def batched_jvp(prim, dots, ans, args, params, batch):
     ndim, shape = ans.ndim, ans.shape
     lifted_args = [_lift_primal(a, how, batch, ndim, shape) for a in args]
     lifted_dots = tuple(_lift_tangent(d, how, batch, ndim, shape) for d in dots)
-    # the output as (batch,) + its shape in every mode: rules broadcast their result to it
-    lifted_ans = o.broadcast_to(o.reshape(ans, (1,) + shape), (batch,) + shape)
+    lifted_ans = _lift_output(ans, batch)
     t = prim.jvp(lifted_dots, lifted_ans, *lifted_args, *shift(params, batch, args))
     return _finish(t, batch, ans)
 
 
 def _lift_for_vjp(x, how, batch, ndim, shape):
-    """Primal inputs for a VJP rule: always with the batch axis itself (rules reduce their
-    cotangents to x.shape with sum_to, which must keep the batch axis)."""
-    if not isinstance(x, Tensor) or how == LEADING:
-        return _lift_primal(x, how, batch, ndim, shape)
-    if how == ELEMENTWISE:
+    """Primal inputs for a VJP rule: aligned ones too get the batch axis itself (rules reduce
+    their cotangents to x.shape with sum_to, which must keep the batch axis)."""
+    if how != ALIGNED or not isinstance(x, Tensor):
         return _lift_primal(x, how, batch, ndim, shape)
     return o.broadcast_to(_aligned(x, x.shape, 1, ndim), (batch,) + (1,) * (ndim - x.ndim)
                           + x.shape)
+
+
+def _lift_output(ans, batch):
+    """The output as (batch,) + its shape in every mode: rules broadcast their results to it."""
+    return o.broadcast_to(o.reshape(ans, (1,) + ans.shape), (batch,) + ans.shape)
 
 
 def _unlift(ct, batch, x):
@@ -189,7 +191,7 @@ def batched_vjp(prim, k, g, ans, args, params, batch):
     if how == ALIGNED:
         ndim = max(ndim, *(a.ndim for a in args if isinstance(a, Tensor)))
     lifted_args = [_lift_for_vjp(a, how, batch, ndim, shape) for a in args]
-    lifted_ans = o.broadcast_to(o.reshape(ans, (1,) + shape), (batch,) + shape)
+    lifted_ans = _lift_output(ans, batch)
     if prim is _SUM_TO:          # its rule broadcasts g up to x: g must line up with x first
         g = o.reshape(g, (batch,) + (1,) * (x.ndim - ans.ndim) + shape)
     ct = _call_vjp(rule, prim.variadic, k, g, lifted_ans, lifted_args,

@@ -176,7 +176,7 @@ class _Basis:
         cs = []
         for _, rows in self._parts(m):
             c = _blas.pool_matmul(rows, w0[:, None])
-            w -= _blas.pool_matmul(rows.T, c)[:, 0]
+            _blas.gemm(rows.T, -c, w[:, None])      # w += Q_b^T (-c): no temporary vector
             cs.append(c[:, 0])
         return np.concatenate(cs)
 

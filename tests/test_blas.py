@@ -91,3 +91,19 @@ def test_openblas_path_in_a_subprocess():
                        timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith("ok")
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_rows_matvec_accumulates_like_numpy(transpose):
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((7, 300))
+    x = rng.standard_normal(7 if transpose else 300)
+    y0 = rng.standard_normal(300 if transpose else 7)
+    y = y0.copy()
+    assert _blas.rows_matvec(A, x, y, -0.5, 2.0, transpose=transpose) is y
+    want = -0.5 * ((A.T @ x) if transpose else (A @ x)) + 2.0 * y0
+    np.testing.assert_allclose(y, want, rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError, match="do not fit"):
+        _blas.rows_matvec(A, x[:-1], y, 1.0, 0.0, transpose=transpose)
+    with pytest.raises(ValueError, match="float64"):
+        _blas.rows_matvec(A.astype(np.float32), x, y, 1.0, 0.0, transpose=transpose)

@@ -115,6 +115,7 @@ def set_direct_max_work(Py_ssize_t n):
     DIRECT_MAX_WORK = n
     return old
 cdef enum:
+    ROW_MAJOR = 101
     COL_MAJOR = 102
     NO_TRANS = 111
     TRANS = 112
@@ -129,7 +130,14 @@ ctypedef void (*cblas_sgemm32_fn)(int, int, int, int, int, int, float, const flo
                                   const float*, int, float, float*, int) noexcept nogil
 ctypedef void (*cblas_dgemm32_fn)(int, int, int, int, int, int, double, const double*, int,
                                   const double*, int, double, double*, int) noexcept nogil
+ctypedef void (*cblas_dgemv32_fn)(int, int, int, int, double, const double*, int,
+                                  const double*, int, double, double*, int) noexcept nogil
+ctypedef void (*cblas_dgemv_fn)(int, int, long long, long long, double, const double*,
+                                long long, const double*, long long, double, double*,
+                                long long) noexcept nogil
 cdef set_threads_fn _set_local_threads = NULL
+cdef cblas_dgemv32_fn _mkl_dgemv = NULL
+cdef cblas_dgemv_fn _numpy_dgemv = NULL
 cdef cblas_sgemm32_fn _mkl_sgemm = NULL
 cdef cblas_dgemm32_fn _mkl_dgemm = NULL
 cdef cblas_sgemm_fn _numpy_sgemm = NULL
@@ -170,6 +178,7 @@ def _mkl_library():
 
 def _bind_blas():
     global _set_local_threads, _numpy_sgemm, _numpy_dgemm, _mkl_sgemm, _mkl_dgemm
+    global _mkl_dgemv, _numpy_dgemv
     import ctypes
     mkl = _mkl_library()
     if mkl is not None:
@@ -187,6 +196,7 @@ def _bind_blas():
         addr = lambda name: ctypes.cast(getattr(mkl, name), ctypes.c_void_p).value  # noqa
         _mkl_sgemm = <cblas_sgemm32_fn><size_t>addr("cblas_sgemm")
         _mkl_dgemm = <cblas_dgemm32_fn><size_t>addr("cblas_dgemm")
+        _mkl_dgemv = <cblas_dgemv32_fn><size_t>addr("cblas_dgemv")
         _set_local_threads = <set_threads_fn><size_t>addr("MKL_Set_Num_Threads_Local")
         from pyad import _C
         _C.set_parallel_grain(1 << 15)        # the shared pool's threads are awake: see common.h
@@ -199,6 +209,9 @@ def _bind_blas():
             _numpy_sgemm = <cblas_sgemm_fn><size_t>found[0]
             _numpy_dgemm = <cblas_dgemm_fn><size_t>found[1]
             _set_local_threads = <set_threads_fn><size_t>found[2]
+            gemv = _symbols("numpy", [f"{prefix}dgemv64_"])
+            if gemv:
+                _numpy_dgemv = <cblas_dgemv_fn><size_t>gemv[0]
             return "numpy"
     found = _symbols("scipy", ["openblas_set_num_threads_local"])
     if found:
@@ -228,6 +241,40 @@ def matmul(a, b):
         _check_aligned(a, b)
         return gemm(a, b)
     return np.matmul(a, b)
+
+
+def rows_matvec(cnp.ndarray A, cnp.ndarray x, cnp.ndarray y, double alpha, double beta,
+                bint transpose=False):
+    """y = alpha * op(A) @ x + beta * y in place, op(A) = A or A.T, for a C-contiguous float64
+    matrix and contiguous float64 vectors (the Lanczos basis' projections): BLAS gemv, which
+    streams A at about twice the rate of a one-column gemm here. Returns y."""
+    cdef cnp.ndarray arr
+    for arr, nd in ((A, 2), (x, 1), (y, 1)):
+        if (cnp.PyArray_TYPE(arr) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(arr) != nd
+                or not cnp.PyArray_IS_C_CONTIGUOUS(arr)):
+            raise ValueError("pyad rows_matvec: needs a float64 C-contiguous 2-D A and 1-D x, y")
+    cdef int m = <int>cnp.PyArray_DIM(A, 0), n = <int>cnp.PyArray_DIM(A, 1)
+    if (cnp.PyArray_DIM(x, 0) != (m if transpose else n)
+            or cnp.PyArray_DIM(y, 0) != (n if transpose else m)):
+        raise ValueError(f"pyad rows_matvec: A {(<object>A).shape}, x {(<object>x).shape} and "
+                         f"y {(<object>y).shape} do not fit")
+    cdef double* pa = <double*>cnp.PyArray_DATA(A)
+    cdef double* px = <double*>cnp.PyArray_DATA(x)
+    cdef double* py = <double*>cnp.PyArray_DATA(y)
+    cdef int trans = TRANS if transpose else NO_TRANS
+    if m == 0 or n == 0:
+        y *= beta
+        return y
+    if _mkl_dgemv != NULL:
+        with nogil:
+            _mkl_dgemv(ROW_MAJOR, trans, m, n, alpha, pa, n, px, 1, beta, py, 1)
+    elif _numpy_dgemv != NULL:
+        with nogil:
+            _numpy_dgemv(ROW_MAJOR, trans, m, n, alpha, pa, n, px, 1, beta, py, 1)
+    else:
+        y *= beta
+        y += alpha * (A.T @ x if transpose else A @ x)
+    return y
 
 
 def pool_matmul(a, b):

@@ -173,12 +173,11 @@ class _Basis:
         a block of rows at a time so that the second read of each block hits the cache.
         Returns c."""
         w0 = w.copy()
-        cs = []
-        for _, rows in self._parts(m):
-            c = _blas.pool_matmul(rows, w0[:, None])
-            _blas.gemm(rows.T, -c, w[:, None])      # w += Q_b^T (-c): no temporary vector
-            cs.append(c[:, 0])
-        return np.concatenate(cs)
+        c = np.empty(m)
+        for start, rows in self._parts(m):
+            cb = _blas.rows_matvec(rows, w0, c[start:start + len(rows)], 1.0, 0.0)
+            _blas.rows_matvec(rows, cb, w, -1.0, 1.0, transpose=True)   # w -= Q_b^T c_b
+        return c
 
     def combine(self, m, C):
         """Q[:m].T @ C for C of shape (m, k): shape (n, k)."""

@@ -79,6 +79,9 @@ def test_openblas_path_in_a_subprocess():
             np.testing.assert_allclose(_blas.matmul(a.T.T, b), a @ b, rtol=tol, atol=tol)
             np.testing.assert_allclose(_blas.matmul_sum(a, b, c, d), a @ b + c @ d, rtol=tol,
                                        atol=10 * tol)
+        A, x, y = rng.standard_normal((5, 40)), rng.standard_normal(5), np.ones(40)
+        np.testing.assert_allclose(_blas.rows_matvec(A, x, y, 2.0, 1.0, transpose=True),
+                                   2.0 * A.T @ x + 1.0, rtol=1e-13)
         f = lambda w: ad.sum(ad.tanh(np.ones((4, 3)) @ w) ** 2)
         w, v = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
         h = [ad.hvp(f, (w,), (v,), mode=m) for m in ("fwd-rev", "rev-rev")]

@@ -92,22 +92,14 @@ def hvp_fn(fun, *primals):
     return apply
 
 
-def _basis(shape, dtype):
-    """The standard basis of arrays of this shape, one at a time."""
-    n = int(np.prod(shape))
-    for i in range(n):
-        e = np.zeros(n, dtype=dtype)
-        e[i] = 1
-        yield e.reshape(shape)
-
-
 def jacobian(fun, argnums=0, mode="auto"):
     """The dense Jacobian d fun / d args[argnums], of shape out.shape + in.shape (a pytree
     argument gives the same pytree of Jacobians; a tuple argnums gives a tuple).
 
     mode "fwd" pushes the whole input basis through one batched forward pass (cheap for few
-    inputs), "rev" records once and sweeps one basis cotangent per output element (cheap
-    for few outputs), "auto" picks the cheaper by the input and output sizes."""
+    inputs), "rev" records once and sweeps the whole output basis back in one batched sweep
+    (cheap for few outputs); each takes up to CHUNK directions a pass. "auto" picks the
+    cheaper by the input and output sizes."""
     if mode not in ("auto", "fwd", "rev"):
         raise ValueError(f"pyad.jacobian: unknown mode {mode!r}; use 'auto', 'fwd' or 'rev'")
     multiple = isinstance(argnums, (tuple, list))
@@ -146,14 +138,6 @@ def _array_output(out):
         raise TypeError("pyad.jacobian: the function must return one array; use ad.vjp/ad.jvp "
                         "for pytree outputs")
     return out if isinstance(out, Tensor) else wrap(np.asarray(out))
-
-
-def _assemble(parts, axis, shape):
-    """Stack Jacobian rows: with pyad ops when an enclosing transform tracks any of them (so
-    jacobian of jacobian works), as plain numpy otherwise."""
-    if any(is_tracked(p) for p in parts):
-        return ops.reshape(ops.stack(parts, axis=axis), shape)
-    return np.stack([np.asarray(p.data) for p in parts], axis=axis).reshape(shape)
 
 
 def _batched_basis(sources):

@@ -288,6 +288,57 @@ def test_hvp_fn_reuses_one_linearization():
     close(apply(2.0 * v1 - v2), 2.0 * val(apply(v1)) - val(apply(v2)), rtol=1e-9)
 
 
+def _rosen_like(x):
+    return ad.sum(ad.tanh(x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def test_hvp_fn_replays_without_running_fun_and_is_exact():
+    x = arr(6)
+    H = ad.hessian(_rosen_like)(x)
+    calls = [0]
+
+    def counted(v):
+        calls[0] += 1
+        return _rosen_like(v)
+    apply = ad.hvp_fn(counted, x)
+    n = calls[0]
+    for _ in range(4):
+        v = arr(6)
+        assert rel_err(apply(v), H @ v) < 1e-12
+        assert rel_err(apply(v), ad.hvp(_rosen_like, (x,), (v,))) < 1e-13
+    assert calls[0] == n                     # replays only: fun never ran again
+    with pytest.raises(ValueError, match="shape"):
+        apply(arr(5))
+
+
+def test_hvp_fn_falls_back_when_a_comparison_reads_the_tangent():
+    @ad.custom_primitive
+    def cube(x):
+        return x ** 3
+
+    cube.defvjp(lambda g, ans, x: g * 3.0 * x ** 2)
+    # linear in t, but the mask reads t: a replay of the recording made at v = 0 would lose it
+    cube.defjvp(lambda t, ans, x: ad.where(t > 0, t * 3.0 * x ** 2, t * 3.0 * x ** 2))
+    x = arr(5)
+    f = lambda z: ad.sum(cube(z) * ad.sin(z))      # noqa: E731
+    apply = ad.hvp_fn(f, x)
+    for _ in range(2):
+        v = arr(5)
+        assert rel_err(apply(v), ad.hvp(f, (x,), (v,), mode="rev-rev")) < 1e-10
+
+
+def test_hvp_fn_differentiates_through_its_vector_and_primals():
+    x, v0 = arr(5), arr(5)
+    H = ad.hessian(_rosen_like)(x)
+    apply = ad.hvp_fn(_rosen_like, x)
+    # d/dv <v, H v> = 2 H v (through the replay's fallback, which records)
+    close(ad.grad(lambda v: ad.vdot(apply(v), v))(v0), 2.0 * H @ v0, rtol=1e-10)
+    # inside a transform of the primals: d/dx <v, H(x) v> against the rev-rev third order
+    want = ad.grad(lambda z: ad.vdot(ad.hvp(_rosen_like, (z,), (v0,), mode="rev-rev"), v0))(x)
+    got = ad.grad(lambda z: ad.vdot(ad.hvp_fn(_rosen_like, z)(v0), v0))(x)
+    assert rel_err(got, want) < 1e-10
+
+
 def test_hvp_fn_multiple_primals():
     p = init_params()
     order = ("W1", "b1", "W2", "b2")
@@ -947,3 +998,22 @@ def test_jacobian_fwd_in_chunks_equals_one_pass(monkeypatch):
     close(whole, ad.jacobian(f, mode="rev")(x), rtol=1e-12)
     g = lambda v: ad.concatenate([f(v), f(v) ** 2, ad.sin(v)])     # noqa: E731  (30 outputs)
     close(ad.jacobian(g, mode="rev")(x), ad.jacobian(g, mode="fwd")(x), rtol=1e-12)
+
+
+def test_tape_replay_reevaluates_with_new_inputs_and_refuses_what_it_cannot_see():
+    from pyad._tape import wrap
+    x, c = wrap(np.array([1.0, -2.0, 3.0])), np.array([0.5, 2.0, -1.0])
+    with ad.Tape(persistent=True) as tape:
+        tape.watch(x)
+        y = ad.sin(x) * c + ad.sum(x)
+    new = np.array([0.1, 0.2, 0.3])
+    got, = tape.replay([x], [new], [y])
+    close(got, np.sin(new) * c + new.sum(), rtol=1e-15)
+    close(y, np.sin(x.data) * c + x.data.sum(), rtol=1e-15)     # the recording is unchanged
+    assert tape.replayable
+    with ad.Tape(persistent=True) as masked:
+        masked.watch(x)
+        z = ad.where(x > 0, x, 0.0)        # the mask is not recorded: a replay would reuse it
+    assert not masked.replayable
+    with pytest.raises(RuntimeError, match="non-differentiable"):
+        masked.replay([x], [new], [z])

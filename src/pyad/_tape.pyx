@@ -705,9 +705,25 @@ cdef Tensor _bind(Primitive prim, tuple args, tuple params):
     out.data = data
     out._is_leaf = True
     if not prim.differentiable:
+        st = _state()
+        if st.n_active:
+            _note_unrecorded(st, args)
         return out
     _record_tracked(_state(), prim, args, params, out)
     return out
+
+
+cdef void _note_unrecorded(_ThreadState st, tuple args) except *:
+    """A non-differentiable op (a comparison, sign) read a tensor a tape tracks: the tape's
+    recording no longer captures everything its tracked values influence (see replay)."""
+    cdef Tape tape
+    for t in st.tapes[1:]:
+        tape = <Tape>t
+        if tape.replayable and not tape.forward:
+            for a in args:
+                if _slot(<Tensor>a, tape) >= 0:
+                    tape.replayable = False
+                    break
 
 
 cdef void _record_tracked(_ThreadState st, Primitive prim, tuple args, tuple params,
@@ -832,6 +848,8 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
                 else:
                     continue
             if not prim.variadic and (i >= len(prim.vjps) or prim.vjps[i] is None):
+                if s >= 0:
+                    tape.replayable = False     # a tracked value the recording cannot see
                 continue
             any_tracked = True
             if n > 4:
@@ -931,6 +949,7 @@ cdef class Tape:
     cdef bint released
     cdef readonly long long level    # nesting order: inner tapes have higher levels
     cdef readonly bint forward
+    cdef readonly bint replayable   # every op that read a tracked tensor was recorded
     cdef Py_ssize_t n_freed     # implicit tape: records backward() has freed
     cdef list leaves          # implicit tape: watched leaves, to receive .grad
 
@@ -948,6 +967,7 @@ cdef class Tape:
         self.leaves = []
         self.level = 0 if _implicit else self.uid
         self.forward = False
+        self.replayable = True
 
     def __dealloc__(self):
         _live_uids.discard(self.uid)
@@ -998,6 +1018,48 @@ cdef class Tape:
                 raise TypeError(f"Tape.watch expects pyad Tensors, got {type(t).__name__}; "
                                 f"wrap arrays with ad.tensor(x)")
             self._watch_one(<Tensor>t)
+
+    def replay(self, inputs, values, outputs):
+        """Evaluate the recording again with new arrays for the watched tensors `inputs`
+        (everything the recording did not track keeps its recorded value) and return the
+        arrays of `outputs`. Only forward kernels run: nothing is recorded, no rule runs.
+        For a recording that is linear in its inputs (the tangent part of a forward-mode
+        pass) this re-applies the same linear map without recomputing what it depends on."""
+        if self.released or self.records is None:
+            raise RuntimeError("Tape.replay: this tape was released; use ad.Tape(persistent=True)")
+        if not self.replayable:
+            raise RuntimeError("Tape.replay: a non-differentiable op (a comparison, sign, ...) "
+                               "read a tracked value, so the recording does not determine its "
+                               "outputs; compute them again instead")
+        cdef list vals = [None] * self.nslots
+        cdef Py_ssize_t s, k
+        cdef _Record rec
+        for x, v in zip(inputs, values):
+            s = _slot(<Tensor>x, self)
+            if s < 0:
+                raise ValueError("Tape.replay: an input is not watched by this tape")
+            vals[s] = v
+        for r in self.records:
+            if r is None:
+                continue
+            rec = <_Record>r
+            if rec.prim is None:
+                _raise_released()
+            datas = []
+            for k in range(len(rec.args)):
+                s = rec.in_slot(k)
+                datas.append(vals[s] if s >= 0 and vals[s] is not None
+                             else (<Tensor>rec.args[k]).data)
+            fn = _prepare_arrays(rec.prim, datas) if rec.prim.contiguous_floats else rec.prim.impl
+            out = fn(*datas, *rec.params)
+            if type(out) is not cnp.ndarray and isinstance(out, cnp.generic):
+                out = np.asarray(out)
+            vals[rec.out_slot] = out
+        result = []
+        for o in outputs:
+            s = _slot(<Tensor>o, self)
+            result.append(vals[s] if s >= 0 and vals[s] is not None else (<Tensor>o).data)
+        return result
 
     def gradient(self, target, sources, output_gradients=None):
         """d target / d source for each source; sources may be a Tensor or a pytree of them.

@@ -54,10 +54,14 @@ def _hvp_fwd_rev(fun, primals, tangents):
     products that only make it (X^T G for each weight) and keep their tangents."""
     if len(tangents) != len(primals):
         raise ValueError(f"pyad.hvp: {len(primals)} primals but {len(tangents)} tangents")
-    argnums = tuple(range(len(primals)))
-    args, boxed, _ = _prepare("hvp", primals, argnums)
+    args, boxed, _ = _prepare("hvp", primals, tuple(range(len(primals))))
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
-    vectors = _tangent_leaves("hvp", boxed, tangents)
+    dots = _fwd_rev_tangents(fun, args, sources, _tangent_leaves("hvp", boxed, tangents))
+    return tuple(_collect(boxed, dots))
+
+
+def _fwd_rev_tangents(fun, args, sources, vectors):
+    """H v for each source (a Tensor, or None where zero) by forward over reverse."""
     with JvpTrace() as trace:
         for x, v in zip(sources, vectors):
             trace.watch(x, v)
@@ -66,30 +70,77 @@ def _hvp_fwd_rev(fun, primals, tangents):
             out = fun(*args)
         target = _scalar_output("hvp", out)
         cts = sweep(tape, [target], [None], sources, primal_unused=True)
-    dots = [None if c is None else trace.tangent(c) for c in cts]
-    return tuple(_collect(boxed, dots))
+    return [None if c is None else trace.tangent(c) for c in cts]
 
 
 def hvp_fn(fun, *primals):
-    """v -> H v at fixed primals, recording the forward and backward pass once: each call is
-    one reverse sweep of that recording (for Lanczos/CG loops that apply H many times)."""
-    args, boxed, _ = _prepare("hvp_fn", primals, tuple(range(len(primals))))
+    """v -> H v at fixed primals, for Lanczos/CG loops that apply H many times.
+
+    The forward-over-reverse HVP is computed once, with v a watched (zero) input: its
+    tangent part, linear in v, is recorded, and each call replays that recording with the
+    new v (forward kernels only: nothing else about fun runs again). Where a replay cannot
+    stand in (an enclosing transform differentiates through the primals or v, or a
+    comparison read v), each call is one reverse sweep of a recorded gradient instead."""
+    argnums = tuple(range(len(primals)))
+    args, boxed, _ = _prepare("hvp_fn", primals, argnums)
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
-    outer = Tape(persistent=True)
-    with outer:
-        outer.watch(*sources)
-        grads = grad(fun, argnums=tuple(range(len(primals))))(*args)
-    grad_leaves, grad_td = tree_flatten(grads)
+    primal_td = tree_flatten(tuple(primals))[1]
+    by_sweeps = _hvp_by_sweeps(fun, args, boxed, sources, primals)
+    if any(is_tracked(s) for s in sources):
+        return by_sweeps()
+    seeds = [wrap(np.zeros_like(s.data)) for s in sources]
+    with Tape(persistent=True, watch_accessed_variables=False) as linear:
+        linear.watch(*seeds)
+        dots = _fwd_rev_tangents(fun, args, sources, seeds)
+    if not linear.replayable:
+        return by_sweeps()
+    live = [d for d in dots if d is not None]
 
     def apply(*tangents):
         v_leaves, v_td = tree_flatten(tuple(tangents))
-        if v_td != grad_td:
+        if v_td != primal_td:
             raise ValueError(f"pyad.hvp_fn: vector structure {v_td} does not match the "
-                             f"primals' {grad_td}")
-        seeds = [ops.astype(ops._t(v), g.dtype) for v, g in zip(v_leaves, grad_leaves)]
-        cts = sweep(outer, list(grad_leaves), seeds, sources)
-        return _single(tuple(_collect(boxed, cts)), primals)
+                             f"primals' {primal_td}")
+        if any(is_tracked(v) for v in v_leaves):
+            return by_sweeps()(*tangents)
+        values = []
+        for v, s in zip(v_leaves, sources):
+            a = np.asarray(v.data if isinstance(v, Tensor) else v, dtype=s.data.dtype)
+            if a.shape != s.shape:
+                raise ValueError(f"pyad.hvp_fn: vector of shape {a.shape} for a primal of "
+                                 f"shape {s.shape}")
+            values.append(a)
+        outs = iter(linear.replay(seeds, values, live))
+        hv = [None if d is None else wrap(np.array(next(outs), copy=False)) for d in dots]
+        return _single(tuple(_collect(boxed, hv)), primals)
     return apply
+
+
+def _hvp_by_sweeps(fun, args, boxed, sources, primals):
+    """A function returning hvp_fn's fallback: the gradient recorded once (on first use), and
+    each H v one reverse sweep of it; differentiable like any pyad op."""
+    state = {}
+
+    def make():
+        if "apply" in state:
+            return state["apply"]
+        outer = Tape(persistent=True)
+        with outer:
+            outer.watch(*sources)
+            grads = grad(fun, argnums=tuple(range(len(primals))))(*args)
+        grad_leaves, grad_td = tree_flatten(grads)
+
+        def apply(*tangents):
+            v_leaves, v_td = tree_flatten(tuple(tangents))
+            if v_td != grad_td:
+                raise ValueError(f"pyad.hvp_fn: vector structure {v_td} does not match the "
+                                 f"primals' {grad_td}")
+            seeds = [ops.astype(ops._t(v), g.dtype) for v, g in zip(v_leaves, grad_leaves)]
+            cts = sweep(outer, list(grad_leaves), seeds, sources)
+            return _single(tuple(_collect(boxed, cts)), primals)
+        state["apply"] = apply
+        return apply
+    return make
 
 
 def jacobian(fun, argnums=0, mode="auto"):

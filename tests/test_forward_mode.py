@@ -633,3 +633,13 @@ def test_linearize_rejects_wrong_tangent_structure_and_shape():
         f_jvp(arr(3))
     with pytest.raises(ValueError, match="shape"):
         f_jvp(arr(3), arr(4))
+
+
+def test_linearize_under_an_enclosing_grad_stays_differentiable():
+    x, v, w = arr(5), arr(5), arr(5)
+    got = ad.grad(lambda z: ad.vdot(ad.linearize(ad.tanh, z)[1](v), w))(x)
+    # d/dx sum(w * v * (1 - tanh(x)^2)) = w * v * (-2 tanh(x) (1 - tanh(x)^2))
+    t = np.tanh(x)
+    close(got, w * v * (-2.0 * t * (1.0 - t * t)))
+    _, f_jvp = ad.linearize(ad.sin, x)
+    close(ad.grad(lambda u: ad.sum(f_jvp(u) * w))(v), np.cos(x) * w)

@@ -196,24 +196,26 @@ def jvp(fun, primals, tangents):
 def linearize(fun, *primals):
     """(fun(*primals), f_jvp) where f_jvp(*tangents) = J v, without running fun again.
 
-    fun is recorded once, and so is its reverse sweep as a function of the cotangent u (the
-    sweep is linear in u); J v is the derivative of <J^T u, v> with respect to u, one reverse
-    sweep of that second recording per call. Tangents have the primals' structure; the
-    result has the output's."""
+    fun runs once under a forward trace whose tangents are watched (zero) inputs: the tangent
+    computation, linear in them, is recorded, and each f_jvp call replays it with the new
+    tangents (forward kernels only, Tape.replay). Where a replay cannot stand in (an
+    enclosing transform tracks the primals or the tangents, or a comparison read a tangent)
+    f_jvp runs ad.jvp instead. Tangents have the primals' structure; the result has the
+    output's."""
     args, boxed, _ = _prepare("linearize", primals, tuple(range(len(primals))))
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
-    # the tape that records the sweep must be the outer one: a sweep is seen by tapes older
-    # than the one it walks, never by newer ones
-    with Tape(persistent=True) as transpose_tape:
-        with Tape(persistent=True) as tape:
-            tape.watch(*sources)
+    seeds = [wrap(np.zeros_like(s.data)) for s in sources]
+    with Tape(persistent=True, watch_accessed_variables=False) as linear:
+        linear.watch(*seeds)
+        with JvpTrace() as trace:
+            for x, t in zip(sources, seeds):
+                trace.watch(x, t)
             out = fun(*args)
-        out_leaves, out_td = tree_flatten(out)
-        targets = [o if isinstance(o, Tensor) else wrap(np.asarray(o)) for o in out_leaves]
-        dummies = [wrap(np.zeros_like(t.data)) for t in targets]
-        transpose_tape.watch(*dummies)
-        cts = sweep(tape, targets, dummies, sources)
-    live = [(c, s) for c, s in zip(cts, sources) if c is not None]
+    out_leaves, out_td = tree_flatten(out)
+    targets = [o if isinstance(o, Tensor) else wrap(np.asarray(o)) for o in out_leaves]
+    dots = [trace.tangent(t) for t in targets]
+    live = [d for d in dots if d is not None]
+    replayable = linear.replayable and not any(is_tracked(s) for s in sources)
     primal_td = tree_flatten(tuple(primals))[1]
     any_tensor = _any_tensor(boxed)
 
@@ -222,16 +224,18 @@ def linearize(fun, *primals):
         if t_td != primal_td:
             raise ValueError(f"pyad.linearize: tangents have structure {t_td} but the primals "
                              f"have {primal_td}")
-        by_source = {id(s): t for s, t in zip(sources, t_leaves)}
-        seeds = [wrap(np.asarray(by_source[id(s)].data if isinstance(by_source[id(s)], Tensor)
-                                 else by_source[id(s)], dtype=c.data.dtype)) for c, s in live]
-        for seed, (c, s) in zip(seeds, live):
-            if seed.shape != s.shape:
-                raise ValueError(f"pyad.linearize: tangent of shape {seed.shape} for a primal "
-                                 f"of shape {s.shape}")
-        jv = sweep(transpose_tape, [c for c, _ in live], seeds, dummies) if live else \
-            [None] * len(dummies)
-        jv = [wrap(np.zeros_like(t.data)) if d is None else d for d, t in zip(jv, targets)]
+        if not replayable or any(is_tracked(t) for t in t_leaves):
+            return jvp(fun, tuple(primals), tuple(tangents))[1]
+        values = []
+        for t, s in zip(t_leaves, sources):
+            a = np.asarray(t.data if isinstance(t, Tensor) else t, dtype=s.data.dtype)
+            if a.shape != s.shape:
+                raise ValueError(f"pyad.linearize: tangent of shape {a.shape} for a primal of "
+                                 f"shape {s.shape}")
+            values.append(a)
+        outs = iter(linear.replay(seeds, values, live))
+        jv = [wrap(np.zeros_like(t.data) if d is None else np.array(next(outs)))
+              for d, t in zip(dots, targets)]
         like = sources[0] if any_tensor else None
         return tree_unflatten(out_td, [_unbox(d, like) for d in jv])
 

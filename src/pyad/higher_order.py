@@ -4,8 +4,8 @@ import numpy as np
 from pyad import ops
 from pyad._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.pytree import tree_flatten, tree_unflatten
-from pyad.transforms import (_collect, _prepare, _scalar_output, _tangent_leaves, _unbox,
-                              grad, jvp)
+from pyad.transforms import (_collect, _prepare, _replay, _scalar_output, _tangent_leaves,
+                              _unbox, grad, jvp)
 
 __all__ = ["hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot"]
 
@@ -94,7 +94,6 @@ def hvp_fn(fun, *primals):
         dots = _fwd_rev_tangents(fun, args, sources, seeds)
     if not linear.replayable:
         return by_sweeps()
-    live = [d for d in dots if d is not None]
 
     def apply(*tangents):
         v_leaves, v_td = tree_flatten(tuple(tangents))
@@ -103,15 +102,7 @@ def hvp_fn(fun, *primals):
                              f"primals' {primal_td}")
         if any(is_tracked(v) for v in v_leaves):
             return by_sweeps()(*tangents)
-        values = []
-        for v, s in zip(v_leaves, sources):
-            a = np.asarray(v.data if isinstance(v, Tensor) else v, dtype=s.data.dtype)
-            if a.shape != s.shape:
-                raise ValueError(f"pyad.hvp_fn: vector of shape {a.shape} for a primal of "
-                                 f"shape {s.shape}")
-            values.append(a)
-        outs = iter(linear.replay(seeds, values, live))
-        hv = [None if d is None else wrap(np.array(next(outs), copy=False)) for d in dots]
+        hv = _replay("hvp_fn", linear, seeds, sources, v_leaves, dots)
         return _single(tuple(_collect(boxed, hv)), primals)
     return apply
 

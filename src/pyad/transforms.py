@@ -165,6 +165,32 @@ def _tangent_leaves(fn_name, boxed, tangents):
     return leaves_out
 
 
+def _traced(fun, args, sources, tangents):
+    """fun(*args) on a JvpTrace giving each source its tangent: (trace, out, the output's
+    treedef, its leaves as Tensors)."""
+    with JvpTrace() as trace:
+        for x, v in zip(sources, tangents):
+            trace.watch(x, v)
+        out = fun(*args)
+    out_leaves, out_td = tree_flatten(out)
+    return trace, out, out_td, [o if isinstance(o, Tensor) else wrap(np.asarray(o))
+                                for o in out_leaves]
+
+
+def _replay(fn_name, linear, seeds, sources, leaves, dots):
+    """The recorded tangents `dots` (None stays None) for new seed values `leaves`, one per
+    source and of its shape, by replaying the tape `linear` (see Tape.replay)."""
+    values = []
+    for v, s in zip(leaves, sources):
+        a = np.asarray(v.data if isinstance(v, Tensor) else v, dtype=s.data.dtype)
+        if a.shape != s.shape:
+            raise ValueError(f"pyad.{fn_name}: tangent of shape {a.shape} for a primal of "
+                             f"shape {s.shape}")
+        values.append(a)
+    outs = iter(linear.replay(seeds, values, [d for d in dots if d is not None]))
+    return [None if d is None else wrap(np.array(next(outs))) for d in dots]
+
+
 def jvp(fun, primals, tangents):
     """Forward mode: (fun(*primals), J v) for tangents v shaped like the primals.
 
@@ -178,12 +204,7 @@ def jvp(fun, primals, tangents):
     args, boxed, _ = _prepare("jvp", tuple(primals), tuple(range(len(primals))))
     tangent_leaves = _tangent_leaves("jvp", boxed, tangents)
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
-    with JvpTrace() as trace:
-        for x, v in zip(sources, tangent_leaves):
-            trace.watch(x, v)
-        out = fun(*args)
-    out_leaves, out_td = tree_flatten(out)
-    outs = [o if isinstance(o, Tensor) else wrap(np.asarray(o)) for o in out_leaves]
+    trace, out, out_td, outs = _traced(fun, args, sources, tangent_leaves)
     dots = []
     for o in outs:
         d = trace.tangent(o)
@@ -207,14 +228,8 @@ def linearize(fun, *primals):
     seeds = [wrap(np.zeros_like(s.data)) for s in sources]
     with Tape(persistent=True, watch_accessed_variables=False) as linear:
         linear.watch(*seeds)
-        with JvpTrace() as trace:
-            for x, t in zip(sources, seeds):
-                trace.watch(x, t)
-            out = fun(*args)
-    out_leaves, out_td = tree_flatten(out)
-    targets = [o if isinstance(o, Tensor) else wrap(np.asarray(o)) for o in out_leaves]
+        trace, out, out_td, targets = _traced(fun, args, sources, seeds)
     dots = [trace.tangent(t) for t in targets]
-    live = [d for d in dots if d is not None]
     replayable = linear.replayable and not any(is_tracked(s) for s in sources)
     primal_td = tree_flatten(tuple(primals))[1]
     any_tensor = _any_tensor(boxed)
@@ -226,16 +241,8 @@ def linearize(fun, *primals):
                              f"have {primal_td}")
         if not replayable or any(is_tracked(t) for t in t_leaves):
             return jvp(fun, tuple(primals), tuple(tangents))[1]
-        values = []
-        for t, s in zip(t_leaves, sources):
-            a = np.asarray(t.data if isinstance(t, Tensor) else t, dtype=s.data.dtype)
-            if a.shape != s.shape:
-                raise ValueError(f"pyad.linearize: tangent of shape {a.shape} for a primal of "
-                                 f"shape {s.shape}")
-            values.append(a)
-        outs = iter(linear.replay(seeds, values, live))
-        jv = [wrap(np.zeros_like(t.data) if d is None else np.array(next(outs)))
-              for d, t in zip(dots, targets)]
+        jv = [wrap(np.zeros_like(t.data)) if d is None else d for d, t in
+              zip(_replay("linearize", linear, seeds, sources, t_leaves, dots), targets)]
         like = sources[0] if any_tensor else None
         return tree_unflatten(out_td, [_unbox(d, like) for d in jv])
 

@@ -706,3 +706,9 @@ spec("softmax_cross_entropy_backward",
        lambda z: _np_ce_backward(np.sin(z[:, 0]), z)
        + np.eye(4, dtype=z.dtype)[0] * (_np_ce(z) * np.cos(z[:, 0]))[:, None],
        [(5, 4)], label="grad-of-loss"))
+
+
+# the op families' specs (numpy breadth), one file each
+import specs_math  # noqa: E402,F401
+import specs_array  # noqa: E402,F401
+import specs_linalg  # noqa: E402,F401

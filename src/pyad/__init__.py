@@ -29,6 +29,9 @@ from pyad.ops import (  # noqa: E402
     negative, not_equal, ones, ones_like, power, relu, reshape, sigmoid, sign, sin, softmax,
     softplus, sqrt, square, squeeze, stack, subtract, sum, sum_to, swapaxes, take, tanh, tensor,
     transpose, var, where, zeros, zeros_like)
+from pyad.ops_math import *  # noqa: E402,F401,F403  (the op families: numpy breadth)
+from pyad.ops_array import *  # noqa: E402,F401,F403
+from pyad.ops_linalg import *  # noqa: E402,F401,F403
 from pyad.prims import PRIMITIVES  # noqa: E402
 from pyad.pytree import tree_flatten, tree_map, tree_unflatten  # noqa: E402
 from pyad.transforms import grad, jvp, linearize, value_and_grad, vjp  # noqa: E402
@@ -69,3 +72,5 @@ __all__ = [
     "getitem", "astype", "less", "less_equal", "greater", "greater_equal", "equal",
     "not_equal", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
 ]
+from pyad.ops import FAMILY_NAMES as _FAMILY_NAMES  # noqa: E402
+__all__ += [n for n in _FAMILY_NAMES if n not in __all__]

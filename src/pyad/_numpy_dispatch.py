@@ -79,6 +79,18 @@ for _alias in ("amax", "amin"):
         _FUNCTIONS[getattr(np, _alias)] = _amax if _alias == "amax" else _amin
 
 
+def _register_families():
+    """numpy's function of the same name dispatches to each op family's public function
+    (np.sinh(t) -> pyad.sinh(t)); names numpy lacks are pyad's own."""
+    for name in ops.FAMILY_NAMES:
+        ours = getattr(ops, name)
+        theirs = getattr(np, name, None)
+        if isinstance(theirs, np.ufunc):
+            _UFUNCS.setdefault(theirs, ours)
+        elif callable(theirs):
+            _FUNCTIONS.setdefault(theirs, ours)
+
+
 def _array_function(func, types, args, kwargs):
     fn = _FUNCTIONS.get(func)
     if fn is None:

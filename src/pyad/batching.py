@@ -14,7 +14,7 @@ import math
 
 from pyad import ops as o
 from pyad._tape import Tensor
-from pyad.prims import PRIMITIVES
+from pyad import prims as _prims
 
 __all__ = ["batched_jvp", "batched_vjp", "LIFTS"]
 
@@ -199,6 +199,8 @@ def batched_vjp(prim, k, g, ans, args, params, batch):
     return None if ct is None else _unlift(ct, batch, x)
 
 
+# rows that give their own lift in the table (the op families' defprim(..., lift=...))
+LIFTS.update(_prims.LIFTS)
 # keyed by the table's own Primitive objects: a custom primitive never matches by name
-_BY_PRIMITIVE = {PRIMITIVES[name]: lift for name, lift in LIFTS.items()}
-_SUM_TO = PRIMITIVES["sum_to"]
+_BY_PRIMITIVE = {_prims.PRIMITIVES[name]: lift for name, lift in LIFTS.items()}
+_SUM_TO = _prims.PRIMITIVES["sum_to"]

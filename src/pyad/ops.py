@@ -535,4 +535,14 @@ exp, log, log1p, sqrt, square, abs, sin, cos, tanh, sigmoid, relu, softplus = (
 absolute = abs
 _tape._install(sys.modules[__name__], _P.PRIMITIVES)
 
+# the op families (numpy breadth): their public functions are pyad.ops functions too
+from pyad.ops_math import *  # noqa: E402,F401,F403
+from pyad.ops_array import *  # noqa: E402,F401,F403
+from pyad.ops_linalg import *  # noqa: E402,F401,F403
+from pyad import ops_array as _ops_array, ops_linalg as _ops_linalg, ops_math as _ops_math  # noqa: E402
+FAMILY_NAMES = tuple(_ops_math.__all__) + tuple(_ops_array.__all__) + tuple(_ops_linalg.__all__)
+
 from pyad._numpy_dispatch import _array_function, _array_ufunc  # noqa: E402,F401
+from pyad._numpy_dispatch import _register_families  # noqa: E402
+
+_register_families()

@@ -42,10 +42,19 @@ def call(name, *picks, params=None):
 IDENTITY = call(None, G)
 
 
-def defprim(name, *vjps, jvp=None, nondiff=False, variadic=False, kernel=False):
-    """Add a row. kernel=True: the forward is a C++ kernel taking C-contiguous floats."""
+# name -> how pyad.batching lifts the row's rules over a batch of tangents: (kind, params
+# shift), kind one of "elementwise", "aligned", "leading" (see pyad.batching); rows given
+# lift=... here, the table's core rows in pyad.batching itself
+LIFTS = {}
+
+
+def defprim(name, *vjps, jvp=None, nondiff=False, variadic=False, kernel=False, lift=None):
+    """Add a row. kernel=True: the forward is a C++ kernel taking C-contiguous floats.
+    lift: the batching rule (see LIFTS); None for rows pyad.batching lists or loops over."""
     prim = Primitive(name, KERNELS[name], None if nondiff else vjps,
                      fallback=FALLBACKS.get(name), variadic=variadic, contiguous_floats=kernel)
+    if lift is not None:
+        LIFTS[name] = lift
     if jvp == DIAGONAL:
         jvp = _diagonal_jvp(vjps[0])
     elif jvp == LINEAR:
@@ -459,6 +468,9 @@ greater = defprim("greater", nondiff=True)
 greater_equal = defprim("greater_equal", nondiff=True)
 equal = defprim("equal", nondiff=True)
 not_equal = defprim("not_equal", nondiff=True)
+
+# the rows of the op families (numpy breadth), each file with its public functions
+from pyad import ops_math, ops_array, ops_linalg  # noqa: E402,F401
 
 for _rule in _CALLS:
     _rule.resolve(PRIMITIVES)

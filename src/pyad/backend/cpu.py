@@ -109,3 +109,10 @@ FALLBACKS.update(
     max=lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
     min=lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims),
 )
+
+# the op families' numpy kernels (numpy breadth), one file per family
+from pyad.backend import numpy_array, numpy_linalg, numpy_math  # noqa: E402
+
+for _family in (numpy_math, numpy_array, numpy_linalg):
+    KERNELS.update(_family.KERNELS)
+    FALLBACKS.update(getattr(_family, "FALLBACKS", {}))

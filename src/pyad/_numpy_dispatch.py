@@ -89,6 +89,9 @@ def _register_families():
             _UFUNCS.setdefault(theirs, ours)
         elif callable(theirs):
             _FUNCTIONS.setdefault(theirs, ours)
+    for family in (ops._ops_math, ops._ops_array, ops._ops_linalg):
+        # functions numpy keeps elsewhere (np.linalg.inv): {numpy function: ours}
+        _FUNCTIONS.update(getattr(family, "NUMPY_FUNCTIONS", {}))
 
 
 def _array_function(func, types, args, kwargs):

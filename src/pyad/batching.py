@@ -21,20 +21,20 @@ __all__ = ["batched_jvp", "batched_vjp", "LIFTS"]
 ELEMENTWISE, ALIGNED, LEADING = "elementwise", "aligned", "leading"
 
 
-def _same(params, batch, args):
+def same_params(params, batch, args):
     return params
 
 
-def _shift_axes(params, batch, args):          # (axes tuple, keepdims)
+def shift_axes(params, batch, args):          # (axes tuple, keepdims)
     axes, keepdims = params
     return (tuple(a + 1 for a in axes), keepdims)
 
 
-def _shift_first(params, batch, args):         # (axis, *rest)
+def shift_first(params, batch, args):         # (axis, *rest)
     return (params[0] + 1,) + tuple(params[1:])
 
 
-def _prefix_shape(params, batch, args):        # (shape, *rest)
+def prefix_shape(params, batch, args):        # (shape, *rest)
     return ((batch,) + tuple(params[0]),) + tuple(params[1:])
 
 
@@ -68,14 +68,14 @@ for _name in ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "tan
               "multiply", "divide", "maximum", "minimum", "power", "tanh_backward",
               "sigmoid_backward", "relu_backward", "abs_backward", "softplus_backward",
               "clip_backward", "sqrt_backward", "tanh_backward_tangent", "where", "astype"):
-    LIFTS[_name] = (ELEMENTWISE, _same)
+    LIFTS[_name] = (ELEMENTWISE, same_params)
 LIFTS.update(
-    matmul=(ALIGNED, _same), matmul_sum=(ALIGNED, _same), broadcast_to=(ALIGNED, _prefix_shape),
-    sum=(LEADING, _shift_axes), max=(LEADING, _shift_axes), min=(LEADING, _shift_axes),
-    logsumexp=(LEADING, _shift_first), softmax=(LEADING, _shift_first),
-    log_softmax=(LEADING, _shift_first), softmax_backward=(LEADING, _shift_first),
-    log_softmax_backward=(LEADING, _shift_first), concatenate=(LEADING, _shift_first),
-    reshape=(LEADING, _prefix_shape), transpose=(LEADING, _transpose_axes),
+    matmul=(ALIGNED, same_params), matmul_sum=(ALIGNED, same_params), broadcast_to=(ALIGNED, prefix_shape),
+    sum=(LEADING, shift_axes), max=(LEADING, shift_axes), min=(LEADING, shift_axes),
+    logsumexp=(LEADING, shift_first), softmax=(LEADING, shift_first),
+    log_softmax=(LEADING, shift_first), softmax_backward=(LEADING, shift_first),
+    log_softmax_backward=(LEADING, shift_first), concatenate=(LEADING, shift_first),
+    reshape=(LEADING, prefix_shape), transpose=(LEADING, _transpose_axes),
     sum_to=(LEADING, _sum_to_shape), getitem=(LEADING, lambda p, b, a: (_prefix_key(p[0]),)),
     scatter_add=(LEADING, _scatter_params))
 
@@ -128,7 +128,7 @@ def _looped(prim, dots, ans, args, params, batch):
 def batched_jvp(prim, dots, ans, args, params, batch):
     """The output's batch of tangents, shape (batch,) + ans.shape, from the inputs' (each
     (batch,) + input shape, or None)."""
-    lift = _BY_PRIMITIVE.get(prim)
+    lift = _lift_of(prim)
     if lift is None:
         return _looped(prim, dots, ans, args, params, batch)
     how, shift = lift
@@ -179,7 +179,7 @@ def batched_vjp(prim, k, g, ans, args, params, batch):
     ((batch,) + ans.shape), or None where the rule gives none."""
     rule = prim.vjps[0] if prim.variadic else prim.vjps[k]
     x = args[k]
-    lift = _BY_PRIMITIVE.get(prim)
+    lift = _lift_of(prim)
     if lift is None:
         parts = []
         for i in range(batch):
@@ -199,8 +199,17 @@ def batched_vjp(prim, k, g, ans, args, params, batch):
     return None if ct is None else _unlift(ct, batch, x)
 
 
-# rows that give their own lift in the table (the op families' defprim(..., lift=...))
-LIFTS.update(_prims.LIFTS)
-# keyed by the table's own Primitive objects: a custom primitive never matches by name
-_BY_PRIMITIVE = {_prims.PRIMITIVES[name]: lift for name, lift in LIFTS.items()}
-_SUM_TO = _prims.PRIMITIVES["sum_to"]
+_BY_PRIMITIVE = {}
+_SUM_TO = None
+
+
+def _lift_of(prim):
+    """The row's (kind, params shift), or None to loop. Keyed by the table's own Primitive
+    objects (a custom primitive never matches by name); built on first use, once the table
+    is complete (the op families import this module while it is being filled)."""
+    global _SUM_TO
+    if _SUM_TO is None:
+        LIFTS.update(_prims.LIFTS)      # rows that name their lift: defprim(..., lift=...)
+        _BY_PRIMITIVE.update({_prims.PRIMITIVES[n]: lift for n, lift in LIFTS.items()})
+        _SUM_TO = _prims.PRIMITIVES["sum_to"]
+    return _BY_PRIMITIVE.get(prim)

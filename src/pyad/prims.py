@@ -43,8 +43,9 @@ IDENTITY = call(None, G)
 
 
 # name -> how pyad.batching lifts the row's rules over a batch of tangents: (kind, params
-# shift), kind one of "elementwise", "aligned", "leading" (see pyad.batching); rows given
-# lift=... here, the table's core rows in pyad.batching itself
+# shift), kind one of batching.ELEMENTWISE/ALIGNED/LEADING with a shift such as
+# batching.same_params or shift_axes (see pyad.batching); the op families give lift=... here,
+# the table's core rows are listed in pyad.batching itself
 LIFTS = {}
 
 

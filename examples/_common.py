@@ -84,12 +84,12 @@ def accuracy(model, x, y):
     return float(np.mean(predict(model, x).argmax(axis=1) == y))
 
 
-def train_epoch(model, optimizer, x, y, batch_size, rng, desc="train"):
+def train_epoch(model, optimizer, x, y, batch_size, rng):
     """One pass over (x, y) in minibatches shuffled by rng (a numpy Generator, which advances);
-    returns the mean training loss and accuracy seen during the pass."""
+    returns the mean training loss and accuracy seen during the pass. An epoch on the digits
+    takes a fraction of a second, so the callers show a progress bar over the epochs."""
     total_loss, correct = 0.0, 0
-    for xb, yb in progress(ad.data.batches(x, y, batch_size=batch_size, seed=rng),
-                           total=-(-len(x) // batch_size), desc=desc):
+    for xb, yb in ad.data.batches(x, y, batch_size=batch_size, seed=rng):
         logits = model(xb)
         loss = ad.losses.softmax_cross_entropy(logits, yb)
         optimizer.zero_grad()

@@ -126,12 +126,26 @@ def main(argv=None):
     ax_t.semilogy(adam["time"], adam["loss"], "-", label=f"Adam ({len(adam['loss']) - 1} its)")
     ax_t.set(xlabel="wall-clock time (s)", ylabel="training loss (MSE)",
              title="loss vs time")
-    ax_d.semilogy(np.arange(1, k + 1), hf["damping"], "o-", ms=3, label="damping lambda")
-    ax_d.semilogy(np.arange(1, k + 1), hf["cg_iterations"], "s-", ms=3, label="CG iterations")
+    its = np.arange(1, k + 1)
+    ax_d.semilogy(its, hf["damping"], "o-", ms=3, color="C0", label="damping lambda (left axis)")
     ax_d.set(xlabel="HF iteration", title="Levenberg-Marquardt damping and CG work")
-    for ax in (ax_it, ax_t, ax_d):
+    ax_d.set_ylabel("damping lambda", color="C0")
+    ax_d.tick_params(axis="y", colors="C0", which="both")
+    ax_cg = ax_d.twinx()                       # a second y-axis: a count, on a linear scale
+    ax_cg.plot(its, hf["cg_iterations"], "s-", ms=3, color="C1",
+               label="CG iterations (right axis)")
+    # headroom above both curves for the legend
+    ax_cg.set_ylim(0, 1.45 * args.cg_iters)
+    lo, hi = min(hf["damping"]), max(hf["damping"])
+    ax_d.set_ylim(lo / 2, hi * 2 * (2 * hi / lo) ** 0.6)
+    ax_cg.set_ylabel(f"CG iterations (at most {args.cg_iters})", color="C1")
+    ax_cg.tick_params(axis="y", colors="C1")
+    for ax in (ax_it, ax_t):
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
+    ax_d.grid(alpha=0.3, which="both")
+    handles = ax_d.get_legend_handles_labels()[0] + ax_cg.get_legend_handles_labels()[0]
+    ax_cg.legend(handles, [h.get_label() for h in handles], fontsize=9, loc="upper right")
     fig.tight_layout()
     png = save_figure(fig, out, "hessian_free.png")
     return {"hf": hf, "adam": adam, "png": png, "n_params": n_params}

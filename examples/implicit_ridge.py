@@ -91,7 +91,6 @@ def main(argv=None):
         hist["val"].append(float(np.asarray(v)))
         hist["hypergrad"].append(float(np.asarray(g)))
         t = t - args.outer_lr * np.asarray(g)
-    hist["lambda"], hist["val"] = hist["lambda"][:-1] + [hist["lambda"][-1]], hist["val"]
     # the same hypergradient by finite differences at the start, as a check
     e = 1e-5
     fd_hyper = (float(np.asarray(val_of_log_lam(np.log(lam0) + e)))
@@ -114,18 +113,27 @@ def main(argv=None):
     ax_d.plot(idx, fd, "x", ms=4, label="finite differences")
     ax_d.set(xlabel="weight index j", ylabel="dw*_j / dlambda",
              title=f"derivative at lambda = {lam0:g} (rel. error {err_closed:.1e})")
+    lo, hi = ax_d.get_ylim()
+    ax_d.set_ylim(lo, hi + 0.45 * (hi - lo))           # room for the legend above the data
     ax_c.semilogx(grid, curve, "k-", lw=1, label="validation loss (grid)")
     ax_c.semilogx(hist["lambda"], hist["val"], "o-", ms=3, color="C3",
                   label="hypergradient descent")
     ax_c.set(xlabel="lambda", ylabel="validation loss", title="tuning lambda")
-    ax_t.semilogy(hist["lambda"], "o-", ms=3, label="lambda")
-    ax_t.set(xlabel="outer iteration", ylabel="lambda", title="lambda and validation loss")
+    ax_t.semilogy(hist["lambda"], "o-", ms=3, color="C0", label="lambda (left axis)")
+    ax_t.set(xlabel="outer iteration", title="lambda and validation loss")
+    ax_t.set_ylabel("lambda", color="C0")
+    ax_t.tick_params(axis="y", colors="C0", which="both")
     ax_v = ax_t.twinx()
-    ax_v.plot(hist["val"], "s-", ms=3, color="C3", label="validation loss")
-    ax_v.set_ylabel("validation loss")
-    for ax in (ax_d, ax_c, ax_t):
+    ax_v.plot(hist["val"], "s-", ms=3, color="C3", label="validation loss (right axis)")
+    ax_v.set_ylabel("validation loss", color="C3")
+    ax_v.tick_params(axis="y", colors="C3")
+    for ax, where in ((ax_d, "upper right"), (ax_c, "upper left")):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right" if ax is not ax_t else "center right")
+        ax.legend(fontsize=9, loc=where)
+    ax_t.grid(alpha=0.3)
+    # one legend for both axes of the third panel: every curve named
+    handles = ax_t.get_legend_handles_labels()[0] + ax_v.get_legend_handles_labels()[0]
+    ax_v.legend(handles, [h.get_label() for h in handles], fontsize=9, loc="upper right")
     fig.tight_layout()
     png = save_figure(fig, out, "implicit_ridge.png")
     return {"implicit": implicit, "closed": closed, "fd": fd, "err_closed": err_closed,

@@ -101,26 +101,45 @@ def main(argv=None):
 
     plt = pyplot()
     show = [d for d in (1, 2, 3, 5) if d <= args.max_depth]
-    fig, axes = plt.subplots(1, len(show) + 1, figsize=(4 * (len(show) + 1), 3.6))
-    for ax, d in zip(axes, show):
+    # the sawtooth panels in a 2 x 2 block on the left, the piece counts as a tall panel right
+    fig = plt.figure(figsize=(14, 8.5))
+    grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.25])
+    for k, d in enumerate(show):
+        ax = fig.add_subplot(grid[k // 2, k % 2])
         y_deep, y_shallow = curves[d]
-        ax.plot(x, y_deep, lw=1.2, label=f"deep, depth {d} ({rows[d - 1]['deep']} pieces)")
-        ax.plot(x, y_shallow, "--", lw=1.2,
-                label=f"shallow, {2 * d} units ({rows[d - 1]['shallow']} pieces)")
-        ax.set(xlabel="x", title=f"depth {d}", ylim=(-0.15, 1.35))
-        ax.legend(fontsize=7, loc="upper right")
+        row = rows[d - 1]
+        ax.plot(x, y_deep, lw=2, color="C0", label="deep net: depth d, width 2")
+        ax.plot(x, y_shallow, "--", lw=2, color="C1",
+                label="best shallow net: one layer of the same 2d units")
+        ax.set_title(f"depth {d}: deep {row['deep']} pieces, shallow {row['shallow']}",
+                     fontsize=12)
+        ax.set(ylim=(-0.2, 1.15))
+        if k // 2 == 1 or len(show) <= 2:
+            ax.set_xlabel("x", fontsize=11)
+        if k % 2 == 0:
+            ax.set_ylabel("network output", fontsize=11)
         ax.grid(alpha=0.3)
-    ax = axes[-1]
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.01, 0.995), ncol=2,
+               fontsize=11, frameon=False)
+    ax = fig.add_subplot(grid[:, 2])
     ds = np.array(depths)
-    ax.semilogy(ds, [r["deep"] for r in rows], "o-", label="deep (counted)")
-    ax.semilogy(ds, 2.0 ** ds, "k:", label="2^depth")
-    ax.semilogy(ds, [r["shallow"] for r in rows], "s-", label="shallow, same units (counted)")
-    ax.semilogy(ds, 2 * ds + 1, "k--", lw=0.8, label="units + 1 = 2 depth + 1")
-    ax.set(xlabel="depth d (2d ReLU units)", ylabel="linear pieces on [0, 1]",
-           title="pieces vs depth")
-    ax.legend(fontsize=7)
+    # the formulas as wide pale bands under the counts, so that both stay visible
+    ax.semilogy(ds, 2.0 ** ds, "-", lw=9, color="C0", alpha=0.25, solid_capstyle="round",
+                label="2^depth (formula)")
+    ax.semilogy(ds, 2 * ds + 1, "-", lw=9, color="C1", alpha=0.25, solid_capstyle="round",
+                label="units + 1 = 2 depth + 1 (bound)")
+    ax.semilogy(ds, [r["deep"] for r in rows], "o-", lw=1.5, ms=7, color="C0",
+                label="deep net (counted)")
+    ax.semilogy(ds, [r["shallow"] for r in rows], "s-", lw=1.5, ms=7, color="C1",
+                label="shallow net, same units (counted)")
+    ax.set_xlabel("depth d (2d ReLU units)", fontsize=11)
+    ax.set_ylabel("linear pieces on [0, 1]", fontsize=11)
+    ax.set_title("pieces vs depth", fontsize=12)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.legend(fontsize=10, loc="upper left")
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.95), h_pad=2.0, w_pad=2.0)
     png = save_figure(fig, out, "sawtooth.png")
     return {"rows": rows, "png": png}
 

@@ -15,8 +15,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (accuracy, ad, digits, log, out_dir, parser, pyplot,  # noqa: E402
-                     save_figure, train_epoch)
+from _common import (accuracy, ad, digits, log, out_dir, parser, progress,  # noqa: E402
+                     pyplot, save_figure, train_epoch)
 
 # what must match between a checkpoint and the command line for --resume to make sense
 CONFIG_KEYS = ("hidden", "activation", "epochs", "batch_size", "lr", "weight_decay", "seed")
@@ -107,16 +107,19 @@ def main(argv=None):
         log(f"initial: test acc {accuracy(model, x_test, y_test):.3f}")
 
     last = args.epochs if args.stop_after is None else min(args.epochs, args.stop_after)
-    while epoch < last:
+    # one tick per epoch over the whole run (a resumed run starts the bar where it stopped)
+    bar = progress(range(epoch, last), initial=epoch, total=last, desc="epochs", unit="epoch")
+    for _ in bar:
         lr = optimizer.lr
         train_loss, train_acc = train_epoch(model, optimizer, x_train, y_train,
-                                            args.batch_size, rng, desc=f"epoch {epoch + 1}")
+                                            args.batch_size, rng)
         step += -(-len(x_train) // args.batch_size)
         schedule.step()
         epoch += 1
         test_acc = accuracy(model, x_test, y_test)
         for k, v in zip(history, (train_loss, train_acc, test_acc, lr)):
             history[k].append(float(v))
+        bar.set_postfix(loss=f"{train_loss:.4f}", test_acc=f"{test_acc:.3f}", refresh=False)
         log(f"epoch {epoch:3d}/{args.epochs}  lr {lr:.2e}  train loss {train_loss:.4f}  "
             f"train acc {train_acc:.3f}  test acc {test_acc:.3f}")
         save_checkpoint(ckpt_path, model, optimizer, schedule, rng, epoch, step, history,

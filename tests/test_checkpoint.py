@@ -203,6 +203,10 @@ def test_first_save_failing_leaves_no_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
+def _is_temp(name):
+    return name.endswith(".pyad-tmp")
+
+
 _WRITER = textwrap.dedent("""
     import sys
     import numpy as np
@@ -231,7 +235,7 @@ def test_sigkill_during_save_leaves_previous_checkpoint(tmp_path):
             deadline = time.monotonic() + 20
             # wait until a temporary file exists and has data in it, then kill
             while time.monotonic() < deadline:
-                tmps = [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+                tmps = [n for n in os.listdir(tmp_path) if _is_temp(n)]
                 if tmps:
                     try:
                         if os.path.getsize(tmp_path / tmps[0]) > 1_000_000:
@@ -247,7 +251,7 @@ def test_sigkill_during_save_leaves_previous_checkpoint(tmp_path):
             proc.wait(10)
             proc.stderr.close()
         assert proc.returncode == -signal.SIGKILL
-        leftovers = [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+        leftovers = [n for n in os.listdir(tmp_path) if _is_temp(n)]
         killed_mid_write += bool(leftovers)
         # whatever happened, the target is a complete checkpoint: the old one or a new one
         back = ad.load(path)
@@ -257,11 +261,15 @@ def test_sigkill_during_save_leaves_previous_checkpoint(tmp_path):
         if i:
             assert back["big"].shape == (6_000_000,)
             assert back["big"][0] == i and back["big"][-1] == i
-        for n in leftovers:                   # a later save must not trip over old temps
-            os.unlink(tmp_path / n)
+        for n in leftovers:                   # named after the path and the dead writer
+            assert n.startswith(".ck.npz.") and n.endswith(".pyad-tmp"), n
         if killed_mid_write:
             break
     assert killed_mid_write, "never managed to kill the writer in the middle of a save"
+    # the next save to that path removes the orphans of the killed writer
+    ad.save(path, {"i": -1})
+    assert sorted(os.listdir(tmp_path)) == ["ck.npz", "writer.py"]
+    assert ad.load(path) == {"i": -1}
 
 
 # ------------------------------------------------------------------- damaged files
@@ -332,3 +340,148 @@ def test_missing_file_raises_file_not_found(tmp_path):
 def test_checkpoint_error_is_value_error():
     assert issubclass(CheckpointError, ValueError)
     assert ad.checkpoint.CheckpointError is CheckpointError
+
+
+def test_next_save_removes_only_its_own_orphans(tmp_path):
+    """Orphans of killed saves to this path go; everything else stays: other paths' temps,
+    temps of running processes (and of this one: another thread may be saving), look-alikes."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = int(proc.stdout)                   # exited and reaped: no such process now
+    alive = os.getppid()
+    names = {
+        f".ck.npz.{dead}.abc_123.pyad-tmp": False,        # an orphan of this path: removed
+        f".ck.npz.{dead}.Zz9.pyad-tmp": False,
+        f".ck.npz.{alive}.abc.pyad-tmp": True,            # a running writer's
+        f".ck.npz.{os.getpid()}.abc.pyad-tmp": True,      # this process's
+        f".other.npz.{dead}.abc.pyad-tmp": True,          # another path's
+        f".ck.npz.5.{dead}.abc.pyad-tmp": True,           # ck.npz.5's, not ck.npz's
+        f".ck.npz.{dead}.abc.pyad-tmp.keep": True,        # look-alikes
+        f"ck.npz.{dead}.abc.pyad-tmp": True,
+        f".ck.npz.x{dead}.abc.pyad-tmp": True,
+        ".tmp-old.npz": True,
+    }
+    for n in names:
+        (tmp_path / n).write_bytes(b"partial")
+    ad.save(tmp_path / "ck.npz", {"a": 1})
+    left = set(os.listdir(tmp_path))
+    assert left == {n for n, keep in names.items() if keep} | {"ck.npz"}
+    assert ad.load(tmp_path / "ck.npz") == {"a": 1}
+
+
+def test_long_file_name_temps(tmp_path):
+    name = "c" * 240 + ".npz"
+    ad.save(tmp_path / name, {"a": np.ones(2)})
+    np.testing.assert_array_equal(ad.load(tmp_path / name)["a"], np.ones(2))
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_deflated_checkpoint_loads(tmp_path):
+    """A checkpoint re-zipped with deflate (zip -9) is still a valid checkpoint."""
+    path, _ = _good(tmp_path)
+    out = tmp_path / "deflated.npz"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    back = ad.load(out)
+    np.testing.assert_array_equal(back["w"], np.arange(1000.0))
+    assert back["meta"] == {"epoch": 4}
+
+
+def _npy(array):
+    import io
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array, allow_pickle=True)
+    return buf.getvalue()
+
+
+def _zip(entries, method=zipfile.ZIP_STORED):
+    import io
+    import warnings
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")              # duplicate names on purpose
+        with zipfile.ZipFile(buf, "w", method) as z:
+            for name, data in entries:
+                z.writestr(name, data)
+    return buf.getvalue()
+
+
+_S = "__pyad_structure__.npy"
+
+
+def _record(structure):
+    import json
+    return _npy(np.array(structure if isinstance(structure, str) else json.dumps(structure)))
+
+
+_HOSTILE = {
+    "array-key-not-a-string": _zip([(_S, _record({"__array__": [1]}))]),
+    "dict-of-a-list": _zip([(_S, _record({"__dict__": [1, 2]}))]),
+    "list-of-an-int": _zip([(_S, _record({"__list__": 5}))]),
+    "tuple-of-a-dict": _zip([(_S, _record({"__tuple__": {"a": 1}}))]),
+    "two-tags": _zip([(_S, _record({"__list__": [], "__dict__": {}}))]),
+    "bare-json-list": _zip([(_S, _record([1, 2]))]),
+    "unknown-tag": _zip([(_S, _record({"__set__": [1]}))]),
+    "missing-array": _zip([(_S, _record({"__array__": "a0"}))]),
+    "structure-as-array": _zip([(_S, _record({"__array__": "__pyad_structure__"}))]),
+    "array-twice": _zip([(_S, _record({"__list__": [{"__array__": "a0"}] * 2})),
+                         ("a0.npy", _npy(np.ones(2)))]),
+    "deep-json": _zip([(_S, _record("[" * 100000 + "]" * 100000))]),
+    "deep-nodes": _zip([(_S, _record('{"__list__": [' * 3000 + "]}" * 3000))]),
+    "invalid-json": _zip([(_S, _record("{nope"))]),
+    "numeric-structure": _zip([(_S, _npy(np.array(1.5)))]),
+    "structure-1d": _zip([(_S, _npy(np.array(["1"])))]),
+    "object-structure": _zip([(_S, _npy(np.array("1", dtype=object)))]),
+    "object-array": _zip([(_S, _record({"__array__": "a0"})),
+                          ("a0.npy", _npy(np.array([1, None], dtype=object)))]),
+    "huge-shape": _zip([(_S, _record({"__array__": "a0"})),
+                        ("a0.npy", _npy(np.ones(2)).replace(b"(2,)", b"(10000000000000,)"))]),
+    "short-shape": _zip([(_S, _record({"__array__": "a0"})),
+                         ("a0.npy", _npy(np.ones(3)).replace(b"(3,)", b"(2,)"))]),
+    "trailing-bytes": _zip([(_S, _record(1) + b"xx")]),
+    "duplicate-entries": _zip([(_S, _record(1)), (_S, _record(2))]),
+    "bzip2": _zip([(_S, _record(1))], zipfile.ZIP_BZIP2),
+    "lzma": _zip([(_S, _record(1))], zipfile.ZIP_LZMA),
+    "pickle": __import__("pickle").dumps({"w": [1.0, 2.0]}),
+    "npy": _npy(np.ones(3)),
+    "npy-object": _npy(np.array([None], dtype=object)),
+    "empty": b"",
+    "empty-zip": _zip([]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_HOSTILE))
+def test_hostile_files_raise_checkpoint_error(tmp_path, name):
+    bad = tmp_path / f"{name}.npz"
+    bad.write_bytes(_HOSTILE[name])
+    with pytest.raises(CheckpointError) as e:
+        ad.load(bad)
+    assert str(bad) in str(e.value)
+    assert "allow_pickle" not in str(e.value)
+
+
+@pytest.mark.parametrize("offset, value", [
+    (4, 0x63), (6, 0x01), (6, 0x20), (6, 0x08), (8, 0x0c), (8, 0x63), (14, 0x00),
+    (18, 0xff), (21, 0x7f), (22, 0xff), (25, 0x7f), (26, 0xff), (28, 0x40)])
+def test_damaged_local_headers_raise_checkpoint_error(tmp_path, offset, value):
+    """Bytes of a zip entry's local header (version, flags: encrypted, patched data,
+    compression method, name and extra lengths) set to values zipfile refuses with
+    NotImplementedError or RuntimeError, in every entry."""
+    path, data = _good(tmp_path)
+    starts = [i for i in range(len(data)) if data.startswith(b"PK\x03\x04", i)]
+    centrals = [i for i in range(len(data)) if data.startswith(b"PK\x01\x02", i)]
+    assert len(starts) == len(centrals) == 2
+    for start, central in zip(starts, centrals):
+        for base, shift in ((start, 0), (central, 2)):    # central records: 2 bytes later
+            raw = bytearray(data)
+            raw[base + offset + shift] = value
+            bad = tmp_path / "bad.npz"
+            bad.write_bytes(bytes(raw))
+            try:
+                back = ad.load(bad)
+            except CheckpointError as e:
+                assert "allow_pickle" not in str(e)
+                continue
+            np.testing.assert_array_equal(back["w"], np.arange(1000.0))   # harmless byte
+            assert back["meta"] == {"epoch": 4}

@@ -15,13 +15,14 @@ import pyad as ad  # noqa: E402
 from example_helpers import EXAMPLES, assert_png, load_example  # noqa: E402
 
 
-def test_logistic_regression_learns(capsys):
+def test_logistic_regression_learns(tmp_path, capsys):
     lr = load_example("logistic_regression")
-    weights = lr.main(["--steps", "200"])
+    weights = lr.main(["--steps", "200", "--out", str(tmp_path)])
     (x_train, y_train), (x_test, y_test) = lr.load_data()
     assert lr.accuracy(weights, x_train, y_train) > 0.95
     assert lr.accuracy(weights, x_test, y_test) > 0.95
     assert "trained" in capsys.readouterr().out
+    assert_png(tmp_path / "logistic_regression.png")
 
 
 def test_train_mlp_digits_fast_mode(tmp_path, capsys):
@@ -116,3 +117,36 @@ def test_language_model_fast_mode(tmp_path):
     assert np.all(np.isfinite(result["history"]["valid"]))
     assert result["neighbours"] and all(len(n) == 5 for n in result["neighbours"].values())
     assert_png(tmp_path / "language_model_perplexity.png")
+
+
+def test_glove_fast_mode(tmp_path, capsys):
+    pytest.importorskip("pydoc_data.topics", reason="this Python ships without pydoc_data")
+    glove = load_example("glove")
+    result = glove.main(["--fast", "--out", str(tmp_path)])
+    h = result["history"]
+    assert len(h) == 5 and np.all(np.isfinite(h))            # before training + 4 epochs
+    assert all(b < a for a, b in zip(h, h[1:]))
+    assert h[-1] < 0.3 * h[0]
+    vocab, vectors = result["vocab"], result["vectors"]
+    assert vectors.shape == (len(vocab), 16) and np.all(np.isfinite(vectors))
+    near = result["neighbours"]
+    assert near and all(len(n) == 5 for n in near.values())
+    assert near["true"][0][0] == "false"                     # the clearest pair of the corpus
+    out = capsys.readouterr().out
+    assert "epoch   4/4" in out and "nearest neighbours" in out and "true: false" in out
+    assert_png(tmp_path / "glove.png")
+
+
+def test_glove_weighting_and_cooccurrence():
+    glove = load_example("glove")
+    x = np.array([1.0, 50.0, 100.0, 1e4])
+    np.testing.assert_allclose(glove.weighting(x, 100.0, 0.75), [0.01 ** 0.75, 0.5 ** 0.75, 1, 1])
+    index = {"a": 0, "b": 1, "c": 2}
+    # "a b c" and "c a" (documents never share a window); "z" is out of the vocabulary
+    i, j, x, n = glove.cooccurrence([["a", "z", "b", "c"], ["c", "a"]], index, window=2)
+    dense = np.zeros((3, 3))
+    dense[i, j] = x
+    expected = np.array([[0, 1, 0.5], [1, 0, 1], [0.5, 1, 0]]) + np.array(
+        [[0, 0, 1], [0, 0, 0], [1, 0, 0]])
+    np.testing.assert_allclose(dense, expected)
+    assert n == 5

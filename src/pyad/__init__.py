@@ -33,7 +33,7 @@ from pyad.ops_math import *  # noqa: E402,F401,F403  (the op families: numpy bre
 from pyad.ops_array import *  # noqa: E402,F401,F403
 from pyad.ops_linalg import *  # noqa: E402,F401,F403
 from pyad.prims import PRIMITIVES  # noqa: E402
-from pyad.pytree import tree_flatten, tree_map, tree_unflatten  # noqa: E402
+from pyad.pytree import ravel_pytree, tree_flatten, tree_map, tree_unflatten  # noqa: E402
 from pyad.transforms import grad, jvp, linearize, value_and_grad, vjp  # noqa: E402
 from pyad.higher_order import gnvp, hessian, hvp, hvp_fn, jacobian, vdot  # noqa: E402
 from pyad.custom import custom_primitive  # noqa: E402
@@ -41,18 +41,58 @@ from pyad.testing import check_grads  # noqa: E402
 from pyad.checkpoint import load, save  # noqa: E402
 from pyad import data, datasets, init, losses, nn, optim  # noqa: E402,F401
 from pyad import curvature, implicit, planner, unrolled  # noqa: E402,F401
+from pyad import linalg  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
 
-def set_num_threads(n):
-    """Threads for pyad's own C++ kernels (OpenMP); BLAS keeps its own setting."""
+def set_num_threads(n: int) -> None:
+    """Set the number of threads of pyad's own C++ kernels (OpenMP).
+
+    BLAS (the matrix products) keeps its own setting, except with the MKL wheel, whose
+    threads share the OpenMP pool. Kernels only go parallel on large arrays, so small
+    workloads are unaffected.
+
+    Parameters
+    ----------
+    n : int
+        The number of threads, at least 1.
+
+    Raises
+    ------
+    ValueError
+        When ``n < 1``.
+
+    See Also
+    --------
+    get_num_threads
+
+    Examples
+    --------
+    >>> before = ad.get_num_threads()
+    >>> ad.set_num_threads(1)
+    >>> ad.get_num_threads()
+    1
+    >>> ad.set_num_threads(before)
+    """
     if int(n) < 1:
         raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
     _C.set_num_threads(int(n))
 
 
-def get_num_threads():
+def get_num_threads() -> int:
+    """The number of threads pyad's C++ kernels use (see :func:`set_num_threads`).
+
+    Returns
+    -------
+    int
+        The OpenMP thread count of the kernels.
+
+    Examples
+    --------
+    >>> ad.get_num_threads() >= 1
+    True
+    """
     return _C.get_num_threads()
 
 
@@ -63,7 +103,7 @@ __all__ = [
     "hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot", "custom_primitive", "check_grads",
     "save", "load", "nn", "optim", "losses", "data", "datasets", "init", "curvature", "implicit",
     "planner", "unrolled",
-    "tree_flatten", "tree_unflatten", "tree_map",
+    "tree_flatten", "tree_unflatten", "tree_map", "ravel_pytree",
     "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "dot", "exp",
     "log", "log1p", "sqrt", "square", "abs", "absolute", "sin", "cos", "tanh", "sigmoid",
     "relu", "softplus", "maximum", "minimum", "clip", "where", "sign", "sum", "mean", "max",

@@ -4,10 +4,27 @@
 # ('N') and an F-contiguous one (a transposed view, as the VJP rules make) as 'T': neither
 # is ever copied.
 cimport numpy as cnp
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 import numpy as np
 
 cnp.import_array()
+
+# scipy.linalg.cython_blas's Fortran gemm, taken from that module's table of C functions when
+# this module loads (what a cimport of it does), so that building pyad needs no scipy.
+ctypedef void (*f77_sgemm_fn)(char*, char*, int*, int*, int*, float*, float*, int*, float*,
+                              int*, float*, float*, int*) noexcept nogil
+ctypedef void (*f77_dgemm_fn)(char*, char*, int*, int*, int*, double*, double*, int*,
+                              double*, int*, double*, double*, int*) noexcept nogil
+
+
+cdef void* _scipy_blas(str name) except NULL:
+    from scipy.linalg import cython_blas
+    capsule = cython_blas.__pyx_capi__[name]
+    return PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+
+
+cdef f77_sgemm_fn sgemm = <f77_sgemm_fn>_scipy_blas("sgemm")
+cdef f77_dgemm_fn dgemm = <f77_dgemm_fn>_scipy_blas("dgemm")
 
 
 cdef inline bint _layout(cnp.ndarray a, char* trans, int* ld):

@@ -71,6 +71,8 @@ cdef class Primitive:
     cdef readonly bint variadic
     cdef readonly bint contiguous_floats
     cdef public object out_shape   # (*arrays, *params) -> output shape, or None: see _bind
+    cdef public object vjp_all     # variadic rows: rule(g, ans, *inputs, *params) -> all the
+                                   # inputs' cotangents at once (one call, not one per input)
 
     def __init__(self, str name, impl, vjps=None, *, jvp=None, fallback=None,
                  bint variadic=False, bint contiguous_floats=False):
@@ -83,6 +85,7 @@ cdef class Primitive:
         self.variadic = variadic
         self.contiguous_floats = contiguous_floats
         self.out_shape = None
+        self.vjp_all = None
 
     def __repr__(self):
         return f"<pyad primitive {self.name}>"
@@ -243,11 +246,12 @@ cdef class _ThreadState:
             if tape.level > 0 and not self.is_hidden(tape.level):
                 self.n_active += 1
 
-    cdef void hide_from(self, long long level):
-        """While a rule of a tape at `level` runs, that tape and the ones nested in it (all
-        existing now, so levels level .. the next uid) do not see its ops; outer tapes do, and
-        so do tapes the rule itself creates (a transform used inside a custom rule)."""
-        self.hidden.append((level, _next_uid))
+    cdef void hide_from(self, long long level, long long closed=0):
+        """While a rule of a tape at `level` runs, that tape and the ones nested in it (levels
+        level .. the uid at which it closed, or all existing now if it is open) do not see
+        its ops; outer tapes do, and so do tapes made after it closed (a transform applied
+        to a vjp function made earlier) or by the rule itself (a transform in a custom rule)."""
+        self.hidden.append((level, closed if closed else _next_uid))
         self.refresh()
 
     cdef void unhide(self):
@@ -361,7 +365,7 @@ cdef inline bint _is_float(cnp.ndarray a):
 cdef class Tensor:
     """An array with autodiff tracking. `data` is the numpy array (a CuPy array on the GPU)."""
     cdef public object data
-    cdef public object grad
+    cdef object _grad
     cdef bint _requires_grad
     cdef bint _is_leaf
     cdef long long _uid
@@ -397,6 +401,28 @@ cdef class Tensor:
         def __get__(self):
             return self._is_leaf
 
+    property grad:
+        """The gradient backward() accumulated (a Tensor of this tensor's shape and dtype), or
+        None. Assign None to clear it, or an array/Tensor of the same shape and dtype."""
+        def __get__(self):
+            return self._grad
+
+        def __set__(self, value):
+            if value is None:
+                self._grad = None
+                return
+            if not isinstance(value, (Tensor, np.ndarray)):
+                raise TypeError(
+                    f"Tensor.grad must be None or an array/Tensor of shape {self.data.shape} and "
+                    f"dtype {self.data.dtype}, got {type(value).__name__}; to clear it, assign "
+                    f"None (optimizer.zero_grad() does)")
+            arr = (<Tensor>value).data if isinstance(value, Tensor) else value
+            if arr.shape != self.data.shape or arr.dtype != self.data.dtype:
+                raise ValueError(
+                    f"Tensor.grad must have the tensor's shape {self.data.shape} and dtype "
+                    f"{self.data.dtype}, got shape {arr.shape} and dtype {arr.dtype}")
+            self._grad = value if isinstance(value, Tensor) else _wrap(arr)
+
     property shape:
         def __get__(self):
             return self.data.shape
@@ -418,6 +444,11 @@ cdef class Tensor:
             return _ops.transpose(self)
 
     def numpy(self):
+        """The data as a numpy array (not a copy). Raises TypeError while a transform
+        (ad.grad, ad.jvp, ...) differentiates this tensor: a numpy array carries no
+        derivative, so use pyad functions, or t.detach() / ad.stop_gradient(t) when
+        dropping the derivative is meant."""
+        _check_conversion(self, "t.numpy()")
         return self.data
 
     def item(self):
@@ -428,6 +459,7 @@ cdef class Tensor:
         return _wrap(self.data)
 
     def __array__(self, dtype=None, copy=None):
+        _check_conversion(self, "np.asarray(t)")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         if copy:
@@ -559,7 +591,20 @@ cdef class Tensor:
     def __ne__(self, other):
         return _ops.not_equal(self, other)
 
-    # numpy-style methods
+    def __mod__(self, other):
+        return _ops.mod(self, other)
+
+    def __rmod__(self, other):
+        return _ops.mod(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    # methods as on numpy arrays and torch tensors, routed through the same rows as the
+    # public functions (pyad.ops), so they are differentiable wherever those are
     def sum(self, axis=None, keepdims=False):
         return _ops.sum(self, axis=axis, keepdims=keepdims)
 
@@ -575,27 +620,174 @@ cdef class Tensor:
     def var(self, axis=None, ddof=0, keepdims=False):
         return _ops.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return _ops.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return _ops.prod(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return _ops.cumsum(self, axis=axis)
+
+    def cumprod(self, axis=None):
+        return _ops.cumprod(self, axis=axis)
+
     def reshape(self, *shape):
         if len(shape) == 1 and not isinstance(shape[0], int):
             shape = shape[0]
         return _ops.reshape(self, shape)
+
+    def view(self, *shape):
+        """torch's name for reshape (pyad tensors are immutable, so no aliasing is visible)."""
+        return self.reshape(*shape)
 
     def transpose(self, *axes):
         if len(axes) == 1 and not isinstance(axes[0], int):
             axes = axes[0]
         return _ops.transpose(self, axes if axes else None)
 
+    def swapaxes(self, axis1, axis2):
+        return _ops.swapaxes(self, axis1, axis2)
+
+    def flatten(self):
+        return _ops.reshape(self, (-1,))
+
+    def ravel(self):
+        return _ops.reshape(self, (-1,))
+
+    def squeeze(self, axis=None):
+        return _ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis):
+        return _ops.expand_dims(self, axis)
+
     def astype(self, dtype):
         return _ops.astype(self, dtype)
 
+    def copy(self):
+        """A new tensor with the same value; derivatives flow through it (numpy's copy)."""
+        return _ops.multiply(self, 1) if _is_float(self.data) else _wrap(self.data.copy())
+
     def dot(self, other):
-        return _ops.matmul(self, other)
+        return _ops.dot(self, other)
+
+    def take(self, indices, axis=None):
+        return _ops.take(self, indices, axis=axis)
+
+    def clip(self, min=None, max=None):
+        return _ops.clip(self, min, max)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return _ops.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        return _ops.trace(self, offset, axis1, axis2)
+
+    def repeat(self, repeats, axis=None):
+        return _ops.repeat(self, repeats, axis=axis)
+
+    def round(self, decimals=0):
+        return _ops.round(self, decimals)
+
+    def exp(self):
+        return _ops.exp(self)
+
+    def log(self):
+        return _ops.log(self)
+
+    def log1p(self):
+        return _ops.log1p(self)
+
+    def sqrt(self):
+        return _ops.sqrt(self)
+
+    def square(self):
+        return _ops.square(self)
+
+    def abs(self):
+        return _ops.abs(self)
+
+    def sin(self):
+        return _ops.sin(self)
+
+    def cos(self):
+        return _ops.cos(self)
+
+    def tanh(self):
+        return _ops.tanh(self)
+
+    def sigmoid(self):
+        return _ops.sigmoid(self)
+
+    def relu(self):
+        return _ops.relu(self)
+
+    def softplus(self):
+        return _ops.softplus(self)
+
+    def pow(self, exponent):
+        return _ops.power(self, exponent)
+
+    def softmax(self, axis=-1):
+        return _ops.softmax(self, axis=axis)
+
+    def log_softmax(self, axis=-1):
+        return _ops.log_softmax(self, axis=axis)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        return _ops.logsumexp(self, axis=axis, keepdims=keepdims)
+
+    # not differentiable: integer or bool results, as numpy gives them
+    def argmax(self, axis=None):
+        return _wrap(np.argmax(self.data, axis=axis))
+
+    def argmin(self, axis=None):
+        return _wrap(np.argmin(self.data, axis=axis))
+
+    def argsort(self, axis=-1):
+        return _wrap(np.argsort(self.data, axis=axis))
+
+    def all(self, axis=None, keepdims=False):
+        return _wrap(np.asarray(np.all(self.data, axis=axis, keepdims=keepdims)))
+
+    def any(self, axis=None, keepdims=False):
+        return _wrap(np.asarray(np.any(self.data, axis=axis, keepdims=keepdims)))
+
+    def nonzero(self):
+        return np.nonzero(self.data)
+
+    def tolist(self):
+        return self.data.tolist()
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return _ops._array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         return _ops._array_function(func, types, args, kwargs)
+
+
+cdef void _check_conversion(Tensor t, str how) except *:
+    """A tensor that an active transform differentiates must not silently become a constant
+    (the derivative through it would be a wrong zero): raise, as autograd and JAX do."""
+    cdef _ThreadState st
+    if t._uid == 0 and t._more is None:
+        return                          # tracked by no tape at all (the common case)
+    st = _state()
+    for tape in st.tapes[1:]:
+        if _slot(t, <Tape>tape) >= 0:
+            raise TypeError(
+                f"pyad: {how} turns a Tensor that ad.grad/jvp/hvp/... is differentiating into "
+                f"a numpy array, which drops its derivative (the result would be silently "
+                f"wrong). Use pyad functions on it (ad.sum, ad.exp, `import pyad.numpy as np`) "
+                f"to keep the derivative, or ad.stop_gradient(t) / t.detach() if dropping it "
+                f"is meant. float(t), t.item() and comparisons work on tracked tensors.")
+
+
+def stop_gradient(x):
+    """x's value with no derivative: a Tensor that no tape tracks (arrays pass through)."""
+    if isinstance(x, Tensor):
+        return _wrap((<Tensor>x).data)
+    return x
 
 
 cdef inline bint _same_layout(Tensor x, other):
@@ -950,6 +1142,7 @@ cdef class Tape:
     cdef readonly long long level    # nesting order: inner tapes have higher levels
     cdef readonly bint forward
     cdef readonly bint replayable   # every op that read a tracked tensor was recorded
+    cdef long long closed       # the next uid when its `with` block ended (0: still open)
     cdef Py_ssize_t n_freed     # implicit tape: records backward() has freed
     cdef list leaves          # implicit tape: watched leaves, to receive .grad
 
@@ -977,6 +1170,7 @@ cdef class Tape:
             raise RuntimeError("this Tape has been used and released; create a new ad.Tape()")
         cdef _ThreadState st = _state()
         st.tapes.append(self)
+        self.closed = 0
         st.refresh()
         return self
 
@@ -986,6 +1180,7 @@ cdef class Tape:
             if st.tapes[i] is self:
                 del st.tapes[i]
                 break
+        self.closed = _next_uid
         st.refresh()
         return False
 
@@ -1120,8 +1315,9 @@ cdef class Tape:
             while j > start and (records[j] is None or (<_Record>records[j]).out_slot != tslot):
                 j -= 1
             start = j
-        # the sweep is recorded by outer tapes (grad of grad), not by this one or inner ones
-        st.hide_from(self.level)
+        # the sweep is recorded by outer tapes (grad of grad) and by tapes made after this one
+        # closed (grad of a vjp function), not by this one or the ones nested in it
+        st.hide_from(self.level, self.closed)
         # cotangents of sources that are themselves intermediate results must survive
         cdef bytearray protected = bytearray(self.nslots)
         cdef unsigned char* is_source = protected
@@ -1150,13 +1346,18 @@ cdef class Tape:
                     _raise_released()
                 if not is_source[os]:
                     grads[os] = None
+                every = None
+                if rec.prim.vjp_all is not None and not batch:
+                    every = rec.prim.vjp_all(g, rec.out, *rec.args, *rec.params)
                 for k in range(rec.nin):
                     s = rec.in_slot(k)
                     if s == UNTRACKED:
                         continue
                     if s == RELEASED:
                         _raise_released()
-                    if batch:
+                    if every is not None:
+                        ct = every[k]
+                    elif batch:
                         ct = _batched_vjp()(rec.prim, k, g, rec.out, rec.args, rec.params,
                                             batch)
                     elif defer_into != NULL and defer_into[s] and _deferrable(rec, k):
@@ -1282,17 +1483,17 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
         if g is None:
             continue
         gd = (<Tensor>g).data
-        if leaf.grad is None:
+        if leaf._grad is None:
             # a fresh array the sweep made is handed over as is; views, read-only broadcasts
             # and arrays shared with another leaf are copied
             if (type(gd) is cnp.ndarray and gd.dtype == leaf.data.dtype and gd.flags.owndata
                     and gd.flags.writeable and id(gd) not in handed_out):
                 handed_out.add(id(gd))
-                leaf.grad = _wrap(gd)
+                leaf._grad = _wrap(gd)
             else:
-                leaf.grad = _wrap(np.array(gd, dtype=leaf.data.dtype))
+                leaf._grad = _wrap(np.array(gd, dtype=leaf.data.dtype))
         else:
-            leaf.grad = _wrap(leaf.grad.data + gd)
+            leaf._grad = _wrap((<Tensor>leaf._grad).data + gd)
     if not retain:
         if tape.n_freed < len(tape.records):
             _free_dead_records(tape)

@@ -7,8 +7,11 @@ and ``gn_*`` wrappers build that matvec from a function and a pytree of paramete
 and unflattening vectors with :func:`ravel`. Work is done in float64 whatever the operator's
 dtype (a float32 HVP limits the attainable residual to ~1e-7 relative).
 """
+from __future__ import annotations
+
 import warnings
 from collections import namedtuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.linalg
@@ -19,6 +22,9 @@ from pyad.higher_order import gnvp, hessian, hvp_fn
 from pyad.implicit import argmin, cg, response_jacobian  # noqa: F401  (issue 5 lists them here)
 from pyad.pytree import tree_flatten, tree_unflatten
 from pyad.transforms import grad
+from pyad._typing import ArrayLike, PyTree
+
+Matvec = Callable[[np.ndarray], ArrayLike]
 
 __all__ = [
     "ravel", "lanczos", "hessian_eigs", "gn_eigs", "spectral_density", "hessian_density",
@@ -35,13 +41,37 @@ def _leaf_array(x):
     return np.asarray(x.data if isinstance(x, Tensor) else x)
 
 
-def ravel(tree):
+def ravel(tree: PyTree) -> Tuple[np.ndarray, Callable[[Any], PyTree]]:
     """(flat, unravel): the leaves of a pytree of arrays/Tensors concatenated into one 1-D
     numpy vector (dtype: the leaves' common floating dtype), and the inverse map.
 
     unravel(vec) rebuilds the pytree: from a numpy vector it gives numpy leaves of the original
     shapes and dtypes; from a Tensor it slices and reshapes with pyad ops, so it can sit inside
-    a differentiated function (e.g. ``ad.hessian(lambda x: f(unravel(x)))(flat)``)."""
+    a differentiated function (e.g. ``ad.hessian(lambda x: f(unravel(x)))(flat)``).
+
+    Parameters
+    ----------
+    tree : pytree
+        Arrays or Tensors in nested lists, tuples and dicts (dict leaves in sorted key
+        order).
+
+    Returns
+    -------
+    flat : numpy.ndarray
+        The 1-D concatenation of the leaves.
+    unravel : callable
+        ``unravel(vector) -> pytree`` of the original structure; raises ValueError for a
+        vector of the wrong shape.
+
+    Examples
+    --------
+    >>> flat, unravel = ad.curvature.ravel({"w": np.ones((2, 2)), "b": np.array([5.0])})
+    >>> flat
+    array([5., 1., 1., 1., 1.])
+    >>> unravel(np.arange(5.0))
+    {'b': array([0.]), 'w': array([[1., 2.],
+           [3., 4.]])}
+    """
     leaves, td = tree_flatten(tree)
     arrays = [_leaf_array(x) for x in leaves]
     dtype = np.result_type(*arrays, np.float32) if arrays else np.dtype(np.float64)
@@ -214,7 +244,9 @@ def _matvec64(matvec, q, n):
     return w
 
 
-def lanczos(matvec, v0_or_dim, k=1, which="largest", tol=1e-6, max_iter=None, seed=0):
+def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
+            which: str = "largest", tol: float = 1e-6, max_iter: Optional[int] = None,
+            seed: int = 0) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
     """Extreme eigenpairs of a symmetric operator by Lanczos with full reorthogonalisation.
 
     matvec: v -> A v on flat numpy vectors (float64 in). v0_or_dim: a start vector, or the
@@ -239,7 +271,56 @@ def lanczos(matvec, v0_or_dim, k=1, which="largest", tol=1e-6, max_iter=None, se
 
     Returns (eigenvalues, eigenvectors as the columns of an (n, k) array, info) with info
     {"iterations": matvecs used, "residuals": estimated ||A y - theta y|| per returned pair,
-    "converged": bool, "restarts": invariant subspaces met}."""
+    "converged": bool, "restarts": invariant subspaces met}.
+
+    Parameters
+    ----------
+    matvec : callable
+        ``matvec(v) -> A v`` for a flat float64 vector v (symmetric A).
+    v0_or_dim : int or array_like
+        The dimension n (a Gaussian start from ``seed``) or a start vector.
+    k : int, default 1
+        The number of eigenpairs wanted (per end for "both").
+    which : {"largest", "smallest", "both"}, default "largest"
+        Which end(s) of the spectrum.
+    tol : float, default 1e-6
+        Relative residual tolerance.
+    max_iter : int, optional
+        The most matvecs (default ``min(n, max(300, 20 k))``).
+    seed : int, default 0
+        Seed of the random start and restarts.
+
+    Returns
+    -------
+    eigenvalues : numpy.ndarray
+        Descending for "largest", ascending for "smallest" and "both".
+    eigenvectors : numpy.ndarray
+        Orthonormal columns, shape (n, number of pairs).
+    info : dict
+        iterations, residuals, converged, restarts.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``which``, ``k < 1``, a bad start vector, or a matvec returning the
+        wrong shape.
+    FloatingPointError
+        When the operator returns NaN or Inf.
+
+    Warns
+    -----
+    RuntimeWarning
+        When it stops at max_iter before converging.
+
+    Examples
+    --------
+    >>> A = np.diag([1.0, 2.0, 3.0, 4.0])
+    >>> vals, vecs, info = ad.curvature.lanczos(lambda v: A @ v, 4, k=2)
+    >>> vals, vecs.shape, info["converged"]
+    (array([4., 3.]), (4, 2), True)
+    >>> ad.curvature.lanczos(lambda v: A @ v, 4, k=1, which="both")[0]
+    array([1., 4.])
+    """
     if which not in _WHICH:
         raise ValueError(f"pyad.curvature.lanczos: which={which!r}; use one of {_WHICH}")
     if int(k) < 1:
@@ -358,21 +439,89 @@ def _hessian_matvec(f, params, args):
     return matvec, flat.size
 
 
-def hessian_eigs(f, params, k=1, which="largest", args=(), v0=None, **lanczos_kw):
+def hessian_eigs(f: Callable[..., Any], params: PyTree, k: int = 1, which: str = "largest",
+                 args: Sequence[Any] = (), v0: Optional[PyTree] = None,
+                 **lanczos_kw: Any) -> Tuple[np.ndarray, List[PyTree], Dict[str, Any]]:
     """Extreme eigenpairs of the Hessian of scalar f(params, *args) w.r.t. the pytree params.
 
     The forward and gradient passes are recorded once (ad.hvp_fn); each Lanczos iteration is
     one reverse sweep of that recording. Returns (eigenvalues, eigenvectors as a list of
     pytrees shaped like params, info); lanczos_kw go to :func:`lanczos` (tol, max_iter, seed).
-    v0 is an optional start vector (pytree like params, or flat)."""
+    v0 is an optional start vector (pytree like params, or flat).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(params, *args) -> scalar``, written in pyad ops.
+    params : pytree
+        The point (arrays or Tensors).
+    k : int, default 1
+        Eigenpairs wanted (per end for "both").
+    which : {"largest", "smallest", "both"}, default "largest"
+        Which end(s) of the spectrum.
+    args : tuple, default ()
+        Further (not differentiated) arguments of f, e.g. a batch of data.
+    v0 : pytree or array_like, optional
+        A start vector.
+    **lanczos_kw
+        tol, max_iter, seed: see :func:`lanczos`.
+
+    Returns
+    -------
+    eigenvalues : numpy.ndarray
+        As :func:`lanczos` orders them.
+    eigenvectors : list of pytree
+        One pytree shaped like params per eigenvalue.
+    info : dict
+        As :func:`lanczos`.
+
+    Examples
+    --------
+    >>> f = lambda p: ad.sum(p["a"] ** 2) + 3.0 * ad.sum(p["b"] ** 2)     # H = diag(2, 2, 6)
+    >>> vals, vecs, info = ad.curvature.hessian_eigs(f, {"a": np.ones(2), "b": np.ones(1)})
+    >>> vals, np.abs(vecs[0]["b"]).round(6)
+    (array([6.]), array([1.]))
+    """
     flat, unravel = ravel(params)
     matvec, _ = _hessian_matvec(f, params, args)
     return _eigs_of_operator(matvec, flat, unravel, k, which, v0, lanczos_kw)
 
 
-def gn_eigs(model, loss, params, k=1, which="largest", v0=None, **lanczos_kw):
+def gn_eigs(model: Callable[[PyTree], Any], loss: Callable[[Any], Any], params: PyTree,
+            k: int = 1, which: str = "largest", v0: Optional[PyTree] = None,
+            **lanczos_kw: Any) -> Tuple[np.ndarray, List[PyTree], Dict[str, Any]]:
     """Extreme eigenpairs of the Gauss-Newton matrix J^T H_L J of loss(model(params)) (one
-    ad.gnvp per iteration); returns and options as :func:`hessian_eigs`."""
+    ad.gnvp per iteration); returns and options as :func:`hessian_eigs`.
+
+    Parameters
+    ----------
+    model : callable
+        ``model(params) -> z``.
+    loss : callable
+        ``loss(z) -> scalar`` (a loss object with ``output_hessian_vp`` is used in closed
+        form, see :func:`pyad.gnvp`).
+    params : pytree
+        The point.
+    k, which, v0, **lanczos_kw
+        As for :func:`hessian_eigs`.
+
+    Returns
+    -------
+    eigenvalues : numpy.ndarray
+        As :func:`lanczos` orders them.
+    eigenvectors : list of pytree
+        Shaped like params.
+    info : dict
+        As :func:`lanczos`.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0]])                # J^T J = diag(1, 4)
+    >>> vals, vecs, info = ad.curvature.gn_eigs(lambda w: X @ w,
+    ...                                         lambda z: 0.5 * ad.sum(z ** 2), np.ones(2))
+    >>> vals, np.abs(vecs[0]).round(6)
+    (array([4.]), array([0., 1.]))
+    """
     flat, unravel = ravel(params)
 
     def matvec(v):
@@ -412,8 +561,10 @@ def _quadrature(matvec, v, num_steps):
     return theta, S[0] ** 2
 
 
-def spectral_density(matvec, dim, num_probes=10, num_steps=50, grid=None, sigma=None, seed=0,
-                     probe="rademacher", num_points=1001):
+def spectral_density(matvec: Matvec, dim: int, num_probes: int = 10, num_steps: int = 50,
+                     grid: Optional[ArrayLike] = None, sigma: Optional[float] = None,
+                     seed: int = 0, probe: str = "rademacher",
+                     num_points: int = 1001) -> Tuple[np.ndarray, np.ndarray]:
     """Spectral density of a symmetric operator by stochastic Lanczos quadrature.
 
     For each of num_probes random probes (Rademacher or Gaussian, normalised) num_steps
@@ -422,7 +573,49 @@ def spectral_density(matvec, dim, num_probes=10, num_steps=50, grid=None, sigma=
     to 1% of the node range; the default grid spans [min node - 5 sigma, max node + 5 sigma]
     with num_points points, so the density integrates to ~1 on it. Moments: sum tau theta^p
     is an unbiased estimate of tr(A^p) / n for p < 2 num_steps (the broadening adds sigma^2
-    to the second moment). Returns (grid, density)."""
+    to the second moment). Returns (grid, density).
+
+    Parameters
+    ----------
+    matvec : callable
+        ``matvec(v) -> A v`` on flat vectors (symmetric A).
+    dim : int
+        The dimension n.
+    num_probes : int, default 10
+        Random probes averaged.
+    num_steps : int, default 50
+        Lanczos steps (quadrature nodes) per probe.
+    grid : array_like, optional
+        Where to evaluate the density (default: spanning the nodes, num_points points).
+    sigma : float, optional
+        The Gaussian broadening (default: 1% of the node range).
+    seed : int, default 0
+        Seed of the probes.
+    probe : {"rademacher", "gaussian"}, default "rademacher"
+        The probes' distribution.
+    num_points : int, default 1001
+        Points of the default grid.
+
+    Returns
+    -------
+    grid : numpy.ndarray
+        The evaluation points.
+    density : numpy.ndarray
+        The smoothed spectral density there (integrates to ~1).
+
+    Raises
+    ------
+    ValueError
+        For ``dim < 1``, ``sigma <= 0`` or an unknown probe.
+
+    Examples
+    --------
+    >>> A = np.diag([1.0, 2.0, 3.0, 4.0])
+    >>> grid, density = ad.curvature.spectral_density(lambda v: A @ v, 4, num_probes=2,
+    ...                                                num_steps=4)
+    >>> grid.shape, round(float(np.sum(density) * (grid[1] - grid[0])), 3)
+    ((1001,), 1.0)
+    """
     n = int(dim)
     if n < 1:
         raise ValueError(f"pyad.curvature.spectral_density: dim must be >= 1, got {dim}")
@@ -448,16 +641,68 @@ def spectral_density(matvec, dim, num_probes=10, num_steps=50, grid=None, sigma=
     return grid, density
 
 
-def hessian_density(f, params, args=(), **kw):
+def hessian_density(f: Callable[..., Any], params: PyTree, args: Sequence[Any] = (),
+                    **kw: Any) -> Tuple[np.ndarray, np.ndarray]:
     """spectral_density of the Hessian of scalar f(params, *args) at the pytree params (one
-    recording by ad.hvp_fn, one reverse sweep per Lanczos step); kw as spectral_density."""
+    recording by ad.hvp_fn, one reverse sweep per Lanczos step); kw as spectral_density.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(params, *args) -> scalar``.
+    params : pytree
+        The point.
+    args : tuple, default ()
+        Further (not differentiated) arguments of f.
+    **kw
+        num_probes, num_steps, grid, sigma, seed, probe, num_points: see
+        :func:`spectral_density`.
+
+    Returns
+    -------
+    grid, density : numpy.ndarray
+        As :func:`spectral_density`.
+
+    Examples
+    --------
+    >>> f = lambda p: ad.sum(p ** 2)                           # H = 2 I
+    >>> grid, density = ad.curvature.hessian_density(f, np.ones(3), num_probes=2, num_steps=3)
+    >>> round(float(grid[np.argmax(density)]), 2)
+    2.0
+    """
     matvec, n = _hessian_matvec(f, params, args)
     return spectral_density(matvec, n, **kw)
 
 
-def hutchinson_trace(matvec, dim, num_probes=100, seed=0):
+def hutchinson_trace(matvec: Matvec, dim: int, num_probes: int = 100,
+                     seed: int = 0) -> Tuple[float, float]:
     """(estimate, standard error) of tr(A) from num_probes Rademacher probes z: the mean of
-    z^T A z (unbiased; variance 2 sum_{i != j} A_ij^2 per probe) and its standard error."""
+    z^T A z (unbiased; variance 2 sum_{i != j} A_ij^2 per probe) and its standard error.
+
+    Parameters
+    ----------
+    matvec : callable
+        ``matvec(v) -> A v`` on flat vectors.
+    dim : int
+        The dimension n.
+    num_probes : int, default 100
+        Probes averaged.
+    seed : int, default 0
+        Seed of the probes.
+
+    Returns
+    -------
+    estimate : float
+        The mean of z^T A z.
+    stderr : float
+        Its standard error (inf for a single probe).
+
+    Examples
+    --------
+    >>> A = np.diag([1.0, 2.0, 3.0, 4.0])            # exact for a diagonal A
+    >>> ad.curvature.hutchinson_trace(lambda v: A @ v, 4, num_probes=10)
+    (10.0, 0.0)
+    """
     rng = np.random.default_rng(seed)
     samples = np.empty(int(num_probes))
     for i in range(samples.size):
@@ -467,10 +712,34 @@ def hutchinson_trace(matvec, dim, num_probes=100, seed=0):
     return float(samples.mean()), float(se)
 
 
-def hutchinson_diag(matvec, dim, num_probes=100, seed=0):
+def hutchinson_diag(matvec: Matvec, dim: int, num_probes: int = 100,
+                    seed: int = 0) -> np.ndarray:
     """Estimate of diag(A): the mean of z * (A z) over num_probes Rademacher probes (unbiased;
     entry i has variance sum_{j != i} A_ij^2 per probe, so it is sharp when A is diagonally
-    dominant)."""
+    dominant).
+
+    Parameters
+    ----------
+    matvec : callable
+        ``matvec(v) -> A v`` on flat vectors.
+    dim : int
+        The dimension n.
+    num_probes : int, default 100
+        Probes averaged.
+    seed : int, default 0
+        Seed of the probes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The estimated diagonal, shape (n,).
+
+    Examples
+    --------
+    >>> A = np.diag([1.0, 2.0, 3.0, 4.0])
+    >>> ad.curvature.hutchinson_diag(lambda v: A @ v, 4, num_probes=10)
+    array([1., 2., 3., 4.])
+    """
     rng = np.random.default_rng(seed)
     total = np.zeros(int(dim))
     for _ in range(int(num_probes)):
@@ -481,12 +750,29 @@ def hutchinson_diag(matvec, dim, num_probes=100, seed=0):
 
 # ============================================================================ stationary points
 StationaryPoint = namedtuple("StationaryPoint", ["kind", "eigenvalues", "grad_norm"])
-StationaryPoint.__doc__ = """kind: "minimum" | "maximum" | "saddle" | "degenerate" | "not
-stationary"; eigenvalues: the Hessian eigenvalues used (all of them, ascending, when dense;
-[lambda_min, lambda_max] from Lanczos; None when not stationary); grad_norm: ||grad f(x)||."""
+StationaryPoint.__doc__ = """What :func:`classify_stationary_point` found (a namedtuple).
+
+Parameters
+----------
+kind : str
+    "minimum", "maximum", "saddle", "degenerate" or "not stationary".
+eigenvalues : numpy.ndarray or None
+    The Hessian eigenvalues used (all of them, ascending, when dense; [lambda_min,
+    lambda_max] from Lanczos; None when not stationary).
+grad_norm : float
+    ||grad f(x)||.
+
+Examples
+--------
+>>> p = ad.curvature.classify_stationary_point(lambda x: x[0] ** 2 - x[1] ** 2, np.zeros(2))
+>>> p.kind, p.eigenvalues, p.grad_norm
+('saddle', array([-2.,  2.]), 0.0)
+"""
 
 
-def classify_stationary_point(f, x, tol=1e-8, grad_tol=None, dense_max=200, **lanczos_kw):
+def classify_stationary_point(f: Callable[..., Any], x: PyTree, tol: float = 1e-8,
+                              grad_tol: Optional[float] = None, dense_max: int = 200,
+                              **lanczos_kw: Any) -> StationaryPoint:
     """Classify x for scalar f (x an array or pytree) by the second-order test.
 
     x is stationary when ||grad f(x)|| <= grad_tol (default tol); otherwise the kind is
@@ -495,7 +781,38 @@ def classify_stationary_point(f, x, tol=1e-8, grad_tol=None, dense_max=200, **la
     "saddle", otherwise (none of opposite sign, some within tol of 0) -> "degenerate" (the
     second-order test is inconclusive, e.g. x^4 + y^2 at 0). Up to dense_max parameters the
     dense Hessian (ad.hessian) is diagonalised; above, Lanczos finds both ends of the
-    spectrum, which is all the test needs."""
+    spectrum, which is all the test needs.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> scalar``, written in pyad ops.
+    x : array_like or pytree
+        The candidate point.
+    tol : float, default 1e-8
+        Eigenvalues within tol of 0 count as zero.
+    grad_tol : float, optional
+        The gradient norm below which x is stationary (default ``tol``).
+    dense_max : int, default 200
+        Up to this many parameters the dense Hessian is used.
+    **lanczos_kw
+        Options of :func:`lanczos` for larger problems.
+
+    Returns
+    -------
+    StationaryPoint
+        (kind, eigenvalues, grad_norm).
+
+    Examples
+    --------
+    >>> classify = ad.curvature.classify_stationary_point
+    >>> classify(lambda x: x[0] ** 2 - x[1] ** 2, np.zeros(2)).kind
+    'saddle'
+    >>> classify(lambda x: x[0] ** 4 + x[1] ** 2, np.zeros(2)).kind
+    'degenerate'
+    >>> classify(lambda x: ad.sum(x ** 2), np.ones(2)).kind
+    'not stationary'
+    """
     grad_tol = tol if grad_tol is None else grad_tol
     flat, unravel = ravel(x)
     g = _flat(grad(f)(x))
@@ -559,7 +876,8 @@ def _chebyshev_s(t, beta, ks):
     return out
 
 
-def gd_regime(alpha, lambdas, bt=None, zero_tol=0.0):
+def gd_regime(alpha: float, lambdas: ArrayLike, bt: Optional[ArrayLike] = None,
+              zero_tol: float = 0.0) -> np.ndarray:
     """Per eigen-direction label of gradient descent w <- w - alpha (A w + b) on a quadratic
     with curvatures lambdas: the error along direction j is multiplied by 1 - alpha lambda_j
     each step.
@@ -571,7 +889,35 @@ def gd_regime(alpha, lambdas, bt=None, zero_tol=0.0):
     "stationary" / "drifting": lambda = 0 (|lambda| <= zero_tol): the direction never moves
                    when its component of b, bt_j, is 0, and moves by -alpha bt_j every step
                    forever ("drifting") otherwise; without bt these are all "stationary".
-    Products within 1e-12 of 1 or 2 count as exactly 1 or 2."""
+    Products within 1e-12 of 1 or 2 count as exactly 1 or 2.
+
+    Parameters
+    ----------
+    alpha : float
+        The learning rate, > 0.
+    lambdas : array_like
+        The curvatures (Hessian eigenvalues).
+    bt : array_like, optional
+        The linear term's components along the same directions (tells drifting from
+        stationary flat directions).
+    zero_tol : float, default 0
+        Curvatures with ``|lambda| <= zero_tol`` count as zero.
+
+    Returns
+    -------
+    numpy.ndarray
+        One label (str, object dtype) per curvature.
+
+    Raises
+    ------
+    ValueError
+        When ``alpha <= 0``.
+
+    Examples
+    --------
+    >>> ad.curvature.gd_regime(0.5, [1.0, 3.0, 5.0, 0.0, -1.0]).tolist()
+    ['decaying', 'oscillating', 'diverging', 'stationary', 'diverging']
+    """
     alpha = float(alpha)
     if not alpha > 0:
         raise ValueError(f"pyad.curvature.gd_regime: alpha must be > 0, got {alpha}")
@@ -588,16 +934,48 @@ def gd_regime(alpha, lambdas, bt=None, zero_tol=0.0):
     return labels
 
 
-def max_stable_lr(lambdas):
+def max_stable_lr(lambdas: ArrayLike) -> float:
     """2 / lambda_max: gradient descent converges along every positive-curvature direction
     iff alpha < 2 / lambda_max. inf when no eigenvalue is positive (directions with
-    lambda < 0 diverge for every alpha > 0 regardless)."""
+    lambda < 0 diverge for every alpha > 0 regardless).
+
+    Parameters
+    ----------
+    lambdas : array_like
+        The curvatures.
+
+    Returns
+    -------
+    float
+        2 / max(lambdas), or inf.
+
+    Examples
+    --------
+    >>> ad.curvature.max_stable_lr([0.5, 4.0])
+    0.5
+    """
     lmax = float(np.max(np.asarray(lambdas, dtype=np.float64)))
     return 2.0 / lmax if lmax > 0 else np.inf
 
 
-def condition_number(lambdas):
-    """lambda_max / lambda_min for a positive definite spectrum; inf when lambda_min <= 0."""
+def condition_number(lambdas: ArrayLike) -> float:
+    """lambda_max / lambda_min for a positive definite spectrum; inf when lambda_min <= 0.
+
+    Parameters
+    ----------
+    lambdas : array_like
+        The eigenvalues.
+
+    Returns
+    -------
+    float
+        The condition number.
+
+    Examples
+    --------
+    >>> ad.curvature.condition_number([0.5, 4.0]), ad.curvature.condition_number([0.0, 1.0])
+    (8.0, inf)
+    """
     lam = np.asarray(lambdas, dtype=np.float64)
     lmin = float(np.min(lam))
     return float(np.max(lam)) / lmin if lmin > 0 else np.inf
@@ -612,9 +990,39 @@ class QuadraticModel:
     u_j(k) = u*_j + (1 - alpha a_j)^k (u_j(0) - u*_j) with the fixed point u*_j = -b~_j / a_j,
     and for a_j = 0 (|a_j| <= zero_tol, default n eps max|a|) u_j(k) = u_j(0) - k alpha b~_j:
     it drifts linearly forever when b~_j != 0 (b outside A's range: J unbounded below) and
-    never moves when b~_j = 0."""
+    never moves when b~_j = 0.
 
-    def __init__(self, A, b, c=0.0, zero_tol=None):
+    Parameters
+    ----------
+    A : array_like
+        The symmetric (n, n) curvature matrix.
+    b : array_like
+        The linear term, n entries.
+    c : float, default 0
+        The constant term.
+    zero_tol : float, optional
+        Eigenvalues with ``|a_j| <= zero_tol`` count as zero (default n eps max|a|).
+
+    Raises
+    ------
+    ValueError
+        When A is not square, does not match b, or is not symmetric.
+
+    Examples
+    --------
+    >>> q = ad.curvature.QuadraticModel(np.diag([1.0, 4.0]), np.array([-1.0, 0.0]))
+    >>> float(q.value(np.array([1.0, 0.0]))), q.grad(np.zeros(2))
+    (-0.5, array([-1.,  0.]))
+    >>> q.gd_regime(0.4).tolist()                # alpha a = 0.4 and 1.6
+    ['decaying', 'oscillating']
+    >>> q.gd_trajectory(np.array([0.0, 1.0]), 0.4, 2)
+    array([[ 0.  ,  1.  ],
+           [ 0.4 , -0.6 ],
+           [ 0.64,  0.36]])
+    """
+
+    def __init__(self, A: ArrayLike, b: ArrayLike, c: float = 0.0,
+                 zero_tol: Optional[float] = None) -> None:
         A = np.asarray(A, dtype=np.float64)
         b = np.asarray(b, dtype=np.float64).ravel()
         if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] != b.size:
@@ -630,29 +1038,101 @@ class QuadraticModel:
         self.bt = self.Q.T @ self.b
 
     @property
-    def eig(self):
+    def eig(self) -> Tuple[np.ndarray, np.ndarray]:
         """(eigenvalues ascending, orthonormal eigenvectors as columns) of A (numpy eigh)."""
         return self.lambdas, self.Q
 
-    def value(self, w):
+    def value(self, w: ArrayLike) -> float:
+        """J(w) = 1/2 w^T A w + b^T w + c.
+
+        Parameters
+        ----------
+        w : array_like
+            A point, n entries.
+
+        Returns
+        -------
+        float
+            The value.
+
+        Examples
+        --------
+        >>> float(ad.curvature.QuadraticModel(np.eye(2), np.ones(2), c=1.0).value(np.ones(2)))
+        4.0
+        """
         w = np.asarray(w, dtype=np.float64)
         return 0.5 * w @ self.A @ w + self.b @ w + self.c
 
-    def grad(self, w):
+    def grad(self, w: ArrayLike) -> np.ndarray:
+        """grad J(w) = A w + b.
+
+        Parameters
+        ----------
+        w : array_like
+            A point, n entries.
+
+        Returns
+        -------
+        numpy.ndarray
+            The gradient.
+
+        Examples
+        --------
+        >>> ad.curvature.QuadraticModel(np.diag([1.0, 4.0]), np.ones(2)).grad(np.ones(2))
+        array([2., 5.])
+        """
         return self.A @ np.asarray(w, dtype=np.float64) + self.b
 
     def _zero(self):
         return np.abs(self.lambdas) <= self.zero_tol
 
-    def gd_regime(self, alpha):
-        """gd_regime(alpha, eigenvalues of A, b~) (ascending-eigenvalue order)."""
+    def gd_regime(self, alpha: float) -> np.ndarray:
+        """gd_regime(alpha, eigenvalues of A, b~) (ascending-eigenvalue order).
+
+        Parameters
+        ----------
+        alpha : float
+            The learning rate, > 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            One label per eigen-direction: see :func:`gd_regime`.
+
+        Examples
+        --------
+        >>> q = ad.curvature.QuadraticModel(np.diag([0.0, 1.0]), np.array([1.0, 0.0]))
+        >>> q.gd_regime(2.5).tolist()
+        ['drifting', 'diverging']
+        """
         bt = np.where(np.abs(self.bt) > 1e-12 * max(np.linalg.norm(self.b), 1e-300), self.bt, 0)
         return gd_regime(alpha, self.lambdas, bt=bt, zero_tol=self.zero_tol)
 
-    def gd_trajectory(self, w0, alpha, steps):
+    def gd_trajectory(self, w0: ArrayLike, alpha: float, steps: int) -> np.ndarray:
         """Iterates w_0 .. w_steps of w <- w - alpha grad J(w), as a (steps + 1, n) array, in
         closed form (no iteration): per eigen-direction the error from the fixed point is
-        multiplied by (1 - alpha a_j)^k; zero-curvature directions move by -k alpha b~_j."""
+        multiplied by (1 - alpha a_j)^k; zero-curvature directions move by -k alpha b~_j.
+
+        Parameters
+        ----------
+        w0 : array_like
+            The start, n entries.
+        alpha : float
+            The learning rate.
+        steps : int
+            The number of steps.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (steps + 1, n), row k the k-th iterate.
+
+        Examples
+        --------
+        >>> q = ad.curvature.QuadraticModel(np.diag([1.0, 4.0]), np.array([-1.0, 0.0]))
+        >>> q.gd_trajectory(np.zeros(2), 0.5, 3)[:, 0]       # 1 - 0.5^k
+        array([0.   , 0.5  , 0.75 , 0.875])
+        """
         u0 = self.Q.T @ np.asarray(w0, dtype=np.float64)
         k = np.arange(int(steps) + 1, dtype=np.float64)[:, None]
         a, zero = self.lambdas, self._zero()
@@ -663,7 +1143,8 @@ class QuadraticModel:
                          ustar + (1 - alpha * a) ** k * (u0 - ustar))
         return u @ self.Q.T
 
-    def momentum_trajectory(self, w0, alpha, beta, steps):
+    def momentum_trajectory(self, w0: ArrayLike, alpha: float, beta: float,
+                            steps: int) -> np.ndarray:
         """Iterates w_0 .. w_steps of heavy-ball momentum v <- beta v - alpha grad J(w),
         w <- w + v, v_0 = 0, in closed form. Per eigen-direction the error e_k = u_k - u*_j obeys
         e_{k+1} = t e_k - beta e_{k-1} with t = 1 + beta - alpha a_j, i.e. a 2x2 matrix
@@ -671,7 +1152,37 @@ class QuadraticModel:
         M^k = s_k M - beta s_{k-1} I with s_k from M's eigenvalues (see _chebyshev_s), so
         e_k = (s_{k+1} - beta s_k) e_0 (as e_{-1} = e_0). Zero-curvature directions move by
         -alpha b~_j (k - beta (1 - beta^k) / (1 - beta)) / (1 - beta) (k (k + 1) / 2 for
-        beta = 1)."""
+        beta = 1).
+
+        Parameters
+        ----------
+        w0 : array_like
+            The start, n entries.
+        alpha : float
+            The learning rate.
+        beta : float
+            The momentum, >= 0.
+        steps : int
+            The number of steps.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (steps + 1, n), row k the k-th iterate.
+
+        Raises
+        ------
+        ValueError
+            When ``beta < 0``.
+
+        Examples
+        --------
+        >>> q = ad.curvature.QuadraticModel(np.diag([1.0, 4.0]), np.array([-1.0, 0.0]))
+        >>> q.momentum_trajectory(np.array([0.0, 1.0]), 0.1, 0.5, 2)
+        array([[0.  , 1.  ],
+               [0.1 , 0.6 ],
+               [0.24, 0.16]])
+        """
         alpha, beta = float(alpha), float(beta)
         if beta < 0:
             raise ValueError(f"pyad.curvature.momentum_trajectory: beta must be >= 0, got {beta}")
@@ -692,8 +1203,29 @@ class QuadraticModel:
             u = np.where(zero, u0 - alpha * self.bt * drift, ustar + factor * (u0 - ustar))
         return u @ self.Q.T
 
-    def simulate_gd(self, w0, alpha, steps):
-        """The same iterates as gd_trajectory by running the loop (for checking)."""
+    def simulate_gd(self, w0: ArrayLike, alpha: float, steps: int) -> np.ndarray:
+        """The same iterates as gd_trajectory by running the loop (for checking).
+
+        Parameters
+        ----------
+        w0 : array_like
+            The start.
+        alpha : float
+            The learning rate.
+        steps : int
+            The number of steps.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (steps + 1, n).
+
+        Examples
+        --------
+        >>> q = ad.curvature.QuadraticModel(np.diag([1.0, 4.0]), np.array([-1.0, 0.0]))
+        >>> np.allclose(q.simulate_gd(np.ones(2), 0.3, 5), q.gd_trajectory(np.ones(2), 0.3, 5))
+        True
+        """
         w = np.asarray(w0, dtype=np.float64).copy()
         out = [w.copy()]
         for _ in range(int(steps)):
@@ -701,8 +1233,33 @@ class QuadraticModel:
             out.append(w.copy())
         return np.array(out)
 
-    def simulate_momentum(self, w0, alpha, beta, steps):
-        """The same iterates as momentum_trajectory by running the loop (for checking)."""
+    def simulate_momentum(self, w0: ArrayLike, alpha: float, beta: float,
+                          steps: int) -> np.ndarray:
+        """The same iterates as momentum_trajectory by running the loop (for checking).
+
+        Parameters
+        ----------
+        w0 : array_like
+            The start.
+        alpha : float
+            The learning rate.
+        beta : float
+            The momentum.
+        steps : int
+            The number of steps.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (steps + 1, n).
+
+        Examples
+        --------
+        >>> q = ad.curvature.QuadraticModel(np.diag([1.0, 4.0]), np.array([-1.0, 0.0]))
+        >>> np.allclose(q.simulate_momentum(np.ones(2), 0.1, 0.9, 6),
+        ...             q.momentum_trajectory(np.ones(2), 0.1, 0.9, 6))
+        True
+        """
         w = np.asarray(w0, dtype=np.float64).copy()
         v = np.zeros_like(w)
         out = [w.copy()]

@@ -1,5 +1,8 @@
 """Hessian-free optimisation: damped Gauss-Newton/Newton steps by CG, Levenberg-Marquardt damping."""
+from __future__ import annotations
+
 import math
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
@@ -8,6 +11,7 @@ from pyad.higher_order import gnvp, hvp_fn
 from pyad.implicit import cg
 from pyad.pytree import tree_flatten, tree_unflatten
 from pyad.transforms import value_and_grad
+from pyad._typing import PyTree
 
 __all__ = ["HessianFree"]
 
@@ -46,11 +50,50 @@ class HessianFree:
          with backtrack=True tries a = 0.8, 0.64, ... (at most max_backtracks), otherwise
          (or when none is accepted) leaves the parameters unchanged.
     info holds loss, new_loss, rho, damping (for the next step), damping_used,
-    cg_iterations, cg_residual, predicted_reduction, actual_reduction, step_size, accepted.
+    cg_iterations, cg_residual, negative_curvature, predicted_reduction, actual_reduction,
+    step_size, accepted.
+
+    Parameters
+    ----------
+    damping : float, default 1.0
+        The initial Levenberg-Marquardt damping lambda (>= 0), adapted every step.
+    curvature : {"gauss-newton", "hessian"}, default "gauss-newton"
+        The curvature matrix C ("gn", "gauss_newton" and "ggn" also name Gauss-Newton).
+    cg_max_iter : int, default 50
+        CG iterations per step, >= 1.
+    cg_tol : float, default 1e-4
+        CG's relative residual tolerance.
+    backtrack : bool, default True
+        Try shorter steps when the full one fails Armijo's condition.
+    max_backtracks : int, default 20
+        The most shortenings tried.
+    cg_warm_start : float, default 0
+        Start CG from this multiple (in [0, 1]) of the previous direction.
+    min_damping : float, default 0
+        A floor for the adapted damping.
+
+    Raises
+    ------
+    ValueError
+        For an unknown curvature or a hyperparameter out of range.
+
+    Examples
+    --------
+    Linear least squares, where a Gauss-Newton step with little damping is exact:
+
+    >>> X, y = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]), np.array([1.0, 2.0, 2.0])
+    >>> hf = ad.optim.HessianFree(damping=1e-3)
+    >>> params = {"w": np.zeros(2)}
+    >>> for _ in range(2):
+    ...     params, info = hf.step(lambda p: X @ p["w"], ad.losses.MSE(y), params)
+    >>> params["w"].round(4), info["accepted"]
+    (array([1., 1.]), True)
     """
 
-    def __init__(self, damping=1.0, curvature="gauss-newton", cg_max_iter=50, cg_tol=1e-4,
-                 backtrack=True, max_backtracks=20, cg_warm_start=0.0, min_damping=0.0):
+    def __init__(self, damping: float = 1.0, curvature: str = "gauss-newton",
+                 cg_max_iter: int = 50, cg_tol: float = 1e-4, backtrack: bool = True,
+                 max_backtracks: int = 20, cg_warm_start: float = 0.0,
+                 min_damping: float = 0.0) -> None:
         if curvature in ("gn", "gauss_newton", "ggn"):
             curvature = "gauss-newton"
         if curvature not in CURVATURES:
@@ -84,8 +127,38 @@ class HessianFree:
             return lambda v: _leaves(apply(tree_unflatten(td, v)))[0]
         return lambda v: _leaves(gnvp(model, loss, params, tree_unflatten(td, v)))[0]
 
-    def step(self, model, loss, params):
-        """One damped Newton-CG step; returns (new params, info)."""
+    def step(self, model: Callable[[PyTree], Any], loss: Callable[[Any], Any],
+             params: PyTree) -> Tuple[PyTree, Dict[str, Any]]:
+        """One damped Newton-CG step; returns (new params, info).
+
+        Parameters
+        ----------
+        model : callable
+            ``model(params) -> z``.
+        loss : callable
+            ``loss(z) -> scalar``; a loss object with ``output_hessian_vp`` (such as
+            ``losses.MSE(target)``) gives the Gauss-Newton product its closed form.
+        params : pytree or list of Tensor
+            The current parameters (float arrays); a list of Tensors is updated in place.
+
+        Returns
+        -------
+        params : pytree
+            The new parameters (the same list, updated, for a list of Tensors; unchanged
+            when the step was rejected).
+        info : dict
+            loss, new_loss, rho, damping, damping_used, cg_iterations, cg_residual,
+            negative_curvature, predicted_reduction, actual_reduction, step_size, accepted.
+
+        Examples
+        --------
+        >>> X, y = np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([1.0, 2.0])
+        >>> w = ad.tensor(np.zeros(2), requires_grad=True)
+        >>> hf = ad.optim.HessianFree(damping=0.0)
+        >>> _, info = hf.step(lambda p: X @ p[0], ad.losses.MSE(y), [w])   # in place
+        >>> w, info["accepted"], info["loss"]
+        (tensor([1., 1.], requires_grad=True), True, 2.5)
+        """
         in_place = isinstance(params, list) and params and all(isinstance(p, Tensor)
                                                                for p in params)
         p_leaves, td = _leaves(params)
@@ -150,8 +223,19 @@ class HessianFree:
             return params, info
         return tree_unflatten(td, [np.asarray(x) for x in new_leaves]), info
 
-    def state_dict(self):
-        """Hyperparameters and the adapted damping (what ad.save writes)."""
+    def state_dict(self) -> Dict[str, Any]:
+        """Hyperparameters and the adapted damping (what ad.save writes).
+
+        Returns
+        -------
+        dict
+            ``{"type": "HessianFree", "damping": float, "steps": int, "hyper": {...}}``.
+
+        Examples
+        --------
+        >>> ad.optim.HessianFree(damping=0.5).state_dict()["damping"]
+        0.5
+        """
         return {"type": "HessianFree", "damping": self.damping, "steps": self.steps,
                 "hyper": {"curvature": self.curvature, "cg_max_iter": self.cg_max_iter,
                           "cg_tol": self.cg_tol, "backtrack": self.backtrack,
@@ -159,7 +243,31 @@ class HessianFree:
                           "cg_warm_start": self.cg_warm_start,
                           "min_damping": self.min_damping}}
 
-    def load_state_dict(self, sd):
+    def load_state_dict(self, sd: Dict[str, Any]) -> HessianFree:
+        """Restore the hyperparameters and the adapted damping saved by :meth:`state_dict`.
+
+        Parameters
+        ----------
+        sd : dict
+            A HessianFree state dict.
+
+        Returns
+        -------
+        HessianFree
+            self (the CG warm start is reset).
+
+        Raises
+        ------
+        ValueError
+            When ``sd`` is another optimizer's.
+
+        Examples
+        --------
+        >>> saved = ad.optim.HessianFree(damping=0.5).state_dict()
+        >>> hf = ad.optim.HessianFree().load_state_dict(saved)
+        >>> hf.damping
+        0.5
+        """
         if sd.get("type") != "HessianFree":
             raise ValueError(f"load_state_dict: state of a {sd.get('type')} optimizer given to "
                              f"HessianFree")

@@ -1,4 +1,8 @@
 """Second-order and dense derivatives: HVPs, Jacobians, Hessians, Gauss-Newton products."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, Union
+
 import numpy as np
 
 from pyad import ops
@@ -6,14 +10,36 @@ from pyad._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.pytree import tree_flatten, tree_unflatten
 from pyad.transforms import (_collect, _prepare, _replay, _scalar_output, _tangent_leaves,
                               _unbox, grad, jvp)
+from pyad._typing import PyTree
 
 __all__ = ["hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot"]
 
 HVP_MODES = ("fwd-rev", "rev-rev", "rev-fwd")
 
 
-def vdot(a, b):
-    """sum(a * b) over all leaves of two pytrees of one structure (differentiable)."""
+def vdot(a: PyTree, b: PyTree) -> Tensor:
+    """The inner product <a, b>: sum(a * b) over all leaves of two pytrees (differentiable).
+
+    Parameters
+    ----------
+    a, b : array_like, Tensor or pytree
+        Two pytrees of one structure whose corresponding leaves broadcast together.
+
+    Returns
+    -------
+    Tensor
+        The scalar sum over leaves of ``ad.sum(a_leaf * b_leaf)``.
+
+    Raises
+    ------
+    ValueError
+        When the two structures differ.
+
+    Examples
+    --------
+    >>> ad.vdot({"w": np.array([1.0, 2.0])}, {"w": np.array([3.0, 4.0])})
+    tensor(11.)
+    """
     la, ta = tree_flatten(a)
     lb, tb = tree_flatten(b)
     if ta != tb:
@@ -29,13 +55,55 @@ def _single(values, primals):
     return values[0] if len(primals) == 1 else values
 
 
-def hvp(fun, primals, tangents, mode="fwd-rev"):
-    """Hessian-vector product H v of a scalar function at primals (tuples, one entry per
-    argument; a single argument's result is returned bare, several as a tuple).
+def hvp(fun: Callable[..., Any], primals: Sequence[PyTree], tangents: Sequence[PyTree],
+        mode: str = "fwd-rev") -> PyTree:
+    """Hessian-vector product H v of a scalar function, without forming H.
 
-    mode "fwd-rev" (default) pushes v forward through the gradient computation (jvp of
-    grad); "rev-rev" differentiates <grad f, v> in reverse; "rev-fwd" differentiates
-    <grad f, v> = jvp(f)(v) in reverse. All three agree to rounding."""
+    Costs a few gradients, whatever the number of parameters.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(*primals)`` returning a float scalar.
+    primals : tuple or list
+        The point, one entry (array, Tensor or pytree) per positional argument of ``fun``;
+        the Hessian is taken with respect to all of them jointly.
+    tangents : tuple or list
+        The vector v: one entry per primal, of its structure and shapes.
+    mode : {"fwd-rev", "rev-rev", "rev-fwd"}, default "fwd-rev"
+        "fwd-rev" pushes v forward through the gradient computation (jvp of grad, the
+        cheapest); "rev-rev" differentiates <grad f, v> in reverse; "rev-fwd" differentiates
+        <grad f, v> = jvp(f)(v) in reverse. All three agree to rounding.
+
+    Returns
+    -------
+    array, Tensor, pytree or tuple
+        H v shaped like the primal for a single primal; a tuple, one entry per primal, for
+        several.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode``, or when primals and tangents do not match.
+    TypeError
+        When ``fun`` does not return a float scalar.
+
+    See Also
+    --------
+    hvp_fn : many products at one point. hessian : the dense matrix.
+
+    Examples
+    --------
+    >>> f = lambda x: ad.sum(x ** 3)                          # H = diag(6 x)
+    >>> x = np.array([1.0, 2.0])
+    >>> ad.hvp(f, (x,), (np.array([1.0, 1.0]),))
+    array([ 6., 12.])
+    >>> ad.hvp(f, (x,), (np.array([1.0, 0.0]),), mode="rev-rev")
+    array([6., 0.])
+    >>> g = lambda a, b: ad.sum(a * a * b)                    # two arguments: a tuple
+    >>> ad.hvp(g, (np.array([1.0]), np.array([2.0])), (np.array([1.0]), np.array([0.0])))
+    (array([4.]), array([2.]))
+    """
     primals, tangents = tuple(primals), tuple(tangents)
     argnums = tuple(range(len(primals)))
     if mode == "fwd-rev":
@@ -73,14 +141,44 @@ def _fwd_rev_tangents(fun, args, sources, vectors):
     return [None if c is None else trace.tangent(c) for c in cts]
 
 
-def hvp_fn(fun, *primals):
+def hvp_fn(fun: Callable[..., Any], *primals: PyTree) -> Callable[..., PyTree]:
     """v -> H v at fixed primals, for Lanczos/CG loops that apply H many times.
 
     The forward-over-reverse HVP is computed once, with v a watched (zero) input: its
     tangent part, linear in v, is recorded, and each call replays that recording with the
     new v (forward kernels only: nothing else about fun runs again). Where a replay cannot
     stand in (an enclosing transform differentiates through the primals or v, or a
-    comparison read v), each call is one reverse sweep of a recorded gradient instead."""
+    comparison read v), each call is one reverse sweep of a recorded gradient instead.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(*primals)`` returning a float scalar.
+    *primals : array_like, Tensor or pytree
+        The point, one per positional argument of ``fun``.
+
+    Returns
+    -------
+    callable
+        ``apply(*vectors) -> H v``: one vector per primal, of its structure and shapes; the
+        result is shaped like the primal (a tuple for several primals). Raises ValueError
+        when the vectors' structure differs from the primals'.
+
+    Raises
+    ------
+    TypeError
+        When ``fun`` does not return a float scalar or a primal is not a float array.
+
+    See Also
+    --------
+    hvp : one product. pyad.curvature.hessian_eigs : Lanczos on these products.
+
+    Examples
+    --------
+    >>> apply_h = ad.hvp_fn(lambda x: ad.sum(x ** 3), np.array([1.0, 2.0]))
+    >>> apply_h(np.array([1.0, 0.0])), apply_h(np.array([0.0, 1.0]))
+    (array([6., 0.]), array([ 0., 12.]))
+    """
     argnums = tuple(range(len(primals)))
     args, boxed, _ = _prepare("hvp_fn", primals, argnums)
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
@@ -134,14 +232,44 @@ def _hvp_by_sweeps(fun, args, boxed, sources, primals):
     return make
 
 
-def jacobian(fun, argnums=0, mode="auto"):
-    """The dense Jacobian d fun / d args[argnums], of shape out.shape + in.shape (a pytree
-    argument gives the same pytree of Jacobians; a tuple argnums gives a tuple).
+def jacobian(fun: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0,
+             mode: str = "auto") -> Callable[..., PyTree]:
+    """The dense Jacobian d fun / d args[argnums], as a function of fun's arguments.
 
-    mode "fwd" pushes the whole input basis through one batched forward pass (cheap for few
-    inputs), "rev" records once and sweeps the whole output basis back in one batched sweep
-    (cheap for few outputs); each takes up to CHUNK directions a pass. "auto" picks the
-    cheaper by the input and output sizes."""
+    Parameters
+    ----------
+    fun : callable
+        ``fun(*args)`` returning one array or Tensor (not a pytree).
+    argnums : int or sequence of ints, default 0
+        The argument(s) to differentiate; a tuple gives a tuple of Jacobians.
+    mode : {"auto", "fwd", "rev"}, default "auto"
+        "fwd" pushes the whole input basis through one batched forward pass (cheap for few
+        inputs), "rev" records once and sweeps the whole output basis back in one batched
+        sweep (cheap for few outputs); each takes up to CHUNK (256) directions a pass.
+        "auto" picks the cheaper by the input and output sizes.
+
+    Returns
+    -------
+    callable
+        ``jacobian_fun(*args)`` returning an array of shape ``out.shape + in.shape`` (a
+        pytree argument gives the same pytree of such blocks). numpy in, numpy out.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode``.
+    TypeError
+        When ``fun`` returns a pytree (use :func:`pyad.vjp` / :func:`pyad.jvp`).
+
+    Examples
+    --------
+    >>> x = np.array([1.0, 2.0])
+    >>> ad.jacobian(lambda x: x ** 2)(x)
+    array([[2., 0.],
+           [0., 4.]])
+    >>> ad.jacobian(ad.sin, mode="rev")(np.zeros((2, 3))).shape
+    (2, 3, 2, 3)
+    """
     if mode not in ("auto", "fwd", "rev"):
         raise ValueError(f"pyad.jacobian: unknown mode {mode!r}; use 'auto', 'fwd' or 'rev'")
     multiple = isinstance(argnums, (tuple, list))
@@ -273,13 +401,36 @@ def _jacobian_rev(fun, args, sources, recorded=None):
     return jacs
 
 
-def hessian(fun, argnums=0):
-    """The dense Hessian of a scalar function, shape in.shape + in.shape, by forward over
-    reverse: the whole input basis pushed through the gradient computation in batched
-    forward passes (symmetric to rounding).
+def hessian(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., PyTree]:
+    """The dense Hessian of a scalar function, as a function of fun's arguments.
 
-    For a pytree argument the result is a pytree of pytrees of blocks, like JAX's:
-    H[leaf_i][leaf_j] has shape leaf_i.shape + leaf_j.shape."""
+    Computed forward over reverse: the whole input basis pushed through the gradient
+    computation in batched forward passes (symmetric to rounding).
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(*args)`` returning a float scalar.
+    argnums : int, default 0
+        The argument to differentiate twice.
+
+    Returns
+    -------
+    callable
+        ``hessian_fun(*args)`` returning an array of shape ``in.shape + in.shape``. For a
+        pytree argument the result is a pytree of pytrees of blocks, like JAX's:
+        ``H[leaf_i][leaf_j]`` has shape ``leaf_i.shape + leaf_j.shape``.
+
+    Examples
+    --------
+    >>> ad.hessian(lambda x: ad.sum(x ** 3))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    >>> H = ad.hessian(lambda p: ad.sum(p["a"] ** 2 * p["b"]))(
+    ...     {"a": np.array([1.0, 2.0]), "b": np.array(3.0)})
+    >>> H["a"]["b"]                                 # d2 f / da db = 2 a
+    array([2., 4.])
+    """
     def hessian_fun(*args):
         x = args[argnums]
         leaves, td = tree_flatten(x)
@@ -309,12 +460,46 @@ def _unbox_block(block, shape):
     return np.asarray(block.data if isinstance(block, Tensor) else block).reshape(shape)
 
 
-def gnvp(model, loss, params, v):
-    """Gauss-Newton product J^T H_L J v without forming J: J is d model(params) / d params
-    and H_L the Hessian of loss at the model's output z. One forward pass carries J v and
-    records the model; H_L (J v) comes from the loss's closed form when it has one (an
-    `output_hessian_vp(z, u)` attribute) or a forward-over-reverse HVP of the loss; one
-    reverse sweep gives J^T. params and v are pytrees of one structure."""
+def gnvp(model: Callable[[PyTree], PyTree], loss: Callable[[PyTree], Any], params: PyTree,
+         v: PyTree) -> PyTree:
+    """Gauss-Newton product J^T H_L J v without forming J.
+
+    J is d model(params) / d params and H_L the Hessian of loss at the model's output z.
+    One forward pass carries J v and records the model; H_L (J v) comes from the loss's
+    closed form when it has one (an ``output_hessian_vp(z, u)`` method, as
+    :class:`pyad.losses.MSE` and :class:`pyad.losses.SoftmaxCrossEntropy` have) or a
+    forward-over-reverse HVP of the loss; one reverse sweep gives J^T. The product is
+    positive semi-definite for convex losses.
+
+    Parameters
+    ----------
+    model : callable
+        ``model(params) -> z`` (an array or pytree of arrays).
+    loss : callable
+        ``loss(z) -> scalar``, optionally with ``output_hessian_vp(z, u)``.
+    params : pytree
+        The parameters (arrays or Tensors).
+    v : pytree
+        The vector, of the structure and shapes of ``params``.
+
+    Returns
+    -------
+    pytree
+        J^T H_L J v, structured like ``params`` (numpy leaves for numpy params).
+
+    Raises
+    ------
+    ValueError
+        When ``v`` and ``params`` differ in structure.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0]])
+    >>> model = lambda p: X @ p["w"]
+    >>> loss = lambda z: 0.5 * ad.sum(z ** 2)              # H_L = I, so J^T J v = X^T X v
+    >>> ad.gnvp(model, loss, {"w": np.array([1.0, 1.0])}, {"w": np.array([1.0, 1.0])})
+    {'w': array([1., 4.])}
+    """
     p_leaves, p_td = tree_flatten(params)
     v_leaves, v_td = tree_flatten(v)
     if p_td != v_td:

@@ -1,4 +1,8 @@
 """Implicit differentiation: conjugate gradient, response Jacobians and a differentiable argmin."""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional, Tuple
+
 import numpy as np
 
 from pyad import ops
@@ -6,6 +10,7 @@ from pyad._tape import Tape, Tensor, sweep, wrap
 from pyad.custom import custom_primitive
 from pyad.pytree import tree_flatten, tree_unflatten
 from pyad.transforms import grad
+from pyad._typing import ArrayLike, PyTree
 
 __all__ = ["cg", "response_jacobian", "argmin", "implicit_argmin"]
 
@@ -21,7 +26,8 @@ def _vdot(a, b):
 
 
 # ------------------------------------------------------------------------------ CG
-def cg(matvec, b, x0=None, tol=1e-10, max_iter=None):
+def cg(matvec: Callable[[PyTree], PyTree], b: PyTree, x0: Optional[PyTree] = None,
+       tol: float = 1e-10, max_iter: Optional[int] = None) -> Tuple[PyTree, Dict[str, Any]]:
     """Solve A x = b for a symmetric positive definite A given as matvec(x) -> A x.
 
     b (and x0) may be an array or a pytree of arrays; matvec takes and returns the same
@@ -29,7 +35,43 @@ def cg(matvec, b, x0=None, tol=1e-10, max_iter=None):
     iterations (default: the number of unknowns). Returns (x, info) with info keys
     "iterations", "residual" (relative residual norm), "converged" and "negative_curvature"
     (True when some p^T A p <= 0 was met: A is not positive definite along p and the iterate
-    reached so far is returned, as truncated-Newton methods want)."""
+    reached so far is returned, as truncated-Newton methods want).
+
+    Parameters
+    ----------
+    matvec : callable
+        ``matvec(x) -> A x`` (e.g. a Hessian-vector product), taking and returning b's
+        structure.
+    b : array_like or pytree
+        The right-hand side.
+    x0 : array_like or pytree, optional
+        The start (default zeros).
+    tol : float, default 1e-10
+        Relative residual tolerance.
+    max_iter : int, optional
+        The most iterations (default: the number of unknowns).
+
+    Returns
+    -------
+    x : numpy.ndarray or pytree
+        The solution, structured like b.
+    info : dict
+        iterations, residual, converged, negative_curvature.
+
+    Raises
+    ------
+    ValueError
+        When matvec returns another structure than b's.
+
+    Examples
+    --------
+    >>> A = np.array([[4.0, 1.0], [1.0, 3.0]])
+    >>> x, info = ad.implicit.cg(lambda v: A @ v, np.array([1.0, 2.0]))
+    >>> np.allclose(A @ x, [1.0, 2.0]), info["converged"], info["iterations"]
+    (True, True, 2)
+    >>> ad.implicit.cg(lambda d: {"u": 2.0 * d["u"]}, {"u": np.array([2.0, 4.0])})[0]
+    {'u': array([1., 2.])}
+    """
     b_leaves, td = tree_flatten(b)
     b_leaves = [_array(v).astype(np.result_type(_array(v).dtype, np.float32)) for v in b_leaves]
 
@@ -124,13 +166,45 @@ class _Linearisation:
 
 
 # ------------------------------------------------------------------------------ dense response
-def response_jacobian(inner_loss, w_star, theta, tol=1e-10, max_iter=None):
+def response_jacobian(inner_loss: Callable[[Any, Any], Any], w_star: ArrayLike,
+                      theta: ArrayLike, tol: float = 1e-10,
+                      max_iter: Optional[int] = None) -> np.ndarray:
     """dw*/dtheta = -H_ww^{-1} H_w_theta at a minimiser w_star of inner_loss(w, theta), as a
     dense array of shape w.shape + theta.shape (for small problems).
 
     Built from min(w.size, theta.size) CG solves on Hessian-vector products of one recording
     and as many mixed second-derivative products: column by column (one solve per theta
-    element) or row by row (one solve per w element, H_ww being symmetric)."""
+    element) or row by row (one solve per w element, H_ww being symmetric).
+
+    Parameters
+    ----------
+    inner_loss : callable
+        ``inner_loss(w, theta) -> scalar``, in pyad ops.
+    w_star : array_like
+        A minimiser of ``inner_loss(., theta)`` (H_ww positive definite there).
+    theta : array_like
+        The outer parameters.
+    tol : float, default 1e-10
+        CG's relative tolerance.
+    max_iter : int, optional
+        CG's iteration limit.
+
+    Returns
+    -------
+    numpy.ndarray
+        dw*/dtheta, shape ``w.shape + theta.shape``.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When CG on H_ww does not converge (w_star is not a strict local minimum).
+
+    Examples
+    --------
+    >>> inner = lambda w, t: 0.5 * ad.sum((w - 3.0) ** 2) + 0.5 * t * ad.sum(w ** 2)
+    >>> ad.implicit.response_jacobian(inner, np.array([1.5, 1.5]), np.array(1.0))
+    array([-0.75, -0.75])
+    """
     w_star, theta = _array(w_star), _array(theta)
     lin = _Linearisation(inner_loss, w_star, theta)
     dtype = lin.w.data.dtype
@@ -227,7 +301,8 @@ class _ImplicitRules:
         return self.solve(rhs, w, theta)
 
 
-def argmin(inner_loss, solver, tol=1e-10, max_iter=None):
+def argmin(inner_loss: Callable[[Any, Any], Any], solver: Callable[[np.ndarray], ArrayLike],
+           tol: float = 1e-10, max_iter: Optional[int] = None) -> Callable[[Any], Any]:
     """theta -> w*(theta) = argmin_w inner_loss(w, theta) as a differentiable pyad function.
 
     solver(theta) (numpy in, numpy out, never traced) finds the minimiser; its derivatives
@@ -241,7 +316,35 @@ def argmin(inner_loss, solver, tol=1e-10, max_iter=None):
     is a primitive whose own rules are again solves with H_ww plus third-derivative products
     of inner_loss, so second derivatives work in every mode (ad.hessian of a validation loss,
     the gradient of a hypergradient, hvp in fwd-rev / rev-rev / rev-fwd). inner_loss must be
-    written in pyad ops and be three times differentiable for them."""
+    written in pyad ops and be three times differentiable for them.
+
+    Parameters
+    ----------
+    inner_loss : callable
+        ``inner_loss(w, theta) -> scalar``, in pyad ops.
+    solver : callable
+        ``solver(theta) -> w*`` on numpy arrays (any method: closed form, scipy, ...).
+    tol : float, default 1e-10
+        CG's relative tolerance in the derivative rules.
+    max_iter : int, optional
+        CG's iteration limit.
+
+    Returns
+    -------
+    CustomPrimitive
+        ``w_of(theta) -> w*(theta)``, a Tensor, differentiable in theta.
+
+    Examples
+    --------
+    Ridge-like inner problem with w*(t) = 3 / (1 + t), so dw*/dt = -3 / (1 + t)^2:
+
+    >>> inner = lambda w, t: 0.5 * ad.sum((w - 3.0) ** 2) + 0.5 * t * ad.sum(w ** 2)
+    >>> w_of = ad.implicit.argmin(inner, lambda t: np.full(2, 3.0 / (1.0 + t)))
+    >>> w_of(np.array(1.0))
+    tensor([1.5, 1.5])
+    >>> float(ad.grad(lambda t: ad.sum(w_of(t)))(np.array(1.0)))
+    -1.5
+    """
     def solve_forward(theta):
         return np.asarray(solver(theta))
 

@@ -1,8 +1,11 @@
 """Losses with PyTorch's reductions; softmax cross-entropy is one fused C++ primitive."""
+from __future__ import annotations
+
 import numpy as np
 
 from pyad import ops
 from pyad._tape import Tensor, bind
+from pyad._typing import ArrayLike
 
 __all__ = ["softmax_cross_entropy", "mse_loss", "binary_cross_entropy_with_logits",
            "SoftmaxCrossEntropy", "MSE"]
@@ -34,12 +37,50 @@ def _labels(name, labels, logits):
     return lab.astype(np.int64, copy=False)
 
 
-def softmax_cross_entropy(logits, labels, reduction="mean"):
-    """Cross-entropy of softmax(logits) (classes on the last axis) against integer labels
-    (shape logits.shape[:-1]) or probability / one-hot targets (logits' shape).
+def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,
+                          reduction: str = "mean") -> Tensor:
+    """Cross-entropy of softmax(logits) against class labels or target probabilities.
 
-    Integer labels take one fused, numerically stable C++ pass forward and one backward
-    (finite for logits of +-1e4 in float64 and +-80 in float32)."""
+    The classification loss: -log softmax(logits)[label] per item. Integer labels take
+    one fused, numerically stable C++ pass forward and one backward (finite for logits of
+    +-1e4 in float64 and +-80 in float32); the gradient is (softmax(logits) - onehot) / N.
+
+    Parameters
+    ----------
+    logits : array_like or Tensor
+        Unnormalised scores, classes on the last axis, shape (..., C).
+    labels : array_like
+        Integer class labels in [0, C) of shape ``logits.shape[:-1]``, or probability /
+        one-hot targets of the logits' shape.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        Average or sum the per-item losses, or return them all.
+
+    Returns
+    -------
+    Tensor
+        A scalar, or the per-item losses of shape ``logits.shape[:-1]`` for "none".
+
+    Raises
+    ------
+    ValueError
+        For 0-d logits, labels of the wrong shape, or an unknown reduction.
+    IndexError
+        For a label outside [0, C).
+
+    Examples
+    --------
+    >>> logits = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> labels = np.array([0, 2])
+    >>> ad.nn.softmax_cross_entropy(logits, labels)
+    tensor(0.66907853)
+    >>> ad.nn.softmax_cross_entropy(logits, labels, reduction="none")
+    tensor([0.23954477, 1.09861229])
+    >>> ad.nn.softmax_cross_entropy(logits, np.eye(3)[labels])      # one-hot targets
+    tensor(0.66907853)
+    >>> ad.grad(lambda z: ad.nn.softmax_cross_entropy(z, labels))(logits).round(4)
+    array([[-0.1065,  0.0533,  0.0533],
+           [ 0.1667,  0.1667, -0.3333]])
+    """
     from pyad import prims
     z = ops._t(logits)
     if z.data.dtype.kind != "f":
@@ -61,8 +102,34 @@ def softmax_cross_entropy(logits, labels, reduction="mean"):
     return _reduce("softmax_cross_entropy", per, reduction)
 
 
-def mse_loss(prediction, target, reduction="mean"):
-    """Squared error (prediction - target)^2, averaged over all elements by default."""
+def mse_loss(prediction: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Tensor:
+    """Squared error (prediction - target)^2, averaged over all elements by default.
+
+    Parameters
+    ----------
+    prediction, target : array_like or Tensor
+        Arrays of one shape.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        Average or sum the per-item losses, or return them all.
+
+    Returns
+    -------
+    Tensor
+        A scalar, or the elementwise squared errors for "none".
+
+    Raises
+    ------
+    ValueError
+        When the shapes differ (no broadcasting, to catch (N,) against (N, 1) mistakes),
+        or for an unknown reduction.
+
+    Examples
+    --------
+    >>> ad.nn.mse_loss(np.array([1.0, 2.0]), np.array([0.0, 0.0]))
+    tensor(2.5)
+    >>> ad.nn.mse_loss(np.array([1.0, 2.0]), np.array([0.0, 0.0]), reduction="sum")
+    tensor(5.)
+    """
     p, t = ops._t(prediction), ops._t(target)
     if p.shape != t.shape:
         raise ValueError(f"pyad.mse_loss: prediction of shape {p.shape} and target of shape "
@@ -70,8 +137,37 @@ def mse_loss(prediction, target, reduction="mean"):
     return _reduce("mse_loss", ops.square(p - t), reduction)
 
 
-def binary_cross_entropy_with_logits(logits, targets, reduction="mean"):
-    """-t log sigmoid(x) - (1-t) log(1 - sigmoid(x)) = softplus(x) - t x, stable for any x."""
+def binary_cross_entropy_with_logits(logits: ArrayLike, targets: ArrayLike,
+                                     reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of sigmoid(logits) against targets in [0, 1], computed stably.
+
+    -t log sigmoid(x) - (1 - t) log(1 - sigmoid(x)) = softplus(x) - t x, finite for any x.
+
+    Parameters
+    ----------
+    logits : array_like or Tensor
+        Unnormalised scores x.
+    targets : array_like or Tensor
+        Targets t (0/1 labels or probabilities) of the logits' shape.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        Average or sum the per-item losses, or return them all.
+
+    Returns
+    -------
+    Tensor
+        A scalar, or the elementwise losses for "none".
+
+    Raises
+    ------
+    ValueError
+        When the shapes differ, or for an unknown reduction.
+
+    Examples
+    --------
+    >>> ad.nn.binary_cross_entropy_with_logits(np.array([0.0, 100.0]), np.array([1.0, 1.0]),
+    ...                                        reduction="none")
+    tensor([0.69314718, 0.        ])
+    """
     x, t = ops._t(logits), ops._t(targets)
     if x.shape != t.shape:
         raise ValueError(f"pyad.binary_cross_entropy_with_logits: logits of shape {x.shape} "
@@ -80,18 +176,61 @@ def binary_cross_entropy_with_logits(logits, targets, reduction="mean"):
 
 
 class SoftmaxCrossEntropy:
-    """softmax_cross_entropy with its labels bound, as a function of the logits alone, with
-    the closed-form Hessian at the logits that ad.gnvp uses: H u = (p*u - p <p, u>) / N."""
+    """softmax_cross_entropy with its labels bound, as a function of the logits alone.
 
-    def __init__(self, labels, reduction="mean"):
+    It has the closed-form Hessian at the logits that :func:`pyad.gnvp` (and
+    ``optim.HessianFree``, ``curvature.gn_eigs``) use: H u = (p u - p <p, u>) / N with
+    p = softmax(logits).
+
+    Parameters
+    ----------
+    labels : array_like
+        Integer labels (or targets), as for :func:`softmax_cross_entropy`.
+    reduction : {"mean", "sum"}, default "mean"
+        How the per-item losses are combined.
+
+    Raises
+    ------
+    ValueError
+        For a reduction other than "mean" or "sum".
+
+    Examples
+    --------
+    >>> loss = ad.losses.SoftmaxCrossEntropy(np.array([0, 2]))
+    >>> loss(np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+    tensor(0.66907853)
+    """
+
+    def __init__(self, labels: ArrayLike, reduction: str = "mean") -> None:
         if reduction not in ("mean", "sum"):
             raise ValueError("SoftmaxCrossEntropy: reduction must be 'mean' or 'sum'")
         self.labels, self.reduction = labels, reduction
 
-    def __call__(self, logits):
+    def __call__(self, logits: ArrayLike) -> Tensor:
         return softmax_cross_entropy(logits, self.labels, self.reduction)
 
-    def output_hessian_vp(self, logits, u):
+    def output_hessian_vp(self, logits: ArrayLike, u: ArrayLike) -> Tensor:
+        """The Hessian of the loss at the logits times u, in closed form.
+
+        Parameters
+        ----------
+        logits : array_like or Tensor
+            Where the Hessian is taken, shape (..., C).
+        u : array_like or Tensor
+            A vector of the logits' shape.
+
+        Returns
+        -------
+        Tensor
+            H u = (p u - p <p, u>) / N, p = softmax(logits), N items ("mean") or 1 ("sum").
+
+        Examples
+        --------
+        >>> loss = ad.losses.SoftmaxCrossEntropy(np.array([0, 2]))
+        >>> loss.output_hessian_vp(np.zeros((2, 3)), np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+        tensor([[ 0.11111111, -0.05555556, -0.05555556],
+                [ 0.        ,  0.        ,  0.        ]])
+        """
         z = ops._t(logits)
         p = ops.softmax(z, axis=-1)
         hu = p * u - p * ops.sum(p * u, axis=-1, keepdims=True)
@@ -100,16 +239,60 @@ class SoftmaxCrossEntropy:
 
 
 class MSE:
-    """mse_loss with its target bound; closed-form Hessian H u = 2 u / M (M elements)."""
+    """mse_loss with its target bound, as a function of the prediction alone.
 
-    def __init__(self, target, reduction="mean"):
+    It has the closed-form Hessian H u = 2 u / M (M elements, or 1 for "sum") that
+    :func:`pyad.gnvp` uses.
+
+    Parameters
+    ----------
+    target : array_like or Tensor
+        The regression target.
+    reduction : {"mean", "sum"}, default "mean"
+        How the squared errors are combined.
+
+    Raises
+    ------
+    ValueError
+        For a reduction other than "mean" or "sum".
+
+    Examples
+    --------
+    >>> loss = ad.losses.MSE(np.zeros(2))
+    >>> loss(np.array([1.0, 2.0]))
+    tensor(2.5)
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0]])
+    >>> ad.gnvp(lambda w: X @ w, loss, np.ones(2), np.ones(2))          # X^T (2/M) X v
+    array([1., 4.])
+    """
+
+    def __init__(self, target: ArrayLike, reduction: str = "mean") -> None:
         if reduction not in ("mean", "sum"):
             raise ValueError("MSE: reduction must be 'mean' or 'sum'")
         self.target, self.reduction = target, reduction
 
-    def __call__(self, prediction):
+    def __call__(self, prediction: ArrayLike) -> Tensor:
         return mse_loss(prediction, self.target, self.reduction)
 
-    def output_hessian_vp(self, prediction, u):
+    def output_hessian_vp(self, prediction: ArrayLike, u: ArrayLike) -> Tensor:
+        """The Hessian of the loss at the prediction times u: 2 u / M.
+
+        Parameters
+        ----------
+        prediction : array_like or Tensor
+            Where the Hessian is taken (it is constant; only the size matters).
+        u : array_like or Tensor
+            A vector of the prediction's shape.
+
+        Returns
+        -------
+        Tensor
+            2 u / M, M the number of elements ("mean") or 1 ("sum").
+
+        Examples
+        --------
+        >>> ad.losses.MSE(np.zeros(2)).output_hessian_vp(np.ones(2), np.array([1.0, 1.0]))
+        tensor([1., 1.])
+        """
         m = ops._t(prediction).size if self.reduction == "mean" else 1
         return ops._t(u) * (2.0 / m)

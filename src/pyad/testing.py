@@ -9,7 +9,13 @@ h/2, error O(h^4)) and compared with <J^T u, v> from `pyad.vjp` and <u, J v> fro
 steps are dyadic (multiples of 1/8, powers of two), so perturbed inputs are exact and float32
 round trips of dyadic inputs stay exact. Order 2 differentiates x -> <J(x)^T u, w> again.
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence, Union
+
 import numpy as np
+
+from pyad._typing import ArrayLike
 
 __all__ = ["check_vjp", "check_jvp", "check_transpose", "check_grads"]
 
@@ -71,15 +77,44 @@ def _compare(label, k, mode, order, what, ad, fd, floor, rtol, atol):
             f"{err:.3g}; tolerance rtol={rtol:g} plus atol {tol - rtol * max(abs(fd), abs(ad)):.3g})")
 
 
-def check_vjp(f, args, *, rtol=1e-6, atol=None, seed=0, h=1e-3, order=1, _label=None):
+def check_vjp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float = 1e-6,
+              atol: Optional[float] = None, seed: int = 0, h: float = 1e-3, order: int = 1,
+              _label: Optional[str] = None) -> None:
     """Check pyad's VJP of f at args (one argument at a time) against central differences.
 
-    f maps float64 arrays (positional args) to one array or Tensor. For each argument k a
-    random direction v_k and one random output cotangent u are drawn (seeded), and
-    |fd - ad| <= atol + rtol * max(|fd|, |ad|) is required with fd the Richardson-extrapolated
-    central difference of x -> <u, f(x)> along v_k and ad = <(J^T u)_k, v_k>. atol=None
-    estimates the rounding noise of the differences. Raises AssertionError naming the
-    function, argument, mode, order, relative error and tolerance.
+    For each argument k a random direction v_k and one random output cotangent u are drawn
+    (seeded), and |fd - ad| <= atol + rtol * max(|fd|, |ad|) is required with fd the
+    Richardson-extrapolated central difference of x -> <u, f(x)> along v_k and
+    ad = <(J^T u)_k, v_k>.
+
+    Parameters
+    ----------
+    f : callable
+        Maps float64 arrays (positional arguments) to one array or Tensor.
+    args : sequence of array_like
+        The point; converted to float64.
+    rtol : float, default 1e-6
+        Relative tolerance.
+    atol : float, optional
+        Absolute tolerance; None estimates the rounding noise of the differences.
+    seed : int, default 0
+        Seed of the random directions and cotangents.
+    h : float, default 1e-3
+        Relative finite-difference step (scaled to each input, rounded to a power of two).
+    order : int, default 1
+        Only labels the error message (``check_grads`` passes 2 for its second-order checks).
+
+    Raises
+    ------
+    AssertionError
+        Naming the function, argument, mode, order, relative error and tolerance.
+    TypeError
+        When an argument or the output is not a float array.
+
+    Examples
+    --------
+    >>> from pyad.testing import check_vjp
+    >>> check_vjp(lambda x: ad.tanh(x) * x, [np.array([0.5, -1.0])])     # passes silently
     """
     import pyad
     label = _label or _name(f)
@@ -101,9 +136,35 @@ def check_vjp(f, args, *, rtol=1e-6, atol=None, seed=0, h=1e-3, order=1, _label=
                  floor, rtol, atol)
 
 
-def check_jvp(f, args, *, rtol=1e-6, atol=None, seed=0, h=1e-3, order=1, _label=None):
-    """Check pyad's JVP of f at args (one argument at a time) against central differences:
-    <u, J v_k> from pyad.jvp against the difference of x -> <u, f(x)> along v_k."""
+def check_jvp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float = 1e-6,
+              atol: Optional[float] = None, seed: int = 0, h: float = 1e-3, order: int = 1,
+              _label: Optional[str] = None) -> None:
+    """Check pyad's JVP of f at args (one argument at a time) against central differences.
+
+    <u, J v_k> from :func:`pyad.jvp` is compared with the difference of x -> <u, f(x)>
+    along a random direction v_k, for each argument k.
+
+    Parameters
+    ----------
+    f : callable
+        Maps float64 arrays (positional arguments) to one array or Tensor.
+    args : sequence of array_like
+        The point; converted to float64.
+    rtol, atol, seed, h, order
+        As for :func:`check_vjp`.
+
+    Raises
+    ------
+    AssertionError
+        Naming the function, argument, mode, order, relative error and tolerance.
+    TypeError
+        When an argument or the output is not a float array.
+
+    Examples
+    --------
+    >>> from pyad.testing import check_jvp
+    >>> check_jvp(lambda x, y: x * ad.exp(y), [np.array([1.0, 2.0]), np.array([0.5, 0.0])])
+    """
     import pyad
     label = _label or _name(f)
     xs = [_as_float64(a, f"check_jvp({label})") for a in args]
@@ -125,8 +186,34 @@ def check_jvp(f, args, *, rtol=1e-6, atol=None, seed=0, h=1e-3, order=1, _label=
                  floor, rtol, atol)
 
 
-def check_transpose(f, args, *, rtol=1e-12, seed=0):
-    """The exact transpose identity <u, J v> = <J^T u, v> between pyad's JVP and VJP."""
+def check_transpose(f: Callable[..., Any], args: Sequence[ArrayLike], *,
+                    rtol: float = 1e-12, seed: int = 0) -> None:
+    """Check the transpose identity <u, J v> = <J^T u, v> between pyad's JVP and VJP.
+
+    Both sides are computed by pyad (no finite differences), so they must agree to
+    rounding: a forward rule that is not the transpose of its reverse rule fails here.
+
+    Parameters
+    ----------
+    f : callable
+        Maps float64 arrays (positional arguments) to one array or Tensor.
+    args : sequence of array_like
+        The point; converted to float64.
+    rtol : float, default 1e-12
+        Tolerance relative to the size of the terms of <u, J v>.
+    seed : int, default 0
+        Seed of the random u and v.
+
+    Raises
+    ------
+    AssertionError
+        When the two sides differ, with both values and the relative error.
+
+    Examples
+    --------
+    >>> from pyad.testing import check_transpose
+    >>> check_transpose(lambda x: ad.softmax(x), [np.array([0.5, -1.0, 2.0])])
+    """
     import pyad
     label = _name(f)
     xs = [_as_float64(a, f"check_transpose({label})") for a in args]
@@ -149,15 +236,59 @@ def check_transpose(f, args, *, rtol=1e-12, seed=0):
 _CHECKS = {"rev": check_vjp, "fwd": check_jvp}
 
 
-def check_grads(f, args, order=2, modes=("fwd", "rev"), *, rtol=1e-6, atol=None, seed=0):
-    """Check derivatives of f up to `order` (1 or 2) in the given modes against central
-    differences in float64 along random directions; raises AssertionError naming the order,
-    the mode and the relative error.
+def check_grads(f: Callable[..., Any], args: Sequence[ArrayLike], order: int = 2,
+                modes: Union[str, Sequence[str]] = ("fwd", "rev"), *, rtol: float = 1e-6,
+                atol: Optional[float] = None, seed: int = 0) -> None:
+    """Check derivatives of f up to `order` against central differences in float64.
 
-    With both modes the transpose identity <u, J v> = <J^T u, v> is checked too. Order 2
-    differentiates the first-order products again in every requested mode: x -> <J(x)^T u, w>
-    (reverse-over-reverse, forward-over-reverse) and x -> <u, J(x) w> (reverse-over-forward,
-    forward-over-forward), so every rule's own derivatives are exercised.
+    Directional derivatives along random (seeded) directions are compared with pyad's, in
+    every requested mode. With both modes the transpose identity <u, J v> = <J^T u, v> is
+    checked too. Order 2 differentiates the first-order products again in every requested
+    mode: x -> <J(x)^T u, w> (reverse-over-reverse, forward-over-reverse) and
+    x -> <u, J(x) w> (reverse-over-forward, forward-over-forward), so every rule's own
+    derivatives are exercised. Use it to test custom primitives and new rules.
+
+    Parameters
+    ----------
+    f : callable
+        Maps float64 arrays (positional arguments) to one array or Tensor, written in pyad
+        ops (or custom primitives).
+    args : sequence of array_like
+        The point; converted to float64.
+    order : {1, 2}, default 2
+        The highest derivative order checked.
+    modes : str or sequence of {"fwd", "rev"}, default ("fwd", "rev")
+        Forward mode (:func:`pyad.jvp`), reverse mode (:func:`pyad.vjp`) or both.
+    rtol : float, default 1e-6
+        Relative tolerance.
+    atol : float, optional
+        Absolute tolerance; None estimates the rounding noise of the differences.
+    seed : int, default 0
+        Seed of the random directions.
+
+    Raises
+    ------
+    AssertionError
+        At the first mismatch, naming the function, argument, order, mode and relative
+        error.
+    ValueError
+        For an unknown mode or an order other than 1 or 2.
+
+    Examples
+    --------
+    >>> x, y = np.array([0.5, -1.0]), np.array([2.0, 3.0])
+    >>> ad.check_grads(lambda x, y: ad.sum(ad.tanh(x) * y), [x, y], order=2)   # passes
+
+    A wrong rule is caught:
+
+    >>> def sin_with_bug(x):
+    ...     return np.sin(x)
+    >>> sin_with_bug = ad.custom_primitive(sin_with_bug)
+    >>> sin_with_bug = sin_with_bug.defvjp(lambda g, ans, x: g * ad.sin(x))    # should be cos
+    >>> ad.check_grads(sin_with_bug, [x], order=1, modes="rev")
+    Traceback (most recent call last):
+    ...
+    AssertionError: check_grads: sin_with_bug, argument 0, mode rev, order 1: ...
     """
     if isinstance(modes, str):
         modes = (modes,)

@@ -1,11 +1,15 @@
 """Functional transforms (autograd/JAX style) over pytrees: grad, value_and_grad, vjp, jvp,
 linearize."""
+from __future__ import annotations
+
 import functools
 import numbers
+from typing import Any, Callable, Sequence, Tuple, Union
 
 import numpy as np
 
 from pyad._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
+from pyad._typing import PyTree
 from pyad.pytree import tree_flatten, tree_unflatten
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize"]
@@ -90,9 +94,58 @@ def _scalar_output(fn_name, out):
     return t
 
 
-def value_and_grad(fun, argnums=0, has_aux=False):
-    """fun(*args) -> (value, gradient w.r.t. args[argnums]); fun must return a scalar
-    (or (scalar, aux) with has_aux=True, giving ((value, aux), gradient))."""
+def value_and_grad(fun: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0,
+         has_aux: bool = False) -> Callable[..., Any]:
+    """The value of a scalar function and its gradient, from one evaluation.
+
+    Like :func:`grad`, but the returned function gives ``(value, gradient)``: the forward
+    pass that records the tape also gives the value, so nothing runs twice (a training loop
+    that logs its loss wants this).
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(*args, **kwargs)`` returning a float scalar (an array or Tensor of one
+        element), or ``(scalar, aux)`` with ``has_aux=True``.
+    argnums : int or sequence of ints, default 0
+        The positional argument(s) to differentiate; a tuple gives a tuple of gradients.
+    has_aux : bool, default False
+        Whether ``fun`` returns ``(value, aux)``; the result is then
+        ``((value, aux), gradient)``.
+
+    Returns
+    -------
+    callable
+        ``value_and_grad_fun(*args, **kwargs) -> (value, gradient)``. The value is a 0-d
+        numpy array for numpy inputs (a Tensor when any differentiated leaf is a Tensor);
+        the gradient follows the rules of :func:`grad` (same pytree structure, shapes and
+        dtypes as the differentiated arguments).
+
+    Raises
+    ------
+    TypeError
+        When ``fun`` returns a non-scalar or non-float value, or a differentiated argument
+        has an integer dtype.
+    ValueError
+        When ``argnums`` does not match the positional arguments given.
+
+    See Also
+    --------
+    grad : the gradient alone.
+
+    Examples
+    --------
+    >>> def loss(w, x, y):
+    ...     return ad.mean((x @ w - y) ** 2)
+    >>> w, x, y = np.array([1.0, -1.0]), np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.0, 1.0])
+    >>> value, g = ad.value_and_grad(loss)(w, x, y)
+    >>> float(value), g
+    (2.5, array([ -7., -10.]))
+    >>> (value, pred), g = ad.value_and_grad(
+    ...     lambda w: (loss(w, x, y), x @ w), has_aux=True)(w)
+    >>> pred
+    tensor([-1., -1.])
+    """
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
         args, boxed, multiple = _prepare("grad", args, argnums)
@@ -109,8 +162,104 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     return value_and_grad_fun
 
 
-def grad(fun, argnums=0, has_aux=False):
-    """The gradient of a scalar function, as a function of the same arguments."""
+def grad(fun: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0,
+         has_aux: bool = False) -> Callable[..., Any]:
+    """The gradient of a scalar function, as a function of the same arguments.
+
+    ``ad.grad(fun)(*args)`` runs ``fun(*args)`` once while a tape records every pyad
+    operation on the differentiated arguments, then sweeps the tape backwards to get
+    d fun / d args[argnums] (reverse mode: one sweep, whatever the number of inputs).
+    Write ``fun`` with pyad functions (``ad.tanh``, ``ad.sum``, ``x @ w``, ...); plain numpy
+    calls on its arguments (``np.tanh(x)``) dispatch to pyad too, because inside ``fun`` the
+    differentiated arguments are :class:`pyad.Tensor` objects.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(*args, **kwargs)`` returning a float scalar: an array, Tensor or number with
+        one element. With ``has_aux=True`` it returns ``(scalar, aux)`` instead, and ``aux``
+        (anything: predictions, metrics) comes back undifferentiated. Keyword arguments are
+        passed through and never differentiated.
+    argnums : int or sequence of ints, default 0
+        The positional argument(s) to differentiate with respect to. An int gives one
+        gradient; a tuple (even of one element) gives a tuple of gradients in that order.
+        Negative positions count from the end. Arguments not named here may be anything
+        (data arrays, ints, strings) and get no gradient.
+    has_aux : bool, default False
+        Whether ``fun`` returns ``(value, aux)``; the gradient function then returns
+        ``(gradient, aux)``.
+
+    Returns
+    -------
+    callable
+        ``grad_fun(*args, **kwargs)``, taking ``fun``'s arguments and returning the
+        gradient, which has the structure, shapes and dtypes of the differentiated
+        argument(s):
+
+        - *pytrees*: an argument may be a nested list, tuple or dict of arrays (say, a dict
+          of weight matrices); its gradient is the same pytree of gradients;
+        - *numpy in, numpy out*: numpy arrays and Python floats give numpy results, Tensors
+          give Tensors; inside another transform the results stay Tensors so that they can
+          be differentiated again (``ad.grad(ad.grad(f))``, ``ad.jacobian(ad.grad(f))``).
+
+    Raises
+    ------
+    TypeError
+        When ``fun`` returns a non-scalar (reduce it with ``ad.sum``, or use
+        :func:`pyad.jacobian` / :func:`vjp`), a non-float value, or when a differentiated
+        argument has an integer dtype (write ``1.0``, not ``1``).
+    ValueError
+        When ``argnums`` does not match the positional arguments given.
+
+    See Also
+    --------
+    value_and_grad : the value and the gradient from one evaluation.
+    vjp : gradients of non-scalar outputs (vector-Jacobian products).
+    pyad.jacobian, pyad.hessian, pyad.hvp : dense and second-order derivatives.
+    pyad.Tape : the same machinery as a context manager (PyTorch / TensorFlow style).
+
+    Examples
+    --------
+    >>> f = lambda x: ad.sum(x ** 3)
+    >>> ad.grad(f)(np.array([1.0, 2.0]))                 # 3 x^2: numpy in, numpy out
+    array([ 3., 12.])
+    >>> ad.grad(f)(ad.tensor([1.0, 2.0]))                # Tensor in, Tensor out
+    tensor([ 3., 12.])
+    >>> print(ad.grad(ad.grad(lambda x: x ** 3))(2.0))   # second derivative 6 x
+    12.0
+
+    ``argnums`` picks the arguments; the others (here data) get no gradient:
+
+    >>> def loss(w, x, y):
+    ...     return ad.mean((x @ w - y) ** 2)
+    >>> w, x, y = np.array([1.0, -1.0]), np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.0, 1.0])
+    >>> ad.grad(loss)(w, x, y)
+    array([ -7., -10.])
+    >>> gw, gx = ad.grad(loss, argnums=(0, 1))(w, x, y)
+    >>> gx
+    array([[-1.,  1.],
+           [-2.,  2.]])
+
+    Pytrees: the gradient of a dict of parameters is a dict of gradients:
+
+    >>> params = {"w": w, "b": np.array(0.5)}
+    >>> g = ad.grad(lambda p: ad.mean((x @ p["w"] + p["b"] - y) ** 2))(params)
+    >>> g["w"], g["b"]
+    (array([-5., -7.]), array(-2.))
+
+    ``has_aux=True`` passes a second result through (here the predictions):
+
+    >>> g, pred = ad.grad(lambda w: (loss(w, x, y), x @ w), has_aux=True)(w)
+    >>> pred
+    tensor([-1., -1.])
+
+    Non-scalar outputs are an error:
+
+    >>> ad.grad(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    Traceback (most recent call last):
+    ...
+    TypeError: pyad.grad: the function must return a scalar, got an output of shape (2,); ...
+    """
     vg = value_and_grad(fun, argnums, has_aux)
 
     @functools.wraps(fun)
@@ -120,11 +269,57 @@ def grad(fun, argnums=0, has_aux=False):
     return grad_fun
 
 
-def vjp(fun, *primals):
-    """(fun(*primals), vjp_fn) where vjp_fn(cotangent) returns one cotangent per primal.
+def vjp(fun: Callable[..., Any],
+        *primals: PyTree) -> Tuple[PyTree, Callable[[PyTree], Tuple[PyTree, ...]]]:
+    """Vector-Jacobian products: ``fun``'s output and a function pulling cotangents back.
 
-    The output may be any pytree of arrays; the cotangent must have the same structure and
-    shapes. vjp_fn may be called many times (the forward pass is recorded once)."""
+    ``fun(*primals)`` runs once, recorded on a tape; ``vjp_fn(u)`` then sweeps it backwards
+    to give u^T J for each primal (reverse mode). It may be called many times with different
+    cotangents (the gradient of a scalar is ``vjp_fn(1.0)``; rows of a Jacobian are
+    ``vjp_fn(e_i)``).
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(*primals)`` returning an array, Tensor or any pytree of them.
+    *primals : array_like, Tensor or pytree
+        The point at which to differentiate, one per positional argument of ``fun``; every
+        one is differentiated (float dtypes).
+
+    Returns
+    -------
+    out : array, Tensor or pytree
+        ``fun(*primals)`` (numpy for numpy primals).
+    vjp_fn : callable
+        ``vjp_fn(cotangent) -> tuple``: the cotangent has the output's structure and shapes;
+        the tuple has one entry per primal, of its structure and shapes (zeros where the
+        output does not depend on it).
+
+    Raises
+    ------
+    TypeError
+        When a primal has an integer dtype.
+    ValueError
+        From ``vjp_fn``, when the cotangent's structure or shapes differ from the output's.
+
+    See Also
+    --------
+    grad : the scalar case. jvp : the forward-mode counterpart (J v).
+
+    Examples
+    --------
+    >>> out, vjp_fn = ad.vjp(lambda a, b: a * b, np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    >>> out
+    array([3., 8.])
+    >>> vjp_fn(np.array([1.0, 10.0]))          # (u * b, u * a)
+    (array([ 3., 40.]), array([ 1., 20.]))
+
+    Pytree outputs take pytree cotangents:
+
+    >>> out, vjp_fn = ad.vjp(lambda x: {"sum": ad.sum(x), "sq": x ** 2}, np.array([1.0, 2.0]))
+    >>> vjp_fn({"sum": 1.0, "sq": np.array([1.0, 1.0])})
+    (array([3., 5.]),)
+    """
     args, boxed, _ = _prepare("vjp", primals, tuple(range(len(primals))))
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
     with Tape(persistent=True) as tape:
@@ -191,11 +386,53 @@ def _replay(fn_name, linear, seeds, sources, leaves, dots):
     return [None if d is None else wrap(np.array(next(outs))) for d in dots]
 
 
-def jvp(fun, primals, tangents):
-    """Forward mode: (fun(*primals), J v) for tangents v shaped like the primals.
+def jvp(fun: Callable[..., Any], primals: Sequence[PyTree],
+        tangents: Sequence[PyTree]) -> Tuple[PyTree, PyTree]:
+    """Forward mode: ``fun``'s output and its Jacobian-vector product J v, in one pass.
 
-    primals and tangents are tuples (or lists) with one entry per argument of fun, each a
-    pytree; the output may be any pytree, and the tangent comes back in the same structure."""
+    Each operation carries a tangent alongside its value (no tape is kept), so the cost is
+    a small multiple of one evaluation whatever the output size: cheap for functions with
+    few inputs and many outputs, and the inner part of forward-over-reverse HVPs.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(*primals)`` returning an array, Tensor or any pytree of them.
+    primals : tuple or list
+        The point, one entry (array, Tensor or pytree, float dtype) per positional argument
+        of ``fun``.
+    tangents : tuple or list
+        The direction v: one entry per primal, of its structure and shapes.
+
+    Returns
+    -------
+    out : array, Tensor or pytree
+        ``fun(*primals)``.
+    tangent_out : array, Tensor or pytree
+        J v, of the output's structure and shapes (numpy for numpy primals).
+
+    Raises
+    ------
+    TypeError
+        When ``primals`` or ``tangents`` is not a tuple/list (write ``(x,)``), or a primal
+        has an integer dtype.
+    ValueError
+        When the numbers or structures of primals and tangents differ.
+
+    See Also
+    --------
+    linearize : J v for many v at one point. vjp : reverse mode.
+
+    Examples
+    --------
+    >>> x = np.array([0.0, 1.0])
+    >>> y, ydot = ad.jvp(ad.sin, (x,), (np.array([1.0, 1.0]),))      # cos(x) * v
+    >>> print(np.round(y, 4), np.round(ydot, 4))
+    [0.     0.8415] [1.     0.5403]
+    >>> a, b = np.array([2.0]), np.array([3.0])
+    >>> ad.jvp(lambda a, b: a * b, (a, b), (np.array([1.0]), np.array([0.0])))   # d(ab) = b da
+    (array([6.]), array([3.]))
+    """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("pyad.jvp: primals and tangents must be tuples, one entry per argument "
                         "of fun, e.g. ad.jvp(f, (x,), (v,))")
@@ -214,15 +451,52 @@ def jvp(fun, primals, tangents):
             tree_unflatten(out_td, [_unbox(d, like) for d in dots]))
 
 
-def linearize(fun, *primals):
-    """(fun(*primals), f_jvp) where f_jvp(*tangents) = J v, without running fun again.
+def linearize(fun: Callable[..., Any],
+              *primals: PyTree) -> Tuple[PyTree, Callable[..., PyTree]]:
+    """``fun``'s output and a function v -> J v at the same point, without running fun again.
 
     fun runs once under a forward trace whose tangents are watched (zero) inputs: the tangent
     computation, linear in them, is recorded, and each f_jvp call replays it with the new
     tangents (forward kernels only, Tape.replay). Where a replay cannot stand in (an
     enclosing transform tracks the primals or the tangents, or a comparison read a tangent)
-    f_jvp runs ad.jvp instead. Tangents have the primals' structure; the result has the
-    output's."""
+    f_jvp runs ad.jvp instead.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(*primals)`` returning an array, Tensor or pytree of them.
+    *primals : array_like, Tensor or pytree
+        The point, one per positional argument of ``fun`` (float dtypes).
+
+    Returns
+    -------
+    out : array, Tensor or pytree
+        ``fun(*primals)``.
+    f_jvp : callable
+        ``f_jvp(*tangents) -> J v``: one tangent per primal, of its structure and shapes;
+        the result has the output's structure.
+
+    Raises
+    ------
+    TypeError
+        When a primal has an integer dtype.
+    ValueError
+        From ``f_jvp``, when the tangents' structure or shapes differ from the primals'.
+
+    See Also
+    --------
+    jvp : one J v (fun runs each time). pyad.hvp_fn : the same idea for Hessians.
+
+    Examples
+    --------
+    >>> y, f_jvp = ad.linearize(ad.tanh, np.array([0.0, 1.0]))
+    >>> print(np.round(y, 4))
+    [0.     0.7616]
+    >>> print(np.round(f_jvp(np.array([1.0, 1.0])), 4))       # (1 - tanh^2) v
+    [1.    0.42]
+    >>> print(np.round(f_jvp(np.array([2.0, 0.0])), 4))
+    [2. 0.]
+    """
     args, boxed, _ = _prepare("linearize", primals, tuple(range(len(primals))))
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
     seeds = [wrap(np.zeros_like(s.data)) for s in sources]

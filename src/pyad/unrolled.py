@@ -1,4 +1,8 @@
 """Unrolled differentiation: SGD/momentum written in pyad ops, with gradient checkpointing."""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Tuple
+
 import numpy as np
 
 from pyad import ops
@@ -6,6 +10,7 @@ from pyad._tape import Tensor, wrap
 from pyad.custom import custom_primitive
 from pyad.pytree import tree_flatten, tree_unflatten
 from pyad.transforms import grad, jvp, vjp
+from pyad._typing import ArrayLike, PyTree
 
 __all__ = ["checkpoint", "sgd_step", "unroll_sgd"]
 
@@ -61,7 +66,7 @@ class _Segment:
         return jvp(self.flat_fn, tuple(inputs), tuple(tans))[1]
 
 
-def checkpoint(fn):
+def checkpoint(fn: Callable[..., PyTree]) -> Callable[..., PyTree]:
     """fn with rematerialisation (jax.checkpoint / torch.utils.checkpoint): the forward pass
     runs fn without recording its inside, keeping only its inputs and output; the backward
     pass re-runs fn under ad.vjp and returns the cotangents; forward mode runs ad.jvp of fn.
@@ -71,7 +76,26 @@ def checkpoint(fn):
     a pytree of arrays. The rules run ad.vjp / ad.jvp of fn on the Tensors they receive, so an
     enclosing transform records them: derivatives of any order work (grad of grad, hessian,
     hvp in every mode). Only the first-order backward pass saves memory: a second-order
-    transform keeps the recomputation of every segment it differentiates."""
+    transform keeps the recomputation of every segment it differentiates.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(*args) -> pytree of arrays``, written in pyad ops; every differentiable input
+        must be an argument.
+
+    Returns
+    -------
+    callable
+        The checkpointed function, with fn's arguments and results (Tensors).
+
+    Examples
+    --------
+    >>> block = ad.unrolled.checkpoint(lambda w, x: ad.tanh(x @ w))
+    >>> g = ad.grad(lambda w: ad.sum(block(w, np.ones((1, 2)))))(np.eye(2))
+    >>> np.allclose(g, ad.grad(lambda w: ad.sum(ad.tanh(np.ones((1, 2)) @ w)))(np.eye(2)))
+    True
+    """
     def checkpointed(*args):
         leaves, in_td = tree_flatten(tuple(args))
         seg = _Segment(fn, in_td)
@@ -105,10 +129,40 @@ def _tmap(fn, *trees):
     return tree_unflatten(td, [fn(*xs) for xs in zip(*leaves)])
 
 
-def sgd_step(train_loss, w, v, lr, momentum=0.0, weight_decay=0.0):
-    """One SGD step in pyad ops, torch.optim.SGD's arithmetic (dampening 0):
-    d = grad L(w) + wd w;  v = mu v + d;  w = w - lr v.  w and v are pytrees; lr, momentum
-    and weight_decay are floats or 0-d arrays/Tensors (differentiable)."""
+def sgd_step(train_loss: Callable[[PyTree], Any], w: PyTree, v: PyTree, lr: ArrayLike,
+             momentum: ArrayLike = 0.0, weight_decay: ArrayLike = 0.0) -> Tuple[PyTree, PyTree]:
+    """One SGD step in pyad ops, torch.optim.SGD's arithmetic (dampening 0).
+
+    d = grad L(w) + wd w;  v = mu v + d;  w = w - lr v. Written in pyad ops, so the step
+    is differentiable in w, v and the hyperparameters.
+
+    Parameters
+    ----------
+    train_loss : callable
+        ``train_loss(w) -> scalar``.
+    w : pytree
+        The parameters.
+    v : pytree
+        The momentum buffer, shaped like w (zeros to start).
+    lr : float, 0-d array or Tensor
+        The learning rate.
+    momentum : float, 0-d array or Tensor, default 0
+        The momentum mu.
+    weight_decay : float, 0-d array or Tensor, default 0
+        The L2 weight decay wd.
+
+    Returns
+    -------
+    (w, v)
+        The new parameters and momentum buffer.
+
+    Examples
+    --------
+    >>> w, v = ad.unrolled.sgd_step(lambda w: 0.5 * ad.sum(w ** 2), np.array([1.0, 2.0]),
+    ...                             np.zeros(2), 0.1)
+    >>> w, v
+    (array([0.9, 1.8]), array([1., 2.]))
+    """
     g = grad(train_loss)(w)
     d = _tmap(lambda gi, wi: gi + weight_decay * wi, g, w)
     v = _tmap(lambda vi, di: momentum * vi + di, v, d)
@@ -123,8 +177,9 @@ def _steps(train_loss, w, v, lrs, momentum, weight_decay):
     return w, v
 
 
-def unroll_sgd(train_loss, w0, lr, steps, momentum=0.0, weight_decay=0.0,
-               checkpoint_every=None):
+def unroll_sgd(train_loss: Callable[[PyTree], Any], w0: PyTree, lr: ArrayLike, steps: int,
+               momentum: ArrayLike = 0.0, weight_decay: ArrayLike = 0.0,
+               checkpoint_every: Optional[int] = None) -> PyTree:
     """w_T after `steps` steps of SGD (with momentum and L2 weight decay) on train_loss from
     w0, as a differentiable function of w0, lr, momentum and weight_decay:
 
@@ -136,7 +191,45 @@ def unroll_sgd(train_loss, w0, lr, steps, momentum=0.0, weight_decay=0.0,
     instead of steps (at the price of one more forward pass); the hypergradient is the same.
     Second derivatives (e.g. ad.hessian w.r.t. lr and weight_decay) work with and without
     checkpointing and agree; with checkpointing they keep every segment's recomputation, so
-    the memory saving is a first-order one."""
+    the memory saving is a first-order one.
+
+    Parameters
+    ----------
+    train_loss : callable
+        ``train_loss(w) -> scalar``, in pyad ops.
+    w0 : pytree
+        The initial parameters.
+    lr : float, array_like or Tensor
+        A scalar learning rate or a schedule of shape (steps,).
+    steps : int
+        The number of SGD steps.
+    momentum, weight_decay : float, 0-d array or Tensor, default 0
+        As for :func:`sgd_step`.
+    checkpoint_every : int, optional
+        Keep only every k-th state and recompute the segments in the backward pass.
+
+    Returns
+    -------
+    pytree
+        w after ``steps`` steps, structured like w0.
+
+    Raises
+    ------
+    ValueError
+        For a schedule of the wrong shape or ``checkpoint_every < 1``.
+
+    Examples
+    --------
+    On L(w) = w^2 / 2 each step multiplies w by 1 - lr, so w_3 = (1 - lr)^3 w0 and
+    d w_3 / d lr = -3 (1 - lr)^2 w0:
+
+    >>> loss = lambda w: 0.5 * ad.sum(w ** 2)
+    >>> ad.unrolled.unroll_sgd(loss, np.array([1.0]), 0.1, steps=3)
+    array([0.729])
+    >>> hyper = ad.grad(lambda lr: ad.sum(ad.unrolled.unroll_sgd(loss, np.array([1.0]), lr, 3)))
+    >>> round(float(hyper(0.1)), 6)
+    -2.43
+    """
     steps = int(steps)
     lr_arr = lr.data if isinstance(lr, Tensor) else np.asarray(lr)
     schedule = np.ndim(lr_arr) == 1

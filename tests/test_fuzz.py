@@ -52,13 +52,7 @@ PROGRAMS = ([F.build(seed) for seed in range(N_PROGRAMS)]
 # Engine bugs known and being fixed: a failure that one of these recognises makes the test an
 # expected failure (any other failure of the same program still fails it). Each entry:
 # (what, predicate(program, check name, failure message)). Remove an entry once fixed.
-KNOWN_BUGS = [
-    ("advanced indices separated by a slice (x[idx, :, j]) under batched transforms",
-     lambda prog, check, msg: "getitem:adv_sep" in prog.ops
-     and check in ("jacobian-fwd", "jacobian-rev", "hessian")),
-    ("a non-C-contiguous integer index array crashes the scatter in backward",
-     lambda prog, check, msg: "index_add: input must be C-contiguous" in msg),
-]
+KNOWN_BUGS = []     # (name, predicate(prog, check, message)): none open
 
 
 def _ident(prog):

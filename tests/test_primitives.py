@@ -253,9 +253,19 @@ def test_checker_rejects_wrong_broadcasting():
 def test_checker_rejects_rule_wrong_only_at_second_order():
     # the rule detaches x: first derivatives are right, second derivatives are zero
     _, f = _custom("detached_square", np.square,
-                   lambda g, ans, x: g * ad.tensor(2.0 * np.asarray(x)))
+                   lambda g, ans, x: g * (2.0 * ad.stop_gradient(x)))
     check_grads(f, [_X], order=1, modes=("rev",))
     with pytest.raises(AssertionError, match="order 2"):
+        check_grads(f, [_X], order=2, modes=("rev",))
+
+
+def test_checker_rejects_rule_wrong_only_in_its_cotangent():
+    # right first derivatives and right x-derivatives of the VJP, but the VJP is treated as a
+    # constant in g: only differentiating the VJP with respect to its cotangent shows it
+    _, f = _custom("detached_cotangent", np.square,
+                   lambda g, ans, x: ad.stop_gradient(g) * (2.0 * x))
+    check_grads(f, [_X], order=1, modes=("rev",))
+    with pytest.raises(AssertionError, match="cotangent"):
         check_grads(f, [_X], order=2, modes=("rev",))
 
 

@@ -21,7 +21,8 @@ from pyad import _C  # noqa: E402
 _MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "PYAD_SYSTEM_MALLOC")
 if not any(os.environ.get(v) for v in _MALLOC_VARS):
     _C.keep_freed_memory(32 << 20, 256 << 20)
-from pyad._tape import JvpTrace, Primitive, Tape, Tensor, bind, debug_nans, no_grad  # noqa: E402
+from pyad._tape import (JvpTrace, Primitive, Tape, Tensor, bind, debug_nans, no_grad,
+                         stop_gradient)  # noqa: E402
 from pyad.ops import (  # noqa: E402
     abs, absolute, add, arange, astype, broadcast_to, clip, concatenate, cos, divide, dot,
     equal, exp, expand_dims, full, getitem, greater, greater_equal, less, less_equal, log,
@@ -97,7 +98,7 @@ def get_num_threads() -> int:
 
 
 __all__ = [
-    "Tensor", "Tape", "Primitive", "PRIMITIVES", "bind", "tensor", "no_grad", "debug_nans",
+    "Tensor", "Tape", "Primitive", "stop_gradient", "PRIMITIVES", "bind", "tensor", "no_grad", "debug_nans",
     "set_num_threads", "get_num_threads", "grad", "value_and_grad", "vjp", "jvp", "linearize",
     "JvpTrace",
     "hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot", "custom_primitive", "check_grads",

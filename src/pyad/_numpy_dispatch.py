@@ -20,7 +20,8 @@ def _array_ufunc(ufunc, method, inputs, kwargs):
     if fn is None or method != "__call__":
         what = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         raise TypeError(f"pyad: numpy function {what} is not supported on pyad Tensors; use a "
-                        f"pyad function (see pyad.__all__) or np.asarray(t) to drop tracking")
+                        f"pyad function (see pyad.__all__), or apply it to t.detach().numpy() "
+                        f"where dropping the derivative is meant")
     if kwargs:
         raise TypeError(f"pyad: np.{ufunc.__name__} on Tensors does not take "
                         f"{sorted(kwargs)}; Tensors are immutable, so out= is not supported")
@@ -100,6 +101,6 @@ def _array_function(func, types, args, kwargs):
         module = getattr(func, "__module__", "numpy") or "numpy"
         name = module.replace("numpy", "np", 1) + "." + func.__name__
         raise TypeError(f"pyad: numpy function {name} is not supported on pyad "
-                        f"Tensors; use a pyad function (see pyad.__all__) or np.asarray(t) to "
-                        f"drop tracking")
+                        f"Tensors; use a pyad function (see pyad.__all__), or apply it to "
+                        f"t.detach().numpy() where dropping the derivative is meant")
     return fn(*args, **kwargs)

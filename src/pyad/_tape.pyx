@@ -60,7 +60,33 @@ cdef class Primitive:
     impl(*arrays, *params) -> array computes the forward pass on backend arrays. vjps[k] is
     rule(g, ans, *args, *params) -> cotangent for input k (a Tensor, or None for zero), written
     in pyad ops so that it is itself differentiable; None marks input k non-differentiable.
-    A variadic primitive (concatenate) has one rule taking the input's index first.
+    A variadic primitive (concatenate) has one rule taking the input's index first. Most
+    users want :func:`pyad.custom_primitive`, which builds one from a numpy function.
+
+    Parameters
+    ----------
+    name : str
+        The name (in errors and reprs).
+    impl : callable
+        The forward kernel on arrays.
+    vjps : sequence of callables or None, optional
+        One VJP rule per input (None: not differentiable).
+    jvp : callable, optional
+        ``jvp(tangents, ans, *args, *params) -> output tangent``.
+    fallback : callable, optional
+        A kernel for inputs the main one does not take.
+    variadic : bool, default False
+        Takes any number of inputs (one rule, given the input's index).
+    contiguous_floats : bool, default False
+        The kernel needs C-contiguous float arrays (converted before the call).
+
+    Examples
+    --------
+    >>> double = ad.Primitive("double", lambda x: 2.0 * x, [lambda g, ans, x: 2.0 * g])
+    >>> double
+    <pyad primitive double>
+    >>> ad.grad(lambda x: ad.sum(ad.bind(double, x)))(np.array([1.0, 2.0]))
+    array([2., 2.])
     """
     cdef readonly str name
     cdef public object impl
@@ -289,7 +315,24 @@ cdef inline _ThreadState _state():
 class no_grad:
     """Context manager (and decorator): operations in it are not recorded for backward() or
     by tapes already open (evaluation, parameter updates). Functional transforms called
-    inside (ad.grad, ad.jvp, a new ad.Tape) still differentiate what they trace."""
+    inside (ad.grad, ad.jvp, a new ad.Tape) still differentiate what they trace.
+
+    Use it for evaluation passes, so that tensors with ``requires_grad=True`` do not keep
+    a graph alive.
+
+    Examples
+    --------
+    >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+    >>> with ad.no_grad():
+    ...     y = ad.sum(w * w)
+    >>> y                                          # not tracked
+    tensor(5.)
+    >>> @ad.no_grad()
+    ... def evaluate(w):
+    ...     return ad.sum(w)
+    >>> evaluate(w)
+    tensor(3.)
+    """
     def __enter__(self):
         # tapes that exist now stop recording; transforms started inside the block (ad.grad,
         # a new Tape) still work, as torch.func.grad does under torch.no_grad
@@ -316,7 +359,21 @@ class no_grad:
 class debug_nans:
     """Raise FloatingPointError at the first primitive whose output holds a NaN or Inf that
     its inputs did not. `ad.debug_nans()` turns the check on; use it as a `with` block to
-    turn it on for that block only."""
+    turn it on for that block only.
+
+    Parameters
+    ----------
+    enabled : bool, default True
+        Turn the check on (or off).
+
+    Examples
+    --------
+    >>> with ad.debug_nans():
+    ...     ad.log(ad.tensor([-1.0]))
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: ...
+    """
     def __init__(self, bint enabled=True):
         global _debug_nans
         self._previous = _debug_nans
@@ -363,7 +420,49 @@ cdef inline bint _is_float(cnp.ndarray a):
 @cython.no_gc
 @cython.freelist(1024)
 cdef class Tensor:
-    """An array with autodiff tracking. `data` is the numpy array (a CuPy array on the GPU)."""
+    """An array with autodiff tracking (numpy-backed on the CPU).
+
+    ``t.data`` is the array. Operators (``+ - * / ** @``, unary ``-``, comparisons,
+    indexing) and the numpy-style methods (``t.sum()``, ``t.reshape(...)``, ...) are
+    differentiable pyad functions; plain numpy calls on Tensors (``np.tanh(t)``) dispatch to
+    pyad too. Tensors are immutable: write into ``t.data`` for an untracked in-place change.
+    Leaves made with ``requires_grad=True`` collect gradients in ``.grad`` when
+    ``loss.backward()`` runs (PyTorch style); the functional transforms (``ad.grad``) and
+    ``ad.Tape`` need no flag.
+
+    Parameters
+    ----------
+    data : array_like or Tensor
+        Copied into a new array (``np.array(data, dtype=dtype)``).
+    dtype : numpy dtype, optional
+        The dtype (default: numpy's choice).
+    requires_grad : bool, default False
+        Make it a leaf whose gradient ``backward()`` accumulates into ``.grad`` (float
+        dtypes only).
+
+    Raises
+    ------
+    TypeError
+        With ``requires_grad=True`` on a non-float dtype.
+
+    See Also
+    --------
+    pyad.tensor : the same, as a function.
+
+    Examples
+    --------
+    >>> x = ad.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> x.shape, x.dtype, x.ndim, x.size
+    ((3,), dtype('float64'), 1, 3)
+    >>> y = (x ** 2).sum()
+    >>> y
+    tensor(14., requires_grad=True)
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+    >>> np.tanh(ad.Tensor([0.0]))                  # numpy calls dispatch to pyad
+    tensor([0.])
+    """
     cdef public object data
     cdef object _grad
     cdef bint _requires_grad
@@ -444,18 +543,63 @@ cdef class Tensor:
             return _ops.transpose(self)
 
     def numpy(self):
-        """The data as a numpy array (not a copy). Raises TypeError while a transform
-        (ad.grad, ad.jvp, ...) differentiates this tensor: a numpy array carries no
-        derivative, so use pyad functions, or t.detach() / ad.stop_gradient(t) when
-        dropping the derivative is meant."""
+        """The data as a numpy array (not a copy).
+
+        Raises TypeError while a transform (ad.grad, ad.jvp, ...) differentiates this tensor: a
+        numpy array carries no derivative, so use pyad functions, or t.detach() /
+        ad.stop_gradient(t) when dropping the derivative is meant.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``self.data`` itself.
+
+        Raises
+        ------
+        TypeError
+            Inside a transform that differentiates this tensor.
+
+        Examples
+        --------
+        >>> ad.tensor([1.0, 2.0]).numpy()
+        array([1., 2.])
+        """
         _check_conversion(self, "t.numpy()")
         return self.data
 
     def item(self):
+        """The value of a one-element tensor as a Python number.
+
+        Returns
+        -------
+        float, int or bool
+            ``self.data.item()``.
+
+        Raises
+        ------
+        ValueError
+            When the tensor has more than one element.
+
+        Examples
+        --------
+        >>> ad.sum(ad.tensor([1.0, 2.0])).item()
+        3.0
+        """
         return self.data.item()
 
     def detach(self):
-        """The same data, tracked by no tape."""
+        """The same data, tracked by no tape: a constant for differentiation.
+
+        Returns
+        -------
+        Tensor
+            A new tensor sharing ``self.data`` (no copy), with no derivative.
+
+        Examples
+        --------
+        >>> ad.grad(lambda x: ad.sum(x * x.detach()))(np.array([3.0]))     # d(x c)/dx = c
+        array([3.])
+        """
         return _wrap(self.data)
 
     def __array__(self, dtype=None, copy=None):
@@ -502,7 +646,38 @@ cdef class Tensor:
     def backward(self, gradient=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf with requires_grad=True that
         self was computed from (PyTorch semantics). Frees the recorded graph unless
-        retain_graph=True."""
+        retain_graph=True.
+
+        Parameters
+        ----------
+        gradient : array_like or Tensor, optional
+            The cotangent seeding the sweep, of self's shape; default 1 (self must then be a
+            scalar).
+        retain_graph : bool, default False
+            Keep the recorded graph for another ``backward()``.
+
+        Raises
+        ------
+        RuntimeError
+            When the graph was already freed by an earlier ``backward()``, or self is not a
+            scalar and no ``gradient`` is given.
+
+        Returns
+        -------
+        None
+            The gradients land in the leaves' ``.grad``.
+
+        Examples
+        --------
+        >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+        >>> loss = ad.sum(w ** 3)
+        >>> loss.backward(retain_graph=True)
+        >>> w.grad
+        tensor([ 3., 12.])
+        >>> loss.backward()                            # gradients accumulate
+        >>> w.grad
+        tensor([ 6., 24.])
+        """
         _backward(self, gradient, retain_graph)
 
     # operators: Python scalars and same-shape Tensors take a direct path to their
@@ -606,157 +781,337 @@ cdef class Tensor:
     # methods as on numpy arrays and torch tensors, routed through the same rows as the
     # public functions (pyad.ops), so they are differentiable wherever those are
     def sum(self, axis=None, keepdims=False):
+        """Same as ``ad.sum(self, axis, keepdims)``."""
         return _ops.sum(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
+        """Same as ``ad.mean(self, axis, keepdims)``."""
         return _ops.mean(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
+        """Same as ``ad.max(self, axis, keepdims)``."""
         return _ops.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
+        """Same as ``ad.min(self, axis, keepdims)``."""
         return _ops.min(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis=None, ddof=0, keepdims=False):
+        """Same as ``ad.var(self, axis, ddof, keepdims)``."""
         return _ops.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def std(self, axis=None, ddof=0, keepdims=False):
+        """Same as ``ad.std(self, axis, ddof, keepdims)``."""
         return _ops.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def prod(self, axis=None, keepdims=False):
+        """Same as ``ad.prod(self, axis, keepdims)``."""
         return _ops.prod(self, axis=axis, keepdims=keepdims)
 
     def cumsum(self, axis=None):
+        """Same as ``ad.cumsum(self, axis)``."""
         return _ops.cumsum(self, axis=axis)
 
     def cumprod(self, axis=None):
+        """Same as ``ad.cumprod(self, axis)``."""
         return _ops.cumprod(self, axis=axis)
 
     def reshape(self, *shape):
+        """Same as ``ad.reshape(self, shape)``; the shape may also be given as separate ints,
+        ``t.reshape(2, 3)``.
+        """
         if len(shape) == 1 and not isinstance(shape[0], int):
             shape = shape[0]
         return _ops.reshape(self, shape)
 
     def view(self, *shape):
-        """torch's name for reshape (pyad tensors are immutable, so no aliasing is visible)."""
+        """Same as ``ad.reshape(self, shape)``: torch's name for reshape (pyad tensors are
+        immutable, so no aliasing is visible).
+        """
         return self.reshape(*shape)
 
     def transpose(self, *axes):
+        """Same as ``ad.transpose(self, axes)``; the axes may also be given as separate ints,
+        ``t.transpose(1, 0)``.
+        """
         if len(axes) == 1 and not isinstance(axes[0], int):
             axes = axes[0]
         return _ops.transpose(self, axes if axes else None)
 
     def swapaxes(self, axis1, axis2):
+        """Same as ``ad.swapaxes(self, axis1, axis2)``."""
         return _ops.swapaxes(self, axis1, axis2)
 
     def flatten(self):
+        """Same as ``ad.reshape(self, -1)``: a 1-D tensor of the elements in C order."""
         return _ops.reshape(self, (-1,))
 
     def ravel(self):
+        """Same as ``ad.reshape(self, -1)``: a 1-D tensor of the elements in C order."""
         return _ops.reshape(self, (-1,))
 
     def squeeze(self, axis=None):
+        """Same as ``ad.squeeze(self, axis)``."""
         return _ops.squeeze(self, axis)
 
     def unsqueeze(self, axis):
+        """Same as ``ad.expand_dims(self, axis)`` (torch's name)."""
         return _ops.expand_dims(self, axis)
 
     def astype(self, dtype):
+        """Same as ``ad.astype(self, dtype)``."""
         return _ops.astype(self, dtype)
 
     def copy(self):
-        """A new tensor with the same value; derivatives flow through it (numpy's copy)."""
+        """A new tensor with the same value; derivatives flow through it (numpy's copy).
+
+        Returns
+        -------
+        Tensor
+            The copy.
+
+        Examples
+        --------
+        >>> ad.grad(lambda x: ad.sum(x.copy() * 2.0))(np.array([1.0]))
+        array([2.])
+        """
         return _ops.multiply(self, 1) if _is_float(self.data) else _wrap(self.data.copy())
 
     def dot(self, other):
+        """Same as ``ad.dot(self, other)``."""
         return _ops.dot(self, other)
 
     def take(self, indices, axis=None):
+        """Same as ``ad.take(self, indices, axis)``."""
         return _ops.take(self, indices, axis=axis)
 
     def clip(self, min=None, max=None):
+        """Same as ``ad.clip(self, min, max)``."""
         return _ops.clip(self, min, max)
 
     def diagonal(self, offset=0, axis1=0, axis2=1):
+        """Same as ``ad.diagonal(self, offset, axis1, axis2)``."""
         return _ops.diagonal(self, offset, axis1, axis2)
 
     def trace(self, offset=0, axis1=0, axis2=1):
+        """Same as ``ad.trace(self, offset, axis1, axis2)``."""
         return _ops.trace(self, offset, axis1, axis2)
 
     def repeat(self, repeats, axis=None):
+        """Same as ``ad.repeat(self, repeats, axis)``."""
         return _ops.repeat(self, repeats, axis=axis)
 
     def round(self, decimals=0):
+        """Same as ``ad.round(self, decimals)``."""
         return _ops.round(self, decimals)
 
     def exp(self):
+        """Same as ``ad.exp(self)``."""
         return _ops.exp(self)
 
     def log(self):
+        """Same as ``ad.log(self)``."""
         return _ops.log(self)
 
     def log1p(self):
+        """Same as ``ad.log1p(self)``."""
         return _ops.log1p(self)
 
     def sqrt(self):
+        """Same as ``ad.sqrt(self)``."""
         return _ops.sqrt(self)
 
     def square(self):
+        """Same as ``ad.square(self)``."""
         return _ops.square(self)
 
     def abs(self):
+        """Same as ``ad.abs(self)``."""
         return _ops.abs(self)
 
     def sin(self):
+        """Same as ``ad.sin(self)``."""
         return _ops.sin(self)
 
     def cos(self):
+        """Same as ``ad.cos(self)``."""
         return _ops.cos(self)
 
     def tanh(self):
+        """Same as ``ad.tanh(self)``."""
         return _ops.tanh(self)
 
     def sigmoid(self):
+        """Same as ``ad.sigmoid(self)``."""
         return _ops.sigmoid(self)
 
     def relu(self):
+        """Same as ``ad.relu(self)``."""
         return _ops.relu(self)
 
     def softplus(self):
+        """Same as ``ad.softplus(self)``."""
         return _ops.softplus(self)
 
     def pow(self, exponent):
+        """Same as ``ad.power(self, exponent)``: ``self ** exponent``."""
         return _ops.power(self, exponent)
 
     def softmax(self, axis=-1):
+        """Same as ``ad.softmax(self, axis)``."""
         return _ops.softmax(self, axis=axis)
 
     def log_softmax(self, axis=-1):
+        """Same as ``ad.log_softmax(self, axis)``."""
         return _ops.log_softmax(self, axis=axis)
 
     def logsumexp(self, axis=None, keepdims=False):
+        """Same as ``ad.logsumexp(self, axis, keepdims)``."""
         return _ops.logsumexp(self, axis=axis, keepdims=keepdims)
 
     # not differentiable: integer or bool results, as numpy gives them
     def argmax(self, axis=None):
+        """Indices of the maxima (``np.argmax``).
+
+        Not differentiable: the result is an integer Tensor.
+
+        Parameters
+        ----------
+        axis : int, optional
+            The axis (default: the flattened tensor).
+
+        Returns
+        -------
+        Tensor
+            int64 indices.
+
+        Examples
+        --------
+        >>> ad.tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(axis=1)
+        tensor([1, 0])
+        """
         return _wrap(np.argmax(self.data, axis=axis))
 
     def argmin(self, axis=None):
+        """Indices of the minima (``np.argmin``).
+
+        Not differentiable: the result is an integer Tensor.
+
+        Parameters
+        ----------
+        axis : int, optional
+            The axis (default: the flattened tensor).
+
+        Returns
+        -------
+        Tensor
+            int64 indices.
+
+        Examples
+        --------
+        >>> ad.tensor([3.0, 1.0, 2.0]).argmin()
+        tensor(1)
+        """
         return _wrap(np.argmin(self.data, axis=axis))
 
     def argsort(self, axis=-1):
+        """Indices that sort the tensor (``np.argsort``).
+
+        Not differentiable: the result is an integer Tensor.
+
+        Parameters
+        ----------
+        axis : int, default -1
+            The axis to sort along.
+
+        Returns
+        -------
+        Tensor
+            int64 indices.
+
+        Examples
+        --------
+        >>> ad.tensor([3.0, 1.0, 2.0]).argsort()
+        tensor([1, 2, 0])
+        """
         return _wrap(np.argsort(self.data, axis=axis))
 
     def all(self, axis=None, keepdims=False):
+        """Whether all elements are true (``np.all``).
+
+        Not differentiable: the result is a bool Tensor.
+
+        Parameters
+        ----------
+        axis : None, int or tuple of ints, optional
+            The axes to reduce (default all).
+        keepdims : bool, default False
+            Keep the reduced axes with length 1.
+
+        Returns
+        -------
+        Tensor
+            bool.
+
+        Examples
+        --------
+        >>> (ad.tensor([1.0, 2.0]) > 0).all()
+        tensor(True)
+        """
         return _wrap(np.asarray(np.all(self.data, axis=axis, keepdims=keepdims)))
 
     def any(self, axis=None, keepdims=False):
+        """Whether any element is true (``np.any``).
+
+        Not differentiable: the result is a bool Tensor.
+
+        Parameters
+        ----------
+        axis : None, int or tuple of ints, optional
+            The axes to reduce (default all).
+        keepdims : bool, default False
+            Keep the reduced axes with length 1.
+
+        Returns
+        -------
+        Tensor
+            bool.
+
+        Examples
+        --------
+        >>> (ad.tensor([1.0, -2.0]) < 0).any()
+        tensor(True)
+        """
         return _wrap(np.asarray(np.any(self.data, axis=axis, keepdims=keepdims)))
 
     def nonzero(self):
+        """The indices of the non-zero elements (``np.nonzero``); not differentiable.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            One index array per dimension.
+
+        Examples
+        --------
+        >>> ad.tensor([0.0, 3.0, 0.0, 1.0]).nonzero()
+        (array([1, 3]),)
+        """
         return np.nonzero(self.data)
 
     def tolist(self):
+        """The values as nested Python lists (``ndarray.tolist``); not differentiable.
+
+        Returns
+        -------
+        list or scalar
+            ``self.data.tolist()``.
+
+        Examples
+        --------
+        >>> ad.tensor([[1.0, 2.0]]).tolist()
+        [[1.0, 2.0]]
+        """
         return self.data.tolist()
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -784,7 +1139,26 @@ cdef void _check_conversion(Tensor t, str how) except *:
 
 
 def stop_gradient(x):
-    """x's value with no derivative: a Tensor that no tape tracks (arrays pass through)."""
+    """x's value with no derivative: a Tensor that no tape tracks (arrays pass through).
+
+    Use it where dropping the derivative is meant (a target that must be held constant, a
+    value to convert with numpy inside a transform); same as ``t.detach()``.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+        The value.
+
+    Returns
+    -------
+    Tensor or array_like
+        The same data, untracked (x itself if it is not a Tensor).
+
+    Examples
+    --------
+    >>> ad.grad(lambda x: ad.sum(x * ad.stop_gradient(x)))(np.array([1.0, 2.0]))
+    array([1., 2.])
+    """
     if isinstance(x, Tensor):
         return _wrap((<Tensor>x).data)
     return x
@@ -979,7 +1353,28 @@ cdef inline Tensor _as_input(x):
 def bind(Primitive prim, *args, tuple params=()):
     """Apply a primitive: run its kernel, and record it on every active tape that tracks one
     of its inputs. args are Tensors (arrays are wrapped); params are non-differentiable
-    extra arguments (axis, a Python scalar, ...)."""
+    extra arguments (axis, a Python scalar, ...).
+
+    Parameters
+    ----------
+    prim : Primitive
+        The row to apply.
+    *args : array_like or Tensor
+        The inputs.
+    params : tuple, default ()
+        Extra static arguments, passed to the kernel and the rules after the inputs.
+
+    Returns
+    -------
+    Tensor
+        The output.
+
+    Examples
+    --------
+    >>> scale = ad.Primitive("scale", lambda x, c: c * x, [lambda g, ans, x, c: c * g])
+    >>> ad.bind(scale, np.array([1.0, 2.0]), params=(3.0,))
+    tensor([3., 6.])
+    """
     return _bind(prim, tuple([_as_input(a) for a in args]), params)
 
 
@@ -1103,7 +1498,8 @@ cdef void _push_tangent(_ThreadState st, JvpTrace trace, Primitive prim, tuple a
     if dots is None:
         return
     if prim.jvp is None:
-        raise TypeError(f"pyad: primitive '{prim.name}' has no forward-mode (JVP) rule")
+        raise TypeError(f"pyad: primitive '{prim.name}' has no forward-mode (JVP) rule; "
+                        f"a custom primitive gets one with .defjvp(...)")
     st.hide_from(trace.level)
     try:
         if trace.batch:
@@ -1122,15 +1518,52 @@ cdef void _push_tangent(_ThreadState st, JvpTrace trace, Primitive prim, tuple a
 
 # ---------------------------------------------------------------------------- tapes
 cdef class Tape:
-    """Records the primitives applied to watched tensors, for reverse-mode differentiation.
+    """Records the primitives applied to watched tensors, for reverse-mode differentiation
+    (TensorFlow's GradientTape style).
 
-        with ad.Tape() as tape:
-            tape.watch(x)            # tensors with requires_grad=True are watched automatically
-            y = f(x)
-        dx, = tape.gradient(y, [x])
-
-    A non-persistent tape frees what it saved after one gradient() call. Tapes nest: a
+    Inside ``with ad.Tape() as tape:`` every pyad operation on a watched tensor is recorded;
+    ``tape.gradient(y, sources)`` then sweeps the record backwards. Tensors with
+    ``requires_grad=True`` are watched automatically (``watch_accessed_variables``). A
+    non-persistent tape frees what it saved after one gradient() call. Tapes nest: a
     gradient() computed while an outer tape records is itself recorded (grad of grad).
+
+    Parameters
+    ----------
+    persistent : bool, default False
+        Keep the record for several ``gradient()`` calls.
+    watch_accessed_variables : bool, default True
+        Watch tensors with ``requires_grad=True`` automatically.
+
+    Raises
+    ------
+    RuntimeError
+        When a released tape is entered again.
+
+    See Also
+    --------
+    pyad.grad : the functional form.
+
+    Examples
+    --------
+    >>> x = ad.tensor([1.0, 2.0, 3.0])
+    >>> with ad.Tape() as tape:
+    ...     tape.watch(x)
+    ...     y = ad.sum(ad.exp(x))
+    >>> dx, = tape.gradient(y, [x])
+    >>> np.round(dx.numpy(), 4)
+    array([ 2.7183,  7.3891, 20.0855])
+
+    Nested tapes give second derivatives:
+
+    >>> x = ad.tensor(2.0)
+    >>> with ad.Tape() as outer:
+    ...     outer.watch(x)
+    ...     with ad.Tape() as inner:
+    ...         inner.watch(x)
+    ...         y = x ** 3
+    ...     dy, = inner.gradient(y, [x])           # 3 x^2, recorded by outer
+    >>> outer.gradient(dy, [x])                   # 6 x
+    [tensor(12.)]
     """
     cdef readonly long long uid
     cdef list records
@@ -1204,7 +1637,34 @@ cdef class Tape:
         return s
 
     def watch(self, *tensors):
-        """Track these tensors (or pytrees of tensors) from now on."""
+        """Track these tensors (or pytrees of tensors) from now on.
+
+        Parameters
+        ----------
+        *tensors : Tensor or pytree of Tensors
+            What to differentiate with respect to.
+
+        Raises
+        ------
+        TypeError
+            For a leaf that is not a Tensor (wrap arrays with ``ad.tensor``).
+        RuntimeError
+            When the tape was released.
+
+        Returns
+        -------
+        None
+            The tensors are watched from now on.
+
+        Examples
+        --------
+        >>> params = {"w": ad.tensor([1.0, 2.0]), "b": ad.tensor(0.5)}
+        >>> with ad.Tape() as tape:
+        ...     tape.watch(params)
+        ...     y = ad.sum(params["w"] * 3.0) + params["b"]
+        >>> tape.gradient(y, params)
+        {'b': tensor(1.), 'w': tensor([3., 3.])}
+        """
         from pyad.pytree import tree_leaves
         if self.released:
             raise RuntimeError("this Tape has been used and released; create a new ad.Tape()")
@@ -1219,7 +1679,38 @@ cdef class Tape:
         (everything the recording did not track keeps its recorded value) and return the
         arrays of `outputs`. Only forward kernels run: nothing is recorded, no rule runs.
         For a recording that is linear in its inputs (the tangent part of a forward-mode
-        pass) this re-applies the same linear map without recomputing what it depends on."""
+        pass) this re-applies the same linear map without recomputing what it depends on.
+
+        Parameters
+        ----------
+        inputs : sequence of Tensor
+            Watched tensors of this tape.
+        values : sequence of numpy.ndarray
+            Their new values (same shapes and dtypes).
+        outputs : sequence of Tensor
+            Tensors computed during the recording.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The outputs' new values.
+
+        Raises
+        ------
+        RuntimeError
+            When the tape was released, or a non-differentiable op read a tracked value.
+        ValueError
+            When an input is not watched by this tape.
+
+        Examples
+        --------
+        >>> x = ad.tensor([1.0, 2.0])
+        >>> with ad.Tape(persistent=True) as tape:
+        ...     tape.watch(x)
+        ...     y = 3.0 * x + 1.0
+        >>> tape.replay([x], [np.array([10.0, 20.0])], [y])
+        [array([31., 61.])]
+        """
         if self.released or self.records is None:
             raise RuntimeError("Tape.replay: this tape was released; use ad.Tape(persistent=True)")
         if not self.replayable:
@@ -1261,6 +1752,38 @@ cdef class Tape:
 
         A non-scalar target is summed (seeded with ones) unless output_gradients is given.
         Sources the target does not depend on get zeros.
+
+        Parameters
+        ----------
+        target : Tensor
+            What to differentiate (computed inside the tape's block).
+        sources : Tensor or pytree of Tensors
+            Watched tensors.
+        output_gradients : array_like or Tensor, optional
+            The cotangent of target (default ones): gives vector-Jacobian products.
+
+        Returns
+        -------
+        pytree of Tensor
+            The gradients, structured like ``sources``.
+
+        Raises
+        ------
+        TypeError
+            When target or a source is not a Tensor.
+        RuntimeError
+            When a non-persistent tape is asked a second time.
+
+        Examples
+        --------
+        >>> x = ad.tensor([1.0, 2.0])
+        >>> with ad.Tape(persistent=True) as tape:
+        ...     tape.watch(x)
+        ...     y = x ** 2
+        >>> tape.gradient(y, x)                        # summed: 2 x
+        tensor([2., 4.])
+        >>> tape.gradient(y, [x], output_gradients=np.array([1.0, 0.0]))
+        [tensor([2., 0.])]
         """
         from pyad.pytree import tree_flatten, tree_unflatten
         leaves, treedef = tree_flatten(sources)
@@ -1389,16 +1912,39 @@ cdef class JvpTrace(Tape):
     """Forward mode: while active, every tensor computed from watched ones carries a tangent
     (its directional derivative), propagated op by op through the JVP rules.
 
-        with ad.JvpTrace() as trace:
-            trace.watch(x, v)
-            y = f(x)
-        dy = trace.tangent(y)         # J_f(x) v
-
     Traces and tapes nest in any order (jvp of grad, grad of jvp, jvp of jvp).
-
     JvpTrace(batch=B) carries B tangents per tensor at once, stacked on a leading axis:
     watch(x, t) takes t of shape (B,) + x.shape and tangent(y) has shape (B,) + y.shape
     (each primitive's JVP runs once on the whole batch; see pyad.batching).
+
+    Parameters
+    ----------
+    batch : int, default 0
+        0 for one tangent per tensor; B > 0 for B stacked tangents.
+
+    Raises
+    ------
+    ValueError
+        For a negative batch.
+
+    See Also
+    --------
+    pyad.jvp : the functional form.
+
+    Examples
+    --------
+    >>> x = ad.tensor([0.0, 1.0])
+    >>> with ad.JvpTrace() as trace:
+    ...     trace.watch(x, np.array([1.0, 1.0]))
+    ...     y = x ** 2
+    >>> trace.tangent(y)                           # 2 x v
+    tensor([0., 2.])
+    >>> with ad.JvpTrace(batch=2) as trace:        # the identity's columns at once
+    ...     trace.watch(x, np.eye(2))
+    ...     y = x ** 2
+    >>> trace.tangent(y)                           # the Jacobian diag(2 x)
+    tensor([[0., 0.],
+            [0., 2.]])
     """
     cdef list tangents
     cdef readonly Py_ssize_t batch
@@ -1412,8 +1958,37 @@ cdef class JvpTrace(Tape):
         self.batch = batch
 
     def watch(self, x, tangent):
-        """Give tensor x the tangent `tangent` (same shape; (batch,) + x.shape for a
-        batched trace) on this trace."""
+        """Give tensor x the tangent `tangent` on this trace.
+
+        Parameters
+        ----------
+        x : Tensor
+            An input to differentiate.
+        tangent : array_like or Tensor
+            Its direction: x's shape, or (batch,) + x.shape for a batched trace (converted to
+            x's dtype).
+
+        Raises
+        ------
+        TypeError
+            When x is not a Tensor.
+        ValueError
+            When the tangent's shape is wrong.
+
+        Returns
+        -------
+        None
+            x carries the tangent from now on.
+
+        Examples
+        --------
+        >>> x = ad.tensor([1.0, 2.0])
+        >>> with ad.JvpTrace() as trace:
+        ...     trace.watch(x, np.array([1.0, 0.0]))
+        ...     y = ad.sum(x * x)
+        >>> trace.tangent(y)
+        tensor(2.)
+        """
         if not isinstance(x, Tensor):
             raise TypeError(f"JvpTrace.watch expects a pyad Tensor, got {type(x).__name__}")
         t = _as_input(tangent)
@@ -1430,7 +2005,27 @@ cdef class JvpTrace(Tape):
             self.tangents.append(t)
 
     def tangent(self, x):
-        """x's tangent on this trace, or None where x does not depend on the watched inputs."""
+        """x's tangent on this trace, or None where x does not depend on the watched inputs.
+
+        Parameters
+        ----------
+        x : Tensor
+            A tensor computed inside the trace.
+
+        Returns
+        -------
+        Tensor or None
+            Its directional derivative.
+
+        Examples
+        --------
+        >>> x, c = ad.tensor([1.0]), ad.tensor([5.0])
+        >>> with ad.JvpTrace() as trace:
+        ...     trace.watch(x, np.array([1.0]))
+        ...     y = ad.sin(x) * 0.0 + x
+        >>> trace.tangent(y), trace.tangent(c)
+        (tensor([1.]), None)
+        """
         if not isinstance(x, Tensor):
             return None
         cdef Py_ssize_t s = _slot(<Tensor>x, self)

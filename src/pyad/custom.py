@@ -44,7 +44,8 @@ class CustomPrimitive:
 
     def __init__(self, fun: Callable[..., Any], name: Optional[str] = None) -> None:
         self.fun = fun
-        self.prim = Primitive(name or getattr(fun, "__name__", "custom"), self._forward)
+        # no rules yet: differentiating through it raises (see _missing_vjp), never a zero
+        self.prim = Primitive(name or getattr(fun, "__name__", "custom"), self._forward, ())
         functools.update_wrapper(self, fun)
 
     def _forward(self, *arrays_then_kwargs):
@@ -52,6 +53,10 @@ class CustomPrimitive:
         return np.asarray(self.fun(*arrays, **dict(kwargs)))
 
     def __call__(self, *args, **kwargs):
+        have = len(self.prim.vjps)
+        if have < len(args):        # inputs no defvjp rule covers raise once differentiated
+            self.prim.vjps = self.prim.vjps + tuple(
+                _missing_vjp(self.prim.name, k, have) for k in range(have, len(args)))
         return bind(self.prim, *args, params=(tuple(sorted(kwargs.items())),))
 
     def defvjp(self, *rules: Optional[Callable[..., Any]]) -> CustomPrimitive:
@@ -105,11 +110,21 @@ class CustomPrimitive:
         >>> ad.jvp(cube, (np.array([2.0]),), (np.array([1.0]),))
         (array([8.]), array([12.]))
         """
+        name = self.prim.name
+
         def jvp(dots, ans, *args_then_kwargs):
             *args, kwargs = args_then_kwargs
             total = None
-            for dot, rule in zip(dots, rules):
-                if dot is None or rule is None:
+            for k, dot in enumerate(dots):
+                if dot is None:
+                    continue
+                if k >= len(rules):
+                    raise TypeError(
+                        f"pyad: custom primitive '{name}' has no JVP rule for positional input "
+                        f"{k}: defjvp gave {len(rules)} rule(s); give one per input (None marks "
+                        f"an input as not differentiable)")
+                rule = rules[k]
+                if rule is None:
                     continue
                 term = rule(dot, ans, *args, **dict(kwargs))
                 total = term if total is None else total + term
@@ -119,6 +134,17 @@ class CustomPrimitive:
 
     def __repr__(self):
         return f"<pyad custom primitive {self.prim.name}>"
+
+
+def _missing_vjp(name, k, given):
+    """The rule of an input defvjp gave none for: differentiating through it is an error."""
+    def vjp(g, ans, *args_then_kwargs):
+        how = ("no .defvjp(...) was given" if not given else
+               f"defvjp gave {given} rule(s)")
+        raise TypeError(f"pyad: custom primitive '{name}' has no VJP rule for positional input "
+                        f"{k} ({how}); give one rule per input with .defvjp(...), None marking "
+                        f"an input as not differentiable")
+    return vjp
 
 
 def _with_kwargs(rule):

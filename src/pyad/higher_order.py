@@ -8,7 +8,7 @@ import numpy as np
 from pyad import ops
 from pyad._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.pytree import tree_flatten, tree_unflatten
-from pyad.transforms import (_collect, _prepare, _replay, _scalar_output, _tangent_leaves,
+from pyad.transforms import (_collect, _fresh, _prepare, _replay, _scalar_output, _tangent_leaves,
                               _unbox, grad, jvp)
 from pyad._typing import PyTree
 
@@ -125,7 +125,7 @@ def _hvp_fwd_rev(fun, primals, tangents):
     args, boxed, _ = _prepare("hvp", primals, tuple(range(len(primals))))
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
     dots = _fwd_rev_tangents(fun, args, sources, _tangent_leaves("hvp", boxed, tangents))
-    return tuple(_collect(boxed, dots))
+    return tuple(_collect(boxed, dots, tangents))
 
 
 def _fwd_rev_tangents(fun, args, sources, vectors):
@@ -201,7 +201,7 @@ def hvp_fn(fun: Callable[..., Any], *primals: PyTree) -> Callable[..., PyTree]:
         if any(is_tracked(v) for v in v_leaves):
             return by_sweeps()(*tangents)
         hv = _replay("hvp_fn", linear, seeds, sources, v_leaves, dots)
-        return _single(tuple(_collect(boxed, hv)), primals)
+        return _single(tuple(_collect(boxed, hv, tangents)), primals)
     return apply
 
 
@@ -226,7 +226,7 @@ def _hvp_by_sweeps(fun, args, boxed, sources, primals):
                                  f"primals' {grad_td}")
             seeds = [ops.astype(ops._t(v), g.dtype) for v, g in zip(v_leaves, grad_leaves)]
             cts = sweep(outer, list(grad_leaves), seeds, sources)
-            return _single(tuple(_collect(boxed, cts)), primals)
+            return _single(tuple(_collect(boxed, cts, tangents)), primals)
         state["apply"] = apply
         return apply
     return make
@@ -522,6 +522,6 @@ def gnvp(model: Callable[[PyTree], PyTree], loss: Callable[[PyTree], Any], param
                   (tree_unflatten(z_td, jv),))
     seeds, _ = tree_flatten(hjv)
     cts = sweep(tape, list(z_leaves), [ops._t(s) for s in seeds], sources)
-    out = [_unbox(wrap(np.zeros_like(s.data)) if c is None else c, p)
-           for c, s, p in zip(cts, sources, p_leaves)]
+    out = _fresh([_unbox(wrap(np.zeros_like(s.data)) if c is None else c, p)
+                  for c, s, p in zip(cts, sources, p_leaves)], p_leaves, v)
     return tree_unflatten(p_td, out)

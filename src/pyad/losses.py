@@ -34,7 +34,7 @@ def _labels(name, labels, logits):
         bad = lab.min() if lab.min() < 0 else lab.max()
         raise IndexError(f"pyad.{name}: label {bad} is out of range for {n_classes} classes "
                          f"(labels must lie in [0, {n_classes}))")
-    return lab.astype(np.int64, copy=False)
+    return np.ascontiguousarray(lab, dtype=np.int64)     # the kernel reads a flat buffer
 
 
 def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,

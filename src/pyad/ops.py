@@ -98,9 +98,9 @@ def _binary(prim, name, x, y):
 
 
 def _scalar_like(c, t):
-    """A Python scalar as a 0-d array of t's dtype (Python scalars are weakly typed)."""
-    dt = t.data.dtype if t.data.dtype.kind in "fc" or type(c) is not float else np.float64
-    return wrap(np.asarray(c, dtype=dt))
+    """A Python scalar as a 0-d array of the dtype numpy gives t's dtype with it (Python
+    scalars are weakly typed: float32 stays float32, bool with 2 becomes int64)."""
+    return wrap(np.asarray(c, dtype=np.result_type(t.data.dtype, c)))
 
 
 def add(x: ArrayLike, y: ArrayLike) -> Tensor:
@@ -279,7 +279,7 @@ def power(x: ArrayLike, y: ArrayLike) -> Tensor:
     """
     if type(y) in _PYSCALARS:
         return bind(_P.pow_scalar, _t(x), params=(y,))
-    if type(x) in _PYSCALARS and x > 0:
+    if type(x) in _PYSCALARS and x > 0 and _is_float(_t(y)):
         return bind(_P.rpow_scalar, _t(y), params=(float(x),))
     if type(x) in _PYSCALARS:
         y = _t(y)
@@ -414,17 +414,26 @@ def clip(x: ArrayLike, a_min: Optional[ArrayLike] = None,
     array([0., 1., 0.])
     """
     x = _t(x)
-    if (a_min is None or type(a_min) in _PYSCALARS) and (a_max is None or type(a_max) in _PYSCALARS):
+    scalar_bounds = ((a_min is None or type(a_min) in _PYSCALARS)
+                     and (a_max is None or type(a_max) in _PYSCALARS))
+    if scalar_bounds and _is_float(x):
         lo = -math.inf if a_min is None else float(a_min)
         hi = math.inf if a_max is None else float(a_max)
         return bind(_P.clip, x, params=(lo, hi))
+    if not _is_float(x) and not any(_tape.is_tracked(b) for b in (a_min, a_max)):
+        # integer or bool x: not differentiable, and numpy's dtype (int stays int)
+        return wrap(np.asarray(np.clip(x.data, *[b.data if isinstance(b, Tensor) else b
+                                                 for b in (a_min, a_max)])))
     for bound in (a_min, a_max):
         if bound is not None:
             _check_broadcast("clip", x.shape, np.shape(bound))
+    # one convention whatever the bounds' type: the gradient passes to x where
+    # a_min <= x <= a_max (bounds included, as the scalar kernel and torch.clamp do) and to
+    # a bound where x lies strictly beyond it
     if a_min is not None:
-        x = maximum(x, a_min)
+        x = where(less(x, a_min), a_min, x)
     if a_max is not None:
-        x = minimum(x, a_max)
+        x = where(greater(x, a_max), a_max, x)
     return x
 
 
@@ -1382,10 +1391,69 @@ def _index_key(key):
         key = key.data
     if isinstance(key, list):
         key = np.asarray(key)
-    if isinstance(key, np.ndarray) and key.dtype.kind not in "iub":
-        raise IndexError(f"pyad.getitem: index arrays must be integer or bool, got dtype "
-                         f"{key.dtype}")
+    if isinstance(key, np.ndarray):
+        if key.dtype.kind not in "iub":
+            raise IndexError(f"pyad.getitem: index arrays must be integer or bool, got dtype "
+                             f"{key.dtype}")
+        key = np.ascontiguousarray(key)     # kernels read index arrays as flat buffers
     return key
+
+
+def _is_advanced(k):
+    return isinstance(k, np.ndarray) and (k.ndim > 0 or k.dtype == np.bool_)
+
+
+def _adjacent_advanced(x, key):
+    """(x, key) rewritten so that a key's advanced indices are adjacent at its front.
+
+    numpy moves the result axes of advanced indices to the front when a slice, Ellipsis or
+    None separates them (x[idx, :, 0] on 3-D x has shape idx.shape + (x.shape[1],)), and
+    keeps them in place when they are adjacent. A batched rule adds a leading slice to the
+    key, which would move the batch axis behind them; with the advanced indices adjacent at
+    the front of a transposed x the placement never depends on what comes before them, so
+    the primitive sees only such keys. Bool arrays become their nonzero() integer arrays and
+    None entries unit axes of x."""
+    items = key if isinstance(key, tuple) else (key,)
+    if not any(_is_advanced(k) for k in items):
+        return x, key
+    def advanced(k):
+        return _is_advanced(k) or isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+    flags = [advanced(k) for k in items]
+    first = flags.index(True)
+    last = len(flags) - 1 - flags[::-1].index(True)
+    if False not in flags[first:last + 1]:
+        return x, key                   # already adjacent: numpy keeps them in place
+    consumed = 0                        # axes of x the key names (sum is pyad's here)
+    for k in items:
+        consumed += (k.ndim if isinstance(k, np.ndarray) and k.dtype == np.bool_ else
+                     0 if k is None or k is Ellipsis else 1)
+    entries, new_shape, axis = [], [], 0
+    for k in items:
+        if k is Ellipsis:
+            for _ in range(x.ndim - consumed):
+                entries.append(slice(None))
+                new_shape.append(x.shape[axis])
+                axis += 1
+        elif k is None:
+            entries.append(slice(None))
+            new_shape.append(1)
+        elif isinstance(k, np.ndarray) and k.dtype == np.bool_:
+            entries.extend(np.ascontiguousarray(i) for i in np.nonzero(k))
+            new_shape.extend(x.shape[axis:axis + k.ndim])
+            axis += k.ndim
+        else:
+            entries.append(k)
+            new_shape.append(x.shape[axis])
+            axis += 1
+    while axis < x.ndim:
+        entries.append(slice(None))
+        new_shape.append(x.shape[axis])
+        axis += 1
+    if tuple(new_shape) != x.shape:
+        x = reshape(x, tuple(new_shape))
+    front = [i for i, k in enumerate(entries) if advanced(k)]
+    back = [i for i, k in enumerate(entries) if not advanced(k)]
+    return transpose(x, tuple(front + back)), tuple(entries[i] for i in front + back)
 
 
 def getitem(x: ArrayLike, key: Any) -> Tensor:
@@ -1425,6 +1493,7 @@ def getitem(x: ArrayLike, key: Any) -> Tensor:
         x.data[key]
     except IndexError as e:
         raise IndexError(f"pyad.getitem: {e} (tensor shape {x.shape})") from None
+    x, key = _adjacent_advanced(x, key)
     return bind(_P.getitem, x, params=(key,))
 
 

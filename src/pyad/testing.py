@@ -321,8 +321,22 @@ def check_grads(f: Callable[..., Any], args: Sequence[ArrayLike], order: int = 2
             _, dout = pyad.jvp(f, ys, tuple(ws))
             return pyad.sum(pyad.multiply(dout, u))
 
+        def vjp_dot_in_cotangent(*ys_then_u):
+            # the VJP as a function of its cotangent too: reverse-over-reverse through u
+            # (the JVP-by-double-VJP trick) needs the rules differentiable in g
+            *ys, cot = ys_then_u
+            _, fn = pyad.vjp(f, *ys)
+            total = None
+            for ct, w in zip(fn(cot), ws):
+                term = pyad.sum(pyad.multiply(ct, w))
+                total = term if total is None else pyad.add(total, term)
+            return total
+
         firsts = [("VJP", "rev", vjp_dot)] + ([("JVP", "fwd", jvp_dot)] if "fwd" in modes else [])
         for inner_name, _inner, g in firsts:
             for m in modes:
                 _CHECKS[m](g, xs, rtol=rtol, atol=atol, seed=seed + 2, order=2,
                            _label=f"{inner_name} of {label}")
+        for m in modes:
+            _CHECKS[m](vjp_dot_in_cotangent, xs + [u], rtol=rtol, atol=atol, seed=seed + 3,
+                       order=2, _label=f"VJP of {label} in its cotangent (last argument)")

@@ -60,22 +60,59 @@ def _any_tensor(boxed):
     return any(isinstance(x, Tensor) for _, leaves, _, _ in boxed for x in leaves)
 
 
-def _collect(boxed, cotangents):
-    """Per-argument pytrees of cotangents (zeros where independent), unboxed like the inputs."""
-    result, k = [], 0
+def _root(a):
+    """The array that owns a view's memory (views of one buffer share it)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a.base if a.base is not None else a
+
+
+def _fresh(results, *callers):
+    """The numpy results with copies where the caller could not safely write into them
+    (`w -= lr * g`): read-only views (a broadcast cotangent), arrays sharing memory with
+    what the caller passed in (an identity function hands back its cotangent or tangent),
+    or with an earlier result (add's two cotangents are one array)."""
+    taken = set()
+    for tree in callers:
+        for a in tree_flatten(tree)[0]:
+            if isinstance(a, np.ndarray):
+                taken.add(id(_root(a)))
+    out = []
+    for a in results:
+        if isinstance(a, np.ndarray):
+            if not a.flags.writeable or id(_root(a)) in taken:
+                a = np.array(a)
+            taken.add(id(_root(a)))
+        out.append(a)
+    return out
+
+
+def _collect(boxed, cotangents, *callers):
+    """Per-argument pytrees of cotangents (zeros where independent), unboxed like the inputs,
+    as fresh arrays where they are numpy (see _fresh; callers: what else the caller passed)."""
+    flat, k = [], 0
     for _, leaves, tensors, td in boxed:
-        gs = []
         for orig, t in zip(leaves, tensors):
             g = cotangents[k]
             k += 1
-            gs.append(_unbox(wrap(np.zeros_like(t.data)) if g is None else g, orig))
-        result.append(tree_unflatten(td, gs))
+            flat.append(_unbox(wrap(np.zeros_like(t.data)) if g is None else g, orig))
+    flat = _fresh(flat, [leaves for _, leaves, _, _ in boxed], *callers)
+    result, k = [], 0
+    for _, leaves, _, td in boxed:
+        result.append(tree_unflatten(td, flat[k:k + len(leaves)]))
+        k += len(leaves)
     return result
 
 
 def _scalar_output(fn_name, out):
     if isinstance(out, Tensor):
         t = out
+    elif isinstance(out, (list, tuple, dict)):
+        raise TypeError(
+            f"pyad.{fn_name}: the function returned a {type(out).__name__}, but {fn_name} "
+            f"differentiates a function with one scalar output; return the scalar itself "
+            f"(e.g. `return loss`, not `[loss]`), use has_aux=True for (loss, aux), or ad.vjp / "
+            f"ad.jacobian for several outputs")
     else:
         try:
             t = wrap(np.asarray(out))
@@ -341,7 +378,7 @@ def vjp(fun: Callable[..., Any],
                 raise ValueError(f"pyad.vjp: cotangent of shape {c.shape} for an output of "
                                  f"shape {t.shape}")
             seeds.append(c)
-        return tuple(_collect(boxed, sweep(tape, targets, seeds, sources)))
+        return tuple(_collect(boxed, sweep(tape, targets, seeds, sources), ct_leaves))
 
     out_value = out if any_tensor else tree_unflatten(out_td, [_unbox(t, None) for t in targets])
     return out_value, vjp_fn
@@ -447,8 +484,10 @@ def jvp(fun: Callable[..., Any], primals: Sequence[PyTree],
         d = trace.tangent(o)
         dots.append(wrap(np.zeros_like(o.data)) if d is None else d)
     like = None if not _any_tensor(boxed) else sources[0]
-    return (tree_unflatten(out_td, [_unbox(o, like) for o in outs]),
-            tree_unflatten(out_td, [_unbox(d, like) for d in dots]))
+    results = _fresh([_unbox(o, like) for o in outs] + [_unbox(d, like) for d in dots],
+                     primals, tangents)
+    return (tree_unflatten(out_td, results[:len(outs)]),
+            tree_unflatten(out_td, results[len(outs):]))
 
 
 def linearize(fun: Callable[..., Any],
@@ -518,7 +557,7 @@ def linearize(fun: Callable[..., Any],
         jv = [wrap(np.zeros_like(t.data)) if d is None else d for d, t in
               zip(_replay("linearize", linear, seeds, sources, t_leaves, dots), targets)]
         like = sources[0] if any_tensor else None
-        return tree_unflatten(out_td, [_unbox(d, like) for d in jv])
+        return tree_unflatten(out_td, _fresh([_unbox(d, like) for d in jv], primals, tangents))
 
     out_value = out if any_tensor else tree_unflatten(out_td, [_unbox(t, None) for t in targets])
     return out_value, f_jvp

@@ -49,7 +49,7 @@ def _scatter_add(g, shape, key):
     """zeros(shape) with g added at x[key]; repeated integer indices accumulate."""
     out = np.zeros(shape, dtype=g.dtype)
     if isinstance(key, np.ndarray) and key.ndim == 1 and key.dtype.kind in "iu":
-        _C.index_add(out, key.astype(np.intp, copy=False), np.ascontiguousarray(g))
+        _C.index_add(out, np.ascontiguousarray(key, dtype=np.intp), np.ascontiguousarray(g))
     elif _is_basic(key):
         out[key] = g
     else:

@@ -691,3 +691,19 @@ spec("nonzero",
        domain="zeros", label="2d,second", **_ND),
      C("nonzero", lambda x: np.nonzero(x)[0], lambda x: np.nonzero(x)[0], [(0, 3)],
        label="empty,np-dispatch", **_ND))
+
+# diff and gradient: compositions of getitem, subtract and concatenate
+SPECS["getitem"] += [
+    C("getitem", lambda x: ad.diff(x), lambda x: np.diff(x), [(6,)], label="diff"),
+    C("getitem", lambda x: ad.diff(x, n=2, axis=0), lambda x: np.diff(x, n=2, axis=0),
+      [(5, 3)], label="diff,n=2,axis=0"),
+    C("getitem", lambda x: np.diff(x.T, prepend=0.5), lambda x: np.diff(x.T, prepend=0.5),
+      [(4, 3)], label="diff,transposed,prepend,np-dispatch",
+      dtypes=(np.float64,)),     # a float prepend makes numpy's result float64
+    C("getitem", lambda x: ad.gradient(x, 0.5), lambda x: np.gradient(x, 0.5), [(6,)],
+      label="gradient"),
+    C("getitem", lambda x: ad.gradient(x, axis=1, edge_order=2),
+      lambda x: np.gradient(x, axis=1, edge_order=2), [(3, 5)], label="gradient,edge2"),
+    C("getitem", lambda x: ad.stack(ad.gradient(x[:, ::2])),
+      lambda x: np.stack(np.gradient(x[:, ::2])), [(4, 6)], label="gradient,all-axes,strided"),
+]

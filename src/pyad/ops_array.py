@@ -33,7 +33,7 @@ __all__ = [
     "sort", "partition", "argsort", "argpartition", "argmax", "argmin", "nonzero",
     "take_along_axis",
     "ravel", "moveaxis", "rollaxis", "atleast_1d", "atleast_2d", "atleast_3d",
-    "cross", "select", "append", "linspace",
+    "cross", "select", "append", "linspace", "diff", "gradient",
 ]
 
 _CONCATENATE = PRIMITIVES["concatenate"]
@@ -2637,3 +2637,135 @@ def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
         else:
             y = o.astype(y, dtype)
     return (y, step) if retstep else y
+
+
+# =========================================================================== differences
+def diff(a: ArrayLike, n: int = 1, axis: int = -1, prepend: Optional[ArrayLike] = None,
+         append: Optional[ArrayLike] = None) -> Tensor:
+    """The n-th discrete difference along an axis (``np.diff``); differentiable.
+
+    Parameters
+    ----------
+    a : array_like or Tensor
+        Input.
+    n : int, default 1
+        How many times to difference.
+    axis : int, default -1
+        The axis.
+    prepend, append : array_like, optional
+        Values joined to ``a`` along the axis first (scalars are broadcast).
+
+    Returns
+    -------
+    Tensor
+        ``a[1:] - a[:-1]`` along the axis, n times: that axis is n shorter.
+
+    Raises
+    ------
+    ValueError
+        For a negative n or a 0-d input.
+
+    Examples
+    --------
+    >>> ad.diff(np.array([1.0, 4.0, 9.0, 16.0]))
+    tensor([3., 5., 7.])
+    >>> ad.grad(lambda x: ad.sum(ad.diff(x) ** 2))(np.array([1.0, 4.0, 9.0]))
+    array([-6., -4., 10.])
+    """
+    t = o._t(a)
+    if t.ndim == 0:
+        raise ValueError("pyad.diff: diff requires input that is at least one dimensional")
+    if int(n) != n or n < 0:
+        raise ValueError(f"pyad.diff: order must be a non-negative integer, got n={n!r}")
+    ax = o._one_axis("diff", axis, t.ndim)
+    parts = []
+    for extra in (prepend, t, append):
+        if extra is None:
+            continue
+        e = o._t(extra)
+        if e.ndim == 0:
+            e = o.broadcast_to(e, t.shape[:ax] + (1,) + t.shape[ax + 1:])
+        parts.append(e)
+    if len(parts) > 1:
+        t = o.concatenate(parts, axis=ax)
+    head = (slice(None),) * ax
+    for _ in range(int(n)):
+        t = o.subtract(o.getitem(t, head + (slice(1, None),)),
+                       o.getitem(t, head + (slice(None, -1),)))
+    return t
+
+
+def gradient(f: ArrayLike, *varargs: float, axis: Axis = None,
+             edge_order: int = 1) -> Union[Tensor, List[Tensor]]:
+    """Finite-difference derivative of sampled values (``np.gradient``); differentiable.
+
+    Second-order central differences inside, one-sided differences of order ``edge_order``
+    at the ends, with uniform sample spacings.
+
+    Parameters
+    ----------
+    f : array_like or Tensor
+        Samples.
+    *varargs : float
+        The spacing: none (1), one for every axis, or one per axis differentiated.
+    axis : int or tuple of ints, optional
+        The axes (default all).
+    edge_order : {1, 2}, default 1
+        Accuracy at the boundaries.
+
+    Returns
+    -------
+    Tensor or list of Tensor
+        One array of f's shape per axis (a single one for one axis).
+
+    Raises
+    ------
+    ValueError
+        For an axis shorter than edge_order + 1, an edge_order other than 1 or 2, or
+        coordinate arrays as spacing (only uniform spacings are supported).
+
+    Examples
+    --------
+    >>> ad.gradient(np.array([1.0, 4.0, 9.0, 16.0]))
+    tensor([3., 4., 6., 7.])
+    >>> ad.grad(lambda x: ad.sum(ad.gradient(x, 0.5) ** 2))(np.array([1.0, 2.0, 4.0]))
+    array([-14.,  -8.,  22.])
+    """
+    t = o._t(f)
+    axes = o._axes("gradient", axis, t.ndim)
+    if edge_order not in (1, 2):
+        raise ValueError(f"pyad.gradient: edge_order must be 1 or 2, got {edge_order!r}")
+    if len(varargs) == 0:
+        spacing = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        spacing = [float(varargs[0])] * len(axes)
+    elif len(varargs) == len(axes) and all(np.ndim(h) == 0 for h in varargs):
+        spacing = [float(h) for h in varargs]
+    else:
+        raise ValueError(f"pyad.gradient: give no spacing, one scalar, or one scalar per axis "
+                         f"({len(axes)}); coordinate arrays are not supported, got "
+                         f"{len(varargs)} argument(s)")
+    if not o._is_float(t):
+        t = o.astype(t, np.float64)
+    out = []
+    for ax, h in zip(axes, spacing):
+        n = t.shape[ax]
+        if n < edge_order + 1:
+            raise ValueError(f"pyad.gradient: axis {ax} of shape {t.shape} has {n} samples; "
+                             f"edge_order={edge_order} needs at least {edge_order + 1}")
+        head = (slice(None),) * ax
+
+        def at(k, stop=None, step=None):
+            return o.getitem(t, head + ((slice(k, stop, step) if stop is not None
+                                         else slice(k, k + 1 if k != -1 else None)),))
+        inner = o.multiply(o.subtract(at(2, n), at(0, n - 2)), 1.0 / (2.0 * h))
+        if edge_order == 1:
+            first = o.multiply(o.subtract(at(1), at(0)), 1.0 / h)
+            last = o.multiply(o.subtract(at(-1), at(-2)), 1.0 / h)
+        else:
+            first = o.multiply(o.add(o.add(o.multiply(at(0), -1.5), o.multiply(at(1), 2.0)),
+                                     o.multiply(at(2), -0.5)), 1.0 / h)
+            last = o.multiply(o.add(o.add(o.multiply(at(-3), 0.5), o.multiply(at(-2), -2.0)),
+                                    o.multiply(at(-1), 1.5)), 1.0 / h)
+        out.append(o.concatenate([first, inner, last], axis=ax))
+    return out[0] if len(out) == 1 else out

@@ -169,7 +169,7 @@ def _collect():
     return items
 
 
-ITEMS = _collect()
+ITEMS = sorted(_collect(), key=lambda item: item.name)    # stable order: pytest-xdist
 
 
 # ----------------------------------------------------------------------------- inspection

@@ -89,7 +89,7 @@ def test_numpy_conversion_of_a_differentiated_tensor_raises():
 
 def test_float_item_comparisons_and_stop_gradient_still_work_inside_transforms():
     def f(x):
-        scale = 2.0 if float(ad.sum(x)) > 0 and x[0].item() > 0 and bool(x[1] > 0) else 3.0
+        scale = 2.0 if float(ad.sum(x)) > 0 and x.item(0) > 0 and bool(x[1] > 0) else 3.0
         return ad.sum(x * ad.stop_gradient(x)) * scale + ad.sum(x.detach())
     np.testing.assert_array_equal(ad.grad(f)(np.array([1.0, 2.0])), [2.0, 4.0])
     # outside any transform numpy conversion is free, Tensors from ad.tensor included
@@ -217,3 +217,14 @@ def test_concatenate_backward_calls_one_rule_per_record(monkeypatch):
     grads = ad.grad(lambda *a: ad.sum(ad.concatenate(a) ** 2), argnums=tuple(range(n)))(*xs)
     assert len(calls) == 1
     np.testing.assert_array_equal(grads[7], [14.0, 14.0])
+
+
+def test_plain_numpy_lists_of_traced_values_raise_not_zero():
+    """Plain numpy building an array from tracked Tensors would drop the derivative: it raises
+    (pyad.numpy keeps it instead: tests/test_pyad_numpy.py)."""
+    with pytest.raises(TypeError, match="np.asarray"):
+        ad.grad(lambda x: ad.sum(ad.tensor(np.array([x[0], x[1]]))))(np.ones(2))
+    with pytest.raises(TypeError, match="np.asarray"):
+        ad.grad(lambda x: np.mean([x, 2 * x]))(np.ones(2))
+    import pyad.numpy as pnp
+    np.testing.assert_array_equal(ad.grad(lambda x: pnp.mean([x, 2 * x]))(np.ones(2)), 0.75)

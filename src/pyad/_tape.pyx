@@ -567,25 +567,32 @@ cdef class Tensor:
         _check_conversion(self, "t.numpy()")
         return self.data
 
-    def item(self):
-        """The value of a one-element tensor as a Python number.
+    def item(self, *index):
+        """One element as a Python number (numpy's ``ndarray.item``); works on tracked tensors.
+
+        Parameters
+        ----------
+        *index : int
+            None for a one-element tensor; else a flat index or one index per axis.
 
         Returns
         -------
         float, int or bool
-            ``self.data.item()``.
+            ``self.data.item(*index)``.
 
         Raises
         ------
         ValueError
-            When the tensor has more than one element.
+            Without an index when the tensor has more than one element.
 
         Examples
         --------
         >>> ad.sum(ad.tensor([1.0, 2.0])).item()
         3.0
+        >>> ad.tensor([[1.0, 2.0], [3.0, 4.0]]).item(1, 0)
+        3.0
         """
-        return self.data.item()
+        return self.data.item(*index)
 
     def detach(self):
         """The same data, tracked by no tape: a constant for differentiation.

@@ -228,3 +228,25 @@ def test_plain_numpy_lists_of_traced_values_raise_not_zero():
         ad.grad(lambda x: np.mean([x, 2 * x]))(np.ones(2))
     import pyad.numpy as pnp
     np.testing.assert_array_equal(ad.grad(lambda x: pnp.mean([x, 2 * x]))(np.ones(2)), 0.75)
+
+
+def _unaligned(values):
+    raw = np.zeros(len(values) * 8 + 1, np.uint8)[1:].view(np.float64)
+    raw[:] = values
+    assert not raw.flags.aligned
+    return raw
+
+
+@pytest.mark.parametrize("make", [lambda v: np.asarray(v, dtype=">f8"), _unaligned,
+                                  lambda v: np.asarray(v, dtype=">f4")],
+                         ids=["big-endian", "unaligned", "big-endian-f32"])
+def test_any_float_layout_numpy_accepts(make):
+    v = [0.5, -1.0, 2.0]
+    x, ref = make(v), np.asarray(v, dtype=make(v).dtype.newbyteorder("="))
+    for fn in (lambda x: ad.sum(ad.tanh(x) * x), lambda x: ad.sum(ad.softmax(x) * x),
+               lambda x: ad.sum(x[np.array([0, 2, 2], dtype=">i8")] ** 2)):
+        np.testing.assert_allclose(ad.grad(fn)(x), ad.grad(fn)(ref), rtol=1e-6)
+    W = make(v * 2).reshape(3, 2)
+    np.testing.assert_allclose(ad.grad(lambda W: ad.sum(ad.tanh(W @ W.T)))(W),
+                               ad.grad(lambda W: ad.sum(ad.tanh(W @ W.T)))(np.array(W)),
+                               rtol=1e-6)

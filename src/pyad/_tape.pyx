@@ -1199,9 +1199,11 @@ cdef inline bint _maybe_tracked(Tensor t, bint explicit_tapes):
 
 # ---------------------------------------------------------------------------- bind
 cdef inline bint _kernel_ready(d):
-    """A C-contiguous float32/float64 numpy array: what the C++ kernels take as is."""
+    """A C-contiguous, aligned, native-byte-order float32/float64 numpy array: what the C++
+    kernels take as is."""
     return (type(d) is cnp.ndarray and _is_float(<cnp.ndarray>d)
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>d))
+            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>d)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>d))
 
 
 cdef object _prepare_arrays(Primitive prim, list datas):
@@ -1215,8 +1217,11 @@ cdef object _prepare_arrays(Primitive prim, list datas):
             continue        # a non-numpy array (CuPy) goes to its backend as it is
         if not _is_float(<cnp.ndarray>d):
             floats = False
-        elif not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>d):
-            datas[i] = np.ascontiguousarray(d)
+        elif not cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>d):
+            datas[i] = np.require(d, requirements="CA")     # C order and aligned
+        if not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>datas[i]):
+            # any array numpy accepts: a big-endian one is read in the native order
+            datas[i] = datas[i].astype(datas[i].dtype.newbyteorder("="))
     if floats:
         return prim.impl
     if prim.fallback is None:

@@ -117,22 +117,8 @@ def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **k
 
 
 def _dot(a, b, out=None):
-    """numpy.dot for any ranks: a sum product over a's last axis and b's second-to-last."""
     _no_out("dot", out)
-    a, b = _t(a), _t(b)
-    if a.ndim <= 2 and b.ndim <= 2:
-        return _ops.dot(a, b)
-    if b.ndim == 1:
-        return _ops.matmul(a, b)
-    # (..., n) . (..., n, k): a as rows, b's contracted axis first, one matrix product
-    n = b.shape[-2]
-    if a.shape[-1] != n:
-        raise ValueError(f"pyad.numpy.dot: shapes {a.shape} and {b.shape} not aligned: "
-                         f"{a.shape[-1]} (dim {a.ndim - 1}) != {n} (dim {b.ndim - 2})")
-    axes = (b.ndim - 2,) + tuple(range(b.ndim - 2)) + (b.ndim - 1,)
-    b2 = _ops.reshape(_ops.transpose(b, axes), (n, -1))
-    out = _ops.matmul(_ops.reshape(a, (-1, n)) if a.ndim != 1 else a, b2)
-    return _ops.reshape(out, a.shape[:-1] + b.shape[:-2] + b.shape[-1:])
+    return _ops.dot(a, b)          # numpy's dot for any ranks
 
 
 def _where(condition, *xy):
@@ -154,61 +140,7 @@ def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     return _STACK_TARGET([_cast(_t(a), dtype) for a in arrays], axis=axis)
 
 
-# composites for numpy functions the op families do not provide (yet); pyad's own win
-def _atleast(t, n):
-    t = _t(t)
-    if t.ndim >= n:
-        return t
-    if n == 3 and t.ndim == 1:
-        return _ops.reshape(t, (1,) + t.shape + (1,))
-    if n == 3 and t.ndim == 2:
-        return _ops.reshape(t, t.shape + (1,))
-    return _ops.reshape(t, (1,) * (n - t.ndim) + t.shape)
-
-
-def _atleast_fn(n):
-    def atleast(*arys):
-        out = tuple(_atleast(a, n) for a in arys)
-        return out[0] if len(out) == 1 else out
-    return atleast
-
-
-def _joiner(name, n, axis_of):
-    def join(tup, *, dtype=None, casting="same_kind"):
-        ts = [_atleast(_cast(_t(a), dtype), n) for a in tup]
-        if not ts:
-            raise ValueError(f"pyad.numpy.{name}: need at least one array to concatenate")
-        return _ops.concatenate(ts, axis=axis_of(ts))
-    return join
-
-
-def _column(a):
-    t = _t(a)
-    return _ops.reshape(t, (-1, 1)) if t.ndim < 2 else t
-
-
-def _column_stack(tup):
-    return _ops.concatenate([_column(a) for a in tup], axis=1)
-
-
-def _append(arr, values, axis=None):
-    a, v = _t(arr), _t(values)
-    if axis is None:
-        return _ops.concatenate([_ops.reshape(a, (-1,)), _ops.reshape(v, (-1,))])
-    return _ops.concatenate([a, v], axis=axis)
-
-
-def _ravel(a, order="C"):
-    if order not in ("C", "A", "K"):
-        raise TypeError(f"pyad.numpy.ravel: order={order!r} is not supported on Tensors")
-    return _ops.reshape(_t(a), (-1,))
-
-
-def _outer(a, b, out=None):
-    _no_out("outer", out)
-    return _ops.multiply(_ops.reshape(_t(a), (-1, 1)), _ops.reshape(_t(b), (1, -1)))
-
-
+# real-only stand-ins for complex-number functions (complex support is a later step)
 def _real_only(name):
     def same(x, *args, **kwargs):
         x = _t(x)
@@ -222,35 +154,9 @@ def _imag(val):
     return _ops.zeros_like(_real_only("imag")(val))
 
 
-def _diff(a, n=1, axis=-1, prepend=None, append=None):
-    t = _t(a)
-    ax = _ops._one_axis("diff", axis, t.ndim)
-    parts = []
-    for extra in (prepend, t, append):
-        if extra is None:
-            continue
-        e = _t(extra)
-        if e.ndim == 0:
-            e = _ops.broadcast_to(e, t.shape[:ax] + (1,) + t.shape[ax + 1:])
-        parts.append(e)
-    if len(parts) > 1:
-        t = _ops.concatenate(parts, axis=ax)
-    head = (slice(None),) * ax
-    for _ in range(n):
-        t = _ops.subtract(_ops.getitem(t, head + (slice(1, None),)),
-                          _ops.getitem(t, head + (slice(None, -1),)))
-    return t
-
-
 _FALLBACKS = {
-    "atleast_1d": _atleast_fn(1), "atleast_2d": _atleast_fn(2), "atleast_3d": _atleast_fn(3),
-    "vstack": _joiner("vstack", 2, lambda ts: 0),
-    "row_stack": _joiner("row_stack", 2, lambda ts: 0),
-    "hstack": _joiner("hstack", 1, lambda ts: 0 if ts[0].ndim == 1 else 1),
-    "dstack": _joiner("dstack", 3, lambda ts: 2),
-    "column_stack": _column_stack, "append": _append, "ravel": _ravel, "outer": _outer,
     "copy": _real_only("copy"), "real": _real_only("real"), "conj": _real_only("conj"),
-    "conjugate": _real_only("conjugate"), "imag": _imag, "diff": _diff,
+    "conjugate": _real_only("conjugate"), "imag": _imag,
     "real_if_close": _real_only("real_if_close"),
 }
 

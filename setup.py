@@ -47,7 +47,8 @@ CACHE = os.path.join(HERE, "build", f"cache.{sysconfig.get_platform()}-{sys.impl
 
 def _rel(pattern):
     # setuptools wants paths relative to setup.py (sdist/wheel builds run from there)
-    return sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, pattern)))
+    return sorted(os.path.relpath(p, HERE)
+                  for p in glob.glob(os.path.join(HERE, pattern), recursive=True))
 
 
 if sys.platform == "darwin":
@@ -77,7 +78,7 @@ CYTHON_DIRECTIVES = {
 }
 
 HEADERS = _rel("csrc/*.h")
-PXDS = _rel("src/pyad/*.pxd")
+PXDS = _rel("src/pyad/**/*.pxd")
 
 ext_modules = [
     Extension(
@@ -95,7 +96,8 @@ if os.environ.get("PYAD_SKIP_CYTHON") != "1":
     # build_ext below turns them into C++ under build/ before compiling.
     ext_modules += [
         Extension(
-            "pyad." + os.path.splitext(os.path.basename(p))[0],
+            # src/pyad/backend/_blas.pyx -> pyad.backend._blas
+            os.path.splitext(os.path.relpath(p, "src"))[0].replace(os.sep, "."),
             sources=[p],
             depends=HEADERS + PXDS,
             include_dirs=["csrc"],  # + numpy's
@@ -103,7 +105,7 @@ if os.environ.get("PYAD_SKIP_CYTHON") != "1":
             extra_compile_args=CXX_FLAGS,
             extra_link_args=OMP_LINK,
         )
-        for p in _rel("src/pyad/*.pyx")
+        for p in _rel("src/pyad/**/*.pyx")
     ]
 
 

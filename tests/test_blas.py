@@ -1,4 +1,4 @@
-"""Matrix products through pyad._blas on every BLAS it can bind: the active one in this
+"""Matrix products through pyad.backend._blas on every BLAS it can bind: the active one in this
 process (MKL when the `mkl` wheel is installed), and numpy's OpenBLAS in a subprocess with
 PYAD_BLAS=openblas. Layouts (C order, transposed views, row slices), accumulation into out
 (beta = 1), sizes on both sides of the single-threaded cut-off, and errors."""
@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from pyad import _blas
+from pyad.backend import _blas
 
 SHAPES = [(3, 4, 5), (1, 1, 1), (64, 70, 33), (130, 129, 131)]     # last: threaded
 
@@ -67,7 +67,7 @@ def test_active_blas_is_reported():
 def test_openblas_path_in_a_subprocess():
     code = textwrap.dedent("""
         import numpy as np
-        from pyad import _blas
+        from pyad.backend import _blas
         import pyad as ad
         assert _blas.BLAS in ("numpy", "scipy"), _blas.BLAS
         assert ad._C.get_parallel_grain() == 1 << 18

@@ -60,7 +60,7 @@ PUBLIC_MODULES = (
     "pyad.nn", "pyad.optim", "pyad.losses", "pyad.data", "pyad.datasets", "pyad.init",
     "pyad.curvature", "pyad.implicit", "pyad.unrolled", "pyad.planner", "pyad.checkpoint",
     "pyad.testing", "pyad.custom", "pyad.pytree", "pyad.linalg", "pyad.numpy",
-    "pyad.distributed", "pyad.cuda",
+    # modules later issues add (pyad.distributed, pyad.cuda) join through pyad.__path__
 )
 # pyad modules with an __all__ that serves pyad's own imports, not users. (Modules whose
 # names pyad re-exports, such as pyad.transforms, are walked too: a name already seen under
@@ -116,7 +116,6 @@ def _public_modules():
 
 
 IMPORT_ERRORS = {}
-OPTIONAL_MISSING = {}
 
 
 def _collect():
@@ -149,12 +148,7 @@ def _collect():
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as e:
-            if e.name == modname:
-                continue        # not written yet
-            if e.name and not e.name.startswith("pyad"):
-                OPTIONAL_MISSING[modname] = e.name      # e.g. pyad.distributed without mpi4py
-                continue
-            IMPORT_ERRORS[modname] = repr(e)
+            IMPORT_ERRORS[modname] = repr(e)     # a dependency pip install ".[test]" lacks
             continue
         except Exception as e:          # a module mid-edit: report it, check the rest
             IMPORT_ERRORS[modname] = repr(e)
@@ -349,12 +343,6 @@ def test_public_modules_import():
         f"  {k}: {v}" for k, v in sorted(IMPORT_ERRORS.items()))
 
 
-def test_optional_modules_present():
-    if OPTIONAL_MISSING:
-        pytest.skip("not checked (an optional dependency is missing): " + ", ".join(
-            f"{m} needs {dep}" for m, dep in sorted(OPTIONAL_MISSING.items())))
-
-
 def test_exclusions_are_few_and_real():
     assert len(DOCUMENTED_BY_THE_LEAD) <= 5
     for name in DOCUMENTED_BY_THE_LEAD:
@@ -409,10 +397,7 @@ def test_unary_docstrings_are_specific():
 def test_py_typed_marker_ships():
     here = os.path.dirname(pyad.__file__)
     assert os.path.isfile(os.path.join(here, "py.typed")), "src/pyad/py.typed is missing"
-    root = os.path.dirname(os.path.dirname(here))
-    pyproject = os.path.join(root, "pyproject.toml")
-    if not os.path.isfile(pyproject):
-        pytest.skip("not a source checkout")
+    pyproject = os.path.join(os.path.dirname(__file__), os.pardir, "pyproject.toml")
     if sys.version_info >= (3, 11):
         import tomllib
         with open(pyproject, "rb") as f:

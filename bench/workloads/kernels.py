@@ -61,7 +61,7 @@ def _pyad(threads):
     def setup():
         import pyad
         from pyad import _C
-        from pyad._blas import matmul
+        from pyad.backend._blas import matmul
         pyad.set_num_threads(threads)
         return _kernel_cases(_C, D, matmul)
     return setup

@@ -1,26 +1,6 @@
 """pyad: compiled array automatic differentiation with a tape, C++ kernels and BLAS."""
-import os
-
-from pyad._blas_lib import mkl_runtime  # noqa: E402
-
-# OpenMP workers that spin-wait fight OpenBLAS's for the same cores (an MLP step ran ~20x
-# slower here); passive waiting must be set before the OpenMP runtime loads with pyad._C.
-# With MKL, matrix products run on that same OpenMP pool (one pool for everything), and a
-# short spin (~10 us) before sleeping saves the ~70 us wake-up of every threaded product.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-if mkl_runtime():
-    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
-
-from pyad import _C  # noqa: E402
-
-# glibc unmaps freed blocks of >= 128 KB (a threshold it raises only as it goes) and trims the
-# heap's free top, so each new array as large as one just freed page-faults in afresh: that
-# was ~40% of an MLP gradient and ~35% of an HVP here. Freed memory up to 32 MB a block and
-# 256 MB in all stays for reuse; setting either MALLOC_*_ variable or PYAD_SYSTEM_MALLOC=1
-# keeps glibc's own policy.
-_MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "PYAD_SYSTEM_MALLOC")
-if not any(os.environ.get(v) for v in _MALLOC_VARS):
-    _C.keep_freed_memory(32 << 20, 256 << 20)
+# the backend seam first: it sets the OpenMP and malloc policies before any extension loads
+from pyad import backend as _backend  # noqa: E402
 from pyad._tape import (JvpTrace, Primitive, Tape, Tensor, bind, debug_nans, no_grad,
                          stop_gradient)  # noqa: E402
 from pyad.ops import (  # noqa: E402
@@ -78,7 +58,7 @@ def set_num_threads(n: int) -> None:
     """
     if int(n) < 1:
         raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
-    _C.set_num_threads(int(n))
+    _backend.set_num_threads(n)
 
 
 def get_num_threads() -> int:
@@ -94,7 +74,7 @@ def get_num_threads() -> int:
     >>> ad.get_num_threads() >= 1
     True
     """
-    return _C.get_num_threads()
+    return _backend.get_num_threads()
 
 
 __all__ = [

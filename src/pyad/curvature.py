@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import scipy.linalg
 
-from pyad import _blas, ops
+from pyad import backend, ops
 from pyad._tape import Tensor
 from pyad.higher_order import gnvp, hessian, hvp_fn
 from pyad.implicit import argmin, cg, response_jacobian  # noqa: F401  (issue 5 lists them here)
@@ -112,7 +112,7 @@ def _flat(tree):
 _WHICH = ("largest", "smallest", "both")
 
 
-# Products in the Lanczos loop run on pyad's BLAS pool (_blas.pool_matmul) and dots in
+# Products in the Lanczos loop run on pyad's BLAS pool (backend.pool_matmul) and dots in
 # numpy's own loops (einsum): with MKL, numpy's BLAS calls would wake OpenBLAS's thread pool,
 # which then spins against MKL's while the matvecs run (they took 2.3x as long here).
 def _dot(a, b):
@@ -205,15 +205,15 @@ class _Basis:
         w0 = w.copy()
         c = np.empty(m)
         for start, rows in self._parts(m):
-            cb = _blas.rows_matvec(rows, w0, c[start:start + len(rows)], 1.0, 0.0)
-            _blas.rows_matvec(rows, cb, w, -1.0, 1.0, transpose=True)   # w -= Q_b^T c_b
+            cb = backend.rows_matvec(rows, w0, c[start:start + len(rows)], 1.0, 0.0)
+            backend.rows_matvec(rows, cb, w, -1.0, 1.0, transpose=True)   # w -= Q_b^T c_b
         return c
 
     def combine(self, m, C):
         """Q[:m].T @ C for C of shape (m, k): shape (n, k)."""
         out = None
         for start, rows in self._parts(m):
-            part = _blas.pool_matmul(rows.T, np.ascontiguousarray(C[start:start + len(rows)],
+            part = backend.pool_matmul(rows.T, np.ascontiguousarray(C[start:start + len(rows)],
                                                                 dtype=np.float64))
             out = part if out is None else np.add(out, part, out=out)
         return out

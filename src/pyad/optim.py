@@ -6,8 +6,13 @@ from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 
 import numpy as np
 
-from pyad import _C
+from pyad.backend import optimizer_update
 from pyad._tape import Tensor
+
+# the fused in-place updates, through the backend seam
+_SGD_UPDATE = optimizer_update("sgd")
+_RMSPROP_UPDATE = optimizer_update("rmsprop")
+_ADAM_UPDATE = optimizer_update("adam")
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "HessianFree", "StepLR",
            "CosineAnnealingLR", "LinearWarmup", "LambdaLR"]
@@ -302,8 +307,8 @@ class SGD(Optimizer):
                 "nesterov": self.nesterov, "weight_decay": self.weight_decay}
 
     def _update(self, p, g, state):
-        _C.sgd_update(p, g, state.get("momentum_buffer"), self.lr, self.momentum,
-                      self.dampening, self.nesterov, self.weight_decay, state["step"] == 1)
+        _SGD_UPDATE(p, g, state.get("momentum_buffer"), self.lr, self.momentum,
+                    self.dampening, self.nesterov, self.weight_decay, state["step"] == 1)
 
 
 class RMSprop(Optimizer):
@@ -368,9 +373,9 @@ class RMSprop(Optimizer):
                 "centered": self.centered}
 
     def _update(self, p, g, state):
-        _C.rmsprop_update(p, g, state["square_avg"], state.get("grad_avg"),
-                          state.get("momentum_buffer"), self.lr, self.alpha, self.eps,
-                          self.weight_decay, self.momentum)
+        _RMSPROP_UPDATE(p, g, state["square_avg"], state.get("grad_avg"),
+                        state.get("momentum_buffer"), self.lr, self.alpha, self.eps,
+                        self.weight_decay, self.momentum)
 
 
 class Adam(Optimizer):
@@ -434,9 +439,9 @@ class Adam(Optimizer):
                 "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
 
     def _update(self, p, g, state):
-        _C.adam_update(p, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
-                       self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay,
-                       float(state["step"]), self._decoupled)
+        _ADAM_UPDATE(p, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+                     self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay,
+                     float(state["step"]), self._decoupled)
 
 
 class AdamW(Adam):

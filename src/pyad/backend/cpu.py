@@ -2,7 +2,7 @@
 import numpy as np
 
 from pyad import _C
-from pyad._blas import matmul as _matmul, matmul_sum as _matmul_sum
+from pyad.backend._blas import matmul as _matmul, matmul_sum as _matmul_sum
 
 UNARY = ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "tanh", "sigmoid",
          "relu", "softplus", "negative")

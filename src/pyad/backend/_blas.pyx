@@ -183,7 +183,7 @@ def _mkl_library():
     (GNU's, which MKL then shares); else None."""
     import ctypes
     from pyad import _C
-    from pyad._blas_lib import mkl_runtime
+    from pyad.backend._blas_lib import mkl_runtime
     path = mkl_runtime()
     if path is None or not _C.openmp:
         return None

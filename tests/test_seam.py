@@ -1,0 +1,32 @@
+"""The backend seam: only src/pyad/backend/ reaches the compiled kernels (pyad._C), BLAS and
+cupy; everything else asks the seam (DESIGN.md: the array picks the backend)."""
+import pathlib
+import re
+
+import pyad
+
+PACKAGE = pathlib.Path(pyad.__file__).parent
+FORBIDDEN = re.compile(r"^\s*(from pyad import[^#\n]*\b_C\b|import pyad\._C|from pyad\._C\b"
+                       r"|from pyad(\.backend)? import[^#\n]*\b_blas\b|from pyad(\.backend)?\._blas"
+                       r"|import cupy|from cupy)|\b_C\.\w+\(", re.M)
+
+
+def test_only_the_backend_reaches_kernels_blas_and_cupy():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.suffix not in (".py", ".pyx") or "backend" in path.relative_to(PACKAGE).parts:
+            continue
+        for m in FORBIDDEN.finditer(path.read_text()):
+            line = path.read_text().count("\n", 0, m.start()) + 1
+            offenders.append(f"{path.relative_to(PACKAGE)}:{line}: {m.group(0).strip()}")
+    assert not offenders, "calls past the backend seam:\n" + "\n".join(offenders)
+
+
+def test_the_seam_sets_the_runtime_policy_before_extensions_load():
+    import os
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert pyad.backend.optimizer_update("adam") is pyad.backend.UPDATES["adam"]
+    before = pyad.get_num_threads()
+    pyad.set_num_threads(1)
+    assert pyad.backend.get_num_threads() == 1
+    pyad.set_num_threads(before)

@@ -997,7 +997,7 @@ cdef class Tensor:
         >>> ad.tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(axis=1)
         tensor([1, 0])
         """
-        return _wrap(np.argmax(self.data, axis=axis))
+        return _ops.argmax(self, axis=axis)      # the table's row: replay knows it read data
 
     def argmin(self, axis=None):
         """Indices of the minima (``np.argmin``).
@@ -1019,7 +1019,7 @@ cdef class Tensor:
         >>> ad.tensor([3.0, 1.0, 2.0]).argmin()
         tensor(1)
         """
-        return _wrap(np.argmin(self.data, axis=axis))
+        return _ops.argmin(self, axis=axis)
 
     def argsort(self, axis=-1):
         """Indices that sort the tensor (``np.argsort``).
@@ -1041,7 +1041,7 @@ cdef class Tensor:
         >>> ad.tensor([3.0, 1.0, 2.0]).argsort()
         tensor([1, 2, 0])
         """
-        return _wrap(np.argsort(self.data, axis=axis))
+        return _ops.argsort(self, axis=axis)
 
     def all(self, axis=None, keepdims=False):
         """Whether all elements are true (``np.all``).

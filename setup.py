@@ -1,6 +1,6 @@
 """Build pyad's compiled parts: the pybind11 kernel module pyad._C (csrc/*.cpp) and every
-src/pyad/*.pyx as a Cython C++ extension (src layout, so tests always import the installed
-build, never a bare source tree). Metadata lives in pyproject.toml.
+pyad/**/*.pyx as a Cython C++ extension (an editable install builds them in place, next to
+their sources, so the tests run the built extensions). Metadata lives in pyproject.toml.
 
 How it is made fast (about 40 s of compiling on 2 idle cores, then nothing to redo):
   - every C++ translation unit of every extension (csrc/*.cpp and the Cython outputs) is
@@ -78,7 +78,7 @@ CYTHON_DIRECTIVES = {
 }
 
 HEADERS = _rel("csrc/*.h")
-PXDS = _rel("src/pyad/**/*.pxd")
+PXDS = _rel("pyad/**/*.pxd")
 
 ext_modules = [
     Extension(
@@ -96,8 +96,8 @@ if os.environ.get("PYAD_SKIP_CYTHON") != "1":
     # build_ext below turns them into C++ under build/ before compiling.
     ext_modules += [
         Extension(
-            # src/pyad/backend/_blas.pyx -> pyad.backend._blas
-            os.path.splitext(os.path.relpath(p, "src"))[0].replace(os.sep, "."),
+            # pyad/backend/_blas.pyx -> pyad.backend._blas
+            os.path.splitext(p)[0].replace(os.sep, "."),
             sources=[p],
             depends=HEADERS + PXDS,
             include_dirs=["csrc"],  # + numpy's
@@ -105,7 +105,7 @@ if os.environ.get("PYAD_SKIP_CYTHON") != "1":
             extra_compile_args=CXX_FLAGS,
             extra_link_args=OMP_LINK,
         )
-        for p in _rel("src/pyad/**/*.pyx")
+        for p in _rel("pyad/**/*.pyx")
     ]
 
 
@@ -318,7 +318,7 @@ class build_ext_cached(build_ext):
             os.makedirs(os.path.dirname(out), exist_ok=True)
             tmp = f"{out}.{os.getpid()}.tmp"
             # One process each: Cython holds the GIL, so threads would run one at a time.
-            subprocess.run([sys.executable, "-m", "cython", "--cplus", "-3", "-I", "src",
+            subprocess.run([sys.executable, "-m", "cython", "--cplus", "-3", "-I", HERE,
                             "--module-name", ext.name, "-X", directives, src, "-o", tmp],
                            cwd=HERE, check=True)
             _publish(tmp, out)

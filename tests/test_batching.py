@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import pyad as ad
-from pyad._tape import sweep
-from pyad.batching import LIFTS
+from pyad.engine._tape import sweep
+from pyad.ops.batching import LIFTS
 
 from op_specs import SPECS
 
@@ -130,7 +130,7 @@ def test_batched_sweep_runs_each_vjp_rule_once(monkeypatch):
 
 def test_every_differentiable_primitive_is_lifted_or_listed_as_looped():
     looped = {"softmax_cross_entropy", "softmax_cross_entropy_backward"}
-    lifted = set(LIFTS) | set(ad.prims.LIFTS)      # listed in batching, or named by the row
+    lifted = set(LIFTS) | set(ad.ops.prims.LIFTS)      # listed in batching, or named by the row
     for name, prim in ad.PRIMITIVES.items():
         if prim.differentiable:
             assert (name in lifted) != (name in looped), name

@@ -65,11 +65,11 @@ PUBLIC_MODULES = (
 # pyad modules with an __all__ that serves pyad's own imports, not users. (Modules whose
 # names pyad re-exports, such as pyad.transforms, are walked too: a name already seen under
 # pyad.__all__ keeps that name.)
-INTERNAL_MODULES = {"pyad.batching", "pyad.prims", "pyad.backend"}
+INTERNAL_MODULES = {"pyad.ops.batching", "pyad.ops.prims", "pyad.backend"}
 # Public objects that no __all__ lists (what a public function returns to users).
 EXTRA_NAMES = (("pyad.custom", "CustomPrimitive"),)
 
-# Defined in the Cython file src/pyad/_tape.pyx, which only the lead edits: their docstrings
+# Defined in the Cython file pyad/engine/_tape.pyx, which only the lead edits: their docstrings
 # are drafted for the lead to paste (see the report); until then their checks are expected
 # failures (xfail), which turn into XPASS once they are documented. At most these five.
 DOCUMENTED_BY_THE_LEAD = set()
@@ -94,7 +94,7 @@ class Item:
     def lead(self):
         top = (self.owner.__name__ if self.owner is not None else self.name.split(".")[-1])
         return (self.name.startswith("pyad.") and top in DOCUMENTED_BY_THE_LEAD
-                and getattr(self.owner or self.obj, "__module__", "") == "pyad._tape")
+                and getattr(self.owner or self.obj, "__module__", "") == "pyad.engine._tape")
 
 
 def _from_pyad(obj):
@@ -346,7 +346,7 @@ def test_public_modules_import():
 def test_exclusions_are_few_and_real():
     assert len(DOCUMENTED_BY_THE_LEAD) <= 5
     for name in DOCUMENTED_BY_THE_LEAD:
-        assert getattr(pyad, name).__module__ == "pyad._tape", name
+        assert getattr(pyad, name).__module__ == "pyad.engine._tape", name
 
 
 @pytest.mark.parametrize("item", [_param(i) for i in ITEMS])

@@ -984,7 +984,7 @@ def test_jacobian_of_jacobian_is_the_hessian():
 
 
 def test_jacobian_fwd_in_chunks_equals_one_pass(monkeypatch):
-    from pyad import higher_order
+    from pyad.transforms import higher_order
     x = arr(20)
     W = arr(5, 20)
 
@@ -1001,7 +1001,7 @@ def test_jacobian_fwd_in_chunks_equals_one_pass(monkeypatch):
 
 
 def test_tape_replay_reevaluates_with_new_inputs_and_refuses_what_it_cannot_see():
-    from pyad._tape import wrap
+    from pyad.engine._tape import wrap
     x, c = wrap(np.array([1.0, -2.0, 3.0])), np.array([0.5, 2.0, -1.0])
     with ad.Tape(persistent=True) as tape:
         tape.watch(x)

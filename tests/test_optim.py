@@ -400,7 +400,7 @@ def test_non_contiguous_parameters_match_torch(name, kw, dtype):
     ps = [ad.tensor(a, requires_grad=True) if label != "broadcast" else None
           for label, a in layouts]
     # ad.tensor copies but keeps the layout; wrap the views themselves as well
-    from pyad._tape import wrap
+    from pyad.engine._tape import wrap
     for k, (label, a) in enumerate(layouts):
         if ps[k] is None or label in ("readonly", "negative-stride"):
             ps[k] = wrap(a)

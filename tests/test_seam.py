@@ -1,4 +1,4 @@
-"""The backend seam: only src/pyad/backend/ reaches the compiled kernels (pyad._C), BLAS and
+"""The backend seam: only pyad/backend/ reaches the compiled kernels (pyad._C), BLAS and
 cupy; everything else asks the seam (DESIGN.md: the array picks the backend)."""
 import pathlib
 import re

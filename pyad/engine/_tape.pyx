@@ -1,0 +1,2197 @@
+# The engine: Tensor, Primitive, per-thread tapes, bind() (run + record) and the reverse sweep.
+#
+# A tape is a Python list of records in execution order, one per primitive application whose
+# inputs it tracks. The backward sweep walks that list in reverse: no recursion and no
+# topological sort. Each tape numbers the tensors it tracks ("slots"); a tensor remembers its
+# slot on up to one tape in two C fields and on any further (nested) tapes in a small dict.
+# Tapes are named by an integer uid, never referenced from tensors, so tensors and tapes form
+# no reference cycles.
+cimport cython
+cimport numpy as cnp
+from cpython.object cimport PyObject, PyObject_Call
+from cpython.pythread cimport PyThread_get_thread_ident
+from cpython.ref cimport Py_INCREF
+
+cdef extern from "Python.h":
+    int PyObject_GC_IsTracked(object o)
+    void PyObject_GC_UnTrack(object o)
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+import threading
+import numpy as np
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    # on a borrowed pointer: Cython's Py_REFCNT(object) would count its own temporary too
+    Py_ssize_t _refcount "Py_REFCNT"(PyObject* o)
+
+cdef enum:
+    UNTRACKED = -1      # the input is a constant for this tape
+    RELEASED = -2       # the input came from a graph that backward() already freed
+
+cdef long long NO_CEILING = 1LL << 62
+
+cdef long long _next_uid = 1
+cdef set _live_uids = set()     # tapes that may still be swept
+cdef bint _debug_nans = False
+cdef int _deferring = 0         # sweeps (any thread) now in a deferred-primal window
+cdef object _ops = None         # pyad.ops.core, installed at import (operators and rule helpers)
+cdef object _add = None         # gradient accumulation: a differentiable add
+cdef Primitive _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE, _ADD_SCALAR, _MUL_SCALAR, _RSUB_SCALAR
+
+
+def _install(ops_module, primitives):
+    """Called once by pyad.ops.core: the numpy-like layer the Tensor operators dispatch to, and
+    the rows the operators' direct paths bind."""
+    global _ops, _add, _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE, _ADD_SCALAR, _MUL_SCALAR
+    global _RSUB_SCALAR
+    _ops = ops_module
+    _add = ops_module.add
+    _ADD, _SUBTRACT, _MULTIPLY = primitives["add"], primitives["subtract"], primitives["multiply"]
+    _NEGATIVE = primitives["negative"]
+    _ADD_SCALAR, _MUL_SCALAR = primitives["add_scalar"], primitives["mul_scalar"]
+    _RSUB_SCALAR = primitives["rsub_scalar"]
+
+
+# ---------------------------------------------------------------------------- primitives
+cdef class Primitive:
+    """One row of the primitive table: a backend kernel and one VJP rule per input.
+
+    impl(*arrays, *params) -> array computes the forward pass on backend arrays. vjps[k] is
+    rule(g, ans, *args, *params) -> cotangent for input k (a Tensor, or None for zero), written
+    in pyad ops so that it is itself differentiable; None marks input k non-differentiable.
+    A variadic primitive (concatenate) has one rule taking the input's index first. Most
+    users want :func:`pyad.custom_primitive`, which builds one from a numpy function.
+
+    Parameters
+    ----------
+    name : str
+        The name (in errors and reprs).
+    impl : callable
+        The forward kernel on arrays.
+    vjps : sequence of callables or None, optional
+        One VJP rule per input (None: not differentiable).
+    jvp : callable, optional
+        ``jvp(tangents, ans, *args, *params) -> output tangent``.
+    fallback : callable, optional
+        A kernel for inputs the main one does not take.
+    variadic : bool, default False
+        Takes any number of inputs (one rule, given the input's index).
+    contiguous_floats : bool, default False
+        The kernel needs C-contiguous float arrays (converted before the call).
+
+    Examples
+    --------
+    >>> double = ad.Primitive("double", lambda x: 2.0 * x, [lambda g, ans, x: 2.0 * g])
+    >>> double
+    <pyad primitive double>
+    >>> ad.grad(lambda x: ad.sum(ad.bind(double, x)))(np.array([1.0, 2.0]))
+    array([2., 2.])
+    """
+    cdef readonly str name
+    cdef public object impl
+    cdef public object fallback
+    cdef public tuple vjps
+    cdef public object jvp
+    cdef public bint differentiable
+    cdef readonly bint variadic
+    cdef readonly bint contiguous_floats
+    cdef public object out_shape   # (*arrays, *params) -> output shape, or None: see _bind
+    cdef public object vjp_all     # variadic rows: rule(g, ans, *inputs, *params) -> all the
+                                   # inputs' cotangents at once (one call, not one per input)
+
+    def __init__(self, str name, impl, vjps=None, *, jvp=None, fallback=None,
+                 bint variadic=False, bint contiguous_floats=False):
+        self.name = name
+        self.impl = impl
+        self.vjps = tuple(vjps) if vjps is not None else None
+        self.jvp = jvp
+        self.fallback = fallback
+        self.differentiable = vjps is not None
+        self.variadic = variadic
+        self.contiguous_floats = contiguous_floats
+        self.out_shape = None
+        self.vjp_all = None
+
+    def __repr__(self):
+        return f"<pyad primitive {self.name}>"
+
+
+# ---------------------------------------------------------------------------- records
+@cython.no_gc
+@cython.final
+@cython.freelist(1024)
+cdef class _Record:
+    """One primitive application on a tape. Not tracked by Python's cycle collector: a
+    record only points at older objects (tensors, the primitive), so it closes no cycle,
+    and tracking millions of them made every collection walk the whole tape."""
+    cdef Primitive prim          # None once backward() freed it
+    cdef Py_ssize_t out_slot
+    cdef Py_ssize_t nin          # the inputs' slots: in `few` (no allocation) up to 4 of them
+    cdef Py_ssize_t few[4]
+    cdef tuple many
+    cdef Tensor out
+    cdef tuple args
+    cdef tuple params
+
+    cdef inline Py_ssize_t in_slot(self, Py_ssize_t k):
+        return self.few[k] if self.many is None else self.many[k]
+
+    cdef object call_rule(self, Py_ssize_t k, g):
+        """The VJP rule for input k: rule(g, ans, *inputs, *params)."""
+        cdef Py_ssize_t n = len(self.args), p = len(self.params), i
+        cdef Py_ssize_t first = 1 if self.prim.variadic else 0
+        cdef tuple call = PyTuple_New(first + 2 + n + p)
+        if first:
+            _tuple_set(call, 0, k)
+        _tuple_set(call, first, g)
+        _tuple_set(call, first + 1, self.out)
+        for i in range(n):
+            _tuple_set(call, first + 2 + i, self.args[i])
+        for i in range(p):
+            _tuple_set(call, first + 2 + n + i, self.params[i])
+        rule = self.prim.vjps[0] if first else self.prim.vjps[k]
+        return PyObject_Call(rule, call, None)
+
+    cdef object run_rule(self, Py_ssize_t k, g):
+        rule = self.prim.vjps[0] if self.prim.variadic else self.prim.vjps[k]
+        if type(rule) is VjpCall:
+            return (<VjpCall>rule).run(g, self)
+        return self.call_rule(k, g)
+
+
+# what a VjpCall passes on: the cotangent, the primitive's output, or input i (INPUT + i)
+COTANGENT, OUTPUT, INPUT = 0, 1, 2
+
+
+@cython.final
+cdef class VjpCall:
+    """A VJP rule that is one primitive applied to (cotangent, output, inputs...) picks, e.g.
+    tanh's rule tanh_backward(g, ans). The sweep runs it without a Python frame; rules that
+    need more stay Python functions. prim=None is the identity rule (returns g)."""
+    cdef readonly str name             # the primitive applied; None for the identity
+    cdef readonly Primitive prim       # looked up by name once the table is complete
+    cdef readonly tuple picks
+    cdef readonly bint pass_params     # hand on the forward's params (axis, scalar, ...)
+    cdef readonly tuple params
+
+    def __init__(self, name, *picks, params=None):
+        self.name = name
+        self.picks = tuple(picks)
+        self.pass_params = params is None
+        self.params = () if params is None else tuple(params)
+
+    def resolve(self, table):
+        """Bind the primitive by name (rows may refer to rows defined after them)."""
+        if self.name is not None:
+            self.prim = table[self.name]
+
+    cdef object run(self, g, _Record rec):
+        if self.name is None:
+            return g
+        cdef Py_ssize_t n = len(self.picks), i, pick
+        cdef tuple args = PyTuple_New(n)
+        for i in range(n):
+            pick = self.picks[i]
+            if pick == 0:
+                _tuple_set(args, i, g)
+            elif pick == 1:
+                _tuple_set(args, i, rec.out)
+            else:
+                _tuple_set(args, i, rec.args[pick - 2])
+        return _bind(self.prim, args, rec.params if self.pass_params else self.params)
+
+    def apply(self, g, ans, tuple inputs, tuple params):
+        """The rule from Python: the same picks as the sweep makes."""
+        if self.name is None:
+            return g
+        picked = []
+        for pick in self.picks:
+            picked.append(g if pick == 0 else ans if pick == 1 else inputs[pick - 2])
+        return _bind(self.prim, tuple([_as_input(a) for a in picked]),
+                     params if self.pass_params else self.params)
+
+    def __repr__(self):
+        names = {0: "g", 1: "ans"}
+        picked = ", ".join(names.get(p, f"x{p - 2}") for p in self.picks)
+        return f"VjpCall({self.name or 'identity'}({picked}))"
+
+
+cdef inline tuple _untracked(tuple t):
+    """The cycle collector stops scanning a tuple a record keeps: it holds tensors (not
+    collected), numbers and other leaf values, so it cannot close a cycle, and on a long tape
+    every collection would otherwise walk all of them."""
+    if PyObject_GC_IsTracked(t):
+        PyObject_GC_UnTrack(t)
+    return t
+
+
+cdef inline void _tuple_set(tuple t, Py_ssize_t i, object v):
+    Py_INCREF(v)
+    PyTuple_SET_ITEM(t, i, v)
+
+
+# ---------------------------------------------------------------------------- per-thread state
+cdef class _ThreadState:
+    cdef list tapes            # tapes and forward traces recording now, outermost first;
+                               # tapes[0] is the implicit backward() tape
+    cdef long long frozen_below  # no_grad(): tapes older than this do not record (0: none)
+    cdef list frozen_stack
+    cdef list hidden           # (low, high) level windows hidden while rules run
+    cdef long long ceiling     # the lowest hidden level (fast test: below it nothing hides)
+    cdef int n_active          # explicit tapes/traces not hidden (fast path test)
+    cdef bint defer            # a deferred-primal window is open (see _bind_deferred)
+    cdef list pending          # [out, prim, args, params] of the output computed lazily
+
+    def __init__(self):
+        self.tapes = [Tape(_implicit=True)]
+        self.defer = False
+        self.pending = None
+        self.frozen_below = 0
+        self.frozen_stack = []
+        self.hidden = []
+        self.ceiling = NO_CEILING
+        self.n_active = 0
+
+    cdef inline bint is_hidden(self, long long level):
+        if level < self.ceiling:
+            return False
+        for low, high in self.hidden:
+            if low <= level < high:
+                return True
+        return False
+
+    cdef void refresh(self):
+        cdef Tape tape
+        self.ceiling = NO_CEILING
+        for low, high in self.hidden:
+            if low < self.ceiling:
+                self.ceiling = low
+        self.n_active = 0
+        for tape in self.tapes:
+            if tape.level > 0 and not self.is_hidden(tape.level):
+                self.n_active += 1
+
+    cdef void hide_from(self, long long level, long long closed=0):
+        """While a rule of a tape at `level` runs, that tape and the ones nested in it (levels
+        level .. the uid at which it closed, or all existing now if it is open) do not see
+        its ops; outer tapes do, and so do tapes made after it closed (a transform applied
+        to a vjp function made earlier) or by the rule itself (a transform in a custom rule)."""
+        self.hidden.append((level, closed if closed else _next_uid))
+        self.refresh()
+
+    cdef void unhide(self):
+        self.hidden.pop()
+        self.refresh()
+
+    def __dealloc__(self):
+        # the thread ended (threading.local dropped us): its id may be reused by a new thread
+        global _cached_state
+        if _cached_state == <PyObject*>self:
+            _cached_state = NULL
+
+
+# threading.local owns each thread's state; a one-entry cache (borrowed, keyed by thread id)
+# skips the attribute lookup on the hot path
+_local = threading.local()
+cdef unsigned long _cached_ident = 0
+cdef PyObject* _cached_state = NULL
+
+
+cdef inline _ThreadState _state():
+    global _cached_ident, _cached_state
+    cdef unsigned long ident = PyThread_get_thread_ident()
+    if ident == _cached_ident and _cached_state != NULL:
+        return <_ThreadState>_cached_state
+    st = getattr(_local, "state", None)
+    if st is None:
+        st = _ThreadState()
+        _local.state = st
+    _cached_ident = ident
+    _cached_state = <PyObject*>st
+    return <_ThreadState>st
+
+
+class no_grad:
+    """Context manager (and decorator): operations in it are not recorded for backward() or
+    by tapes already open (evaluation, parameter updates). Functional transforms called
+    inside (ad.grad, ad.jvp, a new ad.Tape) still differentiate what they trace.
+
+    Use it for evaluation passes, so that tensors with ``requires_grad=True`` do not keep
+    a graph alive.
+
+    Examples
+    --------
+    >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+    >>> with ad.no_grad():
+    ...     y = ad.sum(w * w)
+    >>> y                                          # not tracked
+    tensor(5.)
+    >>> @ad.no_grad()
+    ... def evaluate(w):
+    ...     return ad.sum(w)
+    >>> evaluate(w)
+    tensor(3.)
+    """
+    def __enter__(self):
+        # tapes that exist now stop recording; transforms started inside the block (ad.grad,
+        # a new Tape) still work, as torch.func.grad does under torch.no_grad
+        cdef _ThreadState st = _state()
+        st.frozen_stack.append(st.frozen_below)
+        st.frozen_below = _next_uid
+        return self
+
+    def __exit__(self, *exc):
+        cdef _ThreadState st = _state()
+        st.frozen_below = st.frozen_stack.pop()
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            with no_grad():
+                return fn(*a, **k)
+        return wrapper
+
+
+class debug_nans:
+    """Raise FloatingPointError at the first primitive whose output holds a NaN or Inf that
+    its inputs did not. `ad.debug_nans()` turns the check on; use it as a `with` block to
+    turn it on for that block only.
+
+    Parameters
+    ----------
+    enabled : bool, default True
+        Turn the check on (or off).
+
+    Examples
+    --------
+    >>> with ad.debug_nans():
+    ...     ad.log(ad.tensor([-1.0]))
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: ...
+    """
+    def __init__(self, bint enabled=True):
+        global _debug_nans
+        self._previous = _debug_nans
+        _debug_nans = enabled
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _debug_nans
+        _debug_nans = self._previous
+        return False
+
+
+def grad_enabled():
+    cdef _ThreadState st = _state()
+    return st.frozen_below == 0
+
+
+# ---------------------------------------------------------------------------- Tensor
+cdef inline Py_ssize_t _slot(Tensor t, Tape tape):
+    if t._uid == tape.uid:
+        return t._slot
+    if t._more is not None:
+        return t._more.get(tape.uid, UNTRACKED)
+    return UNTRACKED
+
+
+cdef inline void _set_slot(Tensor t, Tape tape, Py_ssize_t s):
+    if t._uid == 0 or t._uid == tape.uid or t._uid not in _live_uids:
+        t._uid = tape.uid
+        t._slot = s
+    else:
+        if t._more is None:
+            t._more = {}
+        t._more[tape.uid] = s
+
+
+cdef inline bint _is_float(cnp.ndarray a):
+    cdef int tn = cnp.PyArray_TYPE(a)
+    return tn == cnp.NPY_FLOAT64 or tn == cnp.NPY_FLOAT32
+
+
+@cython.no_gc
+@cython.freelist(1024)
+cdef class Tensor:
+    """An array with autodiff tracking (numpy-backed on the CPU).
+
+    ``t.data`` is the array. Operators (``+ - * / ** @``, unary ``-``, comparisons,
+    indexing) and the numpy-style methods (``t.sum()``, ``t.reshape(...)``, ...) are
+    differentiable pyad functions; plain numpy calls on Tensors (``np.tanh(t)``) dispatch to
+    pyad too. Tensors are immutable: write into ``t.data`` for an untracked in-place change.
+    Leaves made with ``requires_grad=True`` collect gradients in ``.grad`` when
+    ``loss.backward()`` runs (PyTorch style); the functional transforms (``ad.grad``) and
+    ``ad.Tape`` need no flag.
+
+    Parameters
+    ----------
+    data : array_like or Tensor
+        Copied into a new array (``np.array(data, dtype=dtype)``).
+    dtype : numpy dtype, optional
+        The dtype (default: numpy's choice).
+    requires_grad : bool, default False
+        Make it a leaf whose gradient ``backward()`` accumulates into ``.grad`` (float
+        dtypes only).
+
+    Raises
+    ------
+    TypeError
+        With ``requires_grad=True`` on a non-float dtype.
+
+    See Also
+    --------
+    pyad.tensor : the same, as a function.
+
+    Examples
+    --------
+    >>> x = ad.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> x.shape, x.dtype, x.ndim, x.size
+    ((3,), dtype('float64'), 1, 3)
+    >>> y = (x ** 2).sum()
+    >>> y
+    tensor(14., requires_grad=True)
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+    >>> np.tanh(ad.Tensor([0.0]))                  # numpy calls dispatch to pyad
+    tensor([0.])
+    """
+    cdef public object data
+    cdef object _grad
+    cdef bint _requires_grad
+    cdef bint _is_leaf
+    cdef long long _uid
+    cdef Py_ssize_t _slot
+    cdef dict _more
+    cdef object __weakref__
+
+    __array_priority__ = 1000.0
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = (<Tensor>data).data
+        arr = np.array(data, dtype=dtype)
+        self.data = arr
+        self._is_leaf = True
+        self.requires_grad = requires_grad
+
+    property requires_grad:
+        def __get__(self):
+            return self._requires_grad
+
+        def __set__(self, value):
+            if value and not _is_float(self.data):
+                raise TypeError(
+                    f"only float32/float64 tensors can require gradients, got dtype "
+                    f"{self.data.dtype}; convert with ad.tensor(x, dtype=np.float64)")
+            if not value and not self._is_leaf:
+                raise ValueError("requires_grad can only be turned off on a leaf tensor; "
+                                 "use .detach() to get an untracked copy")
+            self._requires_grad = bool(value)
+
+    property is_leaf:
+        def __get__(self):
+            return self._is_leaf
+
+    property grad:
+        """The gradient backward() accumulated (a Tensor of this tensor's shape and dtype), or
+        None. Assign None to clear it, or an array/Tensor of the same shape and dtype."""
+        def __get__(self):
+            return self._grad
+
+        def __set__(self, value):
+            if value is None:
+                self._grad = None
+                return
+            if not isinstance(value, (Tensor, np.ndarray)):
+                raise TypeError(
+                    f"Tensor.grad must be None or an array/Tensor of shape {self.data.shape} and "
+                    f"dtype {self.data.dtype}, got {type(value).__name__}; to clear it, assign "
+                    f"None (optimizer.zero_grad() does)")
+            arr = (<Tensor>value).data if isinstance(value, Tensor) else value
+            if arr.shape != self.data.shape or arr.dtype != self.data.dtype:
+                raise ValueError(
+                    f"Tensor.grad must have the tensor's shape {self.data.shape} and dtype "
+                    f"{self.data.dtype}, got shape {arr.shape} and dtype {arr.dtype}")
+            self._grad = value if isinstance(value, Tensor) else _wrap(arr)
+
+    property shape:
+        def __get__(self):
+            return self.data.shape
+
+    property dtype:
+        def __get__(self):
+            return self.data.dtype
+
+    property ndim:
+        def __get__(self):
+            return self.data.ndim
+
+    property size:
+        def __get__(self):
+            return self.data.size
+
+    property T:
+        def __get__(self):
+            return _ops.transpose(self)
+
+    def numpy(self):
+        """The data as a numpy array (not a copy).
+
+        Raises TypeError while a transform (ad.grad, ad.jvp, ...) differentiates this tensor: a
+        numpy array carries no derivative, so use pyad functions, or t.detach() /
+        ad.stop_gradient(t) when dropping the derivative is meant.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``self.data`` itself.
+
+        Raises
+        ------
+        TypeError
+            Inside a transform that differentiates this tensor.
+
+        Examples
+        --------
+        >>> ad.tensor([1.0, 2.0]).numpy()
+        array([1., 2.])
+        """
+        _check_conversion(self, "t.numpy()")
+        return self.data
+
+    def item(self, *index):
+        """One element as a Python number (numpy's ``ndarray.item``); works on tracked tensors.
+
+        Parameters
+        ----------
+        *index : int
+            None for a one-element tensor; else a flat index or one index per axis.
+
+        Returns
+        -------
+        float, int or bool
+            ``self.data.item(*index)``.
+
+        Raises
+        ------
+        ValueError
+            Without an index when the tensor has more than one element.
+
+        Examples
+        --------
+        >>> ad.sum(ad.tensor([1.0, 2.0])).item()
+        3.0
+        >>> ad.tensor([[1.0, 2.0], [3.0, 4.0]]).item(1, 0)
+        3.0
+        """
+        return self.data.item(*index)
+
+    def detach(self):
+        """The same data, tracked by no tape: a constant for differentiation.
+
+        Returns
+        -------
+        Tensor
+            A new tensor sharing ``self.data`` (no copy), with no derivative.
+
+        Examples
+        --------
+        >>> ad.grad(lambda x: ad.sum(x * x.detach()))(np.array([3.0]))     # d(x c)/dx = c
+        array([3.])
+        """
+        return _wrap(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        _check_conversion(self, "np.asarray(t)")
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        if copy:
+            return self.data.copy()
+        return self.data
+
+    def __len__(self):
+        return len(self.data)
+
+    def __iter__(self):
+        for i in range(len(self.data)):
+            yield self[i]
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
+    def __index__(self):
+        return self.data.__index__()
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self._requires_grad else ""
+        if self.data.dtype != np.float64 and self.data.dtype != np.int64 and self.data.dtype != np.bool_:
+            extra = f", dtype={self.data.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+    def __setitem__(self, key, value):
+        raise TypeError("pyad Tensors are immutable: write into t.data (untracked) or build a "
+                        "new tensor with ad.where / ad.concatenate")
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf with requires_grad=True that
+        self was computed from (PyTorch semantics). Frees the recorded graph unless
+        retain_graph=True.
+
+        Parameters
+        ----------
+        gradient : array_like or Tensor, optional
+            The cotangent seeding the sweep, of self's shape; default 1 (self must then be a
+            scalar).
+        retain_graph : bool, default False
+            Keep the recorded graph for another ``backward()``.
+
+        Raises
+        ------
+        RuntimeError
+            When the graph was already freed by an earlier ``backward()``, or self is not a
+            scalar and no ``gradient`` is given.
+
+        Returns
+        -------
+        None
+            The gradients land in the leaves' ``.grad``.
+
+        Examples
+        --------
+        >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+        >>> loss = ad.sum(w ** 3)
+        >>> loss.backward(retain_graph=True)
+        >>> w.grad
+        tensor([ 3., 12.])
+        >>> loss.backward()                            # gradients accumulate
+        >>> w.grad
+        tensor([ 6., 24.])
+        """
+        _backward(self, gradient, retain_graph)
+
+    # operators: Python scalars and same-shape Tensors take a direct path to their
+    # primitive; everything else goes through pyad.ops.core (promotion, broadcasting checks)
+    def __add__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_ADD_SCALAR, (self,), (other,))
+        if _same_layout(self, other):
+            return _bind(_ADD, (self, other), ())
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_ADD_SCALAR, (self,), (other,))
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_ADD_SCALAR, (self,), (-other,))
+        if _same_layout(self, other):
+            return _bind(_SUBTRACT, (self, other), ())
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_RSUB_SCALAR, (self,), (other,))
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_MUL_SCALAR, (self,), (other,))
+        if _same_layout(self, other):
+            return _bind(_MULTIPLY, (self, other), ())
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        if type(other) is float or type(other) is int:
+            return _bind(_MUL_SCALAR, (self,), (other,))
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __pow__(self, other, mod):
+        return _ops.power(self, other)
+
+    def __rpow__(self, other, mod):
+        return _ops.power(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _bind(_NEGATIVE, (self,), ())
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __getitem__(self, key):
+        return _ops.getitem(self, key)
+
+    def __lt__(self, other):
+        return _ops.less(self, other)
+
+    def __le__(self, other):
+        return _ops.less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops.greater(self, other)
+
+    def __ge__(self, other):
+        return _ops.greater_equal(self, other)
+
+    def __eq__(self, other):
+        return _ops.equal(self, other)
+
+    def __ne__(self, other):
+        return _ops.not_equal(self, other)
+
+    def __mod__(self, other):
+        return _ops.mod(self, other)
+
+    def __rmod__(self, other):
+        return _ops.mod(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    # methods as on numpy arrays and torch tensors, routed through the same rows as the
+    # public functions (pyad.ops.core), so they are differentiable wherever those are
+    def sum(self, axis=None, keepdims=False):
+        """Same as ``ad.sum(self, axis, keepdims)``."""
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        """Same as ``ad.mean(self, axis, keepdims)``."""
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        """Same as ``ad.max(self, axis, keepdims)``."""
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        """Same as ``ad.min(self, axis, keepdims)``."""
+        return _ops.min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        """Same as ``ad.var(self, axis, ddof, keepdims)``."""
+        return _ops.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        """Same as ``ad.std(self, axis, ddof, keepdims)``."""
+        return _ops.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        """Same as ``ad.prod(self, axis, keepdims)``."""
+        return _ops.prod(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        """Same as ``ad.cumsum(self, axis)``."""
+        return _ops.cumsum(self, axis=axis)
+
+    def cumprod(self, axis=None):
+        """Same as ``ad.cumprod(self, axis)``."""
+        return _ops.cumprod(self, axis=axis)
+
+    def reshape(self, *shape):
+        """Same as ``ad.reshape(self, shape)``; the shape may also be given as separate ints,
+        ``t.reshape(2, 3)``.
+        """
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = shape[0]
+        return _ops.reshape(self, shape)
+
+    def view(self, *shape):
+        """Same as ``ad.reshape(self, shape)``: torch's name for reshape (pyad tensors are
+        immutable, so no aliasing is visible).
+        """
+        return self.reshape(*shape)
+
+    def transpose(self, *axes):
+        """Same as ``ad.transpose(self, axes)``; the axes may also be given as separate ints,
+        ``t.transpose(1, 0)``.
+        """
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = axes[0]
+        return _ops.transpose(self, axes if axes else None)
+
+    def swapaxes(self, axis1, axis2):
+        """Same as ``ad.swapaxes(self, axis1, axis2)``."""
+        return _ops.swapaxes(self, axis1, axis2)
+
+    def flatten(self):
+        """Same as ``ad.reshape(self, -1)``: a 1-D tensor of the elements in C order."""
+        return _ops.reshape(self, (-1,))
+
+    def ravel(self):
+        """Same as ``ad.reshape(self, -1)``: a 1-D tensor of the elements in C order."""
+        return _ops.reshape(self, (-1,))
+
+    def squeeze(self, axis=None):
+        """Same as ``ad.squeeze(self, axis)``."""
+        return _ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis):
+        """Same as ``ad.expand_dims(self, axis)`` (torch's name)."""
+        return _ops.expand_dims(self, axis)
+
+    def astype(self, dtype):
+        """Same as ``ad.astype(self, dtype)``."""
+        return _ops.astype(self, dtype)
+
+    def copy(self):
+        """A new tensor with the same value; derivatives flow through it (numpy's copy).
+
+        Returns
+        -------
+        Tensor
+            The copy.
+
+        Examples
+        --------
+        >>> ad.grad(lambda x: ad.sum(x.copy() * 2.0))(np.array([1.0]))
+        array([2.])
+        """
+        return _ops.multiply(self, 1) if _is_float(self.data) else _wrap(self.data.copy())
+
+    def dot(self, other):
+        """Same as ``ad.dot(self, other)``."""
+        return _ops.dot(self, other)
+
+    def take(self, indices, axis=None):
+        """Same as ``ad.take(self, indices, axis)``."""
+        return _ops.take(self, indices, axis=axis)
+
+    def clip(self, min=None, max=None):
+        """Same as ``ad.clip(self, min, max)``."""
+        return _ops.clip(self, min, max)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        """Same as ``ad.diagonal(self, offset, axis1, axis2)``."""
+        return _ops.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        """Same as ``ad.trace(self, offset, axis1, axis2)``."""
+        return _ops.trace(self, offset, axis1, axis2)
+
+    def repeat(self, repeats, axis=None):
+        """Same as ``ad.repeat(self, repeats, axis)``."""
+        return _ops.repeat(self, repeats, axis=axis)
+
+    def round(self, decimals=0):
+        """Same as ``ad.round(self, decimals)``."""
+        return _ops.round(self, decimals)
+
+    def exp(self):
+        """Same as ``ad.exp(self)``."""
+        return _ops.exp(self)
+
+    def log(self):
+        """Same as ``ad.log(self)``."""
+        return _ops.log(self)
+
+    def log1p(self):
+        """Same as ``ad.log1p(self)``."""
+        return _ops.log1p(self)
+
+    def sqrt(self):
+        """Same as ``ad.sqrt(self)``."""
+        return _ops.sqrt(self)
+
+    def square(self):
+        """Same as ``ad.square(self)``."""
+        return _ops.square(self)
+
+    def abs(self):
+        """Same as ``ad.abs(self)``."""
+        return _ops.abs(self)
+
+    def sin(self):
+        """Same as ``ad.sin(self)``."""
+        return _ops.sin(self)
+
+    def cos(self):
+        """Same as ``ad.cos(self)``."""
+        return _ops.cos(self)
+
+    def tanh(self):
+        """Same as ``ad.tanh(self)``."""
+        return _ops.tanh(self)
+
+    def sigmoid(self):
+        """Same as ``ad.sigmoid(self)``."""
+        return _ops.sigmoid(self)
+
+    def relu(self):
+        """Same as ``ad.relu(self)``."""
+        return _ops.relu(self)
+
+    def softplus(self):
+        """Same as ``ad.softplus(self)``."""
+        return _ops.softplus(self)
+
+    def pow(self, exponent):
+        """Same as ``ad.power(self, exponent)``: ``self ** exponent``."""
+        return _ops.power(self, exponent)
+
+    def softmax(self, axis=-1):
+        """Same as ``ad.softmax(self, axis)``."""
+        return _ops.softmax(self, axis=axis)
+
+    def log_softmax(self, axis=-1):
+        """Same as ``ad.log_softmax(self, axis)``."""
+        return _ops.log_softmax(self, axis=axis)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        """Same as ``ad.logsumexp(self, axis, keepdims)``."""
+        return _ops.logsumexp(self, axis=axis, keepdims=keepdims)
+
+    # not differentiable: integer or bool results, as numpy gives them
+    def argmax(self, axis=None):
+        """Indices of the maxima (``np.argmax``).
+
+        Not differentiable: the result is an integer Tensor.
+
+        Parameters
+        ----------
+        axis : int, optional
+            The axis (default: the flattened tensor).
+
+        Returns
+        -------
+        Tensor
+            int64 indices.
+
+        Examples
+        --------
+        >>> ad.tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(axis=1)
+        tensor([1, 0])
+        """
+        return _ops.argmax(self, axis=axis)      # the table's row: replay knows it read data
+
+    def argmin(self, axis=None):
+        """Indices of the minima (``np.argmin``).
+
+        Not differentiable: the result is an integer Tensor.
+
+        Parameters
+        ----------
+        axis : int, optional
+            The axis (default: the flattened tensor).
+
+        Returns
+        -------
+        Tensor
+            int64 indices.
+
+        Examples
+        --------
+        >>> ad.tensor([3.0, 1.0, 2.0]).argmin()
+        tensor(1)
+        """
+        return _ops.argmin(self, axis=axis)
+
+    def argsort(self, axis=-1):
+        """Indices that sort the tensor (``np.argsort``).
+
+        Not differentiable: the result is an integer Tensor.
+
+        Parameters
+        ----------
+        axis : int, default -1
+            The axis to sort along.
+
+        Returns
+        -------
+        Tensor
+            int64 indices.
+
+        Examples
+        --------
+        >>> ad.tensor([3.0, 1.0, 2.0]).argsort()
+        tensor([1, 2, 0])
+        """
+        return _ops.argsort(self, axis=axis)
+
+    def all(self, axis=None, keepdims=False):
+        """Whether all elements are true (``np.all``).
+
+        Not differentiable: the result is a bool Tensor.
+
+        Parameters
+        ----------
+        axis : None, int or tuple of ints, optional
+            The axes to reduce (default all).
+        keepdims : bool, default False
+            Keep the reduced axes with length 1.
+
+        Returns
+        -------
+        Tensor
+            bool.
+
+        Examples
+        --------
+        >>> (ad.tensor([1.0, 2.0]) > 0).all()
+        tensor(True)
+        """
+        return _wrap(np.asarray(np.all(self.data, axis=axis, keepdims=keepdims)))
+
+    def any(self, axis=None, keepdims=False):
+        """Whether any element is true (``np.any``).
+
+        Not differentiable: the result is a bool Tensor.
+
+        Parameters
+        ----------
+        axis : None, int or tuple of ints, optional
+            The axes to reduce (default all).
+        keepdims : bool, default False
+            Keep the reduced axes with length 1.
+
+        Returns
+        -------
+        Tensor
+            bool.
+
+        Examples
+        --------
+        >>> (ad.tensor([1.0, -2.0]) < 0).any()
+        tensor(True)
+        """
+        return _wrap(np.asarray(np.any(self.data, axis=axis, keepdims=keepdims)))
+
+    def nonzero(self):
+        """The indices of the non-zero elements (``np.nonzero``); not differentiable.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            One index array per dimension.
+
+        Examples
+        --------
+        >>> ad.tensor([0.0, 3.0, 0.0, 1.0]).nonzero()
+        (array([1, 3]),)
+        """
+        return np.nonzero(self.data)
+
+    def tolist(self):
+        """The values as nested Python lists (``ndarray.tolist``); not differentiable.
+
+        Returns
+        -------
+        list or scalar
+            ``self.data.tolist()``.
+
+        Examples
+        --------
+        >>> ad.tensor([[1.0, 2.0]]).tolist()
+        [[1.0, 2.0]]
+        """
+        return self.data.tolist()
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _ops._array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _ops._array_function(func, types, args, kwargs)
+
+
+cdef void _check_conversion(Tensor t, str how) except *:
+    """A tensor that an active transform differentiates must not silently become a constant
+    (the derivative through it would be a wrong zero): raise, as autograd and JAX do."""
+    cdef _ThreadState st
+    if t._uid == 0 and t._more is None:
+        return                          # tracked by no tape at all (the common case)
+    st = _state()
+    for tape in st.tapes[1:]:
+        if _slot(t, <Tape>tape) >= 0:
+            raise TypeError(
+                f"pyad: {how} turns a Tensor that ad.grad/jvp/hvp/... is differentiating into "
+                f"a numpy array, which drops its derivative (the result would be silently "
+                f"wrong). Use pyad functions on it (ad.sum, ad.exp, `import pyad.ops.numpy as np`) "
+                f"to keep the derivative, or ad.stop_gradient(t) / t.detach() if dropping it "
+                f"is meant. float(t), t.item() and comparisons work on tracked tensors.")
+
+
+def stop_gradient(x):
+    """x's value with no derivative: a Tensor that no tape tracks (arrays pass through).
+
+    Use it where dropping the derivative is meant (a target that must be held constant, a
+    value to convert with numpy inside a transform); same as ``t.detach()``.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+        The value.
+
+    Returns
+    -------
+    Tensor or array_like
+        The same data, untracked (x itself if it is not a Tensor).
+
+    Examples
+    --------
+    >>> ad.grad(lambda x: ad.sum(x * ad.stop_gradient(x)))(np.array([1.0, 2.0]))
+    array([1., 2.])
+    """
+    if isinstance(x, Tensor):
+        return _wrap((<Tensor>x).data)
+    return x
+
+
+cdef inline bint _same_layout(Tensor x, other):
+    """Both Tensors of one float dtype and one shape: no promotion or broadcasting needed."""
+    if type(other) is not Tensor:
+        return False
+    a, b = x.data, (<Tensor>other).data
+    return (type(a) is cnp.ndarray and type(b) is cnp.ndarray
+            and (<cnp.ndarray>a).descr is (<cnp.ndarray>b).descr and a.shape == b.shape)
+
+
+cdef inline Tensor _wrap(data):
+    cdef Tensor t = Tensor.__new__(Tensor)
+    t.data = data
+    t._is_leaf = True
+    return t
+
+
+def wrap(data):
+    """A Tensor around an existing array, without copying; tracked by no tape."""
+    return _wrap(data)
+
+
+cdef inline bint _maybe_tracked(Tensor t, bint explicit_tapes):
+    # with only the implicit tape recording, only requires_grad tensors can be on it
+    return t._requires_grad or (explicit_tapes and (t._uid != 0 or t._more is not None))
+
+
+# ---------------------------------------------------------------------------- bind
+cdef inline bint _kernel_ready(d):
+    """A C-contiguous, aligned, native-byte-order float32/float64 numpy array: what the C++
+    kernels take as is."""
+    return (type(d) is cnp.ndarray and _is_float(<cnp.ndarray>d)
+            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>d)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>d))
+
+
+cdef object _prepare_arrays(Primitive prim, list datas):
+    """Copy strided views to C order; route non-float dtypes to the primitive's numpy
+    fallback. Returns the function to call."""
+    cdef Py_ssize_t i
+    cdef bint floats = True
+    for i in range(len(datas)):
+        d = datas[i]
+        if not isinstance(d, cnp.ndarray):
+            continue        # a non-numpy array (CuPy) goes to its backend as it is
+        if not _is_float(<cnp.ndarray>d):
+            floats = False
+        elif not cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>d):
+            datas[i] = np.require(d, requirements="CA")     # C order and aligned
+        if not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>datas[i]):
+            # any array numpy accepts: a big-endian one is read in the native order
+            datas[i] = datas[i].astype(datas[i].dtype.newbyteorder("="))
+    if floats:
+        return prim.impl
+    if prim.fallback is None:
+        dtypes = ", ".join(str(d.dtype) for d in datas)
+        raise TypeError(f"pyad.{prim.name}: expected float32 or float64 inputs, got {dtypes}")
+    return prim.fallback
+
+
+cdef object _check_nans(Primitive prim, list datas, out):
+    if not isinstance(out, np.ndarray) or out.dtype.kind not in "fc":
+        return
+    if np.isfinite(out).all():
+        return
+    for d in datas:
+        if isinstance(d, np.ndarray) and d.dtype.kind in "fc" and not np.isfinite(d).all():
+            return
+    raise FloatingPointError(
+        f"debug_nans: primitive '{prim.name}' produced a NaN or Inf from finite inputs "
+        f"(input shapes {[np.shape(d) for d in datas]})")
+
+
+cdef object _run(Primitive prim, tuple args, tuple params):
+    """The forward kernel on the inputs' arrays (fixed-arity calls for the common cases)."""
+    cdef Py_ssize_t n = len(args), p = len(params)
+    fn = prim.impl
+    if n == 1 and p <= 1 and not _debug_nans:
+        d0 = (<Tensor>args[0]).data
+        if not prim.contiguous_floats or _kernel_ready(d0):
+            return fn(d0) if p == 0 else fn(d0, params[0])
+    elif n == 2 and p == 0 and not _debug_nans:
+        d0 = (<Tensor>args[0]).data
+        d1 = (<Tensor>args[1]).data
+        if not prim.contiguous_floats or (_kernel_ready(d0) and _kernel_ready(d1)):
+            return fn(d0, d1)
+    cdef list datas = [(<Tensor>a).data for a in args]
+    if prim.contiguous_floats:
+        fn = _prepare_arrays(prim, datas)
+    out = fn(*datas, *params)
+    if _debug_nans:
+        _check_nans(prim, datas, out)
+    return out
+
+
+cdef Tensor _bind(Primitive prim, tuple args, tuple params):
+    cdef Tensor out
+    cdef _ThreadState st
+    if _deferring:
+        st = _state()
+        if st.pending is not None:
+            _materialize(st)        # this op may read the deferred output
+        if st.defer and prim.out_shape is not None:
+            out = _bind_deferred(st, prim, args, params)
+            if out is not None:
+                return out
+    out = Tensor.__new__(Tensor)
+    data = _run(prim, args, params)
+    if type(data) is not cnp.ndarray and isinstance(data, cnp.generic):
+        data = np.asarray(data)       # numpy ufuncs turn 0-d results into scalars
+    out.data = data
+    out._is_leaf = True
+    if not prim.differentiable:
+        st = _state()
+        if st.n_active:
+            _note_unrecorded(st, args)
+        return out
+    _record_tracked(_state(), prim, args, params, out)
+    return out
+
+
+cdef void _note_unrecorded(_ThreadState st, tuple args) except *:
+    """A non-differentiable op (a comparison, sign) read a tensor a tape tracks: the tape's
+    recording no longer captures everything its tracked values influence (see replay)."""
+    cdef Tape tape
+    for t in st.tapes[1:]:
+        tape = <Tape>t
+        if tape.replayable and not tape.forward:
+            for a in args:
+                if _slot(<Tensor>a, tape) >= 0:
+                    tape.replayable = False
+                    break
+
+
+cdef void _record_tracked(_ThreadState st, Primitive prim, tuple args, tuple params,
+                          Tensor out) except *:
+    """Record the application on the tapes that track one of its inputs."""
+    cdef bint explicit_tapes = st.n_active > 0
+    if st.frozen_below and not explicit_tapes:
+        return
+    cdef Py_ssize_t i
+    for i in range(len(args)):
+        if _maybe_tracked(<Tensor>args[i], explicit_tapes):
+            _record(st, prim, args, params, out)
+            break
+
+
+# Deferred primals. A forward-over-reverse HVP needs only the tangents of the parameters'
+# cotangents, yet evaluating their VJP rules under the trace also computes the cotangents
+# themselves: for an MLP, one X^T G product per weight, ~40% of a gradient. In a window the
+# sweep opens around such a rule, a primitive with an out_shape gets a zero placeholder of
+# that shape instead of running its kernel; its tangent is still computed (its JVP never
+# reads the output). Any later op materializes the placeholder first, so only the rule's
+# final product, whose value nobody reads, is skipped.
+cdef dict _placeholders = {}
+
+
+cdef Tensor _bind_deferred(_ThreadState st, Primitive prim, tuple args, tuple params):
+    datas = [(<Tensor>a).data for a in args]
+    shape = prim.out_shape(*datas, *params)
+    if shape is None:
+        return None
+    cdef Tensor out = Tensor.__new__(Tensor)
+    key = (tuple(shape), np.result_type(*datas))
+    placeholder = _placeholders.get(key)
+    if placeholder is None:       # read-only zero views, one per shape (np.broadcast_to is slow)
+        if len(_placeholders) >= 1024:
+            _placeholders.clear()
+        placeholder = _placeholders[key] = np.broadcast_to(np.zeros((), dtype=key[1]), key[0])
+    out.data = placeholder
+    out._is_leaf = True
+    st.defer = False          # the JVP rule's own ops run normally
+    try:
+        _record_tracked(st, prim, args, params, out)
+    finally:
+        st.defer = True
+    st.pending = [out, prim, args, params]
+    return out
+
+
+cdef void _materialize(_ThreadState st) except *:
+    out, prim, args, params = st.pending
+    st.pending = None
+    (<Tensor>out).data = _run(<Primitive>prim, <tuple>args, <tuple>params)
+
+
+cdef inline Tensor _as_input(x):
+    if type(x) is Tensor or isinstance(x, Tensor):
+        return <Tensor>x
+    return _wrap(np.asarray(x))
+
+
+def bind(Primitive prim, *args, tuple params=()):
+    """Apply a primitive: run its kernel, and record it on every active tape that tracks one
+    of its inputs. args are Tensors (arrays are wrapped); params are non-differentiable
+    extra arguments (axis, a Python scalar, ...).
+
+    Parameters
+    ----------
+    prim : Primitive
+        The row to apply.
+    *args : array_like or Tensor
+        The inputs.
+    params : tuple, default ()
+        Extra static arguments, passed to the kernel and the rules after the inputs.
+
+    Returns
+    -------
+    Tensor
+        The output.
+
+    Examples
+    --------
+    >>> scale = ad.Primitive("scale", lambda x, c: c * x, [lambda g, ans, x, c: c * g])
+    >>> ad.bind(scale, np.array([1.0, 2.0]), params=(3.0,))
+    tensor([3., 6.])
+    """
+    return _bind(prim, tuple([_as_input(a) for a in args]), params)
+
+
+def make_unary(Primitive prim, str name, str doc):
+    """The public function for a one-input primitive, e.g. ad.tanh."""
+    def op(x):
+        return _bind(prim, (_as_input(x),), ())
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+cpdef Tensor apply1(Primitive prim, x, tuple params=()):
+    """bind() for one input, without the varargs."""
+    return _bind(prim, (_as_input(x),), params)
+
+
+cpdef Tensor apply2(Primitive prim, x, y, tuple params=()):
+    """bind() for two inputs, without the varargs."""
+    return _bind(prim, (_as_input(x), _as_input(y)), params)
+
+
+cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
+                  Tensor out) except *:
+    cdef Tape tape
+    cdef Tensor a
+    cdef Py_ssize_t i, s, n = len(args), ntapes = len(st.tapes), ti
+    cdef list slots = None
+    cdef Py_ssize_t few[4]
+    cdef bint any_tracked
+    cdef _Record rec
+    for ti in range(ntapes):
+        tape = <Tape>st.tapes[ti]
+        if st.is_hidden(tape.level):
+            continue        # a rule of this tape's level (or an outer one's) is running
+        if tape.level < st.frozen_below and not tape.forward:
+            continue        # no_grad() stops reverse-mode recording, not forward mode
+        if tape.forward:
+            _push_tangent(st, <JvpTrace>tape, prim, args, params, out)
+            continue
+        any_tracked = False
+        if n > 4:
+            slots = [UNTRACKED] * n
+        else:
+            few[0] = few[1] = few[2] = few[3] = UNTRACKED
+        for i in range(n):
+            a = <Tensor>args[i]
+            s = _slot(a, tape)
+            if s == UNTRACKED:
+                if not a._requires_grad:
+                    continue
+                if a._is_leaf:
+                    if not (tape.implicit or tape.watch_accessed):
+                        continue
+                    s = tape._watch_one(a)
+                elif tape.implicit:
+                    s = RELEASED
+                else:
+                    continue
+            if not prim.variadic and (i >= len(prim.vjps) or prim.vjps[i] is None):
+                if s >= 0:
+                    tape.replayable = False     # a tracked value the recording cannot see
+                continue
+            any_tracked = True
+            if n > 4:
+                slots[i] = s
+            else:
+                few[i] = s
+        if any_tracked:
+            s = tape.nslots
+            tape.nslots += 1
+            _set_slot(out, tape, s)
+            rec = _Record.__new__(_Record)
+            rec.prim = prim
+            rec.out_slot = s
+            rec.nin = n
+            if n > 4:
+                rec.many = tuple(slots)
+            else:
+                rec.few[0], rec.few[1], rec.few[2], rec.few[3] = few[0], few[1], few[2], few[3]
+            rec.out = out
+            rec.args = _untracked(args)
+            rec.params = _untracked(params)
+            tape.records.append(rec)
+            if tape.implicit:
+                out._requires_grad = True
+                out._is_leaf = False
+
+
+cdef object _batched_jvp_fn = None, _batched_vjp_fn = None
+
+
+cdef object _batched_jvp():
+    """pyad.ops.batching.batched_jvp (imported on first use: it needs the primitive table)."""
+    global _batched_jvp_fn
+    if _batched_jvp_fn is None:
+        from pyad.ops.batching import batched_jvp
+        _batched_jvp_fn = batched_jvp
+    return _batched_jvp_fn
+
+
+cdef object _batched_vjp():
+    global _batched_vjp_fn
+    if _batched_vjp_fn is None:
+        from pyad.ops.batching import batched_vjp
+        _batched_vjp_fn = batched_vjp
+    return _batched_vjp_fn
+
+
+cdef void _push_tangent(_ThreadState st, JvpTrace trace, Primitive prim, tuple args,
+                        tuple params, Tensor out) except *:
+    """Forward mode: the output's tangent on this trace from the inputs' tangents."""
+    cdef Py_ssize_t i, s, n = len(args)
+    cdef list dots = None
+    for i in range(n):
+        s = _slot(<Tensor>args[i], trace)
+        if s >= 0 and trace.tangents[s] is not None:
+            if dots is None:
+                dots = [None] * n
+            dots[i] = trace.tangents[s]
+    if dots is None:
+        return
+    if prim.jvp is None:
+        raise TypeError(f"pyad: primitive '{prim.name}' has no forward-mode (JVP) rule; "
+                        f"a custom primitive gets one with .defjvp(...)")
+    st.hide_from(trace.level)
+    try:
+        if trace.batch:
+            tangent = _batched_jvp()(prim, tuple(dots), out, args, params, trace.batch)
+        else:
+            tangent = prim.jvp(tuple(dots), out, *args, *params)
+    finally:
+        st.unhide()
+    if tangent is None:
+        return
+    s = trace.nslots
+    trace.nslots += 1
+    _set_slot(out, trace, s)
+    trace.tangents.append(tangent)
+
+
+# ---------------------------------------------------------------------------- tapes
+cdef class Tape:
+    """Records the primitives applied to watched tensors, for reverse-mode differentiation
+    (TensorFlow's GradientTape style).
+
+    Inside ``with ad.Tape() as tape:`` every pyad operation on a watched tensor is recorded;
+    ``tape.gradient(y, sources)`` then sweeps the record backwards. Tensors with
+    ``requires_grad=True`` are watched automatically (``watch_accessed_variables``). A
+    non-persistent tape frees what it saved after one gradient() call. Tapes nest: a
+    gradient() computed while an outer tape records is itself recorded (grad of grad).
+
+    Parameters
+    ----------
+    persistent : bool, default False
+        Keep the record for several ``gradient()`` calls.
+    watch_accessed_variables : bool, default True
+        Watch tensors with ``requires_grad=True`` automatically.
+
+    Raises
+    ------
+    RuntimeError
+        When a released tape is entered again.
+
+    See Also
+    --------
+    pyad.grad : the functional form.
+
+    Examples
+    --------
+    >>> x = ad.tensor([1.0, 2.0, 3.0])
+    >>> with ad.Tape() as tape:
+    ...     tape.watch(x)
+    ...     y = ad.sum(ad.exp(x))
+    >>> dx, = tape.gradient(y, [x])
+    >>> np.round(dx.numpy(), 4)
+    array([ 2.7183,  7.3891, 20.0855])
+
+    Nested tapes give second derivatives:
+
+    >>> x = ad.tensor(2.0)
+    >>> with ad.Tape() as outer:
+    ...     outer.watch(x)
+    ...     with ad.Tape() as inner:
+    ...         inner.watch(x)
+    ...         y = x ** 3
+    ...     dy, = inner.gradient(y, [x])           # 3 x^2, recorded by outer
+    >>> outer.gradient(dy, [x])                   # 6 x
+    [tensor(12.)]
+    """
+    cdef readonly long long uid
+    cdef list records
+    cdef Py_ssize_t nslots
+    cdef readonly bint persistent
+    cdef readonly bint watch_accessed
+    cdef readonly bint implicit
+    cdef bint released
+    cdef readonly long long level    # nesting order: inner tapes have higher levels
+    cdef readonly bint forward
+    cdef readonly bint replayable   # every op that read a tracked tensor was recorded
+    cdef long long closed       # the next uid when its `with` block ended (0: still open)
+    cdef Py_ssize_t n_freed     # implicit tape: records backward() has freed
+    cdef list leaves          # implicit tape: watched leaves, to receive .grad
+
+    def __init__(self, persistent=False, watch_accessed_variables=True, *, _implicit=False):
+        global _next_uid
+        self.uid = _next_uid
+        _next_uid += 1
+        _live_uids.add(self.uid)
+        self.records = []
+        self.nslots = 0
+        self.persistent = persistent
+        self.watch_accessed = watch_accessed_variables
+        self.implicit = _implicit
+        self.released = False
+        self.leaves = []
+        self.level = 0 if _implicit else self.uid
+        self.forward = False
+        self.replayable = True
+
+    def __dealloc__(self):
+        _live_uids.discard(self.uid)
+
+    def __enter__(self):
+        if self.released:
+            raise RuntimeError("this Tape has been used and released; create a new ad.Tape()")
+        cdef _ThreadState st = _state()
+        st.tapes.append(self)
+        self.closed = 0
+        st.refresh()
+        return self
+
+    def __exit__(self, *exc):
+        cdef _ThreadState st = _state()
+        for i in range(len(st.tapes) - 1, 0, -1):
+            if st.tapes[i] is self:
+                del st.tapes[i]
+                break
+        self.closed = _next_uid
+        st.refresh()
+        return False
+
+    def __len__(self):
+        """Number of recorded primitive applications."""
+        return len(self.records) if self.records is not None else 0
+
+    cdef Py_ssize_t _watch_one(self, Tensor t) except -3:
+        cdef Py_ssize_t s = _slot(t, self)
+        if s >= 0:
+            return s
+        if not _is_float(t.data):
+            raise TypeError(f"cannot differentiate with respect to a tensor of dtype "
+                            f"{t.data.dtype}: only float32 and float64 inputs have gradients; "
+                            f"cast it first, e.g. x.astype(np.float64)")
+        s = self.nslots
+        self.nslots += 1
+        _set_slot(t, self, s)
+        if self.implicit:
+            self.leaves.append(t)
+        return s
+
+    def watch(self, *tensors):
+        """Track these tensors (or pytrees of tensors) from now on.
+
+        Parameters
+        ----------
+        *tensors : Tensor or pytree of Tensors
+            What to differentiate with respect to.
+
+        Raises
+        ------
+        TypeError
+            For a leaf that is not a Tensor (wrap arrays with ``ad.tensor``).
+        RuntimeError
+            When the tape was released.
+
+        Returns
+        -------
+        None
+            The tensors are watched from now on.
+
+        Examples
+        --------
+        >>> params = {"w": ad.tensor([1.0, 2.0]), "b": ad.tensor(0.5)}
+        >>> with ad.Tape() as tape:
+        ...     tape.watch(params)
+        ...     y = ad.sum(params["w"] * 3.0) + params["b"]
+        >>> tape.gradient(y, params)
+        {'b': tensor(1.), 'w': tensor([3., 3.])}
+        """
+        from pyad.engine.pytree import tree_leaves
+        if self.released:
+            raise RuntimeError("this Tape has been used and released; create a new ad.Tape()")
+        for t in tree_leaves(list(tensors)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"Tape.watch expects pyad Tensors, got {type(t).__name__}; "
+                                f"wrap arrays with ad.tensor(x)")
+            self._watch_one(<Tensor>t)
+
+    def replay(self, inputs, values, outputs):
+        """Evaluate the recording again with new arrays for the watched tensors `inputs`
+        (everything the recording did not track keeps its recorded value) and return the
+        arrays of `outputs`. Only forward kernels run: nothing is recorded, no rule runs.
+        For a recording that is linear in its inputs (the tangent part of a forward-mode
+        pass) this re-applies the same linear map without recomputing what it depends on.
+
+        Parameters
+        ----------
+        inputs : sequence of Tensor
+            Watched tensors of this tape.
+        values : sequence of numpy.ndarray
+            Their new values (same shapes and dtypes).
+        outputs : sequence of Tensor
+            Tensors computed during the recording.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The outputs' new values.
+
+        Raises
+        ------
+        RuntimeError
+            When the tape was released, or a non-differentiable op read a tracked value.
+        ValueError
+            When an input is not watched by this tape.
+
+        Examples
+        --------
+        >>> x = ad.tensor([1.0, 2.0])
+        >>> with ad.Tape(persistent=True) as tape:
+        ...     tape.watch(x)
+        ...     y = 3.0 * x + 1.0
+        >>> tape.replay([x], [np.array([10.0, 20.0])], [y])
+        [array([31., 61.])]
+        """
+        if self.released or self.records is None:
+            raise RuntimeError("Tape.replay: this tape was released; use ad.Tape(persistent=True)")
+        if not self.replayable:
+            raise RuntimeError("Tape.replay: a non-differentiable op (a comparison, sign, ...) "
+                               "read a tracked value, so the recording does not determine its "
+                               "outputs; compute them again instead")
+        cdef list vals = [None] * self.nslots
+        cdef Py_ssize_t s, k
+        cdef _Record rec
+        for x, v in zip(inputs, values):
+            s = _slot(<Tensor>x, self)
+            if s < 0:
+                raise ValueError("Tape.replay: an input is not watched by this tape")
+            vals[s] = v
+        for r in self.records:
+            if r is None:
+                continue
+            rec = <_Record>r
+            if rec.prim is None:
+                _raise_released()
+            datas = []
+            for k in range(len(rec.args)):
+                s = rec.in_slot(k)
+                datas.append(vals[s] if s >= 0 and vals[s] is not None
+                             else (<Tensor>rec.args[k]).data)
+            fn = _prepare_arrays(rec.prim, datas) if rec.prim.contiguous_floats else rec.prim.impl
+            out = fn(*datas, *rec.params)
+            if type(out) is not cnp.ndarray and isinstance(out, cnp.generic):
+                out = np.asarray(out)
+            vals[rec.out_slot] = out
+        result = []
+        for o in outputs:
+            s = _slot(<Tensor>o, self)
+            result.append(vals[s] if s >= 0 and vals[s] is not None else (<Tensor>o).data)
+        return result
+
+    def gradient(self, target, sources, output_gradients=None):
+        """d target / d source for each source; sources may be a Tensor or a pytree of them.
+
+        A non-scalar target is summed (seeded with ones) unless output_gradients is given.
+        Sources the target does not depend on get zeros.
+
+        Parameters
+        ----------
+        target : Tensor
+            What to differentiate (computed inside the tape's block).
+        sources : Tensor or pytree of Tensors
+            Watched tensors.
+        output_gradients : array_like or Tensor, optional
+            The cotangent of target (default ones): gives vector-Jacobian products.
+
+        Returns
+        -------
+        pytree of Tensor
+            The gradients, structured like ``sources``.
+
+        Raises
+        ------
+        TypeError
+            When target or a source is not a Tensor.
+        RuntimeError
+            When a non-persistent tape is asked a second time.
+
+        Examples
+        --------
+        >>> x = ad.tensor([1.0, 2.0])
+        >>> with ad.Tape(persistent=True) as tape:
+        ...     tape.watch(x)
+        ...     y = x ** 2
+        >>> tape.gradient(y, x)                        # summed: 2 x
+        tensor([2., 4.])
+        >>> tape.gradient(y, [x], output_gradients=np.array([1.0, 0.0]))
+        [tensor([2., 0.])]
+        """
+        from pyad.engine.pytree import tree_flatten, tree_unflatten
+        leaves, treedef = tree_flatten(sources)
+        for s in leaves:
+            if not isinstance(s, Tensor):
+                raise TypeError(f"Tape.gradient: sources must be Tensors, got {type(s).__name__}")
+        if not isinstance(target, Tensor):
+            raise TypeError(f"Tape.gradient: target must be a Tensor, got {type(target).__name__}")
+        grads = self._sweep([target], [output_gradients], leaves, False)
+        grads = [_wrap(np.zeros_like((<Tensor>s).data)) if g is None else g
+                 for g, s in zip(grads, leaves)]
+        return tree_unflatten(treedef, grads)
+
+    cdef list _sweep(self, list targets, list seeds, list sources, bint retain,
+                     bint defer_sources=False, Py_ssize_t batch=0):
+        """Reverse sweep from targets (seeded with seeds, None meaning ones) to sources;
+        returns one cotangent per source, None where the targets do not depend on it.
+        defer_sources: only the cotangents' tangents on an enclosing JvpTrace will be read,
+        so the final products of rules marked `deferrable` that feed leaf sources are not
+        computed (see _bind_deferred). batch > 0: each seed is a stack of that many
+        cotangents, (batch,) + target shape, and so is every cotangent returned."""
+        if self.released:
+            raise RuntimeError(
+                "pyad: this tape was already used by gradient()/backward() and its saved values "
+                "were released; use ad.Tape(persistent=True) (or backward(retain_graph=True)) "
+                "to differentiate more than once")
+        cdef _ThreadState st = _state()
+        cdef list records = self.records
+        cdef list source_slots = [_slot(<Tensor>src, self) for src in sources]
+        cdef list grads = [None] * self.nslots
+        cdef Py_ssize_t i, k, s, tslot, j, start = -1
+        cdef _Record rec
+        cdef Primitive prim
+        cdef Tensor target
+        cdef bint keep = self.persistent or retain
+        for k in range(len(targets)):
+            target = <Tensor>targets[k]
+            tslot = _slot(target, self)
+            if tslot < 0:
+                continue
+            seed = seeds[k]
+            if seed is None and not batch:
+                g = _wrap(np.ones_like(target.data))
+            else:
+                g = _as_tensor(seed)
+                want = (batch,) + target.shape if batch else target.shape
+                if g.shape != want:
+                    raise ValueError(f"gradient seed has shape {g.shape} but the target has "
+                                     f"shape {target.shape}; it must have shape {want}")
+            grads[tslot] = g if grads[tslot] is None else _add(grads[tslot], g)
+            j = len(records) - 1
+            while j > start and (records[j] is None or (<_Record>records[j]).out_slot != tslot):
+                j -= 1
+            start = j
+        # the sweep is recorded by outer tapes (grad of grad) and by tapes made after this one
+        # closed (grad of a vjp function), not by this one or the ones nested in it
+        st.hide_from(self.level, self.closed)
+        # cotangents of sources that are themselves intermediate results must survive
+        cdef bytearray protected = bytearray(self.nslots)
+        cdef unsigned char* is_source = protected
+        cdef Py_ssize_t os
+        for os in source_slots:
+            if os >= 0:
+                is_source[os] = 1
+        cdef bytearray leaf_sources = None
+        cdef unsigned char* defer_into = NULL
+        if defer_sources:          # sources no record produces: their cotangents end here
+            leaf_sources = bytearray(protected)
+            defer_into = leaf_sources
+            for r in records:
+                if r is not None:
+                    defer_into[(<_Record>r).out_slot] = 0
+        try:
+            for i in range(start, -1, -1):
+                if records[i] is None:
+                    continue
+                rec = <_Record>records[i]
+                os = rec.out_slot
+                g = grads[os]
+                if g is None:
+                    continue
+                if rec.prim is None:     # freed by an earlier backward()
+                    _raise_released()
+                if not is_source[os]:
+                    grads[os] = None
+                every = None
+                if rec.prim.vjp_all is not None and not batch:
+                    every = rec.prim.vjp_all(g, rec.out, *rec.args, *rec.params)
+                for k in range(rec.nin):
+                    s = rec.in_slot(k)
+                    if s == UNTRACKED:
+                        continue
+                    if s == RELEASED:
+                        _raise_released()
+                    if every is not None:
+                        ct = every[k]
+                    elif batch:
+                        ct = _batched_vjp()(rec.prim, k, g, rec.out, rec.args, rec.params,
+                                            batch)
+                    elif defer_into != NULL and defer_into[s] and _deferrable(rec, k):
+                        ct = _run_rule_deferred(st, rec, k, g)
+                    else:
+                        ct = rec.run_rule(k, g)
+                    if ct is None:
+                        continue
+                    if grads[s] is None:
+                        grads[s] = ct
+                    else:
+                        grads[s] = _add(grads[s], ct)
+                if not keep:
+                    if self.implicit:
+                        _free_record(self, rec)   # keeps the slot: a later sweep must notice
+                    else:
+                        records[i] = None
+        finally:
+            st.unhide()
+        result = [grads[s] if s >= 0 else None for s in source_slots]
+        if not keep and not self.implicit:
+            self.released = True
+            self.records = None
+            _live_uids.discard(self.uid)
+        return result
+
+
+cdef class JvpTrace(Tape):
+    """Forward mode: while active, every tensor computed from watched ones carries a tangent
+    (its directional derivative), propagated op by op through the JVP rules.
+
+    Traces and tapes nest in any order (jvp of grad, grad of jvp, jvp of jvp).
+    JvpTrace(batch=B) carries B tangents per tensor at once, stacked on a leading axis:
+    watch(x, t) takes t of shape (B,) + x.shape and tangent(y) has shape (B,) + y.shape
+    (each primitive's JVP runs once on the whole batch; see pyad.ops.batching).
+
+    Parameters
+    ----------
+    batch : int, default 0
+        0 for one tangent per tensor; B > 0 for B stacked tangents.
+
+    Raises
+    ------
+    ValueError
+        For a negative batch.
+
+    See Also
+    --------
+    pyad.jvp : the functional form.
+
+    Examples
+    --------
+    >>> x = ad.tensor([0.0, 1.0])
+    >>> with ad.JvpTrace() as trace:
+    ...     trace.watch(x, np.array([1.0, 1.0]))
+    ...     y = x ** 2
+    >>> trace.tangent(y)                           # 2 x v
+    tensor([0., 2.])
+    >>> with ad.JvpTrace(batch=2) as trace:        # the identity's columns at once
+    ...     trace.watch(x, np.eye(2))
+    ...     y = x ** 2
+    >>> trace.tangent(y)                           # the Jacobian diag(2 x)
+    tensor([[0., 0.],
+            [0., 2.]])
+    """
+    cdef list tangents
+    cdef readonly Py_ssize_t batch
+
+    def __init__(self, batch=0):
+        Tape.__init__(self, persistent=True, watch_accessed_variables=False)
+        self.forward = True
+        self.tangents = []
+        if batch < 0:
+            raise ValueError(f"JvpTrace: batch must be >= 0 (0: one tangent), got {batch}")
+        self.batch = batch
+
+    def watch(self, x, tangent):
+        """Give tensor x the tangent `tangent` on this trace.
+
+        Parameters
+        ----------
+        x : Tensor
+            An input to differentiate.
+        tangent : array_like or Tensor
+            Its direction: x's shape, or (batch,) + x.shape for a batched trace (converted to
+            x's dtype).
+
+        Raises
+        ------
+        TypeError
+            When x is not a Tensor.
+        ValueError
+            When the tangent's shape is wrong.
+
+        Returns
+        -------
+        None
+            x carries the tangent from now on.
+
+        Examples
+        --------
+        >>> x = ad.tensor([1.0, 2.0])
+        >>> with ad.JvpTrace() as trace:
+        ...     trace.watch(x, np.array([1.0, 0.0]))
+        ...     y = ad.sum(x * x)
+        >>> trace.tangent(y)
+        tensor(2.)
+        """
+        if not isinstance(x, Tensor):
+            raise TypeError(f"JvpTrace.watch expects a pyad Tensor, got {type(x).__name__}")
+        t = _as_input(tangent)
+        want = (self.batch,) + x.shape if self.batch else x.shape
+        if t.shape != want:
+            raise ValueError(f"pyad.jvp: tangent of shape {t.shape} for a primal of shape "
+                             f"{x.shape}; it must have shape {want}")
+        if t.data.dtype != x.data.dtype:
+            t = _ops.astype(t, x.data.dtype)
+        cdef Py_ssize_t s = self._watch_one(<Tensor>x)
+        if s < len(self.tangents):
+            self.tangents[s] = t
+        else:
+            self.tangents.append(t)
+
+    def tangent(self, x):
+        """x's tangent on this trace, or None where x does not depend on the watched inputs.
+
+        Parameters
+        ----------
+        x : Tensor
+            A tensor computed inside the trace.
+
+        Returns
+        -------
+        Tensor or None
+            Its directional derivative.
+
+        Examples
+        --------
+        >>> x, c = ad.tensor([1.0]), ad.tensor([5.0])
+        >>> with ad.JvpTrace() as trace:
+        ...     trace.watch(x, np.array([1.0]))
+        ...     y = ad.sin(x) * 0.0 + x
+        >>> trace.tangent(y), trace.tangent(c)
+        (tensor([1.]), None)
+        """
+        if not isinstance(x, Tensor):
+            return None
+        cdef Py_ssize_t s = _slot(<Tensor>x, self)
+        return self.tangents[s] if s >= 0 else None
+
+    def gradient(self, *args, **kwargs):
+        raise TypeError("a JvpTrace computes forward-mode tangents (trace.tangent(y)); use "
+                        "ad.Tape for gradients")
+
+
+cdef void _raise_released() except *:
+    raise RuntimeError(
+        "pyad: trying to differentiate through a graph that backward() already freed; call "
+        "backward(retain_graph=True) the first time, or recompute the forward pass")
+
+
+cdef Tensor _as_tensor(x):
+    if isinstance(x, Tensor):
+        return <Tensor>x
+    return _wrap(np.asarray(x))
+
+
+cdef void _backward(Tensor y, gradient, bint retain) except *:
+    cdef _ThreadState st = _state()
+    cdef Tape tape = <Tape>st.tapes[0]
+    if _slot(y, tape) < 0:
+        if y._requires_grad and not y._is_leaf:
+            _raise_released()
+        if not y._requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not depend on any tensor with requires_grad=True "
+                "(create inputs with ad.tensor(x, requires_grad=True), outside ad.no_grad())")
+    if gradient is None and y.data.size != 1:
+        raise RuntimeError(
+            f"backward(): output of shape {y.shape} is not a scalar; pass gradient= (the "
+            f"vector in the vector-Jacobian product) or reduce it first, e.g. y.sum()")
+    if gradient is not None:      # a private copy: it may be handed back as a leaf's .grad
+        gradient = np.array(gradient.data if isinstance(gradient, Tensor) else gradient,
+                            dtype=y.data.dtype)
+    leaves = list(tape.leaves)
+    if y._is_leaf and y._requires_grad and _slot(y, tape) < 0:
+        tape._watch_one(y)
+        leaves.append(y)
+    grads = tape._sweep([y], [gradient], leaves, retain)
+    cdef Tensor leaf
+    cdef set handed_out = set()
+    for k in range(len(leaves)):
+        leaf = <Tensor>leaves[k]
+        g = grads[k]
+        if g is None:
+            continue
+        gd = (<Tensor>g).data
+        if leaf._grad is None:
+            # a fresh array the sweep made is handed over as is; views, read-only broadcasts
+            # and arrays shared with another leaf are copied
+            if (type(gd) is cnp.ndarray and gd.dtype == leaf.data.dtype and gd.flags.owndata
+                    and gd.flags.writeable and id(gd) not in handed_out):
+                handed_out.add(id(gd))
+                leaf._grad = _wrap(gd)
+            else:
+                leaf._grad = _wrap(np.array(gd, dtype=leaf.data.dtype))
+        else:
+            leaf._grad = _wrap((<Tensor>leaf._grad).data + gd)
+    if not retain:
+        if tape.n_freed < len(tape.records):
+            _free_dead_records(tape)
+        if tape.n_freed == len(tape.records):    # nothing live: start a fresh implicit tape
+            st.tapes[0] = Tape(_implicit=True)
+
+
+cdef inline void _free_record(Tape tape, _Record rec):
+    rec.prim = None
+    rec.out = None
+    rec.args = rec.params = None
+    tape.n_freed += 1
+
+
+cdef void _free_dead_records(Tape tape) except *:
+    """Free the implicit tape's records whose outputs nothing outside the tape can reach any
+    more (an evaluation pass run without no_grad(), a graph that was dropped), so they do not
+    pile up between backward() calls. Walks the tape once backwards: a record stays if its
+    output is referenced from outside the tape or feeds a record that stays."""
+    cdef list records = tape.records
+    cdef dict internal = {}           # id(tensor) -> references held by the tape itself
+    cdef set needed = set()
+    cdef _Record rec
+    cdef Py_ssize_t i
+    for r in records:
+        rec = <_Record>r
+        if rec.prim is None:
+            continue
+        internal[id(rec.out)] = internal.get(id(rec.out), 0) + 1
+        for a in rec.args:
+            internal[id(a)] = internal.get(id(a), 0) + 1
+    r = a = None
+    for i in range(len(records) - 1, -1, -1):
+        rec = <_Record>records[i]
+        if rec.prim is None:
+            continue
+        key = id(rec.out)
+        if _refcount(<PyObject*>rec.out) > internal[key] or key in needed:
+            for a in rec.args:
+                needed.add(id(a))
+        else:
+            for a in rec.args:
+                internal[id(a)] -= 1
+            _free_record(tape, rec)
+        a = None        # a loop variable must not count as a reference to an earlier output
+
+
+cdef inline bint _deferrable(_Record rec, Py_ssize_t k):
+    rule = rec.prim.vjps[0] if rec.prim.variadic else rec.prim.vjps[k]
+    return getattr(rule, "deferrable", False)
+
+
+cdef object _run_rule_deferred(_ThreadState st, _Record rec, Py_ssize_t k, g):
+    global _deferring
+    _deferring += 1
+    st.defer = True
+    try:
+        return rec.run_rule(k, g)
+    finally:
+        st.defer = False
+        st.pending = None        # the rule's final product: never computed
+        _deferring -= 1
+
+
+def sweep(Tape tape, list targets, list seeds, list sources, bint primal_unused=False,
+          Py_ssize_t batch=0):
+    """Cotangents of sources for sum_k <seeds[k], targets[k]> (None where independent).
+    primal_unused=True: the caller reads only the cotangents' tangents on an enclosing
+    JvpTrace (forward-over-reverse), so their own values may be left uncomputed (zeros).
+    batch=B: the seeds are stacks of B cotangents ((B,) + target shape) swept at once, and
+    each returned cotangent is (B,) + source shape."""
+    if batch < 0:
+        raise ValueError(f"sweep: batch must be >= 0, got {batch}")
+    return tape._sweep(targets, seeds, sources, False, primal_unused, batch)
+
+
+def is_tracked(t):
+    """Whether a Tensor is recorded on a tape that is recording now (so an outer
+    transform differentiates through it and it must stay a Tensor)."""
+    if not isinstance(t, Tensor):
+        return False
+    cdef Tensor x = <Tensor>t
+    if x._requires_grad:
+        return True
+    cdef _ThreadState st = _state()
+    for tape in st.tapes[1:]:
+        if _slot(x, <Tape>tape) >= 0:
+            return True
+    return False
+
+
+def active_tapes():
+    """The explicit tapes recording in this thread, innermost last (for transforms)."""
+    return list(_state().tapes[1:])

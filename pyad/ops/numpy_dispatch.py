@@ -1,0 +1,106 @@
+"""Plain numpy calls on Tensors (np.tanh(t), np.sum(t, axis=0)) routed to pyad (NEP 13/18)."""
+import numpy as np
+
+from pyad.ops import core as ops
+
+_UFUNCS = {
+    np.add: ops.add, np.subtract: ops.subtract, np.multiply: ops.multiply,
+    np.true_divide: ops.divide, np.negative: ops.negative, np.power: ops.power,
+    np.matmul: ops.matmul, np.exp: ops.exp, np.log: ops.log, np.log1p: ops.log1p,
+    np.sqrt: ops.sqrt, np.square: ops.square, np.absolute: ops.abs, np.sin: ops.sin,
+    np.cos: ops.cos, np.tanh: ops.tanh, np.maximum: ops.maximum, np.minimum: ops.minimum,
+    np.less: ops.less, np.less_equal: ops.less_equal, np.greater: ops.greater,
+    np.greater_equal: ops.greater_equal, np.equal: ops.equal, np.not_equal: ops.not_equal,
+    np.sign: ops.sign,
+}
+
+
+def _array_ufunc(ufunc, method, inputs, kwargs):
+    fn = _UFUNCS.get(ufunc)
+    if fn is None or method != "__call__":
+        what = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        raise TypeError(f"pyad: numpy function {what} is not supported on pyad Tensors; use a "
+                        f"pyad function (see pyad.__all__), or apply it to t.detach().numpy() "
+                        f"where dropping the derivative is meant")
+    if kwargs:
+        raise TypeError(f"pyad: np.{ufunc.__name__} on Tensors does not take "
+                        f"{sorted(kwargs)}; Tensors are immutable, so out= is not supported")
+    return fn(*inputs)
+
+
+def _amax(a, axis=None, out=None, keepdims=False):
+    _no_out("max", out)
+    return ops.max(a, axis=axis, keepdims=keepdims)
+
+
+def _amin(a, axis=None, out=None, keepdims=False):
+    _no_out("min", out)
+    return ops.min(a, axis=axis, keepdims=keepdims)
+
+
+def _sum(a, axis=None, dtype=None, out=None, keepdims=False):
+    _no_out("sum", out)
+    return ops.sum(a if dtype is None else ops.astype(a, dtype), axis=axis, keepdims=keepdims)
+
+
+def _mean(a, axis=None, dtype=None, out=None, keepdims=False):
+    _no_out("mean", out)
+    return ops.mean(a if dtype is None else ops.astype(a, dtype), axis=axis, keepdims=keepdims)
+
+
+def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    _no_out("var", out)
+    return ops.var(a if dtype is None else ops.astype(a, dtype), axis=axis, ddof=ddof,
+                   keepdims=keepdims)
+
+
+def _clip(a, a_min=None, a_max=None, out=None):
+    _no_out("clip", out)
+    return ops.clip(a, a_min, a_max)
+
+
+def _no_out(name, out):
+    if out is not None:
+        raise TypeError(f"pyad: np.{name}(..., out=...) cannot write into a Tensor")
+
+
+_FUNCTIONS = {
+    np.sum: _sum, np.mean: _mean, np.var: _var, np.max: _amax, np.min: _amin,
+    np.dot: ops.dot, np.matmul: ops.matmul, np.reshape: ops.reshape,
+    np.transpose: ops.transpose, np.swapaxes: ops.swapaxes, np.expand_dims: ops.expand_dims,
+    np.squeeze: ops.squeeze, np.broadcast_to: ops.broadcast_to,
+    np.concatenate: ops.concatenate, np.stack: ops.stack, np.take: ops.take,
+    np.where: ops.where, np.clip: _clip, np.zeros_like: ops.zeros_like,
+    np.ones_like: ops.ones_like,
+    np.shape: lambda a: ops._t(a).shape, np.ndim: lambda a: ops._t(a).ndim,
+    np.size: lambda a: ops._t(a).size,
+}
+for _alias in ("amax", "amin"):
+    if hasattr(np, _alias):
+        _FUNCTIONS[getattr(np, _alias)] = _amax if _alias == "amax" else _amin
+
+
+def _register_families():
+    """numpy's function of the same name dispatches to each op family's public function
+    (np.sinh(t) -> pyad.sinh(t)); names numpy lacks are pyad's own."""
+    for name in ops.FAMILY_NAMES:
+        ours = getattr(ops, name)
+        theirs = getattr(np, name, None)
+        if isinstance(theirs, np.ufunc):
+            _UFUNCS.setdefault(theirs, ours)
+        elif callable(theirs):
+            _FUNCTIONS.setdefault(theirs, ours)
+    for family in (ops._ops_math, ops._ops_array, ops._ops_linalg):
+        # functions numpy keeps elsewhere (np.linalg.inv): {numpy function: ours}
+        _FUNCTIONS.update(getattr(family, "NUMPY_FUNCTIONS", {}))
+
+
+def _array_function(func, types, args, kwargs):
+    fn = _FUNCTIONS.get(func)
+    if fn is None:
+        module = getattr(func, "__module__", "numpy") or "numpy"
+        name = module.replace("numpy", "np", 1) + "." + func.__name__
+        raise TypeError(f"pyad: numpy function {name} is not supported on pyad "
+                        f"Tensors; use a pyad function (see pyad.__all__), or apply it to "
+                        f"t.detach().numpy() where dropping the derivative is meant")
+    return fn(*args, **kwargs)

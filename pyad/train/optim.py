@@ -1,0 +1,703 @@
+"""Optimizers with torch.optim's arithmetic and defaults, each update one fused C++ pass."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence
+
+import numpy as np
+
+from pyad.backend import optimizer_update
+from pyad.engine._tape import Tensor
+
+# the fused in-place updates, through the backend seam
+_SGD_UPDATE = optimizer_update("sgd")
+_RMSPROP_UPDATE = optimizer_update("rmsprop")
+_ADAM_UPDATE = optimizer_update("adam")
+
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "HessianFree", "StepLR",
+           "CosineAnnealingLR", "LinearWarmup", "LambdaLR"]
+
+
+def _check(name, value, low, high=math.inf, low_open=False, high_open=True):
+    """A finite hyperparameter inside [low, high) (or the given open/closed ends)."""
+    v = float(value)
+    ok = math.isfinite(v) and (v > low if low_open else v >= low) and (
+        v < high if high_open else v <= high)
+    if not ok:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"invalid {name}: {value!r}; it must be a finite number in "
+                         f"{lo}{low}, {high}{hi}")
+    return v
+
+
+def _own_buffer(p):
+    """Give p data the fused kernels can update in place: a transposed, strided, read-only,
+    misaligned or byte-swapped array is replaced, once, by a writeable C-contiguous copy of
+    the same values (like torch's .contiguous()), so the update shows through the Tensor
+    p (an alias of its former array no longer follows it)."""
+    a = p.data
+    f = a.flags
+    if not (f.c_contiguous and f.writeable and f.aligned and a.dtype.isnative):
+        p.data = np.array(a, dtype=a.dtype.newbyteorder("="), order="C", copy=True)
+
+
+class Optimizer:
+    """Base class of the optimizers: the parameter list, zero_grad(), step() and
+    state_dict() round trips.
+
+    A subclass gives its update rule (``_update``, one fused C++ pass per parameter) and
+    its state buffers. The learning rate ``lr`` may be changed at any time (schedules do).
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+        The parameters to update in place: ``model.parameters()`` (Tensors with
+        ``requires_grad=True``).
+    lr : float
+        The learning rate, >= 0.
+
+    Raises
+    ------
+    ValueError
+        For an empty parameter list or a hyperparameter out of range (the message gives
+        the valid range).
+    TypeError
+        When a parameter is not a Tensor with ``requires_grad=True``.
+
+    Examples
+    --------
+    >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = ad.optim.SGD([w], lr=0.1)          # any subclass: SGD, Adam, ...
+    >>> opt.zero_grad()
+    >>> ad.sum(w * w).backward()                 # gradient 2 w
+    >>> opt.step()
+    >>> w
+    tensor([0.8, 1.6], requires_grad=True)
+    """
+    _state_names = ()
+
+    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a "
+                                f"{type(p).__name__}{'' if not isinstance(p, Tensor) else ' without requires_grad'}; "
+                                f"pass model.parameters() (Tensors with requires_grad=True)")
+            _own_buffer(p)
+        self.lr = _check("learning rate", lr, 0.0)     # 0 is allowed, as in torch.optim
+        self.state = [{} for _ in self.params]
+
+    @property
+    def lr(self) -> float:
+        """The learning rate (settable; >= 0, checked)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        # 0 is a valid rate (warm-up schedules start there, annealing ends there); < 0 is not
+        self._lr = _check("learning rate", value, 0.0)
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's ``.grad`` to None (``backward()`` accumulates into it).
+
+        Examples
+        --------
+        >>> w = ad.tensor([1.0], requires_grad=True)
+        >>> opt = ad.optim.SGD([w], lr=0.1)
+        >>> ad.sum(w * w).backward()
+        >>> opt.zero_grad()
+        >>> w.grad is None
+        True
+        """
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place (one fused kernel each).
+
+        Parameters whose ``.grad`` is None are skipped; state buffers (momentum, moments)
+        are created on a parameter's first step.
+
+        Raises
+        ------
+        ValueError
+            When a gradient's shape differs from its parameter's.
+
+        Examples
+        --------
+        >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+        >>> opt = ad.optim.SGD([w], lr=0.1, momentum=0.9)
+        >>> for _ in range(2):
+        ...     opt.zero_grad()
+        ...     ad.sum(w * w).backward()
+        ...     opt.step()
+        >>> w
+        tensor([0.46, 0.92], requires_grad=True)
+        """
+        for p, state in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            g = np.asarray(p.grad.data if isinstance(p.grad, Tensor) else p.grad,
+                           dtype=p.data.dtype, order="C")
+            if g.shape != p.data.shape:
+                raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} for a "
+                                 f"parameter of shape {p.data.shape}")
+            _own_buffer(p)
+            if not state:
+                state.update({name: np.zeros(p.data.shape, p.data.dtype)
+                              for name in self._buffers()})
+                state["step"] = 0
+            state["step"] += 1
+            self._update(p.data, g, state)
+
+    def _buffers(self):
+        return self._state_names
+
+    def hyperparameters(self) -> Dict[str, Any]:
+        """The optimizer's hyperparameters by name (what :meth:`state_dict` stores).
+
+        Returns
+        -------
+        dict
+            Name -> value, e.g. lr, momentum, betas.
+
+        Examples
+        --------
+        >>> w = ad.tensor([1.0], requires_grad=True)
+        >>> ad.optim.Adam([w], lr=0.1).hyperparameters()
+        {'lr': 0.1, 'betas': [0.9, 0.999], 'eps': 1e-08, 'weight_decay': 0.0, 'amsgrad': False}
+        """
+        return {"lr": self.lr}
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Nested dict of hyperparameters and per-parameter state (arrays copied): what
+        ad.save writes.
+
+        Returns
+        -------
+        dict
+            ``{"type": class name, "hyper": hyperparameters(), "state": {"0": {buffer name:
+            array, "step": int}, ...}}``, per parameter in order.
+
+        See Also
+        --------
+        load_state_dict, pyad.save
+
+        Examples
+        --------
+        >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+        >>> opt = ad.optim.SGD([w], lr=0.1, momentum=0.9)
+        >>> ad.sum(w * w).backward()
+        >>> opt.step()
+        >>> opt.state_dict()["state"]
+        {'0': {'momentum_buffer': array([2., 4.]), 'step': 1}}
+        """
+        return {"type": type(self).__name__, "hyper": self.hyperparameters(),
+                "state": {str(i): {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                   for k, v in s.items()} for i, s in enumerate(self.state)}}
+
+    def load_state_dict(self, sd: Dict[str, Any]) -> Optimizer:
+        """Restore hyperparameters and state saved by :meth:`state_dict` (resume training).
+
+        Parameters
+        ----------
+        sd : dict
+            A state dict of an optimizer of the same class over the same parameter shapes.
+
+        Returns
+        -------
+        Optimizer
+            self.
+
+        Raises
+        ------
+        ValueError
+            When the class, the number of parameters or a buffer's shape differs.
+
+        Examples
+        --------
+        >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+        >>> opt = ad.optim.SGD([w], lr=0.1, momentum=0.9)
+        >>> ad.sum(w * w).backward()
+        >>> opt.step()
+        >>> resumed = ad.optim.SGD([w], lr=0.5).load_state_dict(opt.state_dict())
+        >>> resumed.lr, resumed.momentum
+        (0.1, 0.9)
+        """
+        if sd.get("type") != type(self).__name__:
+            raise ValueError(f"load_state_dict: state of a {sd.get('type')} optimizer given to "
+                             f"{type(self).__name__}")
+        states = sd["state"]
+        if len(states) != len(self.params):
+            raise ValueError(f"load_state_dict: state for {len(states)} parameters, optimizer "
+                             f"has {len(self.params)}")
+        for k, v in sd["hyper"].items():
+            setattr(self, k, v)
+        for i, p in enumerate(self.params):
+            s = states[str(i)]
+            self.state[i] = {k: (np.array(v, dtype=p.data.dtype, order="C") if k != "step"
+                                 else int(v))
+                             for k, v in s.items()}
+            for k, v in self.state[i].items():
+                if k != "step" and v.shape != p.data.shape:
+                    raise ValueError(f"load_state_dict: state '{k}' of parameter {i} has shape "
+                                     f"{v.shape}, the parameter {p.data.shape}")
+        return self
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, torch.optim.SGD's arithmetic.
+
+    d = g + wd p; with momentum b = mu b + (1 - dampening) d (b = d on the first step) and
+    d = b (or d + mu b with Nesterov); then p -= lr d.
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+        The parameters to update in place: ``model.parameters()`` (Tensors with
+        ``requires_grad=True``).
+    lr : float
+        The learning rate.
+    momentum : float, default 0
+        The momentum factor mu.
+    dampening : float, default 0
+        Dampening of the momentum, in [0, 1].
+    nesterov : bool, default False
+        Nesterov momentum (needs momentum > 0 and dampening = 0).
+    weight_decay : float, default 0
+        L2 penalty wd added to the gradient.
+
+    Raises
+    ------
+    ValueError
+        For an empty parameter list or a hyperparameter out of range (the message gives
+        the valid range).
+    TypeError
+        When a parameter is not a Tensor with ``requires_grad=True``.
+
+    Examples
+    --------
+    >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = ad.optim.SGD([w], lr=0.1)
+    >>> ad.sum(w * w).backward()
+    >>> opt.step()
+    >>> w
+    tensor([0.8, 1.6], requires_grad=True)
+    """
+
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
+                 dampening: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        self.momentum = _check("momentum", momentum, 0.0)
+        self.dampening = _check("dampening", dampening, 0.0, 1.0, high_open=False)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("SGD: Nesterov momentum requires momentum > 0 and dampening = 0")
+
+    def _buffers(self):
+        return ("momentum_buffer",) if self.momentum > 0 else ()
+
+    def hyperparameters(self) -> Dict[str, Any]:
+        return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
+                "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+
+    def _update(self, p, g, state):
+        _SGD_UPDATE(p, g, state.get("momentum_buffer"), self.lr, self.momentum,
+                    self.dampening, self.nesterov, self.weight_decay, state["step"] == 1)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, torch.optim.RMSprop's arithmetic and defaults.
+
+    v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v) + eps) (centered: v minus the
+    squared running mean of g; with momentum the step goes through a momentum buffer).
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+        The parameters to update in place: ``model.parameters()`` (Tensors with
+        ``requires_grad=True``).
+    lr : float, default 0.01
+        The learning rate.
+    alpha : float, default 0.99
+        Smoothing constant of the squared-gradient average, in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator.
+    weight_decay : float, default 0
+        L2 penalty added to the gradient.
+    momentum : float, default 0
+        Momentum factor.
+    centered : bool, default False
+        Normalise by the estimated variance of the gradient instead of its second moment.
+
+    Raises
+    ------
+    ValueError
+        For an empty parameter list or a hyperparameter out of range (the message gives
+        the valid range).
+    TypeError
+        When a parameter is not a Tensor with ``requires_grad=True``.
+
+    Examples
+    --------
+    >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = ad.optim.RMSprop([w], lr=0.01)
+    >>> ad.sum(w * w).backward()
+    >>> opt.step()                                  # first step: lr / sqrt(1 - alpha)
+    >>> w
+    tensor([0.9, 1.9], requires_grad=True)
+    """
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 0.01, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False) -> None:
+        super().__init__(params, lr)
+        self.alpha = _check("alpha", alpha, 0.0, 1.0)
+        self.eps = _check("eps", eps, 0.0)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.momentum = _check("momentum", momentum, 0.0)
+        self.centered = bool(centered)
+
+    def _buffers(self):
+        return (("square_avg",) + (("grad_avg",) if self.centered else ())
+                + (("momentum_buffer",) if self.momentum > 0 else ()))
+
+    def hyperparameters(self) -> Dict[str, Any]:
+        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps,
+                "weight_decay": self.weight_decay, "momentum": self.momentum,
+                "centered": self.centered}
+
+    def _update(self, p, g, state):
+        _RMSPROP_UPDATE(p, g, state["square_avg"], state.get("grad_avg"),
+                        state.get("momentum_buffer"), self.lr, self.alpha, self.eps,
+                        self.weight_decay, self.momentum)
+
+
+class Adam(Optimizer):
+    """Adam, torch.optim.Adam's arithmetic and defaults.
+
+    m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, and with bias corrections
+    p -= lr m_hat / (sqrt(v_hat) + eps). weight_decay adds wd * p to the gradient (L2; see
+    :class:`AdamW` for the decoupled kind), amsgrad keeps the running max of v.
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+        The parameters to update in place: ``model.parameters()`` (Tensors with
+        ``requires_grad=True``).
+    lr : float, default 1e-3
+        The learning rate.
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates of the first and second moments, each in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator.
+    weight_decay : float, default 0
+        L2 penalty added to the gradient.
+    amsgrad : bool, default False
+        Use the running maximum of the second moment (AMSGrad).
+
+    Raises
+    ------
+    ValueError
+        For an empty parameter list or a hyperparameter out of range (the message gives
+        the valid range).
+    TypeError
+        When a parameter is not a Tensor with ``requires_grad=True``.
+
+    Examples
+    --------
+    >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = ad.optim.Adam([w], lr=0.1)
+    >>> ad.sum(w * w).backward()
+    >>> opt.step()                                  # the first step moves each by ~lr
+    >>> w
+    tensor([0.9, 1.9], requires_grad=True)
+    """
+    _decoupled = False
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
+                 betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+        super().__init__(params, lr)
+        if len(betas) != 2:
+            raise ValueError(f"invalid betas: {betas!r}; give two numbers in [0, 1)")
+        self.betas = (_check("beta1", betas[0], 0.0, 1.0), _check("beta2", betas[1], 0.0, 1.0))
+        self.eps = _check("eps", eps, 0.0)
+        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.amsgrad = bool(amsgrad)
+
+    def _buffers(self):
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
+
+    def hyperparameters(self) -> Dict[str, Any]:
+        return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
+                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
+
+    def _update(self, p, g, state):
+        _ADAM_UPDATE(p, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+                     self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay,
+                     float(state["step"]), self._decoupled)
+
+
+class AdamW(Adam):
+    """AdamW: Adam with decoupled weight decay, torch.optim.AdamW's arithmetic and defaults.
+
+    Before the Adam step the parameters shrink, p *= 1 - lr wd, instead of wd p being added
+    to the gradient.
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+        The parameters to update in place: ``model.parameters()`` (Tensors with
+        ``requires_grad=True``).
+    lr : float, default 1e-3
+        The learning rate.
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates of the first and second moments.
+    eps : float, default 1e-8
+        Added to the denominator.
+    weight_decay : float, default 0.01
+        The decoupled decay rate wd.
+    amsgrad : bool, default False
+        Use the running maximum of the second moment.
+
+    Raises
+    ------
+    ValueError
+        For an empty parameter list or a hyperparameter out of range (the message gives
+        the valid range).
+    TypeError
+        When a parameter is not a Tensor with ``requires_grad=True``.
+
+    Examples
+    --------
+    >>> w = ad.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = ad.optim.AdamW([w], lr=0.1)
+    >>> ad.sum(w * w).backward()
+    >>> opt.step()                                  # (1 - 0.1 * 0.01) w - 0.1
+    >>> w
+    tensor([0.899, 1.898], requires_grad=True)
+    """
+    _decoupled = True
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
+                 betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01, amsgrad: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+# ----------------------------------------------------------------------- learning-rate schedules
+class LambdaLR:
+    """A learning-rate schedule: lr = base_lr * factor(epoch).
+
+    The base rate is the optimizer's lr when the schedule is made; the factor for epoch 0
+    applies at once. Call :meth:`step` once per epoch (or per step). The other schedules
+    are LambdaLRs with a given factor.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``lr`` is set.
+    factor : callable
+        ``factor(epoch: int) -> float``.
+
+    Examples
+    --------
+    >>> w = ad.tensor([1.0], requires_grad=True)
+    >>> opt = ad.optim.SGD([w], lr=1.0)
+    >>> schedule = ad.optim.LambdaLR(opt, lambda epoch: 1.0 / (1 + epoch))
+    >>> [schedule.step() for _ in range(3)]
+    [0.5, 0.3333333333333333, 0.25]
+    >>> opt.lr
+    0.25
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: Callable[[int], float]) -> None:
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.factor = factor
+        self.epoch = 0
+        self.optimizer.lr = self._rate(0)
+
+    def _rate(self, epoch):
+        return self.base_lr * self.factor(epoch)
+
+    def step(self) -> float:
+        """Advance one epoch and set the optimizer's lr.
+
+        Returns
+        -------
+        float
+            The new learning rate.
+
+        Examples
+        --------
+        >>> opt = ad.optim.SGD([ad.tensor([1.0], requires_grad=True)], lr=1.0)
+        >>> ad.optim.StepLR(opt, step_size=1, gamma=0.5).step()
+        0.5
+        """
+        self.epoch += 1
+        self.optimizer.lr = self._rate(self.epoch)
+        return self.optimizer.lr
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The schedule's position, for checkpoints.
+
+        Returns
+        -------
+        dict
+            ``{"epoch": int, "base_lr": float}``.
+
+        Examples
+        --------
+        >>> opt = ad.optim.SGD([ad.tensor([1.0], requires_grad=True)], lr=1.0)
+        >>> schedule = ad.optim.StepLR(opt, step_size=10)
+        >>> _ = schedule.step()
+        >>> schedule.state_dict()
+        {'epoch': 1, 'base_lr': 1.0}
+        """
+        return {"epoch": self.epoch, "base_lr": self.base_lr}
+
+    def load_state_dict(self, sd: Dict[str, Any]) -> None:
+        """Resume from :meth:`state_dict`: restore the epoch and set the optimizer's lr.
+
+        Parameters
+        ----------
+        sd : dict
+            ``{"epoch": int, "base_lr": float}``.
+
+        Examples
+        --------
+        >>> opt = ad.optim.SGD([ad.tensor([1.0], requires_grad=True)], lr=1.0)
+        >>> schedule = ad.optim.StepLR(opt, step_size=2, gamma=0.5)
+        >>> schedule.load_state_dict({"epoch": 4, "base_lr": 1.0})
+        >>> opt.lr
+        0.25
+        """
+        self.epoch, self.base_lr = int(sd["epoch"]), float(sd["base_lr"])
+        self.optimizer.lr = self._rate(self.epoch)
+
+
+class StepLR(LambdaLR):
+    """Step decay, torch's StepLR: lr = base_lr * gamma ** (epoch // step_size).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``lr`` is set.
+    step_size : int
+        Epochs between decays, >= 1.
+    gamma : float, default 0.1
+        The decay factor.
+
+    Raises
+    ------
+    ValueError
+        When ``step_size < 1``.
+
+    Examples
+    --------
+    >>> opt = ad.optim.SGD([ad.tensor([1.0], requires_grad=True)], lr=1.0)
+    >>> schedule = ad.optim.StepLR(opt, step_size=2, gamma=0.5)
+    >>> [schedule.step() for _ in range(4)]
+    [1.0, 0.5, 0.5, 0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+        if int(step_size) < 1:
+            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
+        super().__init__(optimizer, lambda e: gamma ** (e // int(step_size)))
+
+
+class CosineAnnealingLR(LambdaLR):
+    """Cosine annealing, torch's CosineAnnealingLR in closed form.
+
+    lr = eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2, held at eta_min
+    after T_max.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``lr`` is set.
+    T_max : int
+        Epochs from base_lr down to eta_min, >= 1.
+    eta_min : float, default 0
+        The final learning rate.
+
+    Raises
+    ------
+    ValueError
+        When ``T_max < 1``.
+
+    Examples
+    --------
+    >>> opt = ad.optim.SGD([ad.tensor([1.0], requires_grad=True)], lr=1.0)
+    >>> schedule = ad.optim.CosineAnnealingLR(opt, T_max=4)
+    >>> [round(schedule.step(), 4) for _ in range(5)]
+    [0.8536, 0.5, 0.1464, 0.0, 0.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
+        if int(T_max) < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
+        self.T_max, self.eta_min = T_max, _check("eta_min", eta_min, 0.0)
+
+        def factor(e):      # the cosine's weight on base_lr (the rest goes to eta_min)
+            return (1 + math.cos(math.pi * min(e, T_max) / T_max)) / 2
+        super().__init__(optimizer, factor)
+
+    def _rate(self, epoch):
+        # torch's closed form, kept apart from base_lr so that a base of 0 works too
+        w = self.factor(epoch)
+        return self.eta_min + (self.base_lr - self.eta_min) * w
+
+
+class LinearWarmup(LambdaLR):
+    """Linear warm-up, torch's LinearLR: the factor rises from start_factor to 1.
+
+    The factor rises linearly over warmup_steps, then stays at 1, or follows ``then``
+    (another factor function, counted from the end of the warm-up).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``lr`` is set.
+    warmup_steps : int
+        Length of the warm-up, >= 1.
+    start_factor : float, default 0.1
+        The factor at epoch 0.
+    then : callable, optional
+        ``then(epochs_after_warmup) -> factor``; default: 1.
+
+    Raises
+    ------
+    ValueError
+        When ``warmup_steps < 1``.
+
+    Examples
+    --------
+    >>> opt = ad.optim.SGD([ad.tensor([1.0], requires_grad=True)], lr=1.0)
+    >>> schedule = ad.optim.LinearWarmup(opt, warmup_steps=4, start_factor=0.25)
+    >>> opt.lr, [schedule.step() for _ in range(5)]
+    (0.25, [0.4375, 0.625, 0.8125, 1.0, 1.0])
+    """
+
+    def __init__(self, optimizer: Optimizer, warmup_steps: int, start_factor: float = 0.1,
+                 then: Optional[Callable[[int], float]] = None) -> None:
+        if int(warmup_steps) < 1:
+            raise ValueError(f"LinearWarmup: warmup_steps must be >= 1, got {warmup_steps}")
+        after = then or (lambda e: 1.0)
+
+        def factor(e):
+            if e < warmup_steps:
+                return start_factor + (1 - start_factor) * e / warmup_steps
+            return after(e - warmup_steps)
+        super().__init__(optimizer, factor)
+
+
+from pyad.train.hessian_free import HessianFree  # noqa: E402  (it builds on ad.gnvp / ad.hvp)

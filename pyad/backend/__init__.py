@@ -1,13 +1,22 @@
-"""The backend seam: the only way into compiled kernels (pyad._C), BLAS and the runtime
-settings they need. Each backend exposes the same KERNELS mapping from primitive name to
-forward kernel (backend/cpu.py; CuPy's later); optimizer updates, thread counts and the
-products of the curvature tools' vector work are looked up here by name."""
+"""The backend seam: the array's type picks the backend (Chainer's get_array_module rule).
+
+Everything above this package reaches arrays through here: which backend an array lives on
+(`backend_of`), array creation (`zeros_like`, `ones_like`, `empty`, `eye`, `asarray`),
+host/device copies (`to_host`, `to_backend`), and the forward kernels, fallbacks and
+optimizer updates by primitive name (`kernel_for`, `optimizer_update`). Backends:
+
+  cpu        numpy arrays: pyad._C (C++), BLAS, numpy (backend/cpu.py)
+  array_api  any other array with ``__array_namespace__`` (the Python Array API standard):
+             every kernel through the array's own namespace (backend/array_api.py)
+
+Only this package imports pyad._C, BLAS or cupy. Importing it sets the OpenMP and malloc
+policies, so pyad/__init__ imports it before any extension loads.
+"""
 import os
 
 from pyad.backend._blas_lib import mkl_runtime
 
-# Imported before any pyad extension loads (pyad/__init__ imports this package first): OpenMP
-# reads its settings when its runtime loads with the first extension.
+# OpenMP reads its settings when its runtime loads with the first extension.
 # OpenMP workers that spin-wait fight OpenBLAS's for the same cores (an MLP step ran ~20x
 # slower here), so they wait passively. With MKL, matrix products run on that same OpenMP
 # pool (one pool for everything), and a short spin (~10 us) before sleeping saves the ~70 us
@@ -15,6 +24,8 @@ from pyad.backend._blas_lib import mkl_runtime
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if mkl_runtime():
     os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+
+import numpy as np  # noqa: E402
 
 from pyad import _C  # noqa: E402
 
@@ -28,14 +39,156 @@ if not any(os.environ.get(v) for v in _MALLOC_VARS):
     _C.keep_freed_memory(32 << 20, 256 << 20)
 
 from pyad.backend._blas import pool_matmul, rows_matvec  # noqa: E402,F401  (curvature's products)
+from pyad.backend.cpu import CPU  # noqa: E402
+from pyad.backend.array_api import ArrayAPIBackend  # noqa: E402
 
-# optimizer updates by name: one fused in-place pass per parameter
-UPDATES = {"sgd": _C.sgd_update, "rmsprop": _C.rmsprop_update, "adam": _C.adam_update}
+# array type -> its backend; other types are looked at once, on first sight (backend_of)
+_BY_TYPE = {np.ndarray: CPU}
+for _t in (np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
+           np.uint8, np.bool_, np.complex128, np.complex64):
+    _BY_TYPE[_t] = CPU
+_BY_NAMESPACE = {}
 
 
-def optimizer_update(name):
-    """The in-place update kernel of optimizer `name` ("sgd", "rmsprop", "adam")."""
-    return UPDATES[name]
+def backend_of(x):
+    """The backend of array `x`: CPU for numpy, the Array API backend of x's namespace for
+    any other standard array. Raises TypeError for an object that is no array."""
+    try:
+        return _BY_TYPE[type(x)]
+    except KeyError:
+        return _learn_type(x)
+
+
+def _learn_type(x):
+    if isinstance(x, (np.ndarray, np.generic)):
+        backend = CPU
+    elif hasattr(x, "__array_namespace__"):
+        xp = x.__array_namespace__()
+        backend = _BY_NAMESPACE.get(xp.__name__)
+        if backend is None:
+            backend = _BY_NAMESPACE[xp.__name__] = ArrayAPIBackend(xp)
+    else:
+        raise TypeError(f"pyad: a {type(x).__module__}.{type(x).__qualname__} is not an "
+                        "array pyad computes on: pass a numpy array, a Python number or "
+                        "list, or an array of the Array API standard (with __array_namespace__)")
+    _BY_TYPE[type(x)] = backend
+    return backend
+
+
+def describe(x):
+    """'numpy.ndarray on cpu': an array's type and device, for error messages."""
+    t = type(x)
+    return f"{t.__module__.split('.')[0]}.{t.__qualname__} on {device_of(x)}"
+
+
+def device_of(x):
+    """The device an array lives on, as a string ('cpu' for numpy)."""
+    if type(x) is np.ndarray:
+        return "cpu"
+    return backend_of(x).device_of(x)
+
+
+def same_backend(op, arrays):
+    """The one backend of `arrays` (numpy scalars go with any); an op given arrays of two
+    backends or devices raises TypeError naming the op and both, never converting one."""
+    first = None
+    for a in arrays:
+        if isinstance(a, np.generic):
+            continue
+        if first is None:
+            first = a
+            continue
+        if type(a) is not type(first) or device_of(a) != device_of(first):
+            raise TypeError(
+                f"pyad.{op}: its inputs live on different backends or devices: "
+                f"{describe(first)} and {describe(a)}. pyad never copies between them "
+                f"implicitly: move one first (ad.to_backend(x, like) or x.numpy()/asarray on "
+                f"the other library).")
+    return CPU if first is None else backend_of(first)
+
+
+def kernel_for(name, arrays, default=None):
+    """The forward kernel of primitive `name` on the backend of `arrays` (all on one
+    backend, else TypeError); `default` for a primitive that backend has no row for (a
+    user's own Primitive: its impl)."""
+    backend = same_backend(name, arrays)
+    kernel = backend.kernels.get(name)
+    if kernel is not None:
+        return kernel
+    if default is not None:
+        return default
+    raise NotImplementedError(f"pyad.{name}: no kernel on the {backend.name} backend "
+                              f"(for {describe(arrays[0])})")
+
+
+def fallback_for(name, arrays):
+    """The kernel for inputs the main kernel of `name` does not take (integer, bool)."""
+    return same_backend(name, arrays).fallbacks.get(name)
+
+
+# ------------------------------------------------------------------- creation and copies
+def zeros_like(x, dtype=None):
+    return backend_of(x).zeros_like(x, dtype)
+
+
+def ones_like(x, dtype=None):
+    return backend_of(x).ones_like(x, dtype)
+
+
+def empty(shape, dtype, like):
+    """An uninitialised array of `shape` and `dtype` on the backend and device of `like`."""
+    return backend_of(like).empty(shape, dtype, like)
+
+
+def zeros(shape, dtype, like):
+    return backend_of(like).zeros(shape, dtype, like)
+
+
+def eye(n, dtype, like):
+    return backend_of(like).eye(n, dtype, like)
+
+
+def asarray(obj, dtype=None, like=None):
+    """obj as an array on the backend and device of `like` (numpy when like is None)."""
+    if like is None or type(like) is np.ndarray:
+        return np.asarray(obj, dtype=dtype)
+    return backend_of(like).asarray(obj, dtype, like)
+
+
+def to_host(x):
+    """A numpy copy of array x (x itself when it is numpy): for small dense host work,
+    such as a tridiagonal eigenproblem, and for printing and saving."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return np.asarray(x)
+    return backend_of(x).to_host(x)
+
+
+def to_backend(x, like):
+    """Array x (any backend, or numpy) copied to the backend and device of `like`."""
+    target = backend_of(like)
+    if backend_of(x) is target and device_of(x) == device_of(like):
+        return x
+    return target.from_host(to_host(x), like)
+
+
+def is_floating(x):
+    """Whether x has a real floating dtype."""
+    return backend_of(x).is_floating(x)
+
+
+def namespace(x):
+    """The array namespace (numpy for numpy arrays) of x."""
+    return backend_of(x).xp
+
+
+def optimizer_update(name, like=None):
+    """The in-place update kernel of optimizer `name` ("sgd", "rmsprop", "adam") for
+    parameters like `like` (CPU's when like is None)."""
+    backend = CPU if like is None else backend_of(like)
+    return backend.updates[name]
+
+
+UPDATES = CPU.updates   # the CPU's, by name
 
 
 def set_num_threads(n):

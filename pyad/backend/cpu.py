@@ -1,7 +1,9 @@
-"""CPU backend: every primitive's forward kernel by name (C++ in pyad._C, BLAS, or numpy)."""
+"""CPU backend: every primitive's forward kernel by name (C++ in pyad._C, BLAS, or numpy),
+numpy array creation, and the fused C++ optimizer updates."""
 import numpy as np
 
 from pyad import _C
+from pyad.backend import array_api
 from pyad.backend._blas import matmul as _matmul, matmul_sum as _matmul_sum
 
 UNARY = ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "tanh", "sigmoid",
@@ -116,3 +118,45 @@ from pyad.backend import numpy_array, numpy_linalg, numpy_math  # noqa: E402
 for _family in (numpy_math, numpy_array, numpy_linalg):
     KERNELS.update(_family.KERNELS)
     FALLBACKS.update(getattr(_family, "FALLBACKS", {}))
+
+
+class CpuBackend(array_api.ArrayAPIBackend):
+    """numpy arrays: the generic kernels overridden by C++, BLAS and numpy ones (all rows)."""
+
+    def device_of(self, x):
+        return "cpu"
+
+    def is_floating(self, x):
+        return x.dtype.kind == "f"
+
+    def dtype(self, dtype):
+        return dtype
+
+    def zeros_like(self, x, dtype=None):
+        return np.zeros_like(x, dtype=dtype)
+
+    def ones_like(self, x, dtype=None):
+        return np.ones_like(x, dtype=dtype)
+
+    def empty(self, shape, dtype, like):
+        return np.empty(shape, dtype=dtype)
+
+    def zeros(self, shape, dtype, like):
+        return np.zeros(shape, dtype=dtype)
+
+    def eye(self, n, dtype, like):
+        return np.eye(n, dtype=dtype)
+
+    def asarray(self, obj, dtype, like):
+        return np.asarray(obj, dtype=dtype)
+
+    def to_host(self, x):
+        return np.asarray(x)
+
+    def from_host(self, a, like):
+        return a
+
+
+CPU = CpuBackend(np, name="cpu", kernels={**array_api.KERNELS, **KERNELS}, fallbacks=FALLBACKS,
+                 updates={"sgd": _C.sgd_update, "rmsprop": _C.rmsprop_update,
+                          "adam": _C.adam_update})

@@ -1,0 +1,69 @@
+"""The generic backend: every primitive's forward kernel written against the Python Array API
+standard, through the array's own namespace (``x.__array_namespace__()``), so pyad runs on
+any standard-conforming array (array-api-strict, CuPy, ...) and returns that array type.
+
+Kernels take the row's arrays then its params, as on the CPU, and use only the standard's
+functions (no numpy: tests run them on array-api-strict arrays, which numpy cannot read). The
+CPU and CUDA backends build on this one, overriding the kernels they have faster versions of.
+"""
+import numpy as np
+
+from pyad.backend import array_api_core, array_api_math, array_api_array, array_api_linalg
+from pyad.backend.array_api_updates import UPDATES
+
+KERNELS = {}
+for _family in (array_api_core, array_api_math, array_api_array, array_api_linalg):
+    KERNELS.update(_family.KERNELS)
+
+
+class ArrayAPIBackend:
+    """The backend of one array namespace: its kernels, optimizer updates and creation."""
+
+    def __init__(self, xp, name=None, kernels=None, fallbacks=None, updates=None):
+        self.xp = xp
+        self.name = name or f"array_api({xp.__name__})"
+        self.kernels = dict(KERNELS) if kernels is None else kernels
+        self.fallbacks = {} if fallbacks is None else fallbacks   # generic kernels take all dtypes
+        self.updates = dict(UPDATES) if updates is None else updates
+
+    def __repr__(self):
+        return f"<pyad backend {self.name}>"
+
+    def dtype(self, dtype):
+        """A dtype of this namespace for `dtype` (a numpy dtype, its name, or already ours)."""
+        if dtype is None or not isinstance(dtype, (str, type, np.dtype)):
+            return dtype
+        return getattr(self.xp, np.dtype(dtype).name)
+
+    def device_of(self, x):
+        return str(getattr(x, "device", "cpu"))
+
+    def is_floating(self, x):
+        return self.xp.isdtype(x.dtype, "real floating")
+
+    def zeros_like(self, x, dtype=None):
+        return self.xp.zeros_like(x, dtype=self.dtype(dtype))
+
+    def ones_like(self, x, dtype=None):
+        return self.xp.ones_like(x, dtype=self.dtype(dtype))
+
+    def empty(self, shape, dtype, like):
+        return self.xp.empty(tuple(shape), dtype=self.dtype(dtype), device=like.device)
+
+    def zeros(self, shape, dtype, like):
+        return self.xp.zeros(tuple(shape), dtype=self.dtype(dtype), device=like.device)
+
+    def eye(self, n, dtype, like):
+        return self.xp.eye(n, dtype=self.dtype(dtype), device=like.device)
+
+    def asarray(self, obj, dtype, like):
+        if isinstance(obj, np.ndarray):
+            return self.from_host(obj if dtype is None else obj.astype(dtype), like)
+        return self.xp.asarray(obj, dtype=self.dtype(dtype), device=like.device)
+
+    def to_host(self, x):
+        """A numpy copy, through DLPack (the standard's exchange protocol)."""
+        return np.array(np.from_dlpack(x), copy=True)
+
+    def from_host(self, a, like):
+        return self.xp.asarray(np.ascontiguousarray(a), device=like.device)

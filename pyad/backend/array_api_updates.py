@@ -1,0 +1,4 @@
+"""Optimizer updates (SGD/momentum/Nesterov, RMSprop, Adam/AdamW/AMSGrad) in Array API ops,
+in place like the CPU's fused kernels."""
+
+UPDATES = {}

@@ -107,18 +107,18 @@ def same_backend(op, arrays):
     return CPU if first is None else backend_of(first)
 
 
-def kernel_for(name, arrays, default=None):
+def kernel_for(name, arrays, impl=None):
     """The forward kernel of primitive `name` on the backend of `arrays` (all on one
-    backend, else TypeError); `default` for a primitive that backend has no row for (a
-    user's own Primitive: its impl)."""
+    backend and device, else TypeError). A primitive that is no row of the table (a user's
+    own, whose `impl` is not the CPU's row kernel) runs its impl on any array."""
     backend = same_backend(name, arrays)
+    if impl is not None and CPU.kernels.get(name) is not impl:
+        return impl
     kernel = backend.kernels.get(name)
-    if kernel is not None:
-        return kernel
-    if default is not None:
-        return default
-    raise NotImplementedError(f"pyad.{name}: no kernel on the {backend.name} backend "
-                              f"(for {describe(arrays[0])})")
+    if kernel is None:
+        raise NotImplementedError(f"pyad.{name}: no kernel on the {backend.name} backend "
+                                  f"(for {describe(arrays[0])})")
+    return kernel
 
 
 def fallback_for(name, arrays):
@@ -148,18 +148,37 @@ def eye(n, dtype, like):
     return backend_of(like).eye(n, dtype, like)
 
 
-def asarray(obj, dtype=None, like=None):
-    """obj as an array on the backend and device of `like` (numpy when like is None)."""
+def asarray(obj, dtype=None, like=None, op="asarray"):
+    """obj as an array on the backend and device of `like` (without like: obj's own, numpy
+    for numbers and lists). Numbers and lists are converted; an array of another backend or
+    device raises TypeError naming `op` (never an implicit copy: see to_backend)."""
+    if is_foreign(obj) or isinstance(obj, np.ndarray):
+        if like is not None:
+            same_backend(op, [like, obj])
+        return obj if dtype is None or dtype_of(obj) == numpy_dtype(dtype) else astype(obj, dtype)
     if like is None or type(like) is np.ndarray:
         return np.asarray(obj, dtype=dtype)
     return backend_of(like).asarray(obj, dtype, like)
 
 
+def copy(x):
+    """A new array with x's values, on x's backend."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return np.array(x)
+    b = backend_of(x)
+    return b.xp.asarray(x, copy=True)
+
+
+def as_array(x):
+    """x itself when it is an array of any backend, else numpy's np.asarray(x)."""
+    return x if is_foreign(x) else np.asarray(x)
+
+
 def to_host(x):
     """A numpy copy of array x (x itself when it is numpy): for small dense host work,
     such as a tridiagonal eigenproblem, and for printing and saving."""
-    if isinstance(x, (np.ndarray, np.generic)):
-        return np.asarray(x)
+    if not is_foreign(x):
+        return np.asarray(x)        # numpy already, or numbers and lists
     return backend_of(x).to_host(x)
 
 
@@ -174,6 +193,35 @@ def to_backend(x, like):
 def is_floating(x):
     """Whether x has a real floating dtype."""
     return backend_of(x).is_floating(x)
+
+
+def is_foreign(x):
+    """Whether x is an array of a backend other than numpy (it has an Array API namespace)."""
+    return not isinstance(x, (np.ndarray, np.generic)) and hasattr(x, "__array_namespace__")
+
+
+def numpy_dtype(dtype):
+    """The numpy dtype describing `dtype` (numpy's, a name, or another namespace's: pyad's
+    dtype logic, numpy's promotion rules included, runs on these for every backend)."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
+
+
+def dtype_of(x):
+    """x's dtype as a numpy dtype, whatever backend x lives on."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x.dtype
+    return numpy_dtype(x.dtype)
+
+
+def astype(x, dtype):
+    """x converted to `dtype` (a numpy dtype or name), on x's backend; a new array."""
+    if isinstance(x, np.ndarray):
+        return x.astype(dtype)
+    b = backend_of(x)
+    return b.xp.astype(x, b.dtype(dtype))
 
 
 def namespace(x):

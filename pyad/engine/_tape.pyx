@@ -19,6 +19,8 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 import threading
 import numpy as np
 
+from pyad import backend as _backend   # the seam: which backend an array lives on
+
 cnp.import_array()
 
 cdef extern from "Python.h":
@@ -417,6 +419,43 @@ cdef inline bint _is_float(cnp.ndarray a):
     return tn == cnp.NPY_FLOAT64 or tn == cnp.NPY_FLOAT32
 
 
+# Arrays of any backend: numpy's own calls where the array is numpy (the fast paths), the
+# backend seam's otherwise.
+cdef inline bint _floating(d):
+    if type(d) is cnp.ndarray:
+        return _is_float(<cnp.ndarray>d)
+    return _backend.is_floating(d)
+
+
+cdef inline object _zeros_like(d):
+    return np.zeros_like(d) if type(d) is cnp.ndarray else _backend.zeros_like(d)
+
+
+cdef inline object _ones_like(d):
+    return np.ones_like(d) if type(d) is cnp.ndarray else _backend.ones_like(d)
+
+
+cdef inline bint _foreign(x):
+    """An array of another backend than numpy (it has the Array API's namespace)."""
+    return (type(x) is not cnp.ndarray and not isinstance(x, (cnp.ndarray, cnp.generic))
+            and hasattr(x, "__array_namespace__"))
+
+
+cdef object _array(x, dtype=None, like=None, str op="tensor"):
+    """x as a new array (a copy) on x's own backend (numpy for numbers and lists), or, when
+    `like` is a foreign array, on like's: numbers and lists move there, arrays of another
+    backend or device raise (op names the caller), never converting implicitly."""
+    if like is not None and _foreign(like):
+        if _foreign(x) or isinstance(x, np.ndarray):
+            _backend.same_backend(op, [like, x])
+        else:
+            return _backend.asarray(x, dtype, like)
+    if _foreign(x):
+        b = _backend.backend_of(x)
+        return b.xp.asarray(x, dtype=b.dtype(dtype), copy=True)
+    return np.array(x, dtype=dtype)
+
+
 @cython.no_gc
 @cython.freelist(1024)
 cdef class Tensor:
@@ -477,8 +516,7 @@ cdef class Tensor:
     def __init__(self, data, dtype=None, requires_grad=False):
         if isinstance(data, Tensor):
             data = (<Tensor>data).data
-        arr = np.array(data, dtype=dtype)
-        self.data = arr
+        self.data = _array(data, dtype)
         self._is_leaf = True
         self.requires_grad = requires_grad
 
@@ -487,7 +525,7 @@ cdef class Tensor:
             return self._requires_grad
 
         def __set__(self, value):
-            if value and not _is_float(self.data):
+            if value and not _floating(self.data):
                 raise TypeError(
                     f"only float32/float64 tensors can require gradients, got dtype "
                     f"{self.data.dtype}; convert with ad.tensor(x, dtype=np.float64)")
@@ -510,12 +548,13 @@ cdef class Tensor:
             if value is None:
                 self._grad = None
                 return
-            if not isinstance(value, (Tensor, np.ndarray)):
+            if not isinstance(value, (Tensor, np.ndarray)) and not _foreign(value):
                 raise TypeError(
                     f"Tensor.grad must be None or an array/Tensor of shape {self.data.shape} and "
                     f"dtype {self.data.dtype}, got {type(value).__name__}; to clear it, assign "
                     f"None (optimizer.zero_grad() does)")
             arr = (<Tensor>value).data if isinstance(value, Tensor) else value
+            _backend.same_backend("Tensor.grad", [self.data, arr])
             if arr.shape != self.data.shape or arr.dtype != self.data.dtype:
                 raise ValueError(
                     f"Tensor.grad must have the tensor's shape {self.data.shape} and dtype "
@@ -640,10 +679,14 @@ cdef class Tensor:
         return id(self)
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        data = self.data
         extra = ", requires_grad=True" if self._requires_grad else ""
-        if self.data.dtype != np.float64 and self.data.dtype != np.int64 and self.data.dtype != np.bool_:
-            extra = f", dtype={self.data.dtype}" + extra
+        if _foreign(data):      # the values, read on the host, and where they live
+            extra = f", array={_backend.describe(data)}" + extra
+            data = _backend.to_host(data)
+        body = np.array2string(data, separator=", ", prefix="tensor(")
+        if data.dtype != np.float64 and data.dtype != np.int64 and data.dtype != np.bool_:
+            extra = f", dtype={data.dtype}" + extra
         return f"tensor({body}{extra})"
 
     def __setitem__(self, key, value):
@@ -882,7 +925,7 @@ cdef class Tensor:
         >>> ad.grad(lambda x: ad.sum(x.copy() * 2.0))(np.array([1.0]))
         array([2.])
         """
-        return _ops.multiply(self, 1) if _is_float(self.data) else _wrap(self.data.copy())
+        return _ops.multiply(self, 1) if _floating(self.data) else _wrap(_array(self.data))
 
     def dot(self, other):
         """Same as ``ad.dot(self, other)``."""
@@ -1065,7 +1108,8 @@ cdef class Tensor:
         >>> (ad.tensor([1.0, 2.0]) > 0).all()
         tensor(True)
         """
-        return _wrap(np.asarray(np.all(self.data, axis=axis, keepdims=keepdims)))
+        xp = np if type(self.data) is cnp.ndarray else _backend.namespace(self.data)
+        return _wrap(xp.asarray(xp.all(self.data, axis=axis, keepdims=keepdims)))
 
     def any(self, axis=None, keepdims=False):
         """Whether any element is true (``np.any``).
@@ -1089,7 +1133,8 @@ cdef class Tensor:
         >>> (ad.tensor([1.0, -2.0]) < 0).any()
         tensor(True)
         """
-        return _wrap(np.asarray(np.any(self.data, axis=axis, keepdims=keepdims)))
+        xp = np if type(self.data) is cnp.ndarray else _backend.namespace(self.data)
+        return _wrap(xp.asarray(xp.any(self.data, axis=axis, keepdims=keepdims)))
 
     def nonzero(self):
         """The indices of the non-zero elements (``np.nonzero``); not differentiable.
@@ -1104,7 +1149,9 @@ cdef class Tensor:
         >>> ad.tensor([0.0, 3.0, 0.0, 1.0]).nonzero()
         (array([1, 3]),)
         """
-        return np.nonzero(self.data)
+        if type(self.data) is cnp.ndarray:
+            return np.nonzero(self.data)
+        return _backend.namespace(self.data).nonzero(self.data)
 
     def tolist(self):
         """The values as nested Python lists (``ndarray.tolist``); not differentiable.
@@ -1206,15 +1253,29 @@ cdef inline bint _kernel_ready(d):
             and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>d))
 
 
+cdef object _select(Primitive prim, list datas):
+    """The function to call on the inputs' arrays: the row's numpy kernel (datas made ready
+    for it) when every input is numpy, else the kernel of the same name on the inputs'
+    backend (the seam raises when they live on two backends or devices). A user's own
+    Primitive, which no backend has a row for, runs its impl on any array."""
+    cdef Py_ssize_t i
+    for i in range(len(datas)):
+        d = datas[i]
+        if type(d) is not cnp.ndarray:
+            if isinstance(d, (cnp.ndarray, cnp.generic)):
+                datas[i] = np.asarray(d)    # numpy scalars and subclasses: plain numpy arrays
+            else:
+                return _backend.kernel_for(prim.name, datas, prim.impl)
+    return _prepare_arrays(prim, datas) if prim.contiguous_floats else prim.impl
+
+
 cdef object _prepare_arrays(Primitive prim, list datas):
     """Copy strided views to C order; route non-float dtypes to the primitive's numpy
-    fallback. Returns the function to call."""
+    fallback. Returns the function to call. Every input is a numpy array."""
     cdef Py_ssize_t i
     cdef bint floats = True
     for i in range(len(datas)):
         d = datas[i]
-        if not isinstance(d, cnp.ndarray):
-            continue        # a non-numpy array (CuPy) goes to its backend as it is
         if not _is_float(<cnp.ndarray>d):
             floats = False
         elif not cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>d):
@@ -1230,13 +1291,20 @@ cdef object _prepare_arrays(Primitive prim, list datas):
     return prim.fallback
 
 
+cdef bint _all_finite(d):
+    if isinstance(d, np.ndarray):
+        return d.dtype.kind not in "fc" or bool(np.isfinite(d).all())
+    if not _floating(d):
+        return True
+    xp = _backend.namespace(d)
+    return bool(xp.all(xp.isfinite(d)))
+
+
 cdef object _check_nans(Primitive prim, list datas, out):
-    if not isinstance(out, np.ndarray) or out.dtype.kind not in "fc":
-        return
-    if np.isfinite(out).all():
+    if _all_finite(out):
         return
     for d in datas:
-        if isinstance(d, np.ndarray) and d.dtype.kind in "fc" and not np.isfinite(d).all():
+        if not _all_finite(d):
             return
     raise FloatingPointError(
         f"debug_nans: primitive '{prim.name}' produced a NaN or Inf from finite inputs "
@@ -1249,16 +1317,16 @@ cdef object _run(Primitive prim, tuple args, tuple params):
     fn = prim.impl
     if n == 1 and p <= 1 and not _debug_nans:
         d0 = (<Tensor>args[0]).data
-        if not prim.contiguous_floats or _kernel_ready(d0):
+        if _kernel_ready(d0) if prim.contiguous_floats else type(d0) is cnp.ndarray:
             return fn(d0) if p == 0 else fn(d0, params[0])
     elif n == 2 and p == 0 and not _debug_nans:
         d0 = (<Tensor>args[0]).data
         d1 = (<Tensor>args[1]).data
-        if not prim.contiguous_floats or (_kernel_ready(d0) and _kernel_ready(d1)):
+        if (_kernel_ready(d0) and _kernel_ready(d1) if prim.contiguous_floats
+                else type(d0) is cnp.ndarray and type(d1) is cnp.ndarray):
             return fn(d0, d1)
     cdef list datas = [(<Tensor>a).data for a in args]
-    if prim.contiguous_floats:
-        fn = _prepare_arrays(prim, datas)
+    fn = _select(prim, datas)
     out = fn(*datas, *params)
     if _debug_nans:
         _check_nans(prim, datas, out)
@@ -1333,6 +1401,9 @@ cdef Tensor _bind_deferred(_ThreadState st, Primitive prim, tuple args, tuple pa
     if shape is None:
         return None
     cdef Tensor out = Tensor.__new__(Tensor)
+    for d in datas:
+        if type(d) is not cnp.ndarray:
+            return None     # other backends compute the output now (no placeholder)
     key = (tuple(shape), np.result_type(*datas))
     placeholder = _placeholders.get(key)
     if placeholder is None:       # read-only zero views, one per shape (np.broadcast_to is slow)
@@ -1359,7 +1430,7 @@ cdef void _materialize(_ThreadState st) except *:
 cdef inline Tensor _as_input(x):
     if type(x) is Tensor or isinstance(x, Tensor):
         return <Tensor>x
-    return _wrap(np.asarray(x))
+    return _wrap(x if _foreign(x) else np.asarray(x))
 
 
 def bind(Primitive prim, *args, tuple params=()):
@@ -1637,7 +1708,7 @@ cdef class Tape:
         cdef Py_ssize_t s = _slot(t, self)
         if s >= 0:
             return s
-        if not _is_float(t.data):
+        if not _floating(t.data):
             raise TypeError(f"cannot differentiate with respect to a tensor of dtype "
                             f"{t.data.dtype}: only float32 and float64 inputs have gradients; "
                             f"cast it first, e.g. x.astype(np.float64)")
@@ -1748,8 +1819,7 @@ cdef class Tape:
                 s = rec.in_slot(k)
                 datas.append(vals[s] if s >= 0 and vals[s] is not None
                              else (<Tensor>rec.args[k]).data)
-            fn = _prepare_arrays(rec.prim, datas) if rec.prim.contiguous_floats else rec.prim.impl
-            out = fn(*datas, *rec.params)
+            out = _select(rec.prim, datas)(*datas, *rec.params)
             if type(out) is not cnp.ndarray and isinstance(out, cnp.generic):
                 out = np.asarray(out)
             vals[rec.out_slot] = out
@@ -1805,7 +1875,7 @@ cdef class Tape:
         if not isinstance(target, Tensor):
             raise TypeError(f"Tape.gradient: target must be a Tensor, got {type(target).__name__}")
         grads = self._sweep([target], [output_gradients], leaves, False)
-        grads = [_wrap(np.zeros_like((<Tensor>s).data)) if g is None else g
+        grads = [_wrap(_zeros_like((<Tensor>s).data)) if g is None else g
                  for g, s in zip(grads, leaves)]
         return tree_unflatten(treedef, grads)
 
@@ -1838,7 +1908,7 @@ cdef class Tape:
                 continue
             seed = seeds[k]
             if seed is None and not batch:
-                g = _wrap(np.ones_like(target.data))
+                g = _wrap(_ones_like(target.data))
             else:
                 g = _as_tensor(seed)
                 want = (batch,) + target.shape if batch else target.shape
@@ -2057,7 +2127,7 @@ cdef void _raise_released() except *:
 cdef Tensor _as_tensor(x):
     if isinstance(x, Tensor):
         return <Tensor>x
-    return _wrap(np.asarray(x))
+    return _wrap(x if _foreign(x) else np.asarray(x))
 
 
 cdef void _backward(Tensor y, gradient, bint retain) except *:
@@ -2075,8 +2145,8 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
             f"backward(): output of shape {y.shape} is not a scalar; pass gradient= (the "
             f"vector in the vector-Jacobian product) or reduce it first, e.g. y.sum()")
     if gradient is not None:      # a private copy: it may be handed back as a leaf's .grad
-        gradient = np.array(gradient.data if isinstance(gradient, Tensor) else gradient,
-                            dtype=y.data.dtype)
+        gradient = _array(gradient.data if isinstance(gradient, Tensor) else gradient,
+                          y.data.dtype, y.data, "backward")
     leaves = list(tape.leaves)
     if y._is_leaf and y._requires_grad and _slot(y, tape) < 0:
         tape._watch_one(y)
@@ -2098,7 +2168,7 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
                 handed_out.add(id(gd))
                 leaf._grad = _wrap(gd)
             else:
-                leaf._grad = _wrap(np.array(gd, dtype=leaf.data.dtype))
+                leaf._grad = _wrap(_array(gd, leaf.data.dtype))
         else:
             leaf._grad = _wrap((<Tensor>leaf._grad).data + gd)
     if not retain:

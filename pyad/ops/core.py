@@ -7,6 +7,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from pyad import backend
 from pyad.engine import _tape
 from pyad.engine._tape import Tensor, bind, wrap
 from pyad._typing import ArrayLike, Axis, DTypeLike, Shape
@@ -21,7 +22,7 @@ def _t(x):
         return x
     if isinstance(x, Tensor):
         return x
-    return wrap(np.asarray(x))
+    return wrap(x if backend.is_foreign(x) else np.asarray(x))
 
 
 def tensor(data: ArrayLike, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
@@ -63,15 +64,15 @@ def tensor(data: ArrayLike, dtype: DTypeLike = None, requires_grad: bool = False
 
 
 def _is_float(t):
-    return t.data.dtype.kind == "f"
+    return backend.dtype_of(t.data).kind == "f"
 
 
 # --------------------------------------------------------------------------- arithmetic
 def _promote(name, x, y):
     """numpy promotion for two Tensors; returns them cast (differentiably) to one dtype."""
-    dx, dy = x.data.dtype, y.data.dtype
+    dx, dy = backend.dtype_of(x.data), backend.dtype_of(y.data)
     if dx != dy:
-        dt = np.result_type(x.data, y.data)
+        dt = np.result_type(dx, dy)
         if dx != dt:
             x = astype(x, dt)
         if dy != dt:
@@ -100,7 +101,7 @@ def _binary(prim, name, x, y):
 def _scalar_like(c, t):
     """A Python scalar as a 0-d array of the dtype numpy gives t's dtype with it (Python
     scalars are weakly typed: float32 stays float32, bool with 2 becomes int64)."""
-    return wrap(np.asarray(c, dtype=np.result_type(t.data.dtype, c)))
+    return wrap(backend.asarray(c, np.result_type(backend.dtype_of(t.data), c), like=t.data))
 
 
 def add(x: ArrayLike, y: ArrayLike) -> Tensor:
@@ -422,7 +423,8 @@ def clip(x: ArrayLike, a_min: Optional[ArrayLike] = None,
         return bind(_P.clip, x, params=(lo, hi))
     if not _is_float(x) and not any(_tape.is_tracked(b) for b in (a_min, a_max)):
         # integer or bool x: not differentiable, and numpy's dtype (int stays int)
-        return wrap(np.asarray(np.clip(x.data, *[b.data if isinstance(b, Tensor) else b
+        xp = backend.namespace(x.data)
+        return wrap(xp.asarray(xp.clip(x.data, *[b.data if isinstance(b, Tensor) else b
                                                  for b in (a_min, a_max)])))
     for bound in (a_min, a_max):
         if bound is not None:
@@ -468,11 +470,11 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     >>> ad.grad(lambda x: ad.sum(ad.where(x > 1.5, x ** 2, 0.0)))(x)
     array([0., 4., 6.])
     """
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    if cond.dtype != np.bool_:
-        cond = cond.astype(bool)
+    cond = _t(condition).data
+    if backend.dtype_of(cond) != np.bool_:
+        cond = backend.astype(cond, np.bool_)
     if type(x) in _PYSCALARS and type(y) in _PYSCALARS:
-        return wrap(np.where(cond, x, y))
+        return wrap(backend.namespace(cond).where(cond, x, y))
     x, y = _scalar_operands(x, y)
     x, y = _promote("where", _t(x), _t(y))
     try:
@@ -576,11 +578,12 @@ def astype(x: ArrayLike, dtype: DTypeLike) -> Tensor:
     tensor([1, 2, 3])
     """
     x = _t(x)
-    dtype = np.dtype(dtype)
-    if x.data.dtype == dtype:
+    dtype = backend.numpy_dtype(dtype)
+    now = backend.dtype_of(x.data)
+    if now == dtype:
         return x
-    if dtype.kind != "f" or x.data.dtype.kind != "f":
-        return wrap(x.data.astype(dtype))       # to or from non-float: not differentiable
+    if dtype.kind != "f" or now.kind != "f":
+        return wrap(backend.astype(x.data, dtype))    # to or from non-float: not differentiable
     return bind(_P.astype, x, params=(dtype,))
 
 
@@ -1334,7 +1337,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     ts = [_t(a) for a in arrays]
     if not ts:
         raise ValueError("pyad.concatenate: need at least one array to concatenate")
-    dt = np.result_type(*[t.data for t in ts])
+    dt = np.result_type(*[backend.dtype_of(t.data) for t in ts])
     ts = [astype(t, dt) for t in ts]
     nd = ts[0].ndim
     if nd == 0:
@@ -1389,8 +1392,8 @@ def _index_key(key):
         return tuple(_index_key(k) for k in key)
     if isinstance(key, Tensor):
         key = key.data
-    if isinstance(key, list):
-        key = np.asarray(key)
+    if isinstance(key, list) or backend.is_foreign(key):
+        key = backend.to_host(key)      # index arrays are parameters: they live on the host
     if isinstance(key, np.ndarray):
         if key.dtype.kind not in "iub":
             raise IndexError(f"pyad.getitem: index arrays must be integer or bool, got dtype "
@@ -1528,7 +1531,7 @@ def take(x: ArrayLike, indices: ArrayLike, axis: Optional[int] = None) -> Tensor
             [4.]])
     """
     x = _t(x)
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = backend.to_host(indices.data if isinstance(indices, Tensor) else indices)
     if idx.dtype.kind not in "iu":
         raise IndexError(f"pyad.take: indices must be integers, got dtype {idx.dtype}")
     if axis is None:
@@ -1638,7 +1641,7 @@ def zeros_like(x: ArrayLike, dtype: DTypeLike = None) -> Tensor:
     >>> ad.zeros_like(np.array([1.0, 2.0, 3.0]))
     tensor([0., 0., 0.])
     """
-    return wrap(np.zeros_like(_t(x).data, dtype=dtype))
+    return wrap(backend.zeros_like(_t(x).data, dtype))
 
 
 def ones_like(x: ArrayLike, dtype: DTypeLike = None) -> Tensor:
@@ -1662,7 +1665,7 @@ def ones_like(x: ArrayLike, dtype: DTypeLike = None) -> Tensor:
     >>> ad.ones_like(np.array([1.0, 2.0, 3.0]), dtype=np.int64)
     tensor([1, 1, 1])
     """
-    return wrap(np.ones_like(_t(x).data, dtype=dtype))
+    return wrap(backend.ones_like(_t(x).data, dtype))
 
 
 def arange(*args: float, dtype: DTypeLike = None) -> Tensor:

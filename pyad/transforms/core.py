@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence, Tuple, Union
 
 import numpy as np
 
+from pyad import backend
 from pyad.engine._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad._typing import PyTree
 from pyad.engine.pytree import tree_flatten, tree_unflatten
@@ -19,8 +20,8 @@ def _box(x, fn_name, position):
     """A leaf of a differentiated argument as a Tensor to watch (arrays are not copied)."""
     if isinstance(x, Tensor):
         return x
-    arr = np.asarray(x)
-    if arr.dtype.kind != "f":
+    arr = backend.as_array(x)
+    if backend.dtype_of(arr).kind != "f":
         raise TypeError(f"pyad.{fn_name}: argument {position} has dtype {arr.dtype}; gradients "
                         f"need float32 or float64 inputs (convert with x.astype(np.float64), "
                         f"or write 1.0 instead of 1)")
@@ -95,7 +96,7 @@ def _collect(boxed, cotangents, *callers):
         for orig, t in zip(leaves, tensors):
             g = cotangents[k]
             k += 1
-            flat.append(_unbox(wrap(np.zeros_like(t.data)) if g is None else g, orig))
+            flat.append(_unbox(wrap(backend.zeros_like(t.data)) if g is None else g, orig))
     flat = _fresh(flat, [leaves for _, leaves, _, _ in boxed], *callers)
     result, k = [], 0
     for _, leaves, _, td in boxed:
@@ -115,17 +116,17 @@ def _scalar_output(fn_name, out):
             f"ad.jacobian for several outputs")
     else:
         try:
-            t = wrap(np.asarray(out))
+            t = wrap(backend.as_array(out))
         except Exception:
             t = None
-        if t is None or t.data.dtype == object:
+        if t is None or backend.dtype_of(t.data) == object:
             raise TypeError(f"pyad.{fn_name}: the function must return a scalar array or "
                             f"Tensor, got {type(out).__name__}; use ad.vjp for pytree outputs")
     if t.data.size != 1:
         raise TypeError(f"pyad.{fn_name}: the function must return a scalar, got an output of "
                         f"shape {t.shape}; use ad.jacobian or ad.vjp for non-scalar outputs, "
                         f"or reduce it (e.g. .sum())")
-    if t.data.dtype.kind != "f":
+    if backend.dtype_of(t.data).kind != "f":
         raise TypeError(f"pyad.{fn_name}: the output has dtype {t.data.dtype}; it must be a "
                         f"float scalar to be differentiated")
     return t
@@ -363,7 +364,7 @@ def vjp(fun: Callable[..., Any],
         tape.watch(*sources)
         out = fun(*args)
     out_leaves, out_td = tree_flatten(out)
-    targets = [o if isinstance(o, Tensor) else wrap(np.asarray(o)) for o in out_leaves]
+    targets = [o if isinstance(o, Tensor) else wrap(backend.as_array(o)) for o in out_leaves]
     any_tensor = _any_tensor(boxed)
 
     def vjp_fn(cotangent):
@@ -373,7 +374,8 @@ def vjp(fun: Callable[..., Any],
                              f"output's {out_td}")
         seeds = []
         for c, t in zip(ct_leaves, targets):
-            c = c if isinstance(c, Tensor) else wrap(np.asarray(c, dtype=t.data.dtype))
+            c = c if isinstance(c, Tensor) else wrap(backend.asarray(
+                c, backend.dtype_of(t.data), like=t.data, op="vjp"))
             if c.shape != t.shape:
                 raise ValueError(f"pyad.vjp: cotangent of shape {c.shape} for an output of "
                                  f"shape {t.shape}")
@@ -405,7 +407,7 @@ def _traced(fun, args, sources, tangents):
             trace.watch(x, v)
         out = fun(*args)
     out_leaves, out_td = tree_flatten(out)
-    return trace, out, out_td, [o if isinstance(o, Tensor) else wrap(np.asarray(o))
+    return trace, out, out_td, [o if isinstance(o, Tensor) else wrap(backend.as_array(o))
                                 for o in out_leaves]
 
 
@@ -414,13 +416,14 @@ def _replay(fn_name, linear, seeds, sources, leaves, dots):
     source and of its shape, by replaying the tape `linear` (see Tape.replay)."""
     values = []
     for v, s in zip(leaves, sources):
-        a = np.asarray(v.data if isinstance(v, Tensor) else v, dtype=s.data.dtype)
+        a = backend.asarray(v.data if isinstance(v, Tensor) else v, backend.dtype_of(s.data),
+                            like=s.data, op=fn_name)
         if a.shape != s.shape:
             raise ValueError(f"pyad.{fn_name}: tangent of shape {a.shape} for a primal of "
                              f"shape {s.shape}")
         values.append(a)
     outs = iter(linear.replay(seeds, values, [d for d in dots if d is not None]))
-    return [None if d is None else wrap(np.array(next(outs))) for d in dots]
+    return [None if d is None else wrap(backend.copy(next(outs))) for d in dots]
 
 
 def jvp(fun: Callable[..., Any], primals: Sequence[PyTree],
@@ -482,7 +485,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[PyTree],
     dots = []
     for o in outs:
         d = trace.tangent(o)
-        dots.append(wrap(np.zeros_like(o.data)) if d is None else d)
+        dots.append(wrap(backend.zeros_like(o.data)) if d is None else d)
     like = None if not _any_tensor(boxed) else sources[0]
     results = _fresh([_unbox(o, like) for o in outs] + [_unbox(d, like) for d in dots],
                      primals, tangents)
@@ -538,7 +541,7 @@ def linearize(fun: Callable[..., Any],
     """
     args, boxed, _ = _prepare("linearize", primals, tuple(range(len(primals))))
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
-    seeds = [wrap(np.zeros_like(s.data)) for s in sources]
+    seeds = [wrap(backend.zeros_like(s.data)) for s in sources]
     with Tape(persistent=True, watch_accessed_variables=False) as linear:
         linear.watch(*seeds)
         trace, out, out_td, targets = _traced(fun, args, sources, seeds)
@@ -554,7 +557,7 @@ def linearize(fun: Callable[..., Any],
                              f"have {primal_td}")
         if not replayable or any(is_tracked(t) for t in t_leaves):
             return jvp(fun, tuple(primals), tuple(tangents))[1]
-        jv = [wrap(np.zeros_like(t.data)) if d is None else d for d, t in
+        jv = [wrap(backend.zeros_like(t.data)) if d is None else d for d, t in
               zip(_replay("linearize", linear, seeds, sources, t_leaves, dots), targets)]
         like = sources[0] if any_tensor else None
         return tree_unflatten(out_td, _fresh([_unbox(d, like) for d in jv], primals, tangents))

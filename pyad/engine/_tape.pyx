@@ -37,22 +37,20 @@ cdef long long _next_uid = 1
 cdef set _live_uids = set()     # tapes that may still be swept
 cdef bint _debug_nans = False
 cdef int _deferring = 0         # sweeps (any thread) now in a deferred-primal window
-cdef object _ops = None         # pyad.ops.core, installed at import (operators and rule helpers)
+cdef object _ops = None         # the ops layer's functions, installed at import (Tensor methods)
 cdef object _add = None         # gradient accumulation: a differentiable add
-cdef Primitive _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE, _ADD_SCALAR, _MUL_SCALAR, _RSUB_SCALAR
+cdef Arith _ADD, _SUBTRACT, _MULTIPLY
+cdef Primitive _NEGATIVE
 
 
-def _install(ops_module, primitives):
-    """Called once by pyad.ops.core: the numpy-like layer the Tensor operators dispatch to, and
-    the rows the operators' direct paths bind."""
-    global _ops, _add, _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE, _ADD_SCALAR, _MUL_SCALAR
-    global _RSUB_SCALAR
+def _install(ops_module, *, add, subtract, multiply, negative):
+    """Called once by the ops layer, which owns the rows: the numpy-like module the Tensor
+    methods dispatch to, the Arith dispatch of + - * (shared with its public functions;
+    add's also accumulates gradients) and the row of unary minus."""
+    global _ops, _add, _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE
     _ops = ops_module
+    _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE = add, subtract, multiply, negative
     _add = ops_module.add
-    _ADD, _SUBTRACT, _MULTIPLY = primitives["add"], primitives["subtract"], primitives["multiply"]
-    _NEGATIVE = primitives["negative"]
-    _ADD_SCALAR, _MUL_SCALAR = primitives["add_scalar"], primitives["mul_scalar"]
-    _RSUB_SCALAR = primitives["rsub_scalar"]
 
 
 # ---------------------------------------------------------------------------- primitives
@@ -730,43 +728,25 @@ cdef class Tensor:
         """
         _backward(self, gradient, retain_graph)
 
-    # operators: Python scalars and same-shape Tensors take a direct path to their
-    # primitive; everything else goes through pyad.ops.core (promotion, broadcasting checks)
+    # operators: the same dispatch as the public functions (see Arith), run from here
+    # without a Python frame
     def __add__(self, other):
-        if type(other) is float or type(other) is int:
-            return _bind(_ADD_SCALAR, (self,), (other,))
-        if _same_layout(self, other):
-            return _bind(_ADD, (self, other), ())
-        return _ops.add(self, other)
+        return arith(_ADD, self, other)
 
     def __radd__(self, other):
-        if type(other) is float or type(other) is int:
-            return _bind(_ADD_SCALAR, (self,), (other,))
-        return _ops.add(other, self)
+        return arith(_ADD, other, self)
 
     def __sub__(self, other):
-        if type(other) is float or type(other) is int:
-            return _bind(_ADD_SCALAR, (self,), (-other,))
-        if _same_layout(self, other):
-            return _bind(_SUBTRACT, (self, other), ())
-        return _ops.subtract(self, other)
+        return arith(_SUBTRACT, self, other)
 
     def __rsub__(self, other):
-        if type(other) is float or type(other) is int:
-            return _bind(_RSUB_SCALAR, (self,), (other,))
-        return _ops.subtract(other, self)
+        return arith(_SUBTRACT, other, self)
 
     def __mul__(self, other):
-        if type(other) is float or type(other) is int:
-            return _bind(_MUL_SCALAR, (self,), (other,))
-        if _same_layout(self, other):
-            return _bind(_MULTIPLY, (self, other), ())
-        return _ops.multiply(self, other)
+        return arith(_MULTIPLY, self, other)
 
     def __rmul__(self, other):
-        if type(other) is float or type(other) is int:
-            return _bind(_MUL_SCALAR, (self,), (other,))
-        return _ops.multiply(other, self)
+        return arith(_MULTIPLY, other, self)
 
     def __truediv__(self, other):
         return _ops.divide(self, other)
@@ -1225,6 +1205,37 @@ cdef inline bint _same_layout(Tensor x, other):
     a, b = x.data, (<Tensor>other).data
     return (type(a) is cnp.ndarray and type(b) is cnp.ndarray
             and (<cnp.ndarray>a).descr is (<cnp.ndarray>b).descr and a.shape == b.shape)
+
+
+@cython.final
+cdef class Arith:
+    """One arithmetic operator's dispatch, given its rows by the ops layer: a Tensor with a
+    Python scalar binds the scalar rows directly, two Tensors of one layout (dtype and
+    shape) bind the array row, and everything else (promotion, broadcasting checks, other
+    array-likes) takes the ops layer's general path. ``arith`` runs it for the Tensor
+    operators and the public functions (ad.add, ad.subtract, ad.multiply) alike."""
+    cdef Primitive arrays       # x op y
+    cdef Primitive scalar       # x op c, with c (or -c when negate_scalar) as its param
+    cdef Primitive rscalar      # c op x
+    cdef bint negate_scalar
+    cdef object general         # general(x, y): the full path
+
+    def __init__(self, Primitive arrays, Primitive scalar, Primitive rscalar, general, *,
+                 bint negate_scalar=False):
+        self.arrays, self.scalar, self.rscalar = arrays, scalar, rscalar
+        self.general, self.negate_scalar = general, negate_scalar
+
+
+cpdef Tensor arith(Arith a, x, y):
+    """x op y through a's dispatch (see Arith)."""
+    if type(x) is Tensor:
+        if type(y) is float or type(y) is int:
+            return _bind(a.scalar, (x,), (-y if a.negate_scalar else y,))
+        if type(y) is Tensor and _same_layout(<Tensor>x, y):
+            return _bind(a.arrays, (x, y), ())
+    elif type(y) is Tensor and (type(x) is float or type(x) is int):
+        return _bind(a.rscalar, (y,), (x,))
+    return a.general(x, y)
 
 
 cdef inline Tensor _wrap(data):
@@ -2078,6 +2089,8 @@ cdef class JvpTrace(Tape):
         if t.shape != want:
             raise ValueError(f"pyad.jvp: tangent of shape {t.shape} for a primal of shape "
                              f"{x.shape}; it must have shape {want}")
+        if _foreign(t.data) or _foreign(x.data):
+            _backend.same_backend("jvp", [x.data, t.data])    # a tangent never changes device
         if t.data.dtype != x.data.dtype:
             t = _ops.astype(t, x.data.dtype)
         cdef Py_ssize_t s = self._watch_one(<Tensor>x)

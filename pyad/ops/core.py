@@ -131,6 +131,11 @@ def add(x: ArrayLike, y: ArrayLike) -> Tensor:
     tensor([[11., 12., 13.],
             [21., 22., 23.]])
     """
+    return _tape.arith(_ADD, x, y)
+
+
+def _add(x, y):
+    """add's general path (the engine's Arith takes Tensors with scalars or one layout)."""
     if type(y) in _PYSCALARS:
         return bind(_P.add_scalar, _t(x), params=(y,))
     if type(x) in _PYSCALARS:
@@ -164,6 +169,10 @@ def subtract(x: ArrayLike, y: ArrayLike) -> Tensor:
     >>> ad.subtract(1.0, np.array([1.0, 2.0, 3.0]))
     tensor([ 0., -1., -2.])
     """
+    return _tape.arith(_SUBTRACT, x, y)
+
+
+def _subtract(x, y):
     if type(y) in _PYSCALARS:
         return bind(_P.add_scalar, _t(x), params=(-y,))
     if type(x) in _PYSCALARS:
@@ -198,6 +207,10 @@ def multiply(x: ArrayLike, y: ArrayLike) -> Tensor:
     >>> ad.grad(lambda x: ad.sum(ad.multiply(x, x)))(x)
     array([2., 4., 6.])
     """
+    return _tape.arith(_MULTIPLY, x, y)
+
+
+def _multiply(x, y):
     if type(y) in _PYSCALARS:
         return bind(_P.mul_scalar, _t(x), params=(y,))
     if type(x) in _PYSCALARS:
@@ -1772,7 +1785,14 @@ exp, log, log1p, sqrt, square, abs, sin, cos, tanh, sigmoid, relu, softplus = (
     _tape.make_unary(_P.PRIMITIVES[_n], _n, _unary_doc(_n, *_UNARY_DOCS[_n]))
     for _n in _UNARY_NAMES)
 absolute = abs
-_tape._install(sys.modules[__name__], _P.PRIMITIVES)
+
+# + - * dispatch once, for the public functions and the Tensor operators alike
+_ADD = _tape.Arith(_P.add, _P.add_scalar, _P.add_scalar, _add)
+_SUBTRACT = _tape.Arith(_P.subtract, _P.add_scalar, _P.rsub_scalar, _subtract,
+                        negate_scalar=True)
+_MULTIPLY = _tape.Arith(_P.multiply, _P.mul_scalar, _P.mul_scalar, _multiply)
+_tape._install(sys.modules[__name__], add=_ADD, subtract=_SUBTRACT, multiply=_MULTIPLY,
+               negative=_P.negative)
 
 # the op families (numpy breadth): their public functions are pyad.ops.core functions too
 from pyad.ops.math import *  # noqa: E402,F401,F403

@@ -1,4 +1,5 @@
-"""Optimizers with torch.optim's arithmetic and defaults, each update one fused C++ pass."""
+"""Optimizers with torch.optim's arithmetic and defaults, each update one fused in-place pass
+on the parameter's backend (C++ on the CPU)."""
 from __future__ import annotations
 
 import math
@@ -6,13 +7,9 @@ from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 
 import numpy as np
 
+from pyad import backend
 from pyad.backend import optimizer_update
 from pyad.engine._tape import Tensor
-
-# the fused in-place updates, through the backend seam
-_SGD_UPDATE = optimizer_update("sgd")
-_RMSPROP_UPDATE = optimizer_update("rmsprop")
-_ADAM_UPDATE = optimizer_update("adam")
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "HessianFree", "StepLR",
            "CosineAnnealingLR", "LinearWarmup", "LambdaLR"]
@@ -37,6 +34,8 @@ def _own_buffer(p):
     the same values (like torch's .contiguous()), so the update shows through the Tensor
     p (an alias of its former array no longer follows it)."""
     a = p.data
+    if not isinstance(a, np.ndarray):
+        return          # other backends' updates write through the array's own indexing
     f = a.flags
     if not (f.c_contiguous and f.writeable and f.aligned and a.dtype.isnative):
         p.data = np.array(a, dtype=a.dtype.newbyteorder("="), order="C", copy=True)
@@ -140,14 +139,18 @@ class Optimizer:
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
-            g = np.asarray(p.grad.data if isinstance(p.grad, Tensor) else p.grad,
-                           dtype=p.data.dtype, order="C")
+            g = p.grad.data if isinstance(p.grad, Tensor) else p.grad
+            if isinstance(p.data, np.ndarray):
+                g = np.asarray(g, dtype=p.data.dtype, order="C")
+            else:
+                g = backend.asarray(g, backend.dtype_of(p.data), like=p.data,
+                                    op=f"{type(self).__name__}.step")
             if g.shape != p.data.shape:
                 raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} for a "
                                  f"parameter of shape {p.data.shape}")
             _own_buffer(p)
             if not state:
-                state.update({name: np.zeros(p.data.shape, p.data.dtype)
+                state.update({name: backend.zeros(p.data.shape, p.data.dtype, p.data)
                               for name in self._buffers()})
                 state["step"] = 0
             state["step"] += 1
@@ -196,7 +199,7 @@ class Optimizer:
         {'0': {'momentum_buffer': array([2., 4.]), 'step': 1}}
         """
         return {"type": type(self).__name__, "hyper": self.hyperparameters(),
-                "state": {str(i): {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                "state": {str(i): {k: (backend.to_host(v).copy() if hasattr(v, "shape") else v)
                                    for k, v in s.items()} for i, s in enumerate(self.state)}}
 
     def load_state_dict(self, sd: Dict[str, Any]) -> Optimizer:
@@ -238,8 +241,8 @@ class Optimizer:
             setattr(self, k, v)
         for i, p in enumerate(self.params):
             s = states[str(i)]
-            self.state[i] = {k: (np.array(v, dtype=p.data.dtype, order="C") if k != "step"
-                                 else int(v))
+            self.state[i] = {k: (backend.to_backend(np.array(
+                v, dtype=backend.dtype_of(p.data), order="C"), p.data) if k != "step" else int(v))
                              for k, v in s.items()}
             for k, v in self.state[i].items():
                 if k != "step" and v.shape != p.data.shape:
@@ -307,8 +310,9 @@ class SGD(Optimizer):
                 "nesterov": self.nesterov, "weight_decay": self.weight_decay}
 
     def _update(self, p, g, state):
-        _SGD_UPDATE(p, g, state.get("momentum_buffer"), self.lr, self.momentum,
-                    self.dampening, self.nesterov, self.weight_decay, state["step"] == 1)
+        update = optimizer_update("sgd", p)      # the fused pass of p's backend
+        update(p, g, state.get("momentum_buffer"), self.lr, self.momentum, self.dampening,
+               self.nesterov, self.weight_decay, state["step"] == 1)
 
 
 class RMSprop(Optimizer):
@@ -373,9 +377,9 @@ class RMSprop(Optimizer):
                 "centered": self.centered}
 
     def _update(self, p, g, state):
-        _RMSPROP_UPDATE(p, g, state["square_avg"], state.get("grad_avg"),
-                        state.get("momentum_buffer"), self.lr, self.alpha, self.eps,
-                        self.weight_decay, self.momentum)
+        update = optimizer_update("rmsprop", p)
+        update(p, g, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
+               self.lr, self.alpha, self.eps, self.weight_decay, self.momentum)
 
 
 class Adam(Optimizer):
@@ -439,9 +443,10 @@ class Adam(Optimizer):
                 "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
 
     def _update(self, p, g, state):
-        _ADAM_UPDATE(p, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
-                     self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay,
-                     float(state["step"]), self._decoupled)
+        update = optimizer_update("adam", p)
+        update(p, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+               self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay,
+               float(state["step"]), self._decoupled)
 
 
 class AdamW(Adam):

@@ -6,6 +6,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 
 from pyad.ops import core as ops
+from pyad import backend
 from pyad.engine._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.engine.pytree import tree_flatten, tree_unflatten
 from pyad.transforms.core import (_collect, _fresh, _prepare, _replay, _scalar_output, _tangent_leaves,
@@ -186,7 +187,7 @@ def hvp_fn(fun: Callable[..., Any], *primals: PyTree) -> Callable[..., PyTree]:
     by_sweeps = _hvp_by_sweeps(fun, args, boxed, sources, primals)
     if any(is_tracked(s) for s in sources):
         return by_sweeps()
-    seeds = [wrap(np.zeros_like(s.data)) for s in sources]
+    seeds = [wrap(backend.zeros_like(s.data)) for s in sources]
     with Tape(persistent=True, watch_accessed_variables=False) as linear:
         linear.watch(*seeds)
         dots = _fwd_rev_tangents(fun, args, sources, seeds)
@@ -300,14 +301,14 @@ def _eval(fun, args):
     from pyad.engine._tape import no_grad
     with no_grad():
         out = fun(*args)
-    return out.data if isinstance(out, Tensor) else np.asarray(out)
+    return out.data if isinstance(out, Tensor) else backend.as_array(out)
 
 
 def _array_output(out):
     if isinstance(out, (dict, list, tuple)):
         raise TypeError("pyad.jacobian: the function must return one array; use ad.vjp/ad.jvp "
                         "for pytree outputs")
-    return out if isinstance(out, Tensor) else wrap(np.asarray(out))
+    return out if isinstance(out, Tensor) else wrap(backend.as_array(out))
 
 
 def _batched_basis(sources):
@@ -316,9 +317,12 @@ def _batched_basis(sources):
     sizes = [s.size for s in sources]
     total, start, blocks = sum(sizes), 0, []
     for s, n in zip(sources, sizes):
-        block = np.zeros((total, n), dtype=s.data.dtype)
-        block[start:start + n] = np.eye(n, dtype=s.data.dtype)
-        blocks.append(block.reshape((total,) + s.shape))
+        if isinstance(s.data, np.ndarray):
+            block = np.zeros((total, n), dtype=s.data.dtype)
+            block[start:start + n] = np.eye(n, dtype=s.data.dtype)
+        else:   # columns of the identity: no writes into arrays (some backends forbid them)
+            block = backend.eye(total, s.data.dtype, s.data)[:, start:start + n]
+        blocks.append(_reshape(block, (total,) + s.shape))
         start += n
     return total, sizes, blocks
 
@@ -330,7 +334,14 @@ def _columns_last(t, n_in, out_shape, in_shape):
         moved = ops.transpose(t, tuple(range(1, nd + 1)) + (0,))
         return ops.reshape(moved, out_shape + in_shape)
     data = t.data if isinstance(t, Tensor) else t
-    return np.ascontiguousarray(np.moveaxis(data, 0, -1)).reshape(out_shape + in_shape)
+    if isinstance(data, np.ndarray):
+        return np.ascontiguousarray(np.moveaxis(data, 0, -1)).reshape(out_shape + in_shape)
+    return _reshape(backend.namespace(data).moveaxis(data, 0, -1), out_shape + in_shape)
+
+
+def _reshape(a, shape):
+    return a.reshape(shape) if isinstance(a, np.ndarray) else backend.namespace(a).reshape(
+        a, tuple(shape))
 
 
 # the most basis directions one batched pass or sweep carries: bounds its memory at that
@@ -344,8 +355,8 @@ def _jacobian_fwd(fun, args, sources):
     pass."""
     total, sizes, blocks = _batched_basis(sources)
     if total == 0:
-        shape = np.shape(_eval(fun, args))
-        return [np.zeros(shape + s.shape, dtype=s.data.dtype) for s in sources]
+        shape = tuple(_eval(fun, args).shape)
+        return [backend.zeros(shape + s.shape, s.data.dtype, s.data) for s in sources]
     pieces, out = [], None
     for c0 in range(0, total, CHUNK):
         c1 = min(c0 + CHUNK, total)
@@ -354,7 +365,7 @@ def _jacobian_fwd(fun, args, sources):
                 trace.watch(s, block[c0:c1])
             out = _array_output(fun(*args))
         t = trace.tangent(out)
-        pieces.append(wrap(np.zeros((c1 - c0,) + out.shape, dtype=out.data.dtype))
+        pieces.append(wrap(backend.zeros((c1 - c0,) + out.shape, out.data.dtype, out.data))
                       if t is None else t)
     rows = pieces[0] if len(pieces) == 1 else _concat(pieces)
     jacs, start = [], 0
@@ -367,7 +378,10 @@ def _jacobian_fwd(fun, args, sources):
 def _concat(parts):
     if any(is_tracked(p) for p in parts):
         return ops.concatenate(parts, axis=0)
-    return wrap(np.concatenate([p.data for p in parts], axis=0))
+    datas = [p.data for p in parts]
+    if isinstance(datas[0], np.ndarray):
+        return wrap(np.concatenate(datas, axis=0))
+    return wrap(backend.namespace(datas[0]).concat(datas, axis=0))
 
 
 def _record(fun, args, sources):
@@ -384,15 +398,15 @@ def _jacobian_rev(fun, args, sources, recorded=None):
     tape, out = recorded or _record(fun, args, sources)
     n = out.size
     if n == 0:
-        return [np.zeros(out.shape + s.shape, dtype=s.data.dtype) for s in sources]
-    eye = np.eye(n, dtype=out.data.dtype)
+        return [backend.zeros(out.shape + s.shape, s.data.dtype, s.data) for s in sources]
+    eye = backend.eye(n, out.data.dtype, out.data)
     pieces = [[] for _ in sources]
     for c0 in range(0, n, CHUNK):
         c1 = min(c0 + CHUNK, n)
-        seed = wrap(eye[c0:c1].reshape((c1 - c0,) + out.shape))
+        seed = wrap(_reshape(eye[c0:c1], (c1 - c0,) + out.shape))
         cts = sweep(tape, [out], [seed], sources, batch=c1 - c0)
         for k, (c, s) in enumerate(zip(cts, sources)):
-            pieces[k].append(wrap(np.zeros((c1 - c0,) + s.shape, dtype=s.data.dtype))
+            pieces[k].append(wrap(backend.zeros((c1 - c0,) + s.shape, s.data.dtype, s.data))
                              if c is None else c)
     jacs = []
     for p, s in zip(pieces, sources):
@@ -434,7 +448,7 @@ def hessian(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., PyTree]:
     def hessian_fun(*args):
         x = args[argnums]
         leaves, td = tree_flatten(x)
-        arrays = [v if isinstance(v, Tensor) else np.asarray(v) for v in leaves]
+        arrays = [v if isinstance(v, Tensor) else backend.as_array(v) for v in leaves]
 
         def flat_grad(*xs):
             a = list(args)
@@ -457,7 +471,7 @@ def hessian(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., PyTree]:
 def _unbox_block(block, shape):
     if is_tracked(block):
         return ops.reshape(block, shape)
-    return np.asarray(block.data if isinstance(block, Tensor) else block).reshape(shape)
+    return _reshape(backend.as_array(block.data if isinstance(block, Tensor) else block), shape)
 
 
 def gnvp(model: Callable[[PyTree], PyTree], loss: Callable[[PyTree], Any], params: PyTree,
@@ -504,7 +518,7 @@ def gnvp(model: Callable[[PyTree], PyTree], loss: Callable[[PyTree], Any], param
     v_leaves, v_td = tree_flatten(v)
     if p_td != v_td:
         raise ValueError(f"pyad.gnvp: v has structure {v_td} but params have {p_td}")
-    sources = [p if isinstance(p, Tensor) else wrap(np.asarray(p)) for p in p_leaves]
+    sources = [p if isinstance(p, Tensor) else wrap(backend.as_array(p)) for p in p_leaves]
     # the trace is the outer level, so the tape records the model but not the tangent math
     with JvpTrace() as trace, Tape(persistent=True) as tape:
         for s, t in zip(sources, v_leaves):
@@ -522,6 +536,6 @@ def gnvp(model: Callable[[PyTree], PyTree], loss: Callable[[PyTree], Any], param
                   (tree_unflatten(z_td, jv),))
     seeds, _ = tree_flatten(hjv)
     cts = sweep(tape, list(z_leaves), [ops._t(s) for s in seeds], sources)
-    out = _fresh([_unbox(wrap(np.zeros_like(s.data)) if c is None else c, p)
+    out = _fresh([_unbox(wrap(backend.zeros_like(s.data)) if c is None else c, p)
                   for c, s, p in zip(cts, sources, p_leaves)], p_leaves, v)
     return tree_unflatten(p_td, out)

@@ -41,16 +41,20 @@ cdef object _ops = None         # the ops layer's functions, installed at import
 cdef object _add = None         # gradient accumulation: a differentiable add
 cdef Arith _ADD, _SUBTRACT, _MULTIPLY
 cdef Primitive _NEGATIVE
+cdef object _batched_jvp = None  # rules run on a batch of tangents (pyad.ops.batching)
+cdef object _batched_vjp = None
 
 
-def _install(ops_module, *, add, subtract, multiply, negative):
+def _install(ops_module, *, add, subtract, multiply, negative, batched_jvp, batched_vjp):
     """Called once by the ops layer, which owns the rows: the numpy-like module the Tensor
     methods dispatch to, the Arith dispatch of + - * (shared with its public functions;
-    add's also accumulates gradients) and the row of unary minus."""
-    global _ops, _add, _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE
+    add's also accumulates gradients), the row of unary minus, and the batching
+    interpreter's rule runners for batched traces and sweeps."""
+    global _ops, _add, _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE, _batched_jvp, _batched_vjp
     _ops = ops_module
     _ADD, _SUBTRACT, _MULTIPLY, _NEGATIVE = add, subtract, multiply, negative
     _add = ops_module.add
+    _batched_jvp, _batched_vjp = batched_jvp, batched_vjp
 
 
 # ---------------------------------------------------------------------------- primitives
@@ -1558,26 +1562,6 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
                 out._is_leaf = False
 
 
-cdef object _batched_jvp_fn = None, _batched_vjp_fn = None
-
-
-cdef object _batched_jvp():
-    """pyad.ops.batching.batched_jvp (imported on first use: it needs the primitive table)."""
-    global _batched_jvp_fn
-    if _batched_jvp_fn is None:
-        from pyad.ops.batching import batched_jvp
-        _batched_jvp_fn = batched_jvp
-    return _batched_jvp_fn
-
-
-cdef object _batched_vjp():
-    global _batched_vjp_fn
-    if _batched_vjp_fn is None:
-        from pyad.ops.batching import batched_vjp
-        _batched_vjp_fn = batched_vjp
-    return _batched_vjp_fn
-
-
 cdef void _push_tangent(_ThreadState st, JvpTrace trace, Primitive prim, tuple args,
                         tuple params, Tensor out) except *:
     """Forward mode: the output's tangent on this trace from the inputs' tangents."""
@@ -1597,7 +1581,7 @@ cdef void _push_tangent(_ThreadState st, JvpTrace trace, Primitive prim, tuple a
     st.hide_from(trace.level)
     try:
         if trace.batch:
-            tangent = _batched_jvp()(prim, tuple(dots), out, args, params, trace.batch)
+            tangent = _batched_jvp(prim, tuple(dots), out, args, params, trace.batch)
         else:
             tangent = prim.jvp(tuple(dots), out, *args, *params)
     finally:
@@ -1974,7 +1958,7 @@ cdef class Tape:
                     if every is not None:
                         ct = every[k]
                     elif batch:
-                        ct = _batched_vjp()(rec.prim, k, g, rec.out, rec.args, rec.params,
+                        ct = _batched_vjp(rec.prim, k, g, rec.out, rec.args, rec.params,
                                             batch)
                     elif defer_into != NULL and defer_into[s] and _deferrable(rec, k):
                         ct = _run_rule_deferred(st, rec, k, g)

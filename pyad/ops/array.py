@@ -20,7 +20,7 @@ import numpy as np
 from pyad.ops import core as o
 from pyad.engine._tape import Tensor, apply1, apply2, bind, wrap
 from pyad._typing import ArrayLike, Axis, DTypeLike
-from pyad.ops.batching import LEADING, shift_axes, shift_first
+from pyad.ops.lifts import LEADING, shift_axes, shift_first
 from pyad.ops.prims import LINEAR, PRIMITIVES, _expand_reduced, _tangent_sum, defprim
 
 __all__ = [

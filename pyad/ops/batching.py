@@ -16,68 +16,9 @@ from pyad.ops import core as o
 from pyad.engine._tape import Tensor
 from pyad.ops import prims as _prims
 
-__all__ = ["batched_jvp", "batched_vjp", "LIFTS"]
+__all__ = ["batched_jvp", "batched_vjp"]
 
-ELEMENTWISE, ALIGNED, LEADING = "elementwise", "aligned", "leading"
-
-
-def same_params(params, batch, args):
-    return params
-
-
-def shift_axes(params, batch, args):          # (axes tuple, keepdims)
-    axes, keepdims = params
-    return (tuple(a + 1 for a in axes), keepdims)
-
-
-def shift_first(params, batch, args):         # (axis, *rest)
-    return (params[0] + 1,) + tuple(params[1:])
-
-
-def prefix_shape(params, batch, args):        # (shape, *rest)
-    return ((batch,) + tuple(params[0]),) + tuple(params[1:])
-
-
-def _prefix_key(key):
-    return (slice(None),) + (key if isinstance(key, tuple) else (key,))
-
-
-def _transpose_axes(params, batch, args):
-    axes = params[0]
-    if axes is None:
-        axes = tuple(range(args[0].ndim - 1, -1, -1))
-    return ((0,) + tuple(a + 1 for a in axes),)
-
-
-def _sum_to_shape(params, batch, args):
-    # the target keeps the batch axis and the input's rank; the result is reshaped after
-    shape = tuple(params[0])
-    return ((batch,) + (1,) * (args[0].ndim - len(shape)) + shape,)
-
-
-def _scatter_params(params, batch, args):
-    shape, key = params
-    return ((batch,) + tuple(shape), _prefix_key(key))
-
-
-# name -> (how the arrays are lifted, how the params change)
-LIFTS = {}
-for _name in ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "tanh", "sigmoid",
-              "relu", "softplus", "negative", "add_scalar", "mul_scalar", "rsub_scalar",
-              "rdiv_scalar", "pow_scalar", "rpow_scalar", "clip", "add", "subtract",
-              "multiply", "divide", "maximum", "minimum", "power", "tanh_backward",
-              "sigmoid_backward", "relu_backward", "abs_backward", "softplus_backward",
-              "clip_backward", "sqrt_backward", "tanh_backward_tangent", "where", "astype"):
-    LIFTS[_name] = (ELEMENTWISE, same_params)
-LIFTS.update(
-    matmul=(ALIGNED, same_params), matmul_sum=(ALIGNED, same_params), broadcast_to=(ALIGNED, prefix_shape),
-    sum=(LEADING, shift_axes), max=(LEADING, shift_axes), min=(LEADING, shift_axes),
-    logsumexp=(LEADING, shift_first), softmax=(LEADING, shift_first),
-    log_softmax=(LEADING, shift_first), softmax_backward=(LEADING, shift_first),
-    log_softmax_backward=(LEADING, shift_first), concatenate=(LEADING, shift_first),
-    reshape=(LEADING, prefix_shape), transpose=(LEADING, _transpose_axes),
-    sum_to=(LEADING, _sum_to_shape), getitem=(LEADING, lambda p, b, a: (_prefix_key(p[0]),)),
-    scatter_add=(LEADING, _scatter_params))
+from pyad.ops.lifts import ALIGNED, ELEMENTWISE, LEADING
 
 
 def _aligned(x, core, lead, ndim):
@@ -208,8 +149,7 @@ def _lift_of(prim):
     objects (a custom primitive never matches by name); built on first use, once the table
     is complete (the op families import this module while it is being filled)."""
     global _SUM_TO
-    if _SUM_TO is None:
-        LIFTS.update(_prims.LIFTS)      # rows that name their lift: defprim(..., lift=...)
-        _BY_PRIMITIVE.update({_prims.PRIMITIVES[n]: lift for n, lift in LIFTS.items()})
+    if _SUM_TO is None:         # every row names its lift: defprim(..., lift=...)
+        _BY_PRIMITIVE.update({_prims.PRIMITIVES[n]: lift for n, lift in _prims.LIFTS.items()})
         _SUM_TO = _prims.PRIMITIVES["sum_to"]
     return _BY_PRIMITIVE.get(prim)

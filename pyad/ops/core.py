@@ -1791,8 +1791,9 @@ _ADD = _tape.Arith(_P.add, _P.add_scalar, _P.add_scalar, _add)
 _SUBTRACT = _tape.Arith(_P.subtract, _P.add_scalar, _P.rsub_scalar, _subtract,
                         negate_scalar=True)
 _MULTIPLY = _tape.Arith(_P.multiply, _P.mul_scalar, _P.mul_scalar, _multiply)
+from pyad.ops.batching import batched_jvp, batched_vjp  # noqa: E402
 _tape._install(sys.modules[__name__], add=_ADD, subtract=_SUBTRACT, multiply=_MULTIPLY,
-               negative=_P.negative)
+               negative=_P.negative, batched_jvp=batched_jvp, batched_vjp=batched_vjp)
 
 # the op families (numpy breadth): their public functions are pyad.ops.core functions too
 from pyad.ops.math import *  # noqa: E402,F401,F403

@@ -32,7 +32,7 @@ import numpy as np
 from pyad.ops import core as o
 from pyad._typing import ArrayLike
 from pyad.engine._tape import Tensor, bind, is_tracked, wrap
-from pyad.ops.batching import LEADING, same_params, shift_axes
+from pyad.ops.lifts import LEADING, same_params, shift_axes
 from pyad.ops.prims import defprim
 
 __all__ = []        # numpy keeps these in np.linalg: see pyad.linalg and NUMPY_FUNCTIONS

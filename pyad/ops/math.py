@@ -25,7 +25,7 @@ import numpy as np
 from pyad.ops import core as o
 from pyad.engine._tape import Tensor, apply1, bind, wrap
 from pyad._typing import ArrayLike
-from pyad.ops.batching import ELEMENTWISE, same_params
+from pyad.ops.lifts import ELEMENTWISE, same_params
 from pyad.ops.prims import DIAGONAL, G, X, _tangent_sum, call, defprim
 
 _LIFT = (ELEMENTWISE, same_params)

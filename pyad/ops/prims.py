@@ -21,6 +21,9 @@ from pyad.engine._tape import (COTANGENT as G, INPUT, OUTPUT as ANS, Primitive, 
                          apply2)
 from pyad.backend.cpu import FALLBACKS, KERNELS
 from pyad.ops import core as o
+from pyad.ops.lifts import (ALIGNED, ELEMENTWISE_ROW, LEADING, prefix_index, prefix_shape,
+                            same_params, scatter_params, shift_axes, shift_first, sum_to_shape,
+                            transpose_axes)
 
 PRIMITIVES = {}
 _CALLS = []
@@ -42,10 +45,9 @@ def call(name, *picks, params=None):
 IDENTITY = call(None, G)
 
 
-# name -> how pyad.ops.batching lifts the row's rules over a batch of tangents: (kind, params
-# shift), kind one of batching.ELEMENTWISE/ALIGNED/LEADING with a shift such as
-# batching.same_params or shift_axes (see pyad.ops.batching); the op families give lift=... here,
-# the table's core rows are listed in pyad.ops.batching itself
+# name -> how pyad.ops.batching lifts the row's rules over a batch of tangents, given by each
+# row: defprim(..., lift=(kind, params shift)) (see pyad.ops.lifts); rows without one
+# (softmax cross-entropy wants 2-D logits) loop over the batch
 LIFTS = {}
 
 
@@ -75,12 +77,12 @@ def _linear_jvp(prim):
     return lambda dots, ans, x, *params: apply1(prim, dots[0], params)
 
 
-def _kernel_prim(name, *vjps, jvp=None):
-    return defprim(name, *vjps, jvp=jvp, kernel=True)
+def _kernel_prim(name, *vjps, jvp=None, lift=None):
+    return defprim(name, *vjps, jvp=jvp, kernel=True, lift=lift)
 
 
 def _unary(name, vjp):
-    return _kernel_prim(name, vjp, jvp=DIAGONAL)
+    return _kernel_prim(name, vjp, jvp=DIAGONAL, lift=ELEMENTWISE_ROW)
 
 
 def _tangent_sum(terms, ans):
@@ -132,24 +134,28 @@ def _unbroadcast_y(g, ans, x, y):
 # one op each, no data reads: deferrable (a bias's cotangent in forward-over-reverse)
 _unbroadcast_x.deferrable = _unbroadcast_y.deferrable = True
 add = _kernel_prim(
-    "add", _unbroadcast_x, _unbroadcast_y, jvp=lambda dots, ans, x, y: _tangent_sum(dots, ans))
+    "add", _unbroadcast_x, _unbroadcast_y, jvp=lambda dots, ans, x, y: _tangent_sum(dots, ans),
+    lift=ELEMENTWISE_ROW)
 subtract = _kernel_prim(
     "subtract", lambda g, ans, x, y: o.sum_to(g, x.shape),
     lambda g, ans, x, y: o.sum_to(-g, y.shape),
     jvp=lambda dots, ans, x, y: _tangent_sum(
-        (dots[0], None if dots[1] is None else -dots[1]), ans))
+        (dots[0], None if dots[1] is None else -dots[1]), ans),
+    lift=ELEMENTWISE_ROW)
 multiply = _kernel_prim(
     "multiply", lambda g, ans, x, y: o.sum_to(g * y, x.shape),
     lambda g, ans, x, y: o.sum_to(g * x, y.shape),
     jvp=lambda dots, ans, x, y: _tangent_sum(
         (None if dots[0] is None else dots[0] * y, None if dots[1] is None else x * dots[1]),
-        ans))
+        ans),
+    lift=ELEMENTWISE_ROW)
 divide = _kernel_prim(
     "divide", lambda g, ans, x, y: o.sum_to(g / y, x.shape),
     lambda g, ans, x, y: o.sum_to(-(g * ans) / y, y.shape),
     jvp=lambda dots, ans, x, y: _tangent_sum(
         (None if dots[0] is None else dots[0] / y,
-         None if dots[1] is None else -(ans * dots[1]) / y), ans))
+         None if dots[1] is None else -(ans * dots[1]) / y), ans),
+    lift=ELEMENTWISE_ROW)
 
 
 def _tie_weight(x, y):
@@ -170,12 +176,14 @@ maximum = _kernel_prim(
     "maximum",
     lambda g, ans, x, y: o.sum_to(g * _tie_weight(x, y), x.shape),
     lambda g, ans, x, y: o.sum_to(g * _tie_weight(y, x), y.shape),
-    jvp=_select_jvp(True))
+    jvp=_select_jvp(True),
+    lift=ELEMENTWISE_ROW)
 minimum = _kernel_prim(
     "minimum",
     lambda g, ans, x, y: o.sum_to(g * _tie_weight(y, x), x.shape),
     lambda g, ans, x, y: o.sum_to(g * _tie_weight(x, y), y.shape),
-    jvp=_select_jvp(False))
+    jvp=_select_jvp(False),
+    lift=ELEMENTWISE_ROW)
 
 
 def _power_dx(g, ans, x, y):
@@ -195,7 +203,8 @@ power = _kernel_prim(
     lambda g, ans, x, y: o.sum_to(_power_dy(g, ans, x, y), y.shape),
     jvp=lambda dots, ans, x, y: _tangent_sum(
         (None if dots[0] is None else _power_dx(dots[0], ans, x, y),
-         None if dots[1] is None else _power_dy(dots[1], ans, x, y)), ans))
+         None if dots[1] is None else _power_dy(dots[1], ans, x, y)), ans),
+    lift=ELEMENTWISE_ROW)
 
 # ------------------------------------------------------------------- fused backward ops
 # One C++ pass each in the first-order sweep; their own rules make them differentiable again.
@@ -220,7 +229,8 @@ def _tanh_backward_jvp(dots, ans, g, y):
 tanh_backward = _kernel_prim(
     "tanh_backward", call("tanh_backward", G, X(1)),
     lambda c, ans, g, y: c * g * y * -2.0,
-    jvp=_tanh_backward_jvp)
+    jvp=_tanh_backward_jvp,
+    lift=ELEMENTWISE_ROW)
 # its tangent dg (1 - y^2) - 2 g y dy as one row (and one kernel pass)
 tanh_backward_tangent = _kernel_prim(
     "tanh_backward_tangent",
@@ -231,36 +241,43 @@ tanh_backward_tangent = _kernel_prim(
     jvp=lambda dots, ans, g, y, dg, dy: _tangent_sum((
         _tanh_tangent(dots[0], y, dots[2], dy),     # linear in (g, dg) jointly: the row
         None if dots[1] is None else dots[1] * (y * dg + g * dy) * -2.0,
-        None if dots[3] is None else dots[3] * g * y * -2.0), ans))
+        None if dots[3] is None else dots[3] * g * y * -2.0), ans),
+    lift=ELEMENTWISE_ROW)
 sigmoid_backward = _kernel_prim(
     "sigmoid_backward", call("sigmoid_backward", G, X(1)),
     lambda c, ans, g, y: c * g * (1.0 - 2.0 * y),
     jvp=lambda dots, ans, g, y: _tangent_sum(
         (None if dots[0] is None else apply2(sigmoid_backward, dots[0], y),
-         None if dots[1] is None else g * (1.0 - 2.0 * y) * dots[1]), ans))
+         None if dots[1] is None else g * (1.0 - 2.0 * y) * dots[1]), ans),
+    lift=ELEMENTWISE_ROW)
 relu_backward = _kernel_prim(
     "relu_backward", call("relu_backward", G, X(1)), None,
-    jvp=lambda dots, ans, g, x: None if dots[0] is None else apply2(relu_backward, dots[0], x))
+    jvp=lambda dots, ans, g, x: None if dots[0] is None else apply2(relu_backward, dots[0], x),
+    lift=ELEMENTWISE_ROW)
 abs_backward = _kernel_prim(
     "abs_backward", call("abs_backward", G, X(1)), None,
-    jvp=lambda dots, ans, g, x: None if dots[0] is None else apply2(abs_backward, dots[0], x))
+    jvp=lambda dots, ans, g, x: None if dots[0] is None else apply2(abs_backward, dots[0], x),
+    lift=ELEMENTWISE_ROW)
 softplus_backward = _kernel_prim(
     "softplus_backward", call("softplus_backward", G, X(1)),
     lambda c, ans, g, x: apply2(sigmoid_backward, c * g, o.sigmoid(x)),
     jvp=lambda dots, ans, g, x: _tangent_sum(
         (None if dots[0] is None else apply2(softplus_backward, dots[0], x),
          None if dots[1] is None else apply2(sigmoid_backward, g * dots[1], o.sigmoid(x))),
-        ans))
+        ans),
+    lift=ELEMENTWISE_ROW)
 clip_backward = _kernel_prim(
     "clip_backward", call("clip_backward", G, X(1)), None,
     jvp=lambda dots, ans, g, x, lo, hi: None if dots[0] is None
-    else apply2(clip_backward, dots[0], x, (lo, hi)))
+    else apply2(clip_backward, dots[0], x, (lo, hi)),
+    lift=ELEMENTWISE_ROW)
 sqrt_backward = _kernel_prim(
     "sqrt_backward", call("sqrt_backward", G, X(1)),
     lambda c, ans, g, y: -(c * ans) / y,
     jvp=lambda dots, ans, g, y: _tangent_sum(
         (None if dots[0] is None else apply2(sqrt_backward, dots[0], y),
-         None if dots[1] is None else -(ans * dots[1]) / y), ans))
+         None if dots[1] is None else -(ans * dots[1]) / y), ans),
+    lift=ELEMENTWISE_ROW)
 
 
 # ------------------------------------------------------------------- reductions
@@ -293,23 +310,28 @@ def _logsumexp_weights(ans, x, axis, keepdims):
 
 sum = _kernel_prim(
     "sum", lambda g, ans, x, axes, keepdims:
-    o.broadcast_to(_expand_reduced(g, x, axes, keepdims), x.shape), jvp=LINEAR)
-max = _kernel_prim("max", _extremum_vjp, jvp=_extremum_jvp)
-min = _kernel_prim("min", _extremum_vjp, jvp=_extremum_jvp)
-sum_to = _kernel_prim("sum_to", lambda g, ans, x, shape: o.broadcast_to(g, x.shape), jvp=LINEAR)
+    o.broadcast_to(_expand_reduced(g, x, axes, keepdims), x.shape), jvp=LINEAR,
+    lift=(LEADING, shift_axes))
+max = _kernel_prim("max", _extremum_vjp, jvp=_extremum_jvp, lift=(LEADING, shift_axes))
+min = _kernel_prim("min", _extremum_vjp, jvp=_extremum_jvp, lift=(LEADING, shift_axes))
+sum_to = _kernel_prim("sum_to", lambda g, ans, x, shape: o.broadcast_to(g, x.shape), jvp=LINEAR,
+    lift=(LEADING, sum_to_shape))
 sum_to.out_shape = lambda x, shape: shape
 logsumexp = _kernel_prim(
     "logsumexp",
     lambda g, ans, x, axis, keepdims:
     (g if keepdims else o.expand_dims(g, axis)) * _logsumexp_weights(ans, x, axis, keepdims),
     jvp=lambda dots, ans, x, axis, keepdims: o.sum(
-        dots[0] * _logsumexp_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims))
+        dots[0] * _logsumexp_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),
+    lift=(LEADING, shift_first))
 # softmax's Jacobian diag(y) - y y^T is symmetric, so its VJP rule is its JVP rule too
-softmax = _kernel_prim("softmax", call("softmax_backward", G, ANS), jvp=DIAGONAL)
+softmax = _kernel_prim("softmax", call("softmax_backward", G, ANS), jvp=DIAGONAL,
+                       lift=(LEADING, shift_first))
 log_softmax = _kernel_prim(
     "log_softmax", call("log_softmax_backward", G, ANS),
     jvp=lambda dots, ans, x, axis: dots[0] - o.sum(o.exp(ans) * dots[0], axis=axis,
-                                                    keepdims=True))
+                                                    keepdims=True),
+    lift=(LEADING, shift_first))
 
 
 def _softmax_backward_dy(c, g, y, axis):
@@ -327,7 +349,8 @@ softmax_backward = _kernel_prim(
         (None if dots[0] is None else apply2(softmax_backward, dots[0], y, (axis,)),
          None if dots[1] is None else
          dots[1] * (g - o.sum(g * y, axis=axis, keepdims=True))
-         - y * o.sum(g * dots[1], axis=axis, keepdims=True)), ans))
+         - y * o.sum(g * dots[1], axis=axis, keepdims=True)), ans),
+    lift=(LEADING, shift_first))
 # log_softmax_backward(g, y) = g - exp(y) * sum(g)
 log_softmax_backward = _kernel_prim(
     "log_softmax_backward",
@@ -336,7 +359,8 @@ log_softmax_backward = _kernel_prim(
     jvp=lambda dots, ans, g, y, axis: _tangent_sum(
         (None if dots[0] is None else apply2(log_softmax_backward, dots[0], y, (axis,)),
          None if dots[1] is None else
-         -(o.exp(y) * dots[1]) * o.sum(g, axis=axis, keepdims=True)), ans))
+         -(o.exp(y) * dots[1]) * o.sum(g, axis=axis, keepdims=True)), ans),
+    lift=(LEADING, shift_first))
 
 
 # ------------------------------------------------------------------- softmax cross-entropy
@@ -400,7 +424,8 @@ def _matmul_out_shape(a, b):
 matmul = defprim(
     "matmul", _matmul_da, _matmul_db,
     jvp=lambda dots, ans, a, b: _tangent_sum(
-        (_product_tangent(dots[0], a, b, dots[1]),), ans))
+        (_product_tangent(dots[0], a, b, dots[1]),), ans),
+    lift=(ALIGNED, same_params))
 matmul.out_shape = _matmul_out_shape
 # a @ b + c @ d, the second product accumulated into the first by gemm: the tangent of a
 # product (da @ b + a @ db) without a temporary or a separate add pass
@@ -412,7 +437,8 @@ matmul_sum = defprim(
     lambda g, ans, a, b, c, d: _matmul_db(g, ans, c, d),
     jvp=lambda dots, ans, a, b, c, d: _tangent_sum(
         (_product_tangent(dots[0], a, b, dots[1]), _product_tangent(dots[2], c, d, dots[3])),
-        ans))
+        ans),
+    lift=(ALIGNED, same_params))
 
 
 # ------------------------------------------------------------------- shape and indexing
@@ -425,15 +451,21 @@ def _inverse(axes, ndim):
     return tuple(inv)
 
 
-reshape = defprim("reshape", lambda g, ans, x, shape: o.reshape(g, x.shape), jvp=LINEAR)
+reshape = defprim("reshape", lambda g, ans, x, shape: o.reshape(g, x.shape), jvp=LINEAR,
+                  lift=(LEADING, prefix_shape))
 transpose = defprim("transpose", lambda g, ans, x, axes: o.transpose(g, _inverse(axes, x.ndim)),
-                    jvp=LINEAR)
-broadcast_to = defprim("broadcast_to", lambda g, ans, x, shape: o.sum_to(g, x.shape), jvp=LINEAR)
+                    jvp=LINEAR,
+    lift=(LEADING, transpose_axes))
+broadcast_to = defprim("broadcast_to", lambda g, ans, x, shape: o.sum_to(g, x.shape), jvp=LINEAR,
+    lift=(ALIGNED, prefix_shape))
 getitem = defprim("getitem", lambda g, ans, x, key: apply1(scatter_add, g, (x.shape, key)),
-                  jvp=LINEAR)
+                  jvp=LINEAR,
+    lift=(LEADING, prefix_index))
 scatter_add = defprim("scatter_add", lambda c, ans, g, shape, key: apply1(getitem, c, (key,)),
-                      jvp=LINEAR)
-astype = defprim("astype", lambda g, ans, x, dtype: o.astype(g, x.dtype), jvp=LINEAR)
+                      jvp=LINEAR,
+    lift=(LEADING, scatter_params))
+astype = defprim("astype", lambda g, ans, x, dtype: o.astype(g, x.dtype), jvp=LINEAR,
+                 lift=ELEMENTWISE_ROW)
 
 
 def _concatenate_vjp(k, g, ans, *args_then_axis):
@@ -466,7 +498,8 @@ def _concatenate_vjp_all(g, ans, *args_then_axis):
     return cts
 
 
-concatenate = defprim("concatenate", _concatenate_vjp, variadic=True, jvp=_concatenate_jvp)
+concatenate = defprim("concatenate", _concatenate_vjp, variadic=True, jvp=_concatenate_jvp,
+                      lift=(LEADING, shift_first))
 concatenate.vjp_all = _concatenate_vjp_all
 where = defprim(
     "where", None,
@@ -474,7 +507,8 @@ where = defprim(
     lambda g, ans, c, x, y: o.sum_to(o.where(c, 0.0, g), y.shape),
     jvp=lambda dots, ans, c, x, y: o.broadcast_to(
         o.where(c, 0.0 if dots[1] is None else dots[1], 0.0 if dots[2] is None else dots[2]),
-        ans.shape))
+        ans.shape),
+    lift=ELEMENTWISE_ROW)
 
 # ------------------------------------------------------------------- not differentiable
 sign = defprim("sign", nondiff=True)

@@ -1803,6 +1803,6 @@ from pyad.ops import array as _ops_array, linalg as _ops_linalg, math as _ops_ma
 FAMILY_NAMES = tuple(_ops_math.__all__) + tuple(_ops_array.__all__) + tuple(_ops_linalg.__all__)
 
 from pyad.ops.numpy_dispatch import _array_function, _array_ufunc  # noqa: E402,F401
-from pyad.ops.numpy_dispatch import _register_families  # noqa: E402
+from pyad.ops.numpy_dispatch import register_numpy_names  # noqa: E402
 
-_register_families()
+register_numpy_names()

@@ -3,16 +3,8 @@ import numpy as np
 
 from pyad.ops import core as ops
 
-_UFUNCS = {
-    np.add: ops.add, np.subtract: ops.subtract, np.multiply: ops.multiply,
-    np.true_divide: ops.divide, np.negative: ops.negative, np.power: ops.power,
-    np.matmul: ops.matmul, np.exp: ops.exp, np.log: ops.log, np.log1p: ops.log1p,
-    np.sqrt: ops.sqrt, np.square: ops.square, np.absolute: ops.abs, np.sin: ops.sin,
-    np.cos: ops.cos, np.tanh: ops.tanh, np.maximum: ops.maximum, np.minimum: ops.minimum,
-    np.less: ops.less, np.less_equal: ops.less_equal, np.greater: ops.greater,
-    np.greater_equal: ops.greater_equal, np.equal: ops.equal, np.not_equal: ops.not_equal,
-    np.sign: ops.sign,
-}
+# numpy ufunc -> pyad function, filled from the public names (register_numpy_names)
+_UFUNCS = {}
 
 
 def _array_ufunc(ufunc, method, inputs, kwargs):
@@ -64,14 +56,10 @@ def _no_out(name, out):
         raise TypeError(f"pyad: np.{name}(..., out=...) cannot write into a Tensor")
 
 
+# numpy functions whose signatures differ from pyad's (out=, dtype=) get adaptors; every
+# other numpy function of a public pyad name dispatches to it (register_numpy_names)
 _FUNCTIONS = {
-    np.sum: _sum, np.mean: _mean, np.var: _var, np.max: _amax, np.min: _amin,
-    np.dot: ops.dot, np.matmul: ops.matmul, np.reshape: ops.reshape,
-    np.transpose: ops.transpose, np.swapaxes: ops.swapaxes, np.expand_dims: ops.expand_dims,
-    np.squeeze: ops.squeeze, np.broadcast_to: ops.broadcast_to,
-    np.concatenate: ops.concatenate, np.stack: ops.stack, np.take: ops.take,
-    np.where: ops.where, np.clip: _clip, np.zeros_like: ops.zeros_like,
-    np.ones_like: ops.ones_like,
+    np.sum: _sum, np.mean: _mean, np.var: _var, np.max: _amax, np.min: _amin, np.clip: _clip,
     np.shape: lambda a: ops._t(a).shape, np.ndim: lambda a: ops._t(a).ndim,
     np.size: lambda a: ops._t(a).size,
 }
@@ -80,11 +68,14 @@ for _alias in ("amax", "amin"):
         _FUNCTIONS[getattr(np, _alias)] = _amax if _alias == "amax" else _amin
 
 
-def _register_families():
-    """numpy's function of the same name dispatches to each op family's public function
-    (np.sinh(t) -> pyad.sinh(t)); names numpy lacks are pyad's own."""
-    for name in ops.FAMILY_NAMES:
-        ours = getattr(ops, name)
+def register_numpy_names():
+    """numpy's function or ufunc of a public pyad function's name dispatches to it (np.tanh(t)
+    -> pyad.tanh(t), np.sinh(t) -> pyad.sinh(t)): the names are typed once, where the
+    functions are defined; names numpy lacks are pyad's own."""
+    for name, ours in vars(ops).items():
+        if name.startswith("_") or not callable(ours) or not (
+                getattr(ours, "__module__", None) or "").startswith("pyad."):
+            continue
         theirs = getattr(np, name, None)
         if isinstance(theirs, np.ufunc):
             _UFUNCS.setdefault(theirs, ours)

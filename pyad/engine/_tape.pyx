@@ -568,8 +568,11 @@ cdef class Tensor:
             return self.data.shape
 
     property dtype:
+        """The element type as a numpy dtype, whatever backend holds the data (t.data.dtype
+        is the backend's own)."""
         def __get__(self):
-            return self.data.dtype
+            d = self.data
+            return d.dtype if type(d) is cnp.ndarray else _backend.dtype_of(d)
 
     property ndim:
         def __get__(self):

@@ -557,10 +557,10 @@ def average(a: ArrayLike, axis: Axis = None, weights: Optional[ArrayLike] = None
             if w.ndim > 1:
                 w = o.transpose(w, tuple(int(i) for i in np.argsort(given)))
             w = o.reshape(w, tuple(n if i in axes else 1 for i, n in enumerate(x.shape)))
-        if x.data.dtype.kind in "biu":
-            dt = np.result_type(x.data.dtype, w.data.dtype, np.float64)
+        if x.dtype.kind in "biu":
+            dt = np.result_type(x.dtype, w.dtype, np.float64)
         else:
-            dt = np.result_type(x.data.dtype, w.data.dtype)
+            dt = np.result_type(x.dtype, w.dtype)
         x, w = o.astype(x, dt), o.astype(w, dt)
         scl = o.sum(w, axis=axes, keepdims=keepdims)
         if np.any(scl.data == 0.0):
@@ -1581,7 +1581,7 @@ def pad(array: ArrayLike, pad_width: Union[int, Sequence], mode: str = "constant
             for side, w in enumerate(widths[ax]):
                 if w:
                     shape = x.shape[:ax] + (int(w),) + x.shape[ax + 1:]
-                    parts.append(o.full(shape, values[ax][side], dtype=x.data.dtype))
+                    parts.append(o.full(shape, values[ax][side], dtype=x.dtype))
                 else:
                     parts.append(None)
             if parts[0] is None and parts[1] is None:

@@ -1096,8 +1096,9 @@ def reshape(x: ArrayLike, shape: Shape) -> Tensor:
     shape = tuple(int(s) for s in shape)
     if shape == x.data.shape:
         return x
-    try:
-        shape = x.data.reshape(shape).shape
+    try:        # numpy resolves -1 and checks the size (on a free stand-in for other backends)
+        probe = x.data if isinstance(x.data, np.ndarray) else np.broadcast_to(False, x.shape)
+        shape = probe.reshape(shape).shape
     except ValueError as e:
         raise ValueError(f"pyad.reshape: {e}") from None
     return bind(_P.reshape, x, params=(shape,))
@@ -1505,8 +1506,11 @@ def getitem(x: ArrayLike, key: Any) -> Tensor:
     """
     x = _t(x)
     key = _index_key(key)
+    # numpy's indexing semantics on every backend: numpy checks the key, on the data or, for
+    # other backends, on a free zero-strided stand-in of the same shape
+    probe = x.data if isinstance(x.data, np.ndarray) else np.broadcast_to(False, x.shape)
     try:
-        x.data[key]
+        probe[key]
     except IndexError as e:
         raise IndexError(f"pyad.getitem: {e} (tensor shape {x.shape})") from None
     x, key = _adjacent_advanced(x, key)

@@ -22,6 +22,7 @@ import textwrap
 
 import numpy as np
 
+from pyad import backend
 from pyad.ops import core as o
 from pyad.engine._tape import Tensor, apply1, bind, wrap
 from pyad._typing import ArrayLike
@@ -37,11 +38,11 @@ _PYSCALARS = (int, float, bool)
 # ----------------------------------------------------------------------------- input checks
 def _real(name, t):
     """t, a Tensor, after checking that its dtype is one numpy's real math takes."""
-    kind = t.data.dtype.kind
+    kind = t.dtype.kind
     if kind not in "biuf":
         what = ("complex inputs are not supported yet" if kind == "c" else
                 "expected a bool, integer or float array")
-        raise TypeError(f"pyad.{name}: {what}, got dtype {t.data.dtype} (shape {t.shape}); "
+        raise TypeError(f"pyad.{name}: {what}, got dtype {t.dtype} (shape {t.shape}); "
                         f"convert with np.asarray(x, dtype=np.float64)")
     return t
 
@@ -54,11 +55,11 @@ def _weak(c, other, name):
     """A Python scalar as a 0-d array of the dtype numpy gives it next to `other`'s dtype
     (numpy 2's weak scalars: 2.0 next to float32 is float32, 3 next to bool is int64)."""
     try:
-        dtype = np.result_type(other.data.dtype, c)
-        return wrap(np.asarray(c, dtype=dtype))
+        dtype = np.result_type(other.dtype, c)
+        return wrap(backend.asarray(c, dtype, like=other.data))
     except OverflowError as e:
         raise OverflowError(f"pyad.{name}: the Python scalar {c!r} does not fit the other "
-                            f"operand's dtype {other.data.dtype} ({e})") from None
+                            f"operand's dtype {other.dtype} ({e})") from None
 
 
 def _binary_operands(name, x1, x2):

@@ -1,5 +1,4 @@
-// Shared plumbing for every pyad._C kernel family: fast argument parsing, numpy C-API array
-// checks, output allocation, dtype dispatch, GIL release and the OpenMP grain policy.
+// Shared plumbing of every kernel file: argument parsing, array checks, outputs, dtype dispatch, threads.
 #pragma once
 
 #define PY_SSIZE_T_CLEAN
@@ -120,6 +119,15 @@ inline PyArrayObject* as_input(const char* k, PyObject* o, const char* what) {
 }
 
 inline bool is_float_type(int t) { return t == NPY_FLOAT || t == NPY_DOUBLE; }
+
+// The one float32/float64 switch: f(T()) with T the C type of `typenum`, which the caller has
+// already checked (float_dtype, or is_float_type). f is a generic lambda written once for both
+// types; it is inlined, so this costs the same single branch as a hand-written if/else.
+template <class F>
+PYAD_INLINE void dispatch_float(int typenum, F&& f) {
+    if (typenum == NPY_FLOAT) f(float());
+    else f(double());
+}
 
 // Common dtype of the float arrays of one call (float32 or float64), else TypeError.
 inline int float_dtype(const char* k, PyArrayObject* const* arrs, int n) {

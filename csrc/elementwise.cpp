@@ -1,28 +1,12 @@
-// Elementwise kernels: unary math, array-scalar ops, clip, and binary ops with broadcasting.
+// Elementwise math and arithmetic: unary functions, array-scalar ops, clip, broadcasting binary ops.
 #include "map_kernels.h"
 
 namespace pyad {
 namespace {
 
-#define UNARY_OP(NAME, EXPR)                                                   \
-    struct NAME##_op {                                                         \
-        static constexpr const char* name = #NAME;                             \
-        static constexpr const char* const args[] = {"x", "out"};              \
-        template <class T> static PYAD_INLINE T f(T x, T, T) { return EXPR; } \
-    };
-
-UNARY_OP(log1p, sm::log1p(x))
-UNARY_OP(sqrt, std::sqrt(x))
-UNARY_OP(square, x * x)
-UNARY_OP(abs, std::fabs(x))
-UNARY_OP(tanh, sm::tanh(x))
-UNARY_OP(sigmoid, sm::sigmoid(x))
-UNARY_OP(relu, x < T(0) ? T(0) : x)  // NaN is not < 0, so relu(nan) = nan
-UNARY_OP(softplus, sm::softplus(x))
-UNARY_OP(negative, -x)
-UNARY_OP(sign, x > T(0) ? T(1) : (x < T(0) ? T(-1) : (x == T(0) ? T(0) : x)))  // sign(nan) = nan
-#undef UNARY_OP
-
+// ------------------------------------------------------------------ unary
+// exp, log, sin and cos define in_range and ref: a fast core where it is valid, the full function
+// for the rare rest (see map_kernels.h).
 struct exp_op {
     static constexpr const char* name = "exp";
     static constexpr const char* const args[] = {"x", "out"};
@@ -39,6 +23,16 @@ struct log_op {
     template <class T> static PYAD_INLINE T f(T x, T, T) { return sm::log_core(x); }
     template <class T> static T ref(T x) { return sm::log(x); }
 };
+PYAD_UNARY_OP(log1p, sm::log1p(x))
+
+PYAD_UNARY_OP(sqrt, std::sqrt(x))
+PYAD_BACKWARD_OP(sqrt_backward, "y", g * T(0.5) / v)
+
+PYAD_UNARY_OP(square, x * x)
+
+PYAD_UNARY_OP(abs, std::fabs(x))
+PYAD_BACKWARD_OP(abs_backward, "x", g * (v > T(0) ? T(1) : (v < T(0) ? T(-1) : (v == T(0) ? T(0) : v))))  // g*sign(x)
+
 struct sin_op {
     static constexpr const char* name = "sin";
     static constexpr const char* const args[] = {"x", "out"};
@@ -53,7 +47,10 @@ struct cos_op {
     template <class T> static PYAD_INLINE T f(T x, T, T) { return sm::cos(x); }
     template <class T> static T ref(T x) { return std::cos(x); }
 };
+PYAD_UNARY_OP(negative, -x)
+PYAD_UNARY_OP(sign, x > T(0) ? T(1) : (x < T(0) ? T(-1) : (x == T(0) ? T(0) : x)))  // sign(nan) = nan
 
+// ------------------------------------------------------------------ array-scalar
 #define SCALAR_OP(NAME, EXPR)                                                  \
     struct NAME##_op {                                                         \
         static constexpr const char* name = #NAME;                             \
@@ -68,15 +65,6 @@ SCALAR_OP(pow_scalar, std::pow(x, c))
 SCALAR_OP(rpow_scalar, std::pow(c, x))
 #undef SCALAR_OP
 
-struct clip_op {
-    static constexpr const char* name = "clip";
-    static constexpr const char* const args[] = {"x", "lo", "hi", "out"};
-    template <class T> static PYAD_INLINE T f(T x, T lo, T hi) {
-        T v = x < lo ? lo : x;  // NaN fails both compares and passes through, like np.clip
-        return v > hi ? hi : v;
-    }
-};
-
 // Fast paths of x**c that numpy also special-cases; they vectorise where pow() does not.
 struct pow2_op { template <class T> static PYAD_INLINE T f(T x, T, T) { return x * x; } };
 struct pow3_op { template <class T> static PYAD_INLINE T f(T x, T, T) { return x * x * x; } };
@@ -87,8 +75,7 @@ struct pow1_op { template <class T> static PYAD_INLINE T f(T x, T, T) { return x
 
 template <class Op>
 void pow_dispatch(int tn, const void* x, void* y, npy_intp n, double c) {
-    if (tn == NPY_FLOAT) map_run<1, Op, float>(x, nullptr, y, n, c, 0.0);
-    else map_run<1, Op, double>(x, nullptr, y, n, c, 0.0);
+    dispatch_float(tn, [&](auto t) { map_run<1, Op, decltype(t)>(x, nullptr, y, n, c, 0.0); });
 }
 
 PyObject* pow_scalar_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -111,6 +98,21 @@ PyObject* pow_scalar_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kw
     else pow_dispatch<pow_scalar_op>(tn, a, y, n, c);
     return out.release().ptr();
 }
+
+// ------------------------------------------------------------------ clip
+struct clip_op {
+    static constexpr const char* name = "clip";
+    static constexpr const char* const args[] = {"x", "lo", "hi", "out"};
+    template <class T> static PYAD_INLINE T f(T x, T lo, T hi) {
+        T v = x < lo ? lo : x;  // NaN fails both compares and passes through, like np.clip
+        return v > hi ? hi : v;
+    }
+};
+struct clip_backward_op {
+    static constexpr const char* name = "clip_backward";
+    static constexpr const char* const args[] = {"g", "x", "lo", "hi", "out"};
+    template <class T> static PYAD_INLINE T f(T g, T x, T lo, T hi) { return (x >= lo) & (x <= hi) ? g : T(0); }
+};
 
 // ------------------------------------------------------------------ binary with broadcasting
 #define BINARY_OP(NAME, EXPR)                                                  \
@@ -249,16 +251,16 @@ PyObject* binary_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwname
     void* o = PyArray_DATA((PyArrayObject*)out.ptr());
     {
         MaybeNoGil nogil(total > kGilGrain);
-        if (tn == NPY_FLOAT) bin_run<Op, float>(L, (const float*)a, (const float*)b, (float*)o, total);
-        else bin_run<Op, double>(L, (const double*)a, (const double*)b, (double*)o, total);
+        dispatch_float(tn, [&](auto t) {
+            using T = decltype(t);
+            bin_run<Op, T>(L, (const T*)a, (const T*)b, (T*)o, total);
+        });
     }
     return out.release().ptr();
 }
 
 }  // namespace
 
-#define DEF_UNARY(NAME) \
-    def_fast<map_entry<1, 0, NAME##_op>>(m, #NAME, #NAME "(x, out=None)\n--\n\nElementwise " #NAME "(x).")
 #define DEF_SCALAR(NAME, WHAT) \
     def_fast<map_entry<1, 1, NAME##_op>>(m, #NAME, #NAME "(x, c, out=None)\n--\n\nElementwise " WHAT " for a Python float c.")
 #define DEF_BINARY(NAME) \
@@ -266,9 +268,13 @@ PyObject* binary_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwname
         " with broadcasting; shapes broadcast like numpy's.")
 
 void bind_elementwise(py::module_& m) {
-    DEF_UNARY(exp); DEF_UNARY(log); DEF_UNARY(log1p); DEF_UNARY(sqrt); DEF_UNARY(square);
-    DEF_UNARY(abs); DEF_UNARY(sin); DEF_UNARY(cos); DEF_UNARY(tanh); DEF_UNARY(sigmoid);
-    DEF_UNARY(relu); DEF_UNARY(softplus); DEF_UNARY(negative); DEF_UNARY(sign);
+    PYAD_DEF_UNARY(exp); PYAD_DEF_UNARY(log); PYAD_DEF_UNARY(log1p);
+    PYAD_DEF_UNARY(sqrt);
+    PYAD_DEF_BACKWARD(sqrt_backward, "y", "g * 0.5 / y where y = sqrt(x)");
+    PYAD_DEF_UNARY(square);
+    PYAD_DEF_UNARY(abs);
+    PYAD_DEF_BACKWARD(abs_backward, "x", "g * sign(x)");
+    PYAD_DEF_UNARY(sin); PYAD_DEF_UNARY(cos); PYAD_DEF_UNARY(negative); PYAD_DEF_UNARY(sign);
     DEF_SCALAR(add_scalar, "x + c");
     DEF_SCALAR(mul_scalar, "x * c");
     DEF_SCALAR(rsub_scalar, "c - x");
@@ -277,6 +283,8 @@ void bind_elementwise(py::module_& m) {
     def_fast<pow_scalar_entry>(m, "pow_scalar", "pow_scalar(x, c, out=None)\n--\n\nElementwise x ** c for a Python float c.");
     def_fast<map_entry<1, 2, clip_op>>(m, "clip", "clip(x, lo, hi, out=None)\n--\n\nElementwise min(max(x, lo), hi); "
                                                    "pass +-inf for a missing bound. NaN propagates.");
+    def_fast<map_entry<2, 2, clip_backward_op>>(
+        m, "clip_backward", "clip_backward(g, x, lo, hi, out=None)\n--\n\ng where lo <= x <= hi else 0, one pass.");
     DEF_BINARY(add); DEF_BINARY(subtract); DEF_BINARY(multiply); DEF_BINARY(divide);
     DEF_BINARY(maximum); DEF_BINARY(minimum); DEF_BINARY(power);
 }

@@ -1,5 +1,4 @@
-// Scatter-add: out[index[k]] += src[k] in place, repeated indices accumulate (np.add.at
-// semantics at memcpy-like speed).
+// Scatter-add out[index[k]] += src[k] in place: np.add.at's semantics at memcpy-like speed.
 #include "common.h"
 
 #include <algorithm>
@@ -80,13 +79,11 @@ PyObject* index_add_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwn
         void* op = PyArray_DATA(out);
         const void* sp = PyArray_DATA(src);
         MaybeNoGil nogil(K * R > kGilGrain);
-        if (tn == NPY_FLOAT) {
-            if (i64) index_add_typed<float>((float*)op, (const int64_t*)ip, (const float*)sp, N, K, R);
-            else index_add_typed<float>((float*)op, (const int32_t*)ip, (const float*)sp, N, K, R);
-        } else {
-            if (i64) index_add_typed<double>((double*)op, (const int64_t*)ip, (const double*)sp, N, K, R);
-            else index_add_typed<double>((double*)op, (const int32_t*)ip, (const double*)sp, N, K, R);
-        }
+        dispatch_float(tn, [&](auto t) {
+            using T = decltype(t);
+            if (i64) index_add_typed<T>((T*)op, (const int64_t*)ip, (const T*)sp, N, K, R);
+            else index_add_typed<T>((T*)op, (const int32_t*)ip, (const T*)sp, N, K, R);
+        });
     }
     Py_INCREF(out);
     return (PyObject*)out;

@@ -1,5 +1,4 @@
-// Driver for same-shape elementwise kernels (unary, scalar, clip, fused backward): argument
-// checks, output allocation, one multiversioned loop per (op, dtype), threads above the grain.
+// Driver of the same-shape elementwise kernels (unary, scalar, clip, fused backward) and their op macros.
 #pragma once
 #include "common.h"
 #include "simd_math.h"
@@ -88,10 +87,32 @@ PyObject* map_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) 
     void* y = PyArray_DATA((PyArrayObject*)out.ptr());
     {
         MaybeNoGil nogil(n > kGilGrain);
-        if (tn == NPY_FLOAT) map_run<NIN, Op, float>(a, b, y, n, p[0], p[1]);
-        else map_run<NIN, Op, double>(a, b, y, n, p[0], p[1]);
+        dispatch_float(tn, [&](auto t) { map_run<NIN, Op, decltype(t)>(a, b, y, n, p[0], p[1]); });
     }
     return out.release().ptr();
 }
 
 }  // namespace pyad
+
+// Ops of map_entry, declared here because elementwise.cpp and activations.cpp both keep each
+// backward op directly below its forward one. A backward op reads g and one saved array v (the
+// forward's input x or output y, named by SAVED), so it is one pass with no temporaries.
+#define PYAD_UNARY_OP(NAME, EXPR)                                                  \
+    struct NAME##_op {                                                             \
+        static constexpr const char* name = #NAME;                                 \
+        static constexpr const char* const args[] = {"x", "out"};                  \
+        template <class T> static PYAD_INLINE T f(T x, T, T) { return EXPR; }      \
+    };
+#define PYAD_BACKWARD_OP(NAME, SAVED, EXPR)                                        \
+    struct NAME##_op {                                                             \
+        static constexpr const char* name = #NAME;                                 \
+        static constexpr const char* const args[] = {"g", SAVED, "out"};           \
+        template <class T> static PYAD_INLINE T f(T g, T v, T, T) { return EXPR; } \
+    };
+
+// Registration (inside a bind_* function, with its module `m`); the docstrings start with the
+// signature so that inspect.signature() works on the kernel.
+#define PYAD_DEF_UNARY(NAME) \
+    def_fast<map_entry<1, 0, NAME##_op>>(m, #NAME, #NAME "(x, out=None)\n--\n\nElementwise " #NAME "(x).")
+#define PYAD_DEF_BACKWARD(NAME, SAVED, FORMULA) \
+    def_fast<map_entry<2, 0, NAME##_op>>(m, #NAME, #NAME "(g, " SAVED ", out=None)\n--\n\n" FORMULA ", one pass.")

@@ -4,11 +4,12 @@
 
 namespace pyad {
 void bind_elementwise(py::module_& m);
-void bind_fused_backward(py::module_& m);
+void bind_activations(py::module_& m);
 void bind_reductions(py::module_& m);
 void bind_indexing(py::module_& m);
+void bind_losses(py::module_& m);
+void bind_optimizers(py::module_& m);
 void bind_threads(py::module_& m);
-void bind_training(py::module_& m);
 void bind_allocator(py::module_& m);
 }  // namespace pyad
 
@@ -17,10 +18,11 @@ PYBIND11_MODULE(_C, m) {
     if (_import_array() < 0) throw py::error_already_set();
     m.doc() = "pyad C++ kernels: dumb, contiguous, float32/float64, optional out=.";
     pyad::bind_elementwise(m);
-    pyad::bind_fused_backward(m);
+    pyad::bind_activations(m);
     pyad::bind_reductions(m);
     pyad::bind_indexing(m);
+    pyad::bind_losses(m);
+    pyad::bind_optimizers(m);
     pyad::bind_threads(m);
-    pyad::bind_training(m);
     pyad::bind_allocator(m);
 }

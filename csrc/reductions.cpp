@@ -1,5 +1,4 @@
-// Axis kernels on x viewed as (outer, n, inner): sum/max/min, logsumexp, softmax, log_softmax
-// and their fused backward ops. The reduced axis is removed from reduction outputs.
+// Axis kernels on x viewed as (outer, n, inner): sum/max/min, logsumexp, softmax family with backwards.
 #include "common.h"
 #include "simd_math.h"
 
@@ -14,6 +13,7 @@ constexpr npy_intp kTile = 256;    // column tile for inner > 1 (buffers stay in
 
 template <class T> constexpr int kLanes = 128 / sizeof(T);  // four 512-bit accumulators
 
+// ---------------------------------------------------------------- row (inner == 1) kernels
 // Sum of f(i) for i in [0, n): SIMD lanes of T inside a block, blocks combined in double. This
 // gives pairwise-like float32 accuracy (numpy uses pairwise summation) at full vector speed.
 template <class T, class F>
@@ -76,34 +76,8 @@ template <class T>
 PYAD_CLONES double row_sumexp(const T* __restrict x, npy_intp n, T sh) {
     return lane_sum<T>([x, sh](npy_intp i) { return sm::exp(x[i] - sh); }, n);
 }
-template <class T>
-PYAD_CLONES double row_sumexp_store(const T* __restrict x, T* __restrict y, npy_intp n, T sh) {
-    return lane_sum<T>([x, y, sh](npy_intp i) { T e = sm::exp(x[i] - sh); y[i] = e; return e; }, n);
-}
-template <class T>
-PYAD_CLONES void row_scale(T* __restrict y, npy_intp n, T c) {
-    for (npy_intp i = 0; i < n; ++i) y[i] *= c;
-}
-// (x - shift) - log(sum) rather than x - (shift + log(sum)): the first difference is exact for
-// the largest entries, so e.g. float32 rows of -80 keep full relative accuracy.
-template <class T>
-PYAD_CLONES void row_sub2(const T* __restrict x, T* __restrict y, npy_intp n, T sh, T ls) {
-    for (npy_intp i = 0; i < n; ++i) y[i] = (x[i] - sh) - ls;
-}
-template <class T>
-PYAD_CLONES double row_dot(const T* __restrict g, const T* __restrict y, npy_intp n) {
-    return lane_sum<T>([g, y](npy_intp i) { return g[i] * y[i]; }, n);
-}
-template <class T>
-PYAD_CLONES void row_softmax_bwd(const T* __restrict g, const T* __restrict y, T* __restrict o, npy_intp n, T d) {
-    for (npy_intp i = 0; i < n; ++i) o[i] = y[i] * (g[i] - d);
-}
-template <class T>
-PYAD_CLONES void row_log_softmax_bwd(const T* __restrict g, const T* __restrict y, T* __restrict o, npy_intp n, T s) {
-    for (npy_intp i = 0; i < n; ++i) o[i] = g[i] - sm::exp(y[i]) * s;
-}
 
-// ---------------------------------------------------------------- column (inner > 1) versions
+// ---------------------------------------------------------------- column (inner > 1) kernels
 // x points at [outer o, k = 0, column c0]; row stride `inner`; w = tile width (<= kTile).
 template <class T>
 PYAD_CLONES void cols_sum(const T* __restrict x, T* __restrict out, npy_intp n, npy_intp inner, npy_intp w) {
@@ -144,82 +118,11 @@ PYAD_INLINE void cols_shift_sumexp(const T* __restrict x, T* __restrict y, npy_i
             s[j] += e;
         }
 }
-template <class T>
-PYAD_CLONES void cols_logsumexp(const T* __restrict x, T* __restrict out, npy_intp n, npy_intp inner, npy_intp w) {
-    T sh[kTile];
-    double s[kTile];
-    cols_shift_sumexp<T>(x, nullptr, n, inner, w, sh, s);
-    for (npy_intp j = 0; j < w; ++j) out[j] = (T)((double)sh[j] + std::log(s[j]));
-}
-template <class T>
-PYAD_CLONES void cols_softmax(const T* __restrict x, T* __restrict y, npy_intp n, npy_intp inner, npy_intp w) {
-    T sh[kTile], c[kTile];
-    double s[kTile];
-    cols_shift_sumexp<T>(x, y, n, inner, w, sh, s);
-    for (npy_intp j = 0; j < w; ++j) c[j] = (T)(1.0 / s[j]);
-    for (npy_intp k = 0; k < n; ++k)
-        for (npy_intp j = 0; j < w; ++j) y[k * inner + j] *= c[j];
-}
-template <class T>
-PYAD_CLONES void cols_log_softmax(const T* __restrict x, T* __restrict y, npy_intp n, npy_intp inner, npy_intp w) {
-    T sh[kTile], c[kTile];
-    double s[kTile];
-    cols_shift_sumexp<T>(x, nullptr, n, inner, w, sh, s);
-    for (npy_intp j = 0; j < w; ++j) c[j] = (T)std::log(s[j]);
-    for (npy_intp k = 0; k < n; ++k)
-        for (npy_intp j = 0; j < w; ++j) y[k * inner + j] = (x[k * inner + j] - sh[j]) - c[j];
-}
-template <class T>
-PYAD_CLONES void cols_softmax_bwd(const T* __restrict g, const T* __restrict y, T* __restrict o, npy_intp n,
-                                  npy_intp inner, npy_intp w) {
-    double d[kTile];
-    T c[kTile];
-    for (npy_intp j = 0; j < w; ++j) d[j] = 0.0;
-    for (npy_intp k = 0; k < n; ++k)
-        for (npy_intp j = 0; j < w; ++j) d[j] += g[k * inner + j] * y[k * inner + j];
-    for (npy_intp j = 0; j < w; ++j) c[j] = (T)d[j];
-    for (npy_intp k = 0; k < n; ++k)
-        for (npy_intp j = 0; j < w; ++j) o[k * inner + j] = y[k * inner + j] * (g[k * inner + j] - c[j]);
-}
-template <class T>
-PYAD_CLONES void cols_log_softmax_bwd(const T* __restrict g, const T* __restrict y, T* __restrict o, npy_intp n,
-                                      npy_intp inner, npy_intp w) {
-    double d[kTile];
-    T c[kTile];
-    for (npy_intp j = 0; j < w; ++j) d[j] = 0.0;
-    for (npy_intp k = 0; k < n; ++k)
-        for (npy_intp j = 0; j < w; ++j) d[j] += g[k * inner + j];
-    for (npy_intp j = 0; j < w; ++j) c[j] = (T)d[j];
-    for (npy_intp k = 0; k < n; ++k)
-        for (npy_intp j = 0; j < w; ++j) o[k * inner + j] = g[k * inner + j] - sm::exp(y[k * inner + j]) * c[j];
-}
-
-// ---------------------------------------------------------------- row (inner == 1) versions
-template <class T>
-void row_logsumexp(const T* x, T* out, npy_intp n) {
-    if (n == 0) { *out = -sm::kInf<T>; return; }
-    T sh = exp_shift(row_extreme<true, T>(x, n));
-    *out = (T)((double)sh + std::log(row_sumexp<T>(x, n, sh)));
-}
-template <class T>
-void row_softmax(const T* x, T* y, npy_intp n) {
-    if (n == 0) return;
-    T sh = exp_shift(row_extreme<true, T>(x, n));
-    double s = row_sumexp_store<T>(x, y, n, sh);
-    row_scale<T>(y, n, (T)(1.0 / s));
-}
-template <class T>
-void row_log_softmax(const T* x, T* y, npy_intp n) {
-    if (n == 0) return;
-    T sh = exp_shift(row_extreme<true, T>(x, n));
-    double s = row_sumexp<T>(x, n, sh);
-    row_sub2<T>(x, y, n, sh, (T)std::log(s));
-}
 
 // ---------------------------------------------------------------- drivers
 struct Split {
     npy_intp outer = 1, n = 1, inner = 1;
-    int out_nd = 0;
+    int out_nd = 0;  // a reduction's output shape: x's without the axis
     npy_intp out_dims[NPY_MAXDIMS];
 };
 
@@ -308,6 +211,7 @@ T reduce_all_parallel(const T* x, npy_intp n, Part part, Combine combine) {
     return combine(parts.data(), used);
 }
 
+// ---------------------------------------------------------------- sum / max / min
 enum class Red { Sum, Max, Min };
 constexpr const char* red_name(Red r) { return r == Red::Sum ? "sum" : (r == Red::Max ? "max" : "min"); }
 
@@ -357,10 +261,27 @@ PyObject* reduce_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwname
     void* op = PyArray_DATA((PyArrayObject*)out.ptr());
     {
         MaybeNoGil nogil(PyArray_SIZE(x) > kGilGrain);
-        if (tn == NPY_FLOAT) reduce_typed<R, float>((const float*)xp, (float*)op, s);
-        else reduce_typed<R, double>((const double*)xp, (double*)op, s);
+        dispatch_float(tn, [&](auto t) {
+            using T = decltype(t);
+            reduce_typed<R, T>((const T*)xp, (T*)op, s);
+        });
     }
     return out.release().ptr();
+}
+
+// ---------------------------------------------------------------- logsumexp
+template <class T>
+void row_logsumexp(const T* x, T* out, npy_intp n) {
+    if (n == 0) { *out = -sm::kInf<T>; return; }
+    T sh = exp_shift(row_extreme<true, T>(x, n));
+    *out = (T)((double)sh + std::log(row_sumexp<T>(x, n, sh)));
+}
+template <class T>
+PYAD_CLONES void cols_logsumexp(const T* __restrict x, T* __restrict out, npy_intp n, npy_intp inner, npy_intp w) {
+    T sh[kTile];
+    double s[kTile];
+    cols_shift_sumexp<T>(x, nullptr, n, inner, w, sh, s);
+    for (npy_intp j = 0; j < w; ++j) out[j] = (T)((double)sh[j] + std::log(s[j]));
 }
 
 template <class T>
@@ -383,53 +304,148 @@ PyObject* logsumexp_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwn
     void* op = PyArray_DATA((PyArrayObject*)out.ptr());
     {
         MaybeNoGil nogil(PyArray_SIZE(x) > kGilGrain);
-        if (tn == NPY_FLOAT) logsumexp_typed<float>((const float*)xp, (float*)op, s);
-        else logsumexp_typed<double>((const double*)xp, (double*)op, s);
+        dispatch_float(tn, [&](auto t) {
+            using T = decltype(t);
+            logsumexp_typed<T>((const T*)xp, (T*)op, s);
+        });
     }
     return out.release().ptr();
 }
 
-// softmax / log_softmax (one input) and their backward ops (g, y): same-shape outputs.
-enum class SM { Softmax, LogSoftmax, SoftmaxBwd, LogSoftmaxBwd };
+// ---------------------------------------------------------------- softmax family
+// softmax, log_softmax and their backward ops keep x's shape. Each is a struct for softmax_entry:
+// its name, its input arrays (x, or g and y) and its kernels on one row (inner == 1) and on a tile
+// of columns (inner > 1). Both kernels take (first input, second input, output); the forward ops
+// have one input and ignore the second.
 
-template <SM K, class T>
-void softmax_typed(const T* a, const T* b, T* y, const Split& s) {
-    if constexpr (K == SM::Softmax)
-        axis_map_run(s, [&](npy_intp off, npy_intp n) { row_softmax<T>(a + off, y + off, n); },
-                     [&](npy_intp off, npy_intp n, npy_intp inner, npy_intp w) { cols_softmax<T>(a + off, y + off, n, inner, w); });
-    else if constexpr (K == SM::LogSoftmax)
-        axis_map_run(s, [&](npy_intp off, npy_intp n) { row_log_softmax<T>(a + off, y + off, n); },
-                     [&](npy_intp off, npy_intp n, npy_intp inner, npy_intp w) { cols_log_softmax<T>(a + off, y + off, n, inner, w); });
-    else if constexpr (K == SM::SoftmaxBwd)
-        axis_map_run(s,
-                     [&](npy_intp off, npy_intp n) {
-                         T d = (T)row_dot<T>(a + off, b + off, n);
-                         row_softmax_bwd<T>(a + off, b + off, y + off, n, d);
-                     },
-                     [&](npy_intp off, npy_intp n, npy_intp inner, npy_intp w) {
-                         cols_softmax_bwd<T>(a + off, b + off, y + off, n, inner, w);
-                     });
-    else
-        axis_map_run(s,
-                     [&](npy_intp off, npy_intp n) {
-                         T sg = (T)row_sum<T>(a + off, n);
-                         row_log_softmax_bwd<T>(a + off, b + off, y + off, n, sg);
-                     },
-                     [&](npy_intp off, npy_intp n, npy_intp inner, npy_intp w) {
-                         cols_log_softmax_bwd<T>(a + off, b + off, y + off, n, inner, w);
-                     });
+// softmax: exp(x - shift) is stored on the way to its sum, then scaled by 1 / sum.
+template <class T>
+PYAD_CLONES double row_sumexp_store(const T* __restrict x, T* __restrict y, npy_intp n, T sh) {
+    return lane_sum<T>([x, y, sh](npy_intp i) { T e = sm::exp(x[i] - sh); y[i] = e; return e; }, n);
 }
+template <class T>
+PYAD_CLONES void row_scale(T* __restrict y, npy_intp n, T c) {
+    for (npy_intp i = 0; i < n; ++i) y[i] *= c;
+}
+template <class T>
+PYAD_CLONES void cols_softmax(const T* __restrict x, T* __restrict y, npy_intp n, npy_intp inner, npy_intp w) {
+    T sh[kTile], c[kTile];
+    double s[kTile];
+    cols_shift_sumexp<T>(x, y, n, inner, w, sh, s);
+    for (npy_intp j = 0; j < w; ++j) c[j] = (T)(1.0 / s[j]);
+    for (npy_intp k = 0; k < n; ++k)
+        for (npy_intp j = 0; j < w; ++j) y[k * inner + j] *= c[j];
+}
+struct Softmax {
+    static constexpr const char* name = "softmax";
+    static constexpr int nin = 1;
+    template <class T> static void row(const T* x, const T*, T* y, npy_intp n) {
+        if (n == 0) return;
+        T sh = exp_shift(row_extreme<true, T>(x, n));
+        double s = row_sumexp_store<T>(x, y, n, sh);
+        row_scale<T>(y, n, (T)(1.0 / s));
+    }
+    template <class T> static void cols(const T* x, const T*, T* y, npy_intp n, npy_intp inner, npy_intp w) {
+        cols_softmax<T>(x, y, n, inner, w);
+    }
+};
 
-template <SM K> struct SMInfo;
-template <> struct SMInfo<SM::Softmax> { static constexpr const char* name = "softmax"; static constexpr int nin = 1; };
-template <> struct SMInfo<SM::LogSoftmax> { static constexpr const char* name = "log_softmax"; static constexpr int nin = 1; };
-template <> struct SMInfo<SM::SoftmaxBwd> { static constexpr const char* name = "softmax_backward"; static constexpr int nin = 2; };
-template <> struct SMInfo<SM::LogSoftmaxBwd> { static constexpr const char* name = "log_softmax_backward"; static constexpr int nin = 2; };
+// softmax backward: y * (g - sum(g * y)).
+template <class T>
+PYAD_CLONES double row_dot(const T* __restrict g, const T* __restrict y, npy_intp n) {
+    return lane_sum<T>([g, y](npy_intp i) { return g[i] * y[i]; }, n);
+}
+template <class T>
+PYAD_CLONES void row_softmax_bwd(const T* __restrict g, const T* __restrict y, T* __restrict o, npy_intp n, T d) {
+    for (npy_intp i = 0; i < n; ++i) o[i] = y[i] * (g[i] - d);
+}
+template <class T>
+PYAD_CLONES void cols_softmax_bwd(const T* __restrict g, const T* __restrict y, T* __restrict o, npy_intp n,
+                                  npy_intp inner, npy_intp w) {
+    double d[kTile];
+    T c[kTile];
+    for (npy_intp j = 0; j < w; ++j) d[j] = 0.0;
+    for (npy_intp k = 0; k < n; ++k)
+        for (npy_intp j = 0; j < w; ++j) d[j] += g[k * inner + j] * y[k * inner + j];
+    for (npy_intp j = 0; j < w; ++j) c[j] = (T)d[j];
+    for (npy_intp k = 0; k < n; ++k)
+        for (npy_intp j = 0; j < w; ++j) o[k * inner + j] = y[k * inner + j] * (g[k * inner + j] - c[j]);
+}
+struct SoftmaxBackward {
+    static constexpr const char* name = "softmax_backward";
+    static constexpr int nin = 2;
+    template <class T> static void row(const T* g, const T* y, T* o, npy_intp n) {
+        T d = (T)row_dot<T>(g, y, n);
+        row_softmax_bwd<T>(g, y, o, n, d);
+    }
+    template <class T> static void cols(const T* g, const T* y, T* o, npy_intp n, npy_intp inner, npy_intp w) {
+        cols_softmax_bwd<T>(g, y, o, n, inner, w);
+    }
+};
 
-template <SM K>
+// log_softmax: (x - shift) - log(sum of exp(x - shift)), rather than x - (shift + log(sum)): the
+// first difference is exact for the largest entries, so e.g. float32 rows of -80 keep full
+// relative accuracy.
+template <class T>
+PYAD_CLONES void row_sub2(const T* __restrict x, T* __restrict y, npy_intp n, T sh, T ls) {
+    for (npy_intp i = 0; i < n; ++i) y[i] = (x[i] - sh) - ls;
+}
+template <class T>
+PYAD_CLONES void cols_log_softmax(const T* __restrict x, T* __restrict y, npy_intp n, npy_intp inner, npy_intp w) {
+    T sh[kTile], c[kTile];
+    double s[kTile];
+    cols_shift_sumexp<T>(x, nullptr, n, inner, w, sh, s);
+    for (npy_intp j = 0; j < w; ++j) c[j] = (T)std::log(s[j]);
+    for (npy_intp k = 0; k < n; ++k)
+        for (npy_intp j = 0; j < w; ++j) y[k * inner + j] = (x[k * inner + j] - sh[j]) - c[j];
+}
+struct LogSoftmax {
+    static constexpr const char* name = "log_softmax";
+    static constexpr int nin = 1;
+    template <class T> static void row(const T* x, const T*, T* y, npy_intp n) {
+        if (n == 0) return;
+        T sh = exp_shift(row_extreme<true, T>(x, n));
+        double s = row_sumexp<T>(x, n, sh);
+        row_sub2<T>(x, y, n, sh, (T)std::log(s));
+    }
+    template <class T> static void cols(const T* x, const T*, T* y, npy_intp n, npy_intp inner, npy_intp w) {
+        cols_log_softmax<T>(x, y, n, inner, w);
+    }
+};
+
+// log_softmax backward: g - exp(y) * sum(g).
+template <class T>
+PYAD_CLONES void row_log_softmax_bwd(const T* __restrict g, const T* __restrict y, T* __restrict o, npy_intp n, T s) {
+    for (npy_intp i = 0; i < n; ++i) o[i] = g[i] - sm::exp(y[i]) * s;
+}
+template <class T>
+PYAD_CLONES void cols_log_softmax_bwd(const T* __restrict g, const T* __restrict y, T* __restrict o, npy_intp n,
+                                      npy_intp inner, npy_intp w) {
+    double d[kTile];
+    T c[kTile];
+    for (npy_intp j = 0; j < w; ++j) d[j] = 0.0;
+    for (npy_intp k = 0; k < n; ++k)
+        for (npy_intp j = 0; j < w; ++j) d[j] += g[k * inner + j];
+    for (npy_intp j = 0; j < w; ++j) c[j] = (T)d[j];
+    for (npy_intp k = 0; k < n; ++k)
+        for (npy_intp j = 0; j < w; ++j) o[k * inner + j] = g[k * inner + j] - sm::exp(y[k * inner + j]) * c[j];
+}
+struct LogSoftmaxBackward {
+    static constexpr const char* name = "log_softmax_backward";
+    static constexpr int nin = 2;
+    template <class T> static void row(const T* g, const T* y, T* o, npy_intp n) {
+        T sg = (T)row_sum<T>(g, n);
+        row_log_softmax_bwd<T>(g, y, o, n, sg);
+    }
+    template <class T> static void cols(const T* g, const T* y, T* o, npy_intp n, npy_intp inner, npy_intp w) {
+        cols_log_softmax_bwd<T>(g, y, o, n, inner, w);
+    }
+};
+
+template <class K>
 PyObject* softmax_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-    constexpr int NIN = SMInfo<K>::nin;
-    const char* k = SMInfo<K>::name;
+    constexpr int NIN = K::nin;
+    const char* k = K::name;
     static const char* const names1[] = {"x", "axis", "out"};
     static const char* const names2[] = {"g", "y", "axis", "out"};
     PyObject* slot[4];
@@ -447,8 +463,16 @@ PyObject* softmax_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnam
     void* y = PyArray_DATA((PyArrayObject*)out.ptr());
     {
         MaybeNoGil nogil(PyArray_SIZE(x) > kGilGrain);
-        if (tn == NPY_FLOAT) softmax_typed<K, float>((const float*)a, (const float*)b, (float*)y, s);
-        else softmax_typed<K, double>((const double*)a, (const double*)b, (double*)y, s);
+        dispatch_float(tn, [&](auto t) {
+            using T = decltype(t);
+            const T* pa = (const T*)a;
+            const T* pb = (const T*)b;
+            T* py = (T*)y;
+            axis_map_run(s, [&](npy_intp off, npy_intp n) { K::row(pa + off, pb + off, py + off, n); },
+                         [&](npy_intp off, npy_intp n, npy_intp inner, npy_intp w) {
+                             K::cols(pa + off, pb + off, py + off, n, inner, w);
+                         });
+        });
     }
     return out.release().ptr();
 }
@@ -461,12 +485,12 @@ void bind_reductions(py::module_& m) {
     def_fast<reduce_entry<Red::Max>>(m, "max", "max(x, axis=None, out=None)\n--\n\nMaximum over one axis (removed) or all; NaN propagates.");
     def_fast<reduce_entry<Red::Min>>(m, "min", "min(x, axis=None, out=None)\n--\n\nMinimum over one axis (removed) or all; NaN propagates.");
     def_fast<logsumexp_entry>(m, "logsumexp", "logsumexp(x, axis=None, out=None)\n--\n\nStable log(sum(exp(x))) over one axis (removed) or all.");
-    def_fast<softmax_entry<SM::Softmax>>(m, "softmax", "softmax(x, axis=None, out=None)\n--\n\nStable softmax along axis (None: all elements).");
-    def_fast<softmax_entry<SM::LogSoftmax>>(m, "log_softmax", "log_softmax(x, axis=None, out=None)\n--\n\nStable log-softmax along axis.");
-    def_fast<softmax_entry<SM::SoftmaxBwd>>(m, "softmax_backward", "softmax_backward(g, y, axis=None, out=None)\n--\n\n"
-                                                                   "y * (g - sum(g*y, axis)) where y = softmax(x, axis).");
-    def_fast<softmax_entry<SM::LogSoftmaxBwd>>(m, "log_softmax_backward", "log_softmax_backward(g, y, axis=None, out=None)\n--\n\n"
-                                                                          "g - exp(y) * sum(g, axis) where y = log_softmax(x, axis).");
+    def_fast<softmax_entry<Softmax>>(m, "softmax", "softmax(x, axis=None, out=None)\n--\n\nStable softmax along axis (None: all elements).");
+    def_fast<softmax_entry<SoftmaxBackward>>(m, "softmax_backward", "softmax_backward(g, y, axis=None, out=None)\n--\n\n"
+                                                                    "y * (g - sum(g*y, axis)) where y = softmax(x, axis).");
+    def_fast<softmax_entry<LogSoftmax>>(m, "log_softmax", "log_softmax(x, axis=None, out=None)\n--\n\nStable log-softmax along axis.");
+    def_fast<softmax_entry<LogSoftmaxBackward>>(m, "log_softmax_backward", "log_softmax_backward(g, y, axis=None, out=None)\n--\n\n"
+                                                                           "g - exp(y) * sum(g, axis) where y = log_softmax(x, axis).");
 }
 
 }  // namespace pyad

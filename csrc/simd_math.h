@@ -1,13 +1,14 @@
-// Branch-free scalar math (exp, log, log1p, tanh, sigmoid, softplus, sin, cos) written so GCC
-// auto-vectorises loops that call it: glibc's libm calls block vectorisation, and numpy uses
-// AVX-512 for these, so a libm loop would lose to numpy. Cephes/fdlibm range reduction +
-// polynomials; ~1 ulp in float32, a few ulp in float64. Special values are fixed by selects.
+// Branch-free scalar math (exp, log, log1p, tanh, sigmoid, softplus, sin, cos) that GCC vectorises.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
 
+// Written so that GCC auto-vectorises the loops that call it: glibc's libm calls block
+// vectorisation, and numpy uses AVX-512 for these, so a libm loop would lose to numpy.
+// Cephes/fdlibm range reduction + polynomials; ~1 ulp in float32, a few ulp in float64.
+// Special values are fixed by selects.
 namespace pyad {
 namespace sm {
 

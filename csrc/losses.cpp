@@ -1,0 +1,123 @@
+// Softmax cross-entropy of logits and integer labels: the fused forward, then its backward.
+#include <cmath>
+
+#include "common.h"
+
+namespace pyad {
+namespace {
+
+// Argument checks shared by the forward and the backward.
+void check_labels(const char* k, PyArrayObject* lab, npy_intp n, npy_intp c) {
+    if (PyArray_TYPE(lab) != NPY_INT64 || PyArray_NDIM(lab) != 1 || PyArray_DIM(lab, 0) != n)
+        raise(PyExc_TypeError, "pyad._C.%s: labels must be an int64 array of shape (%zd,)", k, (Py_ssize_t)n);
+    const npy_int64* l = (const npy_int64*)PyArray_DATA(lab);
+    for (npy_intp i = 0; i < n; ++i)
+        if (l[i] < 0 || l[i] >= c)
+            raise(PyExc_IndexError, "pyad._C.%s: label %lld is out of range for %zd classes", k,
+                  (long long)l[i], (Py_ssize_t)c);
+}
+
+PyArrayObject* as_2d(const char* k, PyObject* o, const char* what) {
+    PyArrayObject* a = as_input(k, o, what);
+    if (PyArray_NDIM(a) != 2 || PyArray_DIM(a, 1) < 1)
+        raise(PyExc_ValueError, "pyad._C.%s: %s must have shape (N, C) with C >= 1", k, what);
+    return a;
+}
+
+// ------------------------------------------------------------------- forward
+// logits (N, C), labels int64 (N,): loss_i = logsumexp(z_i) - z_i[label_i], computed with the
+// row max shifted out so it is finite for any finite logits.
+template <class T>
+void ce_forward(const T* z, const npy_int64* lab, T* loss, npy_intp n, npy_intp c) {
+    parallel_items(n, n * c, [&](npy_intp r0, npy_intp r1) {
+        for (npy_intp r = r0; r < r1; ++r) {
+            const T* row = z + r * c;
+            T mx = row[0];
+            for (npy_intp j = 1; j < c; ++j) mx = row[j] > mx ? row[j] : mx;
+            double s = 0.0;
+            for (npy_intp j = 0; j < c; ++j) s += std::exp((double)(row[j] - mx));
+            loss[r] = (T)(std::log(s) - (double)(row[lab[r]] - mx));
+        }
+    });
+}
+
+PyObject* softmax_cross_entropy(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    static const char* const names[] = {"logits", "labels"};
+    const char* k = "softmax_cross_entropy";
+    PyObject* slot[2];
+    parse_args(k, args, nargs, kwnames, names, 2, 2, slot);
+    PyArrayObject* z = as_2d(k, slot[0], "logits");
+    PyArrayObject* lab = as_input(k, slot[1], "labels");
+    int tn = float_dtype(k, &z, 1);
+    npy_intp n = PyArray_DIM(z, 0), c = PyArray_DIM(z, 1);
+    check_labels(k, lab, n, c);
+    npy_intp dims[1] = {n};
+    py::object out = get_out(k, nullptr, 1, dims, tn);
+    const npy_int64* l = (const npy_int64*)PyArray_DATA(lab);
+    {
+        MaybeNoGil nogil(n * c > kGilGrain);
+        dispatch_float(tn, [&](auto t) {
+            using T = decltype(t);
+            ce_forward<T>((const T*)PyArray_DATA(z), l, (T*)PyArray_DATA((PyArrayObject*)out.ptr()), n, c);
+        });
+    }
+    return out.release().ptr();
+}
+
+// ------------------------------------------------------------------- backward
+// out_i = g_i * (softmax(z_i) - onehot(label_i))
+template <class T>
+void ce_backward(const T* g, const T* z, const npy_int64* lab, T* out, npy_intp n, npy_intp c) {
+    parallel_items(n, n * c, [&](npy_intp r0, npy_intp r1) {
+        for (npy_intp r = r0; r < r1; ++r) {
+            const T* row = z + r * c;
+            T* o = out + r * c;
+            T mx = row[0];
+            for (npy_intp j = 1; j < c; ++j) mx = row[j] > mx ? row[j] : mx;
+            double s = 0.0;
+            for (npy_intp j = 0; j < c; ++j) s += std::exp((double)(row[j] - mx));
+            double scale = (double)g[r] / s;
+            for (npy_intp j = 0; j < c; ++j) o[j] = (T)(scale * std::exp((double)(row[j] - mx)));
+            o[lab[r]] -= g[r];
+        }
+    });
+}
+
+PyObject* softmax_cross_entropy_backward(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    static const char* const names[] = {"g", "logits", "labels"};
+    const char* k = "softmax_cross_entropy_backward";
+    PyObject* slot[3];
+    parse_args(k, args, nargs, kwnames, names, 3, 3, slot);
+    PyArrayObject* arr[2] = {as_input(k, slot[0], "g"), as_2d(k, slot[1], "logits")};
+    PyArrayObject* lab = as_input(k, slot[2], "labels");
+    int tn = float_dtype(k, arr, 2);
+    npy_intp n = PyArray_DIM(arr[1], 0), c = PyArray_DIM(arr[1], 1);
+    if (PyArray_NDIM(arr[0]) != 1 || PyArray_DIM(arr[0], 0) != n)
+        raise(PyExc_ValueError, "pyad._C.%s: g must have shape (%zd,)", k, (Py_ssize_t)n);
+    check_labels(k, lab, n, c);
+    npy_intp dims[2] = {n, c};
+    py::object out = get_out(k, nullptr, 2, dims, tn);
+    const npy_int64* l = (const npy_int64*)PyArray_DATA(lab);
+    void* o = PyArray_DATA((PyArrayObject*)out.ptr());
+    {
+        MaybeNoGil nogil(n * c > kGilGrain);
+        dispatch_float(tn, [&](auto t) {
+            using T = decltype(t);
+            ce_backward<T>((const T*)PyArray_DATA(arr[0]), (const T*)PyArray_DATA(arr[1]), l, (T*)o, n, c);
+        });
+    }
+    return out.release().ptr();
+}
+
+}  // namespace
+
+void bind_losses(py::module_& m) {
+    def_fast<softmax_cross_entropy>(
+        m, "softmax_cross_entropy",
+        "softmax_cross_entropy(logits, labels)\n--\n\nPer-row logsumexp(z) - z[label], shifted by the row max.");
+    def_fast<softmax_cross_entropy_backward>(
+        m, "softmax_cross_entropy_backward",
+        "softmax_cross_entropy_backward(g, logits, labels)\n--\n\ng[:, None] * (softmax(z) - onehot(labels)).");
+}
+
+}  // namespace pyad

@@ -17,11 +17,15 @@ PYBIND11_MODULE(_C, m) {
     // OMP_WAIT_POLICY is left to the environment: pyad sets PASSIVE before importing us.
     if (_import_array() < 0) throw py::error_already_set();
     m.doc() = "pyad C++ kernels: dumb, contiguous, float32/float64, optional out=.";
-    pyad::bind_elementwise(m);
-    pyad::bind_activations(m);
-    pyad::bind_reductions(m);
+    // _C.kernels holds exactly the primitives' forward kernels, each under its row's name
+    // (the CPU backend maps the table's rows to them by name); _C itself the helpers,
+    // optimizer updates and runtime settings.
+    py::module_ k = m.def_submodule("kernels", "forward kernels, named as the primitives");
+    pyad::bind_elementwise(k);
+    pyad::bind_activations(k);
+    pyad::bind_reductions(k);
+    pyad::bind_losses(k);
     pyad::bind_indexing(m);
-    pyad::bind_losses(m);
     pyad::bind_optimizers(m);
     pyad::bind_threads(m);
     pyad::bind_allocator(m);

@@ -6,17 +6,6 @@ from pyad import _C
 from pyad.backend import array_api
 from pyad.backend._blas import matmul as _matmul, matmul_sum as _matmul_sum
 
-UNARY = ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "tanh", "sigmoid",
-         "relu", "softplus", "negative")
-SCALAR = ("add_scalar", "mul_scalar", "rsub_scalar", "rdiv_scalar", "pow_scalar", "rpow_scalar",
-          "clip")
-BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power")
-FUSED_BACKWARD = ("tanh_backward", "sigmoid_backward", "relu_backward", "abs_backward",
-                  "softplus_backward", "clip_backward", "sqrt_backward", "tanh_backward_tangent")
-AXIS = ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward")
-TRAINING = ("softmax_cross_entropy", "softmax_cross_entropy_backward")
-
-
 def _reduce(kernel):
     """Reduce over a sorted tuple of axes: the C++ kernels take one axis (or all of them)."""
     def reduce(x, axes, keepdims):
@@ -35,7 +24,7 @@ def _reduce(kernel):
 
 
 def _logsumexp(x, axis, keepdims):
-    out = _C.logsumexp(x, axis)
+    out = _C.kernels.logsumexp(x, axis)
     return np.expand_dims(out, axis) if keepdims else out
 
 
@@ -69,14 +58,16 @@ def _concatenate(*arrays_then_axis):
     return np.concatenate(arrays_then_axis[:-1], axis=arrays_then_axis[-1])
 
 
-_sum = _reduce(_C.sum)
+_sum = _reduce(_C.kernels.sum)
 
-KERNELS = {name: getattr(_C, name)
-           for name in UNARY + SCALAR + BINARY + FUSED_BACKWARD + AXIS + TRAINING}
+# pyad._C.kernels holds the C++ forward kernels under their rows' names; the rest (and the
+# reductions, whose C++ kernels take one axis) are given here
+_COMPILED = {name: fn for name, fn in vars(_C.kernels).items() if not name.startswith("_")}
+KERNELS = dict(_COMPILED)
 KERNELS.update(
     sum=_sum,
-    max=_reduce(_C.max),
-    min=_reduce(_C.min),
+    max=_reduce(_C.kernels.max),
+    min=_reduce(_C.kernels.min),
     logsumexp=_logsumexp,
     sum_to=_sum_to,
     matmul=_matmul,
@@ -95,7 +86,8 @@ KERNELS.update(
 )
 
 # numpy equivalents for inputs the C++ kernels do not take (integer and bool arrays)
-FALLBACKS = {name: getattr(np, name) for name in UNARY + BINARY if hasattr(np, name)}
+FALLBACKS = {name: getattr(np, name) for name in _COMPILED
+             if isinstance(getattr(np, name, None), np.ufunc)}
 FALLBACKS.update(
     sigmoid=lambda x: 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))),
     relu=lambda x: np.maximum(x, 0),

@@ -3,6 +3,8 @@ cupy; everything else asks the seam (DESIGN.md: the array picks the backend)."""
 import pathlib
 import re
 
+import pytest
+
 import pyad
 
 PACKAGE = pathlib.Path(pyad.__file__).parent
@@ -30,3 +32,22 @@ def test_the_seam_sets_the_runtime_policy_before_extensions_load():
     pyad.set_num_threads(1)
     assert pyad.backend.get_num_threads() == 1
     pyad.set_num_threads(before)
+
+
+def test_import_pyad_loads_no_gpu_library_and_warns_nothing():
+    import subprocess
+    import sys
+    code = ("import sys, warnings; warnings.simplefilter('error'); import pyad, pyad.numpy; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('cupy', 'cupyx', 'array_api_strict', 'torch', 'jax')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_array_picks_the_backend():
+    import numpy as np
+    from pyad import backend
+    assert backend.backend_of(np.ones(2)) is backend.CPU
+    with pytest.raises(TypeError, match="is not an array pyad computes on"):
+        backend.backend_of(object())

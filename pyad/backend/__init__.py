@@ -102,8 +102,8 @@ def same_backend(op, arrays):
             raise TypeError(
                 f"pyad.{op}: its inputs live on different backends or devices: "
                 f"{describe(first)} and {describe(a)}. pyad never copies between them "
-                f"implicitly: move one first (ad.to_backend(x, like) or x.numpy()/asarray on "
-                f"the other library).")
+                f"implicitly: move one first (pyad.backend.to_backend(x, like), or t.numpy() "
+                f"for the host).")
     return CPU if first is None else backend_of(first)
 
 

@@ -487,7 +487,11 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     if backend.dtype_of(cond) != np.bool_:
         cond = backend.astype(cond, np.bool_)
     if type(x) in _PYSCALARS and type(y) in _PYSCALARS:
-        return wrap(backend.namespace(cond).where(cond, x, y))
+        if isinstance(cond, np.ndarray):
+            return wrap(np.where(cond, x, y))
+        dt = np.result_type(x, y)       # numpy's dtype for two Python scalars
+        return wrap(backend.namespace(cond).where(
+            cond, backend.asarray(x, dt, like=cond), backend.asarray(y, dt, like=cond)))
     x, y = _scalar_operands(x, y)
     x, y = _promote("where", _t(x), _t(y))
     try:

@@ -19,10 +19,10 @@ from pyad.ops.prims import PRIMITIVES  # noqa: E402
 from pyad.ops import custom  # noqa: E402
 from pyad.ops.custom import custom_primitive  # noqa: E402
 from pyad.engine import pytree  # noqa: E402
-from pyad.engine.pytree import ravel_pytree, tree_flatten, tree_map, tree_unflatten  # noqa: E402
+from pyad.engine.pytree import tree_flatten, tree_map, tree_unflatten  # noqa: E402
 from pyad.transforms import (check_grads, gnvp, grad, hessian, hvp, hvp_fn, jacobian,  # noqa: E402
                              jvp, linearize, value_and_grad, vjp)
-from pyad.transforms.higher_order import vdot  # noqa: E402
+from pyad.linalg.vectors import ravel_pytree, vdot  # noqa: E402
 from pyad.transforms import planner, testing  # noqa: E402
 from pyad.train import data, datasets, hessian_free, init, losses, nn, optim  # noqa: E402
 from pyad.train import serialize as checkpoint  # noqa: E402

@@ -1,16 +1,17 @@
-"""Implicit differentiation: conjugate gradient, response Jacobians and a differentiable argmin."""
+"""Implicit differentiation: response Jacobians and a differentiable argmin (CG on HVPs)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from pyad.ops import core as ops
 from pyad.engine._tape import Tape, Tensor, sweep, wrap
 from pyad.ops.custom import custom_primitive
-from pyad.engine.pytree import tree_flatten, tree_unflatten
+from pyad.linalg.cg import cg
+from pyad.linalg.vectors import vdot
 from pyad.transforms.core import grad
-from pyad._typing import ArrayLike, PyTree
+from pyad._typing import ArrayLike
 
 __all__ = ["cg", "response_jacobian", "argmin", "implicit_argmin"]
 
@@ -19,101 +20,6 @@ __all__ = ["cg", "response_jacobian", "argmin", "implicit_argmin"]
 def _array(x):
     """The numpy array behind a Tensor, array or number."""
     return np.asarray(x.data if isinstance(x, Tensor) else x)
-
-
-def _vdot(a, b):
-    return sum(float(np.vdot(x, y)) for x, y in zip(a, b))
-
-
-# ------------------------------------------------------------------------------ CG
-def cg(matvec: Callable[[PyTree], PyTree], b: PyTree, x0: Optional[PyTree] = None,
-       tol: float = 1e-10, max_iter: Optional[int] = None) -> Tuple[PyTree, Dict[str, Any]]:
-    """Solve A x = b for a symmetric positive definite A given as matvec(x) -> A x.
-
-    b (and x0) may be an array or a pytree of arrays; matvec takes and returns the same
-    structure (Tensors are read as arrays). Stops when ||r|| <= tol * ||b|| or after max_iter
-    iterations (default: the number of unknowns). Returns (x, info) with info keys
-    "iterations", "residual" (relative residual norm), "converged" and "negative_curvature"
-    (True when some p^T A p <= 0 was met: A is not positive definite along p and the iterate
-    reached so far is returned, as truncated-Newton methods want).
-
-    Parameters
-    ----------
-    matvec : callable
-        ``matvec(x) -> A x`` (e.g. a Hessian-vector product), taking and returning b's
-        structure.
-    b : array_like or pytree
-        The right-hand side.
-    x0 : array_like or pytree, optional
-        The start (default zeros).
-    tol : float, default 1e-10
-        Relative residual tolerance.
-    max_iter : int, optional
-        The most iterations (default: the number of unknowns).
-
-    Returns
-    -------
-    x : numpy.ndarray or pytree
-        The solution, structured like b.
-    info : dict
-        iterations, residual, converged, negative_curvature.
-
-    Raises
-    ------
-    ValueError
-        When matvec returns another structure than b's.
-
-    Examples
-    --------
-    >>> A = np.array([[4.0, 1.0], [1.0, 3.0]])
-    >>> x, info = ad.implicit.cg(lambda v: A @ v, np.array([1.0, 2.0]))
-    >>> np.allclose(A @ x, [1.0, 2.0]), info["converged"], info["iterations"]
-    (True, True, 2)
-    >>> ad.implicit.cg(lambda d: {"u": 2.0 * d["u"]}, {"u": np.array([2.0, 4.0])})[0]
-    {'u': array([1., 2.])}
-    """
-    b_leaves, td = tree_flatten(b)
-    b_leaves = [_array(v).astype(np.result_type(_array(v).dtype, np.float32)) for v in b_leaves]
-
-    def apply(leaves):
-        out, out_td = tree_flatten(matvec(tree_unflatten(td, leaves)))
-        if out_td != td:
-            raise ValueError(f"pyad.cg: matvec returned structure {out_td}, expected {td}")
-        return [_array(o).reshape(v.shape) for o, v in zip(out, b_leaves)]
-
-    n = sum(v.size for v in b_leaves)
-    max_iter = n if max_iter is None else int(max_iter)
-    b_norm = np.sqrt(_vdot(b_leaves, b_leaves))
-    if x0 is None:
-        x = [np.zeros_like(v) for v in b_leaves]
-        r = [v.copy() for v in b_leaves]
-    else:
-        x = [_array(v).astype(bv.dtype).reshape(bv.shape).copy()
-             for v, bv in zip(tree_flatten(x0)[0], b_leaves)]
-        r = [bv - av for bv, av in zip(b_leaves, apply(x))]
-    info = {"iterations": 0, "residual": 0.0, "converged": True, "negative_curvature": False}
-    if b_norm == 0.0:        # the solution of A x = 0 is x = 0, whatever x0 was
-        return tree_unflatten(td, [np.zeros_like(v) for v in b_leaves]), info
-    p = [v.copy() for v in r]
-    rr = _vdot(r, r)
-    k = 0
-    while np.sqrt(rr) > tol * b_norm and k < max_iter:
-        ap = apply(p)
-        pap = _vdot(p, ap)
-        if pap <= 0.0:
-            info["negative_curvature"] = True
-            break
-        alpha = rr / pap
-        x = [xi + alpha * pi for xi, pi in zip(x, p)]
-        r = [ri - alpha * api for ri, api in zip(r, ap)]
-        rr_new = _vdot(r, r)
-        p = [ri + (rr_new / rr) * pi for ri, pi in zip(r, p)]
-        rr = rr_new
-        k += 1
-    info["iterations"] = k
-    info["residual"] = float(np.sqrt(rr) / b_norm)
-    info["converged"] = bool(np.sqrt(rr) <= tol * b_norm)
-    return tree_unflatten(td, x), info
 
 
 # ------------------------------------------------------------------------------ linearisation
@@ -224,11 +130,6 @@ def response_jacobian(inner_loss: Callable[[Any, Any], Any], w_star: ArrayLike,
 
 
 # ------------------------------------------------------------------------------ argmin
-def _vdot_t(a, b):
-    """<a, b> in pyad ops (a scalar Tensor)."""
-    return ops.sum(ops.multiply(a, b))
-
-
 class _ImplicitRules:
     """The implicit-function-theorem derivatives of w*(theta) = argmin_w inner_loss(w, theta),
     written with pyad transforms on the Tensors the rules receive, so an enclosing transform
@@ -247,11 +148,11 @@ class _ImplicitRules:
     # ---------------------------------------------------------------- products
     def r(self, u, w, theta):
         """<u, grad_w inner_loss(w, theta)>."""
-        return _vdot_t(u, grad(self.inner_loss, argnums=0)(w, theta))
+        return vdot(u, grad(self.inner_loss, argnums=0)(w, theta))
 
     def mixed(self, t, w, theta):
         """B t = grad_w <t, grad_theta inner_loss(w, theta)> (w-shaped)."""
-        return grad(lambda w_: _vdot_t(t, grad(self.inner_loss, argnums=1)(w_, theta)))(w)
+        return grad(lambda w_: vdot(t, grad(self.inner_loss, argnums=1)(w_, theta)))(w)
 
     def mixed_t(self, u, w, theta):
         """B^T u = grad_theta r_u (theta-shaped)."""
@@ -277,12 +178,12 @@ class _ImplicitRules:
 
     def _solve_vjp_w(self, g, ans, b, w, theta):
         v = self._solve_again(g, ans, w, theta)
-        return ops.negative(grad(lambda w_: _vdot_t(v, grad(
+        return ops.negative(grad(lambda w_: vdot(v, grad(
             lambda w2: self.r(ans, w2, theta))(w_)))(w))
 
     def _solve_vjp_theta(self, g, ans, b, w, theta):
         v = self._solve_again(g, ans, w, theta)
-        return ops.negative(grad(lambda th: _vdot_t(v, grad(
+        return ops.negative(grad(lambda th: vdot(v, grad(
             lambda w2: self.r(ans, w2, th))(w)))(theta))
 
     def _solve_jvp(self, dots, ans, b, w, theta, kwargs):
@@ -293,7 +194,7 @@ class _ImplicitRules:
         if w_dot is not None or th_dot is not None:
             def directional(w_):
                 gw, gth = grad(lambda a, c: self.r(ans, a, c), argnums=(0, 1))(w_, theta)
-                terms = [_vdot_t(d, gr) for d, gr in ((w_dot, gw), (th_dot, gth))
+                terms = [vdot(d, gr) for d, gr in ((w_dot, gw), (th_dot, gth))
                          if d is not None]
                 return terms[0] if len(terms) == 1 else ops.add(terms[0], terms[1])
             dhu = grad(directional)(w)

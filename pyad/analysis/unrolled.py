@@ -9,6 +9,7 @@ from pyad.ops import core as ops
 from pyad.engine._tape import Tensor, wrap
 from pyad.ops.custom import custom_primitive
 from pyad.engine.pytree import tree_flatten, tree_unflatten
+from pyad.linalg.vectors import ravel_pytree
 from pyad.transforms.core import grad, jvp, vjp
 from pyad._typing import ArrayLike, PyTree
 
@@ -16,30 +17,22 @@ __all__ = ["checkpoint", "sgd_step", "unroll_sgd"]
 
 
 # ------------------------------------------------------------------------------ checkpoint
-def _flat_concat(leaves):
-    """One flat vector of the leaves (numpy or pyad), for a primitive with a single output."""
-    if not leaves:
-        return np.zeros(0)
-    return ops.concatenate([ops.reshape(x, (-1,)) for x in leaves])
-
-
 class _Segment:
     """What one call of a checkpointed function needs to recompute itself: the function, the
-    input structure, and (after the forward) the output structure and leaf shapes."""
+    input structure, and (after the forward) the unravel of its output."""
 
     def __init__(self, fn, in_td):
         self.fn, self.in_td = fn, in_td
-        self.out_td = self.shapes = None
+        self.unravel = None
         self.cache_key = self.cache_value = None
 
     def flat_fn(self, *leaves):
-        """fn on flat input leaves, returning one flat vector (numpy or pyad in, same out)."""
+        """fn on flat input leaves, returning its output as one flat Tensor: a primitive has a
+        single output."""
         out_leaves, out_td = tree_flatten(self.fn(*tree_unflatten(self.in_td, list(leaves))))
-        self.out_td = out_td
-        self.shapes = [tuple(np.shape(x.data if isinstance(x, Tensor) else x))
-                       for x in out_leaves]
-        return _flat_concat([x if isinstance(x, Tensor) else wrap(np.asarray(x))
-                             for x in out_leaves])
+        flat, self.unravel = ravel_pytree(tree_unflatten(out_td, [
+            x if isinstance(x, Tensor) else wrap(np.asarray(x)) for x in out_leaves]))
+        return flat
 
     def forward(self, *arrays):
         # fresh, unwatched inputs: no enclosing tape records the inside of the segment (the
@@ -112,12 +105,7 @@ def checkpoint(fn: Callable[..., PyTree]) -> Callable[..., PyTree]:
             return seg.tangent(list(dots), inputs_then_kwargs[:-1])
         prim.prim.jvp = jvp_all
         flat = prim(*[x if isinstance(x, Tensor) else np.asarray(x) for x in leaves])
-        out, start = [], 0
-        for shape in seg.shapes:
-            size = int(np.prod(shape))
-            out.append(ops.reshape(flat[start:start + size], shape))
-            start += size
-        return tree_unflatten(seg.out_td, out)
+        return seg.unravel(flat)
     checkpointed.__wrapped__ = fn
     return checkpointed
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, List, Tuple
 
-__all__ = ["tree_flatten", "tree_unflatten", "tree_leaves", "tree_map", "ravel_pytree"]
+__all__ = ["tree_flatten", "tree_unflatten", "tree_leaves", "tree_map"]
 
 
 class TreeDef:
@@ -176,93 +176,3 @@ def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
     others = [tree_flatten(r)[0] for r in rest]
     return tree_unflatten(td, [fn(*xs) for xs in zip(leaves, *others)])
 
-
-def ravel_pytree(tree: Any) -> Tuple[Any, Callable[[Any], Any]]:
-    """Flatten a pytree of arrays into one 1-D float array, with the function that rebuilds it.
-
-    Like ``jax.flatten_util.ravel_pytree`` and autograd's ``flatten``: the leaves, in
-    :func:`tree_flatten` order, are raveled and concatenated into a vector of their common
-    float dtype (``numpy.result_type`` of the leaves, float64 when they are all integers or
-    booleans), so an optimiser, a Hessian or a line search can treat the parameters as one
-    vector. numpy in, numpy out: when any leaf is a pyad Tensor the vector is a Tensor and
-    differentiable (through the concatenation); otherwise a numpy array.
-
-    Parameters
-    ----------
-    tree : pytree
-        Nested lists, tuples (namedtuples included) and dicts whose leaves are numpy arrays,
-        Tensors or Python/numpy numbers.
-
-    Returns
-    -------
-    flat : numpy.ndarray or Tensor
-        The 1-D vector of all leaf entries.
-    unravel : callable
-        ``unravel(v)`` rebuilds ``tree``'s structure from a vector ``v`` of ``flat``'s
-        length: each leaf with its shape and dtype (a number leaf becomes a 0-d array). A
-        numpy ``v`` gives numpy arrays (views of ``v`` where the dtype already matches), a
-        Tensor ``v`` gives Tensors, differentiable, so ``grad`` flows through ``unravel``.
-        A ``v`` of another shape raises a ValueError.
-
-    Raises
-    ------
-    TypeError
-        When a leaf is not numeric (None, a string, a complex array, an object).
-
-    Examples
-    --------
-    >>> params = {"w": np.ones((2, 2)), "b": np.zeros(2)}
-    >>> flat, unravel = ad.ravel_pytree(params)
-    >>> flat
-    array([0., 0., 1., 1., 1., 1.])
-    >>> unravel(flat + 1.0)["b"]
-    array([1., 1.])
-    >>> ad.grad(lambda v: ad.sum(unravel(v)["w"] ** 2))(flat)
-    array([0., 0., 2., 2., 2., 2.])
-    """
-    import numpy as np
-
-    from pyad.ops import core as ops
-    from pyad.engine._tape import Tensor, wrap
-
-    leaves, treedef = tree_flatten(tree)
-    metas = []          # (shape, dtype, size) per leaf
-    for i, leaf in enumerate(leaves):
-        dtype = leaf.dtype if isinstance(leaf, Tensor) else np.asarray(leaf).dtype
-        if dtype.kind not in "biuf":
-            raise TypeError(f"pyad.ravel_pytree: leaf {i} ({type(leaf).__name__} of dtype "
-                            f"{dtype}) is not a real numeric array; the leaves of "
-                            f"{treedef} must be arrays, Tensors or numbers")
-        shape = tuple(np.shape(leaf.data if isinstance(leaf, Tensor) else leaf))
-        metas.append((shape, dtype, int(np.prod(shape, dtype=np.int64))))
-    flat_dtype = np.result_type(*[d for _, d, _ in metas]) if metas else np.dtype(np.float64)
-    if flat_dtype.kind != "f":
-        flat_dtype = np.dtype(np.float64)
-    total = sum(n for _, _, n in metas)
-
-    if any(isinstance(leaf, Tensor) for leaf in leaves):
-        parts = [ops.reshape(ops.astype(ops._t(leaf), flat_dtype), (-1,)) for leaf in leaves]
-        flat = ops.concatenate(parts) if parts else wrap(np.zeros(0, flat_dtype))
-    elif leaves:
-        flat = np.concatenate([np.ravel(np.asarray(leaf, dtype=flat_dtype)) for leaf in leaves])
-    else:
-        flat = np.zeros(0, flat_dtype)
-
-    def unravel(vector):
-        if np.shape(vector.data if isinstance(vector, Tensor) else vector) != (total,):
-            raise ValueError(f"pyad.ravel_pytree: unravel takes a 1-D vector of length "
-                             f"{total}, got shape {np.shape(vector)}")
-        out, start = [], 0
-        if isinstance(vector, Tensor):
-            for shape, dtype, n in metas:
-                piece = ops.getitem(vector, slice(start, start + n))
-                out.append(ops.astype(ops.reshape(piece, shape), dtype))
-                start += n
-        else:
-            vector = np.asarray(vector)
-            for shape, dtype, n in metas:
-                out.append(vector[start:start + n].reshape(shape).astype(dtype, copy=False))
-                start += n
-        return tree_unflatten(treedef, out)
-
-    return flat, unravel

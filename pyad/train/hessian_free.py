@@ -7,8 +7,9 @@ from typing import Any, Callable, Dict, Tuple
 import numpy as np
 
 from pyad.engine._tape import Tensor
-from pyad.transforms.higher_order import gnvp, hvp_fn
-from pyad.analysis.implicit import cg
+from pyad.transforms.products import gnvp, hvp_fn
+from pyad.linalg.cg import cg
+from pyad.linalg.vectors import vdot
 from pyad.engine.pytree import tree_flatten, tree_unflatten
 from pyad.transforms.core import value_and_grad
 from pyad._typing import PyTree
@@ -22,10 +23,6 @@ def _leaves(tree):
     """Leaves as numpy arrays (Tensors read through .data) and the structure."""
     leaves, td = tree_flatten(tree)
     return [np.asarray(x.data if isinstance(x, Tensor) else x) for x in leaves], td
-
-
-def _dot(a, b):
-    return float(sum(np.vdot(x, y) for x, y in zip(a, b)))
 
 
 class HessianFree:
@@ -185,8 +182,8 @@ class HessianFree:
         d = _leaves(d_tree)[0]
         self._previous = d
 
-        gd = _dot(g, d)
-        predicted = gd + 0.5 * _dot(d, curv(d))            # q(d) - q(0), undamped model
+        gd = float(vdot(g, d))
+        predicted = gd + 0.5 * float(vdot(d, curv(d)))            # q(d) - q(0), undamped model
         f1 = objective([p + di for p, di in zip(p_leaves, d)])
         actual = f1 - f0
         rho = actual / predicted if predicted < 0 else -math.inf

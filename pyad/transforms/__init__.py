@@ -1,8 +1,9 @@
-"""Function transforms: grad/vjp/jvp/linearize (core.py), HVPs, Jacobians, Hessians and
-Gauss-Newton products (higher_order.py) with the Jacobian mode planner (planner.py), and the
-derivative checker (testing.py)."""
+"""Function transforms: grad/vjp/jvp/linearize (core.py), Hessian-vector and Gauss-Newton
+products (products.py), Jacobians and Hessians (dense.py) with the Jacobian mode planner
+(planner.py), and the derivative checker (testing.py)."""
 from pyad.transforms.core import grad, jvp, linearize, value_and_grad, vjp
-from pyad.transforms.higher_order import gnvp, hessian, hvp, hvp_fn, jacobian
+from pyad.transforms.products import gnvp, hvp, hvp_fn
+from pyad.transforms.dense import hessian, jacobian
 from pyad.transforms.testing import check_grads
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "hvp", "hvp_fn", "gnvp",

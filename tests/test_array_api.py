@@ -4,6 +4,7 @@ on the very calls the op specs make (recorded on numpy, replayed on strict array
 
 array-api-strict arrays refuse numpy here (``__array__`` raises), so a numpy call that leaks
 into a device path fails on the CPU instead of on a GPU."""
+import array_api_strict as xp
 import numpy as np
 import pytest
 
@@ -14,7 +15,6 @@ from pyad.backend.cpu import CPU
 
 from op_specs import SPECS
 
-xp = pytest.importorskip("array_api_strict")
 BACKENDS = {"cpu": CPU, "array_api": backend.backend_of(xp.asarray([0.0]))}
 CASES = [c for cases in SPECS.values() for c in cases]
 FORWARD = [pytest.param(c, np.dtype(dt), id=f"{c.id}-{np.dtype(dt).name}")

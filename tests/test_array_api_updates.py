@@ -2,13 +2,13 @@
 arrays against the C++ ones on numpy: the same state and parameters after several steps of
 SGD (momentum, dampening, Nesterov, weight decay), RMSprop (centered, momentum) and
 Adam/AdamW (weight decay, AMSGrad)."""
+import array_api_strict as xp
 import numpy as np
 import pytest
 
 from pyad import backend
 from pyad.backend.array_api_updates import UPDATES as GENERIC
 
-xp = pytest.importorskip("array_api_strict")
 N_STEPS = 5
 
 

@@ -144,6 +144,10 @@ def zeros(shape, dtype, like):
     return backend_of(like).zeros(shape, dtype, like)
 
 
+def ones(shape, dtype, like):
+    return backend_of(like).ones(shape, dtype, like)
+
+
 def eye(n, dtype, like):
     return backend_of(like).eye(n, dtype, like)
 

@@ -53,6 +53,9 @@ class ArrayAPIBackend:
     def zeros(self, shape, dtype, like):
         return self.xp.zeros(tuple(shape), dtype=self.dtype(dtype), device=like.device)
 
+    def ones(self, shape, dtype, like):
+        return self.xp.ones(tuple(shape), dtype=self.dtype(dtype), device=like.device)
+
     def eye(self, n, dtype, like):
         return self.xp.eye(n, dtype=self.dtype(dtype), device=like.device)
 

@@ -136,6 +136,9 @@ class CpuBackend(array_api.ArrayAPIBackend):
     def zeros(self, shape, dtype, like):
         return np.zeros(shape, dtype=dtype)
 
+    def ones(self, shape, dtype, like):
+        return np.ones(shape, dtype=dtype)
+
     def eye(self, n, dtype, like):
         return np.eye(n, dtype=dtype)
 

@@ -533,6 +533,7 @@ def _compare_doc(name):
 
 def _compare(name):
     def op(x: ArrayLike, y: ArrayLike) -> Tensor:
+        x, y = _scalar_operands(x, y)      # a Python number joins x's backend
         return bind(getattr(_P, name), _t(x), _t(y))
     op.__name__ = op.__qualname__ = name
     op.__doc__ = _compare_doc(name)

@@ -29,6 +29,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from pyad import backend
 from pyad.ops import core as o
 from pyad._typing import ArrayLike
 from pyad.engine._tape import Tensor, bind, is_tracked, wrap
@@ -130,18 +131,24 @@ def _mT(x):
     return o.swapaxes(x, -1, -2)
 
 
-def _eye(n, dtype):
-    return wrap(np.eye(n, dtype=dtype))
+def _eye(n, like):
+    """The n x n identity of like's dtype, on like's backend (constants never mix backends)."""
+    return wrap(backend.eye(n, like.dtype, like.data))
+
+
+def _mask(mask, like):
+    """A numpy mask built on the host (np.tri), moved next to like's data (numpy: itself)."""
+    return wrap(backend.to_backend(mask, like.data))
 
 
 def _diag(x):
     """(..., n, n) -> (..., n): the diagonals."""
-    return o.sum(x * _eye(x.shape[-1], x.dtype), axis=-1)
+    return o.sum(x * _eye(x.shape[-1], x), axis=-1)
 
 
 def _diag_embed(v):
     """(..., n) -> (..., n, n): diagonal matrices."""
-    return o.expand_dims(v, -2) * _eye(v.shape[-1], v.dtype)
+    return o.expand_dims(v, -2) * _eye(v.shape[-1], v)
 
 
 def _sym(x):
@@ -150,13 +157,13 @@ def _sym(x):
 
 def _strict_lower(x):
     """The entries below the diagonal (the rest zero)."""
-    return x * wrap(np.tril(np.ones(x.shape[-2:], dtype=x.dtype), -1))
+    return x * _mask(np.tri(*x.shape[-2:], k=-1, dtype=x.dtype), x)
 
 
 def _cholesky_phi(x):
     """The lower triangle with the diagonal halved."""
-    mask = np.tril(np.ones(x.shape[-2:], dtype=x.dtype), -1) + 0.5 * np.eye(x.shape[-1])
-    return x * wrap(mask.astype(x.dtype))
+    mask = np.tri(*x.shape[-2:], k=-1) + 0.5 * np.eye(x.shape[-1])
+    return x * _mask(mask.astype(x.dtype), x)
 
 
 def _lift2(t):
@@ -176,7 +183,7 @@ def _rows(s):
 
 def _gap_inverse(w):
     """F[..., i, j] = 1 / (w_j - w_i) off the diagonal, 0 on it (inf where w_i == w_j)."""
-    eye = _eye(w.shape[-1], w.dtype)
+    eye = _eye(w.shape[-1], w)
     gaps = o.expand_dims(w, -2) - o.expand_dims(w, -1)
     return (1.0 - eye) / (gaps + eye)
 
@@ -278,7 +285,7 @@ def _nonzero_cotangent(g):
     trace). The eigenvector (singular vector) terms of a rule are skipped for such a one, so
     that eigenvalue-only uses stay finite at repeated eigenvalues, where those terms would be
     inf * 0."""
-    return is_tracked(g) or bool((g.data != 0).any())
+    return is_tracked(g) or bool(backend.namespace(g.data).any(g.data != 0))
 
 
 def _eigh_vjp(g, ans, x, uplo):
@@ -510,7 +517,8 @@ def _norm_expand(t, x, axes, keepdims):
 
 
 def _nonzero(ans):
-    return o.where(o.equal(ans, 0.0), 1.0, ans)
+    # the 0 is made on ans's backend: o.equal turns a Python number into a numpy array
+    return o.where(o.equal(ans, o._scalar_like(0.0, ans)), 1.0, ans)
 
 
 norm_p = defprim(
@@ -894,10 +902,14 @@ def svdvals(x: ArrayLike, /) -> Tensor:
 def _scalar_param(op, name, value):
     if value is None:
         return None
-    if np.ndim(value) != 0:
+    if isinstance(value, Tensor):
+        value = value.data
+    # a cutoff is a host number (a kernel param): arrays of any backend are read through the seam
+    value = backend.to_host(value)
+    if value.ndim != 0:
         raise TypeError(f"pyad.linalg.{op}: {name} must be a scalar, got an array of shape "
-                        f"{np.shape(value)}")
-    return float(np.asarray(value.data if isinstance(value, Tensor) else value))
+                        f"{value.shape}")
+    return float(value)
 
 
 def pinv(a: ArrayLike, rcond: Optional[float] = None, hermitian: bool = False, *,
@@ -971,8 +983,9 @@ def matrix_rank(A: ArrayLike, tol: Optional[float] = None, hermitian: bool = Fal
     tensor(1)
     """
     A = _float_input("matrix_rank", A)
-    if A.ndim < 2:
-        return wrap(np.asarray(int(not np.all(np.asarray(A.data) == 0))))
+    if A.ndim < 2:      # a vector has rank 1 unless it is all zeros
+        nonzero = bool(backend.namespace(A.data).any(A.data != 0))
+        return wrap(backend.asarray(int(nonzero), np.int64, like=A.data))
     return bind(matrix_rank_p, A, params=(_scalar_param("matrix_rank", "tol", tol),
                                           bool(hermitian),
                                           _scalar_param("matrix_rank", "rtol", rtol)))
@@ -1056,7 +1069,8 @@ def _vector_norm(x, ord, axes, keepdims):
     if ord == -math.inf:
         return o.min(o.abs(x), axis=axes, keepdims=keepdims)
     if ord == 0:        # the number of non-zeros: piecewise constant (a zero derivative)
-        return o.sum(o.astype(o.not_equal(x, 0.0), x.dtype), axis=axes, keepdims=keepdims)
+        nonzero = o.not_equal(x, o._scalar_like(0.0, x))     # a 0 on x's backend
+        return o.sum(o.astype(nonzero, x.dtype), axis=axes, keepdims=keepdims)
     if ord == 1:
         return o.sum(o.abs(x), axis=axes, keepdims=keepdims)
     p = float(ord)
@@ -1320,7 +1334,9 @@ def matrix_power(a: ArrayLike, n: int) -> Tensor:
                         f"{n!r}") from None
     a = _matrices("matrix_power", o._t(a), square=True)
     if n == 0:
-        return wrap(np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape).copy())
+        # a new identity per matrix (zeros + eye broadcasts into a fresh array)
+        return wrap(backend.zeros(a.shape, a.dtype, a.data)
+                    + backend.eye(a.shape[-1], a.dtype, a.data))
     if n < 0:
         a, n = inv(a), -n
     if n == 1:
@@ -1482,7 +1498,7 @@ def lstsq(a: ArrayLike, b: ArrayLike, rcond: Optional[float] = None
     if rcond is None:
         rcond = float(np.finfo(np.dtype(a.dtype)).eps) * max(m, n)
     s = bind(svdvals_p, a)
-    sv = np.asarray(s.data)
+    sv = backend.to_host(s.data)       # the rank is a host int (a data-dependent decision)
     rank = int(np.sum(sv > rcond * sv.max())) if sv.size else 0
     x = o.matmul(pinv(a, rcond=rcond), b)
     if m > n and rank == n:
@@ -1490,7 +1506,7 @@ def lstsq(a: ArrayLike, b: ArrayLike, rcond: Optional[float] = None
         if b.ndim == 1:
             residuals = o.reshape(residuals, (1,))
     else:
-        residuals = wrap(np.zeros((0,), dtype=np.dtype(a.dtype)))
+        residuals = wrap(backend.zeros((0,), a.dtype, a.data))
     return x, residuals, rank, s
 
 

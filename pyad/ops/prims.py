@@ -17,9 +17,9 @@ gradient evenly.
 """
 import math
 
+from pyad import backend
 from pyad.engine._tape import (COTANGENT as G, INPUT, OUTPUT as ANS, Primitive, VjpCall, apply1,
-                         apply2)
-from pyad.backend.cpu import FALLBACKS, KERNELS
+                               apply2, wrap)
 from pyad.ops import core as o
 from pyad.ops.lifts import (ALIGNED, ELEMENTWISE_ROW, LEADING, prefix_index, prefix_shape,
                             same_params, scatter_params, shift_axes, shift_first, sum_to_shape,
@@ -53,9 +53,12 @@ LIFTS = {}
 
 def defprim(name, *vjps, jvp=None, nondiff=False, variadic=False, kernel=False, lift=None):
     """Add a row. kernel=True: the forward is a C++ kernel taking C-contiguous floats.
-    lift: the batching rule (see LIFTS); None for rows pyad.ops.batching lists or loops over."""
-    prim = Primitive(name, KERNELS[name], None if nondiff else vjps,
-                     fallback=FALLBACKS.get(name), variadic=variadic, contiguous_floats=kernel)
+    lift: the batching rule (see LIFTS, pyad.ops.lifts); None: batching loops over the batch."""
+    # the row's CPU kernel is its impl, the engine's numpy fast path; arrays of other
+    # backends get the kernel of the same name there (backend.kernel_for)
+    prim = Primitive(name, backend.CPU.kernels[name], None if nondiff else vjps,
+                     fallback=backend.CPU.fallbacks.get(name), variadic=variadic,
+                     contiguous_floats=kernel)
     if lift is not None:
         LIFTS[name] = lift
     if jvp == DIAGONAL:
@@ -368,8 +371,8 @@ log_softmax_backward = _kernel_prim(
 # (int64, (N,)) are a parameter. Its backward g[:, None] * (softmax(z) - onehot) is a row too.
 def _ce_grad(z, labels):
     """softmax(z) - onehot(labels): the per-row gradient of the loss."""
-    return apply2(softmax_cross_entropy_backward, o.ones(z.shape[:1], dtype=z.dtype), z,
-                  (labels,))
+    ones = wrap(backend.ones(z.shape[:1], z.dtype, z.data))
+    return apply2(softmax_cross_entropy_backward, ones, z, (labels,))
 
 
 softmax_cross_entropy = _kernel_prim(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pyad import backend
 from pyad.ops import core as ops
 from pyad.engine._tape import Tensor, bind
 from pyad._typing import ArrayLike
@@ -23,9 +24,8 @@ def _reduce(name, per_item, reduction):
     raise ValueError(f"pyad.{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _labels(name, labels, logits):
-    """Integer class labels as an int64 array of logits.shape[:-1], checked for range."""
-    lab = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+def _labels(name, lab, logits):
+    """Integer class labels (a numpy array) as int64 of logits.shape[:-1], checked for range."""
     if lab.shape != logits.shape[:-1]:
         raise ValueError(f"pyad.{name}: labels of shape {lab.shape} do not match logits of "
                          f"shape {logits.shape} (expected {logits.shape[:-1]})")
@@ -83,13 +83,15 @@ def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,
     """
     from pyad.ops import prims
     z = ops._t(logits)
-    if z.data.dtype.kind != "f":
+    if z.dtype.kind != "f":
         z = ops.astype(z, np.float64)
     if z.ndim == 0:
         raise ValueError("pyad.softmax_cross_entropy: logits need a class axis (ndim >= 1)")
-    target = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
-    if target.dtype.kind in "iub" and target.shape != z.shape:
-        lab = _labels("softmax_cross_entropy", target, z)
+    target = labels.data if isinstance(labels, Tensor) else backend.as_array(labels)
+    if backend.dtype_of(target).kind in "iub" and target.shape != z.shape:
+        # integer labels are a kernel param, a numpy index array on every backend (their
+        # range check reads them too): labels of another backend are copied to the host
+        lab = _labels("softmax_cross_entropy", backend.to_host(target), z)
         flat = ops.reshape(z, (-1, z.shape[-1]))
         per = bind(prims.softmax_cross_entropy, flat, params=(lab.reshape(-1),))
         per = ops.reshape(per, z.shape[:-1])

@@ -17,6 +17,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from pyad import backend
 from pyad.ops import core as o
 from pyad.engine._tape import Tensor, apply1, apply2, bind, wrap
 from pyad._typing import ArrayLike, Axis, DTypeLike
@@ -41,13 +42,22 @@ _GETITEM = PRIMITIVES["getitem"]
 
 
 # =========================================================================== the rows
+def _full(shape, value, dtype, like):
+    """A constant Tensor of `shape` filled with `value`, on the backend and device of the
+    array `like` (a numpy constant next to another backend's arrays could not mix with them)."""
+    if type(like) is np.ndarray:
+        return o.full(shape, value, dtype=dtype)
+    fill = backend.asarray(value, dtype, like=like)
+    return wrap(backend.namespace(like).broadcast_to(fill, tuple(shape)))
+
+
 def _shift(v, axis, fill, forward):
     """v moved one step along axis: out[i] = v[i - 1] (forward) or v[i + 1] (backward),
     with `fill` entering at the vacated end."""
     n = v.shape[axis]
     if n == 0:
         return v
-    edge = o.full(v.shape[:axis] + (1,) + v.shape[axis + 1:], fill, dtype=v.dtype)
+    edge = _full(v.shape[:axis] + (1,) + v.shape[axis + 1:], fill, v.dtype, v.data)
     head = (slice(None),) * axis
     if forward:
         body = apply1(_GETITEM, v, (head + (slice(0, n - 1),),))
@@ -185,8 +195,8 @@ def _einsum_bind(operands, subs, out):
     return bind(einsum_p, *operands, params=(tuple(subs), out))
 
 
-def _eye(n, dtype):
-    return apply1(diagonal_embed_p, o.ones((n,), dtype=dtype), ((n, n), 0, 0, 1))
+def _eye(n, dtype, like):
+    return wrap(backend.eye(n, dtype, like))
 
 
 def _einsum_vjp(k, g, ans, *operands_then_params):
@@ -203,14 +213,14 @@ def _einsum_vjp(k, g, ans, *operands_then_params):
     for c in target:
         if c in seen:                   # repeated: x[.., i, .., i, ..] lies on a diagonal
             c2 = next(fresh)
-            ops.append(_eye(sizes[c], g.dtype))
+            ops.append(_eye(sizes[c], g.dtype, g.data))
             subs.append(c + c2)
             labels.append(c2)
         else:
             seen.add(c)
             labels.append(c)
             if c not in present and target.count(c) == 1:     # summed in operand k alone
-                ops.append(o.ones((sizes[c],), dtype=g.dtype))
+                ops.append(_full((sizes[c],), 1, g.dtype, g.data))
                 subs.append(c)
     return _einsum_bind(ops, subs, "".join(labels))
 
@@ -286,10 +296,41 @@ def _int_list(name, what, value):
 
 
 def _index_array(name, indices):
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    # index arrays are parameters of the rows: they live on the host, whatever the data's backend
+    idx = backend.to_host(indices.data if isinstance(indices, Tensor) else indices)
     if idx.dtype.kind not in "iu":
         raise IndexError(f"pyad.{name}: indices must be integers, got dtype {idx.dtype}")
     return idx
+
+
+def _beside(name, obj, like):
+    """obj as a Tensor next to the array `like` (None: numpy): Tensors as they are, numbers
+    and lists converted onto like's backend as numpy converts them; an array of another
+    backend raises TypeError naming the op (pyad never copies between backends implicitly)."""
+    if isinstance(obj, Tensor):
+        return obj
+    return wrap(backend.asarray(obj, like=like, op=name))
+
+
+def _first_array(values):
+    """The data of the first Tensor or array among values (None when all are numbers or
+    lists): the array the others are converted next to."""
+    for v in values:
+        if isinstance(v, Tensor):
+            return v.data
+        if isinstance(v, np.ndarray) or backend.is_foreign(v):
+            return v
+    return None
+
+
+def _promotion_operand(v):
+    """What np.result_type is given for v: a Python scalar itself (weakly typed, as in
+    numpy), else v's dtype (never the array: numpy cannot read other backends' arrays)."""
+    if isinstance(v, Tensor):
+        return v.dtype
+    if type(v) in (int, float, bool):
+        return v
+    return backend.dtype_of(backend.as_array(v))
 
 
 def _along(axis, ndim, key):
@@ -297,7 +338,7 @@ def _along(axis, ndim, key):
 
 
 def _promote_all(name, ts):
-    dt = np.result_type(*[t.data for t in ts])
+    dt = np.result_type(*[t.dtype for t in ts])
     return [o.astype(t, dt) for t in ts]
 
 
@@ -540,9 +581,9 @@ def average(a: ArrayLike, axis: Axis = None, weights: Optional[ArrayLike] = None
     axes = None if axis is None else o._axes("average", axis, x.ndim)
     if weights is None:
         avg = o.mean(x, axis=axes, keepdims=keepdims)
-        scl = wrap(np.asarray(x.size / max(avg.size, 1), dtype=avg.dtype))
+        scl = wrap(backend.asarray(x.size / max(avg.size, 1), avg.dtype, like=avg.data))
     else:
-        w = o._t(weights)
+        w = _beside("average", weights, x.data)
         if w.shape != x.shape:
             if axes is None:
                 raise TypeError(f"pyad.average: the weights' shape {w.shape} differs from "
@@ -563,7 +604,7 @@ def average(a: ArrayLike, axis: Axis = None, weights: Optional[ArrayLike] = None
             dt = np.result_type(x.dtype, w.dtype)
         x, w = o.astype(x, dt), o.astype(w, dt)
         scl = o.sum(w, axis=axes, keepdims=keepdims)
-        if np.any(scl.data == 0.0):
+        if np.any(backend.to_host(scl.data) == 0.0):
             raise ZeroDivisionError("pyad.average: the weights sum to zero, so they cannot be "
                                     "normalized")
         avg = o.divide(o.sum(o.multiply(x, w), axis=axes, keepdims=keepdims), scl)
@@ -1175,7 +1216,7 @@ def _triangle(name, m, k, lower):
     k = operator.index(k)
     mask = np.tri(rows, cols, k, dtype=bool) if lower else ~np.tri(rows, cols, k - 1,
                                                                    dtype=bool)
-    return o.where(mask, x, 0)
+    return o.where(backend.to_backend(mask, like=x.data), x, 0)
 
 
 def tril(m: ArrayLike, k: int = 0) -> Tensor:
@@ -1301,7 +1342,8 @@ def repeat(a: ArrayLike, repeats: Union[int, ArrayLike], axis: Optional[int] = N
         x, ax = o.reshape(x, (-1,)), 0
     else:
         ax = o._one_axis("repeat", axis, x.ndim)
-    r = np.asarray(repeats.data if isinstance(repeats, Tensor) else repeats)
+    # counts are parameters (they decide the shape): read on the host
+    r = backend.to_host(repeats.data if isinstance(repeats, Tensor) else repeats)
     if r.dtype.kind not in "iub":
         raise TypeError(f"pyad.repeat: repeats must be integers, got dtype {r.dtype}")
     if r.size and r.min() < 0:
@@ -1581,7 +1623,7 @@ def pad(array: ArrayLike, pad_width: Union[int, Sequence], mode: str = "constant
             for side, w in enumerate(widths[ax]):
                 if w:
                     shape = x.shape[:ax] + (int(w),) + x.shape[ax + 1:]
-                    parts.append(o.full(shape, values[ax][side], dtype=x.dtype))
+                    parts.append(_full(shape, values[ax][side].item(), x.dtype, x.data))
                 else:
                     parts.append(None)
             if parts[0] is None and parts[1] is None:
@@ -2092,7 +2134,8 @@ def sort(a: ArrayLike, axis: Optional[int] = -1, kind: Optional[str] = None,
     """
     _no_order("sort", order)
     x, ax = _sort_axis("sort", o._t(a), axis)
-    idx = bind(argsort_p, x, params=(ax, kind, stable)).data
+    # the gather's indices are a parameter of its row: they live on the host
+    idx = backend.to_host(bind(argsort_p, x, params=(ax, kind, stable)).data)
     return _gather(x, idx, ax, True)
 
 
@@ -2132,7 +2175,7 @@ def partition(a: ArrayLike, kth: Union[int, Sequence[int]], axis: Optional[int] 
     _no_order("partition", order)
     x, ax = _sort_axis("partition", o._t(a), axis)
     _check_kth("partition", kth, x, ax)
-    idx = bind(argpartition_p, x, params=(kth, ax, kind)).data
+    idx = backend.to_host(bind(argpartition_p, x, params=(kth, ax, kind)).data)
     return _gather(x, idx, ax, True)
 
 
@@ -2244,7 +2287,7 @@ def nonzero(a: ArrayLike) -> Tuple[Tensor, ...]:
         raise ValueError("pyad.nonzero: calling nonzero on 0-d arrays is not allowed; use "
                          "ad.atleast_1d(a) first")
     rows = bind(nonzero_p, x).data
-    return tuple(wrap(rows[i]) for i in range(x.ndim))
+    return tuple(wrap(rows[i, ...]) for i in range(x.ndim))
 
 
 def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis: Optional[int] = -1) -> Tensor:
@@ -2542,17 +2585,17 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike],
                          f"choices; give one choice per condition")
     if not condlist:
         raise ValueError("pyad.select: select with an empty condition list is not possible")
+    like = _first_array(condlist + choicelist + [default])
     conds = []
     for i, c in enumerate(condlist):
-        c = np.asarray(c.data if isinstance(c, Tensor) else c)
+        c = _beside("select", c, like)
         if c.dtype != np.bool_:
             raise TypeError(f"pyad.select: invalid entry {i} in condlist: should be a boolean "
                             f"array, got dtype {c.dtype}")
         conds.append(c)
-    raw = [c.data if isinstance(c, Tensor) else c if type(c) in (int, float, bool)
-           else np.asarray(c) for c in choicelist + [default]]
-    dt = np.result_type(*raw)        # Python scalars are weakly typed, as in numpy
-    choices = [o.astype(o._t(c), dt) for c in choicelist + [default]]
+    values = choicelist + [default]
+    dt = np.result_type(*[_promotion_operand(c) for c in values])
+    choices = [o.astype(_beside("select", c, like), dt) for c in values]
     try:
         shape = np.broadcast_shapes(*[c.shape for c in conds], *[c.shape for c in choices])
     except ValueError:
@@ -2608,23 +2651,25 @@ def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
     if num < 0:
         raise ValueError(f"pyad.linspace: number of samples, {num}, must be non-negative")
     div = num - 1 if endpoint else num
-    raw = [x.data if isinstance(x, Tensor) else x for x in (start, stop)]
-    dt = np.result_type(*raw)
+    dt = np.result_type(*[_promotion_operand(v) for v in (start, stop)])
     if dt.kind not in "fc":
         dt = np.result_type(dt, np.float64)
-    s, e = o.astype(o._t(start), dt), o.astype(o._t(stop), dt)
+    like = _first_array((start, stop))
+    s = o.astype(_beside("linspace", start, like), dt)
+    e = o.astype(_beside("linspace", stop, like), dt)
     delta = o.subtract(e, s)
     t = np.arange(num, dtype=dt).reshape((-1,) + (1,) * delta.ndim)
     if div > 0:
-        step = o.divide(delta, np.asarray(div, dtype=dt))
-        if np.any(step.data == 0):
-            y = o.multiply(t / div, delta)
+        step = o.divide(delta, wrap(backend.asarray(div, dt, like=delta.data)))
+        if np.any(backend.to_host(step.data) == 0):
+            t, factor = t / div, delta
         else:
-            y = o.multiply(t, step)
+            factor = step
     else:
-        step = wrap(np.asarray(np.nan, dtype=dt))
-        y = o.multiply(t, delta)
-    y = o.add(y, s)
+        step = wrap(backend.asarray(np.nan, dt, like=delta.data))
+        factor = delta
+    # the sample numbers are computed on the host, then moved next to the data
+    y = o.add(o.multiply(wrap(backend.to_backend(t, like=delta.data)), factor), s)
     if endpoint and num > 1:
         last = o.reshape(o.broadcast_to(e, y.shape[1:]), (1,) + y.shape[1:])
         y = o.concatenate([y[:-1], last], axis=0)
@@ -2633,7 +2678,7 @@ def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype.kind in "iub":
-            y = wrap(np.floor(y.data).astype(dtype))
+            y = wrap(backend.astype(backend.namespace(y.data).floor(y.data), dtype))
         else:
             y = o.astype(y, dtype)
     return (y, step) if retstep else y
@@ -2682,7 +2727,7 @@ def diff(a: ArrayLike, n: int = 1, axis: int = -1, prepend: Optional[ArrayLike] 
     for extra in (prepend, t, append):
         if extra is None:
             continue
-        e = o._t(extra)
+        e = _beside("diff", extra, t.data)
         if e.ndim == 0:
             e = o.broadcast_to(e, t.shape[:ax] + (1,) + t.shape[ax + 1:])
         parts.append(e)

@@ -750,10 +750,21 @@ def _predicate1(prim, name, doc):
     return fn
 
 
+def _own_dtype(c, other):
+    """A Python scalar as a 0-d array of its own dtype (numpy's default for it), on the
+    backend of the Tensor `other`."""
+    return wrap(backend.asarray(c, np.result_type(c), like=other.data))
+
+
 def _predicate2(prim, name, doc):
     def fn(x1: ArrayLike, x2: ArrayLike) -> Tensor:
         # no promotion: the truth of each operand is what counts (0.5 stays true)
-        x1, x2 = _real(name, o._t(x1)), _real(name, o._t(x2))
+        if type(x1) in _PYSCALARS and type(x2) not in _PYSCALARS:
+            x2 = _real(name, o._t(x2))
+            x1 = _own_dtype(x1, x2)
+        else:
+            x1 = _real(name, o._t(x1))
+            x2 = _own_dtype(x2, x1) if type(x2) in _PYSCALARS else _real(name, o._t(x2))
         o._check_broadcast(name, x1.shape, x2.shape)
         return bind(prim, x1, x2)
     fn.__name__ = fn.__qualname__ = name

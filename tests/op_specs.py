@@ -10,6 +10,7 @@ primitives, integer inputs, large shapes that exercise the threaded kernels).
 import numpy as np
 
 import pyad as ad
+from pyad import backend
 
 P = ad.PRIMITIVES
 FLOATS = (np.float64, np.float32)
@@ -97,6 +98,13 @@ def C(prim, fn, ref, shapes, **kw):
 
 def _tensor(a):
     return a if isinstance(a, ad.Tensor) else ad.tensor(a)
+
+
+def const(a, x):
+    """A numpy constant of a case, next to x: moved to x's backend when x is a Tensor there
+    (pyad never mixes backends; tests/test_array_api.py runs the cases on other arrays), a
+    itself beside numpy."""
+    return backend.to_backend(a, x.data) if isinstance(x, ad.Tensor) else a
 
 
 def direct(name, params=()):
@@ -607,7 +615,7 @@ spec("astype",
      C("astype", lambda x: ad.astype(ad.astype(x, np.float32), np.float64) * 1.0,
        lambda x: x.astype(np.float32).astype(np.float64) * 1.0, [(3, 4)], label="f32-round-trip",
        dtypes=(np.float64,)),
-     C("astype", lambda x: ad.add(x, np.ones(4, np.float32)),
+     C("astype", lambda x: ad.add(x, const(np.ones(4, np.float32), x)),
        lambda x: x + np.ones(4, np.float32), [(3, 4)], label="promotion"),
      C("astype", lambda x: x.astype(np.float32), lambda x: x.astype(np.float32), [()],
        label="method-0d"))
@@ -635,20 +643,21 @@ spec("concatenate",
 _COND = np.array([[True, False, True, False], [False, False, True, True],
                   [True, True, True, False]])
 spec("where",
-     C("where", lambda x, y: ad.where(_COND, x, y), lambda x, y: np.where(_COND, x, y),
+     C("where", lambda x, y: ad.where(const(_COND, x), x, y), lambda x, y: np.where(_COND, x, y),
        [(3, 4), (3, 4)], label="same-shape"),
-     C("where", lambda x, y: ad.where(_COND, x, y), lambda x, y: np.where(_COND, x, y),
+     C("where", lambda x, y: ad.where(const(_COND, x), x, y), lambda x, y: np.where(_COND, x, y),
        [(3, 4), (4,)], label="3x4,4"),
-     C("where", lambda x, y: ad.where(_COND[:, :1], x, y),
+     C("where", lambda x, y: ad.where(const(_COND[:, :1], x), x, y),
        lambda x, y: np.where(_COND[:, :1], x, y), [(1, 4), ()], label="cond3x1,1x4,0d"),
-     C("where", lambda x: ad.where(_COND, x, 0.0),
+     C("where", lambda x: ad.where(const(_COND, x), x, 0.0),
        lambda x: np.where(_COND, x, 0.0).astype(x.dtype),
        [(3, 4)], label="x,0.0"),
      C("where", lambda x, y: ad.where(x > 0, x, y), lambda x, y: np.where(x > 0, x, y),
        [(3, 4), (3, 4)], domain=("nokink", "real"), label="tensor-cond"),
      C("where", lambda x, y: ad.where(True, x, y), lambda x, y: np.where(True, x, y),
        [(), ()], label="0d"),
-     C("where", lambda x, y: ad.where(_COND.T, x.T, y), lambda x, y: np.where(_COND.T, x.T, y),
+     C("where", lambda x, y: ad.where(const(_COND.T, x), x.T, y),
+       lambda x, y: np.where(_COND.T, x.T, y),
        [(3, 4), (4, 3)], label="transposed"))
 
 # ----------------------------------------------------------------------------- not differentiable

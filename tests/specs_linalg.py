@@ -10,8 +10,7 @@ have their sign fixed from a dominant diagonal, so that central differences are 
 import numpy as np
 
 import pyad as ad
-from pyad import backend
-from op_specs import C, SPECS, spec
+from op_specs import C, SPECS, const, spec
 
 L = ad.linalg
 
@@ -26,14 +25,8 @@ def _T(x):
     return ad.swapaxes(x, -1, -2) if _is_t(x) else np.swapaxes(x, -1, -2)
 
 
-def _const(a, x):
-    """A numpy constant next to x: on x's backend when x is a Tensor (pyad never mixes
-    backends), a itself for numpy."""
-    return backend.to_backend(a, x.data) if _is_t(x) else a
-
-
 def _eye(x):
-    return _const(np.eye(x.shape[-1], dtype=x.dtype), x)
+    return const(np.eye(x.shape[-1], dtype=x.dtype), x)
 
 
 def _shift(x, c=3.0):
@@ -54,7 +47,7 @@ def _spd(x):
 def _spread(x):
     """A symmetric matrix with eigenvalues at least ~0.5 apart: sym(x) / 4 + diag(0, 2, 4..)."""
     n = x.shape[-1]
-    return _sym(x) * 0.25 + _const(np.diag(np.arange(n) * 2.0).astype(x.dtype), x)
+    return _sym(x) * 0.25 + const(np.diag(np.arange(n) * 2.0).astype(x.dtype), x)
 
 
 def _diag(x):
@@ -157,7 +150,7 @@ spec("solve",
        label="strided-b"),
      C("solve", lambda a, b: np.linalg.solve(_shift(a), b),
        lambda a, b: np.linalg.solve(_shift(a), b), [(3, 3), (3,)], label="np.linalg-dispatch"),
-     C("solve", lambda a: L.solve(_shift(a), _const(np.ones(3), a)),
+     C("solve", lambda a: L.solve(_shift(a), const(np.ones(3), a)),
        lambda a: np.linalg.solve(_shift(a), np.ones(3)), [(3, 3)], label="a-only,f64-b",
        dtypes=(np.float64,)))
 
@@ -278,7 +271,8 @@ spec("pinv",
 spec("matrix_rank",
      C("matrix_rank", L.matrix_rank, np.linalg.matrix_rank, [(3, 3)], grad=False),
      C("matrix_rank", lambda x: L.matrix_rank(x @ _T(x)),
-       lambda x: np.linalg.matrix_rank(x @ _T(x)), [(2, 4, 2)], label="rank-deficient-stacked", grad=False),
+       lambda x: np.linalg.matrix_rank(x @ _T(x)), [(2, 4, 2)], label="rank-deficient-stacked",
+       grad=False),
      C("matrix_rank", lambda x: np.linalg.matrix_rank(x.T, tol=0.5),
        lambda x: np.linalg.matrix_rank(x.T, tol=0.5), [(4, 3)], label="tol,dispatch",
        grad=False),

@@ -10,7 +10,7 @@ and with exact zeros where sinc's derivatives are checked at 0.
 import numpy as np
 
 import pyad as ad
-from op_specs import C, DOMAINS, FLOATS, P, PAIRS, SPECS, _grid, _signs, spec  # noqa: F401
+from op_specs import C, DOMAINS, FLOATS, P, PAIRS, SPECS, _grid, _signs, const, spec  # noqa: F401
 
 
 # ----------------------------------------------------------------------------- domains
@@ -175,7 +175,7 @@ _SPECIALS[2, 2] = np.nan
 
 
 def _with_specials(x):
-    return ad.where(_FINITE, x, _SPECIALS.astype(x.dtype))
+    return ad.where(const(_FINITE, x), x, const(_SPECIALS.astype(x.dtype), x))
 
 
 def _np_with_specials(x):
@@ -282,14 +282,14 @@ SPECS["floor_divide"] += [
 ]
 # copysign: -0.0 carries a sign too
 SPECS["copysign"].append(
-    C("copysign", lambda x: ad.copysign(x, np.array([0.0, -0.0, 1.0, -1.0])),
+    C("copysign", lambda x: ad.copysign(x, const(np.array([0.0, -0.0, 1.0, -1.0]), x)),
       lambda x: np.copysign(x, np.array([0.0, -0.0, 1.0, -1.0])), [(3, 4)], domain="nokink",
       label="signed-zeros", dtypes=(np.float64,)))
 # fmax/fmin with NaNs: the number wins (forward only; tests/test_math_family.py checks the
 # gradients there)
 _NAN_ROW = np.array([np.nan, 0.5, np.nan, -0.75])
 for _name, _f, _r in (("fmax", ad.fmax, np.fmax), ("fmin", ad.fmin, np.fmin)):
-    SPECS[_name].append(C(_name, lambda x, f=_f: f(x, _NAN_ROW.astype(x.dtype)),
+    SPECS[_name].append(C(_name, lambda x, f=_f: f(x, const(_NAN_ROW.astype(x.dtype), x)),
                           lambda x, r=_r: r(x, _NAN_ROW.astype(x.dtype)), [(3, 4)],
                           domain="even", label="nans", grad=False))
 # true_divide is divide

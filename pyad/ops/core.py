@@ -92,7 +92,7 @@ def _check_broadcast(name, sx, sy):
 
 def _binary(prim, name, x, y):
     x, y = _t(x), _t(y)
-    if x.data.dtype != y.data.dtype:
+    if x.dtype != y.dtype:      # numpy dtypes on every backend
         x, y = _promote(name, x, y)
     _check_broadcast(name, x.data.shape, y.data.shape)
     return bind(prim, x, y)
@@ -483,6 +483,10 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     >>> ad.grad(lambda x: ad.sum(ad.where(x > 1.5, x ** 2, 0.0)))(x)
     array([0., 4., 6.])
     """
+    if isinstance(condition, (bool, list, tuple)):      # host values join x's or y's backend
+        like = next((a.data if isinstance(a, Tensor) else a for a in (x, y)
+                     if isinstance(a, Tensor) or backend.is_foreign(a)), None)
+        condition = backend.asarray(condition, np.bool_, like=like)
     cond = _t(condition).data
     if backend.dtype_of(cond) != np.bool_:
         cond = backend.astype(cond, np.bool_)
@@ -644,7 +648,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
     a, b = _t(a), _t(b)
     sa, sb = a.data.shape, b.data.shape
     if (len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0]
-            and a.data.dtype == b.data.dtype):       # the common case, checked once
+            and a.dtype == b.dtype):       # the common case, checked once
         return bind(_P.matmul, a, b)
     a, b = _promote("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:

@@ -1,6 +1,8 @@
 """The generic Array API backend, proven on array-api-strict arrays: every row of the table has
-a kernel on every registered backend, and each generic kernel computes what the CPU's does
-on the very calls the op specs make (recorded on numpy, replayed on strict arrays).
+a kernel on every registered backend; each generic kernel computes what the CPU's does on the
+very calls the op specs make (recorded on numpy, replayed on strict arrays); every op spec's
+value, VJP, JVP, HVP and batched Jacobians (both modes) on strict arrays equal numpy's; every
+transform and optimizer returns the input's array type; mixing backends raises.
 
 array-api-strict arrays refuse numpy here (``__array__`` raises), so a numpy call that leaks
 into a device path fails on the CPU instead of on a GPU."""
@@ -284,3 +286,48 @@ def test_an_optimizer_refuses_a_gradient_of_another_backend():
     with pytest.raises(TypeError, match="pyad.Tensor.grad.*numpy.ndarray"):
         w.grad = np.ones(2)
     assert opt.state[0] == {}
+
+
+# ------------------------------------------------- every transform returns the input's array type
+def _tape_gradient(f, x):
+    t = ad.tensor(x)
+    with ad.Tape() as tape:
+        tape.watch(t)
+        y = f(t)
+    return tape.gradient(y, [t])
+
+
+def _backward(f, x):
+    w = ad.tensor(x, requires_grad=True)
+    f(w).backward()
+    return w.grad
+
+
+TRANSFORMS = {
+    "value_and_grad": lambda f, x, v: ad.value_and_grad(f)(x),
+    "linearize": lambda f, x, v: ad.linearize(f, x)[1](v),
+    "hvp_fn": lambda f, x, v: ad.hvp_fn(f, x)(v),
+    "hvp-rev-rev": lambda f, x, v: ad.hvp(f, (x,), (v,), mode="rev-rev"),
+    "hvp-rev-fwd": lambda f, x, v: ad.hvp(f, (x,), (v,), mode="rev-fwd"),
+    "hessian": lambda f, x, v: ad.hessian(f)(x),
+    "jacobian-auto": lambda f, x, v: ad.jacobian(lambda z: ad.tanh(z) * z)(x),
+    "gnvp": lambda f, x, v: ad.gnvp(ad.tanh, lambda z: ad.sum(z * z), x, v),
+    "tape": lambda f, x, v: _tape_gradient(f, x),
+    "backward": lambda f, x, v: _backward(f, x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_every_transform_returns_the_input_array_type(name):
+    def f(x):
+        return ad.sum(ad.tanh(x) ** 3 * ad.exp(-x))
+    x, v = np.array([0.3, -0.5, 0.7]), np.array([1.0, 0.5, -1.0])
+    want = TRANSFORMS[name](f, x, v)
+    got = TRANSFORMS[name](f, strict(x), strict(v))
+    _strict_leaves(got, name)
+    _assert_same(_host(got), _host(want), name)
+
+
+def test_check_grads_asks_for_host_arrays():
+    with pytest.raises(TypeError, match="finite differences on the host.*array_api_strict"):
+        ad.check_grads(lambda x: ad.sum(ad.sin(x) * x), [xp.asarray([0.3, -0.5])], order=2)

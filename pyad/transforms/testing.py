@@ -15,7 +15,9 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
+from pyad import backend
 from pyad._typing import ArrayLike
+from pyad.engine._tape import Tensor
 
 __all__ = ["check_vjp", "check_jvp", "check_transpose", "check_grads"]
 
@@ -33,6 +35,12 @@ def _dyadic(rng, shape):
 
 
 def _as_float64(a, what):
+    if backend.is_foreign(a.data if isinstance(a, Tensor) else a):
+        raise TypeError(f"{what}: the derivative checks run their finite differences on the "
+                        f"host in float64 and take numpy arrays, got a "
+                        f"{backend.describe(a.data if isinstance(a, Tensor) else a)}; check the "
+                        f"function on pyad.backend.to_host(x) (the rules are the same on every "
+                        f"backend)")
     arr = np.asarray(a)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{what}: expected a float array, got dtype {arr.dtype}")

@@ -5,13 +5,14 @@ import sys as _sys
 from pyad import backend as _backend  # noqa: E402
 from pyad.engine import (JvpTrace, Primitive, Tape, Tensor, bind, debug_nans, no_grad,
                          stop_gradient)  # noqa: E402
+from pyad.backend import cuda  # noqa: E402  (imports no CuPy until a GPU is used)
 from pyad.ops.core import (  # noqa: E402
-    abs, absolute, add, arange, astype, broadcast_to, clip, concatenate, cos, divide, dot,
-    equal, exp, expand_dims, full, getitem, greater, greater_equal, less, less_equal, log,
-    log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply,
-    negative, not_equal, ones, ones_like, power, relu, reshape, sigmoid, sign, sin, softmax,
-    softplus, sqrt, square, squeeze, stack, subtract, sum, sum_to, swapaxes, take, tanh, tensor,
-    transpose, var, where, zeros, zeros_like)
+    abs, absolute, add, arange, astype, broadcast_to, clip, concatenate, cos, device_put,
+    divide, dot, equal, exp, expand_dims, full, getitem, greater, greater_equal, less,
+    less_equal, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum,
+    multiply, negative, not_equal, ones, ones_like, power, relu, reshape, sigmoid, sign, sin,
+    softmax, softplus, sqrt, square, squeeze, stack, subtract, sum, sum_to, swapaxes, take,
+    tanh, tensor, transpose, var, where, zeros, zeros_like)
 from pyad.ops.math import *  # noqa: E402,F401,F403  (the op families: numpy breadth)
 from pyad.ops.array import *  # noqa: E402,F401,F403
 from pyad.ops.linalg import *  # noqa: E402,F401,F403
@@ -88,8 +89,8 @@ __all__ = [
     "set_num_threads", "get_num_threads", "grad", "value_and_grad", "vjp", "jvp", "linearize",
     "JvpTrace",
     "hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot", "custom_primitive", "check_grads",
-    "save", "load", "nn", "optim", "losses", "data", "datasets", "init", "curvature", "implicit",
-    "planner", "unrolled",
+    "save", "load", "device_put", "cuda", "nn", "optim", "losses", "data", "datasets", "init",
+    "curvature", "implicit", "planner", "unrolled",
     "tree_flatten", "tree_unflatten", "tree_map", "ravel_pytree",
     "add", "subtract", "multiply", "divide", "negative", "power", "matmul", "dot", "exp",
     "log", "log1p", "sqrt", "square", "abs", "absolute", "sin", "cos", "tanh", "sigmoid",

@@ -40,6 +40,7 @@ if not any(os.environ.get(v) for v in _MALLOC_VARS):
 
 from pyad.backend._blas import pool_matmul, rows_matvec  # noqa: E402,F401  (curvature's products)
 from pyad.backend.cpu import CPU  # noqa: E402
+from pyad.backend.namespace import has_namespace  # noqa: E402
 from pyad.backend.array_api import ArrayAPIBackend  # noqa: E402
 
 # array type -> its backend; other types are looked at once, on first sight (backend_of)
@@ -62,6 +63,9 @@ def backend_of(x):
 def _learn_type(x):
     if isinstance(x, (np.ndarray, np.generic)):
         backend = CPU
+    elif _is_cupy(x):
+        from pyad.backend import cuda       # imports cupy: only once a CUDA array exists
+        backend = cuda.backend()
     elif hasattr(x, "__array_namespace__"):
         xp = x.__array_namespace__()
         backend = _BY_NAMESPACE.get(xp.__name__)
@@ -194,14 +198,40 @@ def to_backend(x, like):
     return target.from_host(to_host(x), like)
 
 
+def normalize_device(device):
+    """'cpu', 'cuda' -> 'cuda:0', 'cuda:N'; anything else raises ValueError."""
+    name = str(device)
+    if name == "cpu":
+        return name
+    from pyad.backend import cuda
+    return f"cuda:{cuda.device_index(name)}"
+
+
+def to_device(x, device):
+    """Array x (any backend) on `device` ('cpu', 'cuda', 'cuda:N'): x itself when it is
+    there, else a copy (an explicit move, the only kind pyad makes)."""
+    device = normalize_device(device)
+    if device_of(x) == device:
+        return x
+    if device == "cpu":
+        return np.array(to_host(x))
+    from pyad.backend import cuda
+    return cuda.backend().put(to_host(x) if not _is_cupy(x) else x, device)
+
+
 def is_floating(x):
     """Whether x has a real floating dtype."""
     return backend_of(x).is_floating(x)
 
 
 def is_foreign(x):
-    """Whether x is an array of a backend other than numpy (it has an Array API namespace)."""
-    return not isinstance(x, (np.ndarray, np.generic)) and hasattr(x, "__array_namespace__")
+    """Whether x is an array of a backend other than numpy (CuPy's, or any with an Array API
+    namespace)."""
+    return not isinstance(x, (np.ndarray, np.generic)) and (has_namespace(x) or _is_cupy(x))
+
+
+def _is_cupy(x):
+    return type(x).__module__.partition(".")[0] == "cupy"
 
 
 def numpy_dtype(dtype):

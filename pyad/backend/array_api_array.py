@@ -9,9 +9,9 @@ import math
 
 import numpy as np
 
+from pyad.backend.namespace import namespace_of as _ns
 
-def _ns(x):
-    return x.__array_namespace__()
+
 
 
 def _index(xp, k, like):

@@ -3,19 +3,16 @@ import math
 
 import numpy as np
 
+from pyad.backend.namespace import has_namespace, namespace_of as _xp
+
 # the standard's dtypes (float16 where a namespace has it), to read a dtype's numpy name
 _DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                 "uint64", "float16", "float32", "float64", "complex64", "complex128")
 
 
 # ------------------------------------------------------------------- shared helpers
-def _xp(x):
-    """The array namespace of x."""
-    return x.__array_namespace__()
-
-
 def _is_array(a):
-    return hasattr(a, "__array_namespace__")
+    return has_namespace(a)
 
 
 def _np_dtype(xp, dtype):

@@ -9,12 +9,9 @@ A failure the namespace reports as a LinAlgError is raised as the CPU raises it.
 """
 import math
 
+from pyad.backend.namespace import namespace_of as _ns
 from pyad.backend.array_api_array import _take_along_axis
 from pyad.backend.numpy_linalg import _SINGULAR_FIX, _raise
-
-
-def _ns(x):
-    return x.__array_namespace__()
 
 
 def _failed(err):

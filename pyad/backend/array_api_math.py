@@ -3,14 +3,14 @@ import math
 
 import numpy as np
 
+from pyad.backend.namespace import namespace_of as _xp
+
 # the standard's dtypes (float16 where a namespace has it), to read a dtype's numpy name
 _DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                 "uint64", "float16", "float32", "float64")
 _LOG2E = 1.0 / math.log(2.0)
 
 
-def _xp(x):
-    return x.__array_namespace__()
 
 
 def _np_dtype(xp, dtype):

@@ -438,9 +438,8 @@ cdef inline object _ones_like(d):
 
 
 cdef inline bint _foreign(x):
-    """An array of another backend than numpy (it has the Array API's namespace)."""
-    return (type(x) is not cnp.ndarray and not isinstance(x, (cnp.ndarray, cnp.generic))
-            and hasattr(x, "__array_namespace__"))
+    """An array of another backend than numpy (CuPy's, or one with an Array API namespace)."""
+    return type(x) is not cnp.ndarray and _backend.is_foreign(x)
 
 
 cdef object _array(x, dtype=None, like=None, str op="tensor"):
@@ -586,8 +585,66 @@ cdef class Tensor:
         def __get__(self):
             return _ops.transpose(self)
 
+    property device:
+        """Where the data lives: ``"cpu"`` (numpy) or ``"cuda:N"`` (CuPy)."""
+        def __get__(self):
+            return "cpu" if type(self.data) is cnp.ndarray else _backend.device_of(self.data)
+
+    def to(self, device):
+        """This tensor on `device` (``"cpu"``, ``"cuda"``, ``"cuda:N"``): itself when it is
+        already there, else a copy there, a new leaf that keeps ``requires_grad``.
+
+        Parameters
+        ----------
+        device : str
+            The target device.
+
+        Returns
+        -------
+        Tensor
+            self, or the copy.
+
+        Raises
+        ------
+        TypeError
+            For a tensor computed from tracked ones (move the inputs before computing).
+        ValueError
+            For an unknown device name.
+
+        Examples
+        --------
+        >>> t = ad.tensor([1.0, 2.0])
+        >>> t.to("cpu") is t
+        True
+        """
+        if _backend.normalize_device(device) == self.device:
+            return self
+        if not self._is_leaf:
+            raise TypeError(f"Tensor.to({device!r}): this tensor was computed from tracked "
+                            f"ones on {self.device}; move the inputs (parameters, data) before "
+                            f"computing, e.g. model.to({device!r})")
+        cdef Tensor out = _wrap(_backend.to_device(self.data, device))
+        out.requires_grad = self._requires_grad
+        return out
+
+    def cpu(self):
+        """This tensor on the CPU (``t.to("cpu")``).
+
+        Returns
+        -------
+        Tensor
+            self when it is numpy-backed, else a copy on the host.
+
+        Examples
+        --------
+        >>> t = ad.tensor([1.0])
+        >>> t.cpu() is t
+        True
+        """
+        return self.to("cpu")
+
     def numpy(self):
-        """The data as a numpy array (not a copy).
+        """The data as a numpy array (not a copy; a host copy for other devices).
 
         Raises TypeError while a transform (ad.grad, ad.jvp, ...) differentiates this tensor: a
         numpy array carries no derivative, so use pyad functions, or t.detach() /
@@ -596,7 +653,7 @@ cdef class Tensor:
         Returns
         -------
         numpy.ndarray
-            ``self.data`` itself.
+            ``self.data`` itself (numpy-backed tensors), or its copy on the host.
 
         Raises
         ------
@@ -609,7 +666,7 @@ cdef class Tensor:
         array([1., 2.])
         """
         _check_conversion(self, "t.numpy()")
-        return self.data
+        return self.data if type(self.data) is cnp.ndarray else _backend.to_host(self.data)
 
     def item(self, *index):
         """One element as a Python number (numpy's ``ndarray.item``); works on tracked tensors.

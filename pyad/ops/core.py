@@ -10,6 +10,7 @@ import numpy as np
 from pyad import backend
 from pyad.engine import _tape
 from pyad.engine._tape import Tensor, bind, wrap
+from pyad.engine.pytree import tree_map
 from pyad._typing import ArrayLike, Axis, DTypeLike, Shape
 
 _PYSCALARS = (int, float, bool)
@@ -25,7 +26,8 @@ def _t(x):
     return wrap(x if backend.is_foreign(x) else np.asarray(x))
 
 
-def tensor(data: ArrayLike, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+def tensor(data: ArrayLike, dtype: DTypeLike = None, requires_grad: bool = False,
+           device: Optional[str] = None) -> Tensor:
     """A new Tensor holding a copy of data (like ``torch.tensor`` / ``np.array``).
 
     Parameters
@@ -37,6 +39,9 @@ def tensor(data: ArrayLike, dtype: DTypeLike = None, requires_grad: bool = False
     requires_grad : bool, default False
         Make it a leaf whose gradient ``loss.backward()`` accumulates into ``.grad``
         (float dtypes only).
+    device : str, optional
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; default: where data lives (the CPU for
+        numpy arrays, lists and numbers).
 
     Returns
     -------
@@ -47,6 +52,10 @@ def tensor(data: ArrayLike, dtype: DTypeLike = None, requires_grad: bool = False
     ------
     TypeError
         With ``requires_grad=True`` on a non-float dtype.
+    ImportError
+        With ``device="cuda"`` where CuPy is not installed (the message says what to install).
+    RuntimeError
+        With ``device="cuda"`` where CuPy finds no usable GPU.
 
     Examples
     --------
@@ -59,8 +68,43 @@ def tensor(data: ArrayLike, dtype: DTypeLike = None, requires_grad: bool = False
     >>> loss.backward()
     >>> w.grad
     tensor([2., 4.], dtype=float32)
+    >>> ad.tensor([1.0, 2.0], device="cpu").device
+    'cpu'
     """
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    t = Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    if device is not None:
+        t.data = backend.to_device(t.data, device)
+    return t
+
+
+def device_put(tree: Any, device: str) -> Any:
+    """Every array and Tensor leaf of a pytree on `device` (JAX's device_put): arrays are
+    copied where they live elsewhere, Tensors become new leaves there (``Tensor.to``).
+
+    Parameters
+    ----------
+    tree : pytree
+        Arrays, Tensors, numbers, in lists, tuples and dicts.
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns
+    -------
+    pytree
+        The same structure; numbers stay numbers.
+
+    Examples
+    --------
+    >>> ad.device_put([np.ones(2), 3], "cpu")
+    [array([1., 1.]), 3]
+    """
+    def put(leaf):
+        if isinstance(leaf, Tensor):
+            return leaf.to(device)
+        if isinstance(leaf, np.ndarray) or backend.is_foreign(leaf):
+            return backend.to_device(leaf, device)
+        return leaf
+    return tree_map(put, tree)
 
 
 def _is_float(t):

@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
+from pyad import backend
 from pyad.train import init as _init
 from pyad.ops import core as ops
 from pyad.engine._tape import Tensor
@@ -209,6 +210,33 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def to(self, device: str) -> Module:
+        """Move every parameter to `device` (``"cpu"``, ``"cuda"``, ``"cuda:N"``), in place:
+        the same Tensor objects hold the moved arrays, so an optimizer made before keeps
+        working (its state moves on its next step only if created after; make optimizers
+        after moving, as in PyTorch). Gradients are cleared.
+
+        Parameters
+        ----------
+        device : str
+            The target device.
+
+        Returns
+        -------
+        Module
+            self.
+
+        Examples
+        --------
+        >>> model = ad.nn.Linear(2, 1, seed=0).to("cpu")
+        >>> model.weight.device
+        'cpu'
+        """
+        for p in self.parameters():
+            p.data = backend.to_device(p.data, device)
+            p.grad = None
+        return self
+
     def state_dict(self) -> Dict[str, np.ndarray]:
         """The parameters' values by name: what a checkpoint stores.
 
@@ -227,7 +255,8 @@ class Module:
         >>> {name: a.shape for name, a in model.state_dict().items()}
         {'weight': (3, 2), 'bias': (2,)}
         """
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        return OrderedDict((name, backend.to_host(p.data).copy())
+                           for name, p in self.named_parameters())
 
     def load_state_dict(self, state: Dict[str, ArrayLike], strict: bool = True) -> Module:
         """Copy arrays into the parameters (in place, so optimizers keep working).

@@ -1,0 +1,202 @@
+"""The CUDA backend: on any machine, that it imports without CuPy or a GPU, covers every row,
+and fails with clear errors; on a GPU (the `gpu` marker), that every op spec's value, VJP, JVP
+and HVP on CUDA arrays equal the CPU's, optimizers step alike and devices move as expected."""
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import pyad as ad
+from pyad import backend
+from pyad.backend import cuda
+
+from op_specs import SPECS
+
+
+@pytest.fixture
+def fresh_cuda(monkeypatch):
+    """The CUDA backend as if never used in this process (restored afterwards)."""
+    monkeypatch.setattr(cuda, "_BACKEND", None)
+    return cuda
+
+
+# ------------------------------------------------------------------- every machine
+def test_the_cuda_backend_has_a_kernel_for_every_row():
+    missing = sorted(set(ad.PRIMITIVES) - cuda.KERNEL_NAMES)
+    assert not missing, f"rows without a CUDA kernel: {missing}"
+    assert set(cuda.FUSED) <= set(ad.PRIMITIVES)
+
+
+def test_is_available_is_a_bool_and_never_raises():
+    assert isinstance(ad.cuda.is_available(), bool)
+
+
+def test_cuda_without_cupy_names_what_to_install(fresh_cuda, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)        # import cupy -> ImportError
+    assert ad.cuda.is_available() is False
+    with pytest.raises(ImportError, match=r'pip install "pyad\[cuda12\]"'):
+        ad.tensor([1.0, 2.0], device="cuda")
+
+
+def test_cuda_without_a_usable_gpu_says_so(fresh_cuda, monkeypatch):
+    fake = types.ModuleType("cupy")
+    fake.is_available = lambda: False
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    assert ad.cuda.is_available() is False
+    with pytest.raises(RuntimeError, match="no usable CUDA GPU"):
+        ad.tensor([1.0, 2.0], device="cuda:0")
+
+
+@pytest.mark.parametrize("name", ["gpu", "cuda:x", "cuda:-1", "CPU"])
+def test_unknown_devices_are_refused(name):
+    with pytest.raises(ValueError, match="unknown device"):
+        ad.tensor([1.0], device=name)
+
+
+def test_device_names_and_moves_on_the_cpu():
+    t = ad.tensor([1.0, 2.0], requires_grad=True)
+    assert t.device == "cpu" and t.to("cpu") is t and t.cpu() is t
+    with pytest.raises(TypeError, match="move the inputs"):
+        (t * 2.0).to("cuda")
+    tree = ad.device_put({"a": np.ones(2), "b": [t, 3]}, "cpu")
+    assert tree["a"].dtype == np.float64 and tree["b"][0] is t and tree["b"][1] == 3
+    model = ad.nn.Linear(2, 1, seed=0)
+    assert model.to("cpu") is model and model.weight.device == "cpu"
+
+
+def test_import_pyad_does_not_import_cupy():
+    import subprocess
+    code = "import sys, pyad; print('cupy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+# ------------------------------------------------------------------- on a GPU
+HAVE_GPU = cuda.is_available()
+gpu = pytest.mark.skipif(not HAVE_GPU, reason="no usable CUDA GPU (cupy.is_available)")
+# the generated cases only where they can run (one clean skip per test without a GPU)
+CASES = [c for cases in SPECS.values() for c in cases] if HAVE_GPU else []
+GRAD64 = [c for c in CASES if c.grad]
+
+
+def _on_gpu(a):
+    import cupy
+    return cupy.asarray(a)
+
+
+def _host(tree):
+    return [backend.to_host(leaf.data if isinstance(leaf, ad.Tensor) else leaf)
+            for leaf in ad.tree_flatten(tree)[0]]
+
+
+def _same(got, want, what, rtol=1e-10):
+    assert len(got) == len(want), what
+    for g, w in zip(got, want):
+        assert g.shape == w.shape, f"{what}: {g.shape} != {w.shape}"
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * 1e-2, equal_nan=True,
+                                   err_msg=what)
+
+
+def _traced(case):
+    return lambda *xs: case.fn(*[x if isinstance(x, ad.Tensor) else ad.tensor(x) for x in xs])
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_value_on_cuda_equals_cpu(case, dtype):
+    if np.dtype(dtype) not in [np.dtype(d) for d in case.dtypes]:
+        dtype = case.dtypes[0]
+    xs = case.inputs(dtype)
+    want = _host(case.fn(*[ad.tensor(x) for x in xs]))
+    got = case.fn(*[ad.tensor(_on_gpu(x)) for x in xs])
+    assert all(leaf.device.startswith("cuda")
+               for leaf in ad.tree_flatten(got)[0] if isinstance(leaf, ad.Tensor))
+    _same(_host(got), want, case.id, 1e-10 if np.dtype(dtype) == np.float64 else 1e-5)
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("case", GRAD64, ids=[c.id for c in GRAD64])
+def test_vjp_jvp_hvp_on_cuda_equal_cpu(case):
+    f = _traced(case)
+    xs = case.inputs(np.float64)
+    rng = np.random.default_rng(0)
+    vs = [rng.uniform(-1, 1, x.shape) for x in xs]
+    out, vjp_cpu = ad.vjp(f, *xs)
+    ct = rng.uniform(-1, 1, np.shape(out))
+    _, vjp_gpu = ad.vjp(f, *[_on_gpu(x) for x in xs])
+    _same(_host(vjp_gpu(_on_gpu(ct))), _host(vjp_cpu(ct)), f"vjp {case.id}")
+    _, t_cpu = ad.jvp(f, xs, vs)
+    _, t_gpu = ad.jvp(f, [_on_gpu(x) for x in xs], [_on_gpu(v) for v in vs])
+    _same(_host(t_gpu), _host(t_cpu), f"jvp {case.id}")
+    if case.order2:
+        w = rng.uniform(-1, 1, np.shape(out))
+
+        def scalar(*a):
+            y = f(*a)
+            return ad.sum(y * ad.tensor(w if isinstance(y.data, np.ndarray) else _on_gpu(w)))
+        _same(_host(ad.hvp(scalar, [_on_gpu(x) for x in xs], [_on_gpu(v) for v in vs])),
+              _host(ad.hvp(scalar, xs, vs)), f"hvp {case.id}")
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("make", [
+    lambda ps: ad.optim.SGD(ps, lr=0.1),
+    lambda ps: ad.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda ps: ad.optim.Adam(ps, lr=0.01), lambda ps: ad.optim.AdamW(ps, lr=0.01),
+    lambda ps: ad.optim.Adam(ps, lr=0.01, amsgrad=True), lambda ps: ad.optim.RMSprop(ps),
+], ids=["sgd", "sgd-nesterov", "adam", "adamw", "amsgrad", "rmsprop"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_optimizer_steps_on_cuda_equal_cpu(make, dtype):
+    rng = np.random.default_rng(1)
+    w0, x = rng.normal(size=(4, 3)).astype(dtype), rng.normal(size=(8, 4)).astype(dtype)
+
+    def train(device):
+        model = ad.nn.Linear(4, 3, dtype=dtype, seed=0).to(device)
+        model.weight.data = backend.to_device(w0, device)
+        opt = make(model.parameters())
+        for _ in range(3):
+            opt.zero_grad()
+            ad.sum(ad.tanh(model(ad.tensor(x, device=device))) ** 2).backward()
+            opt.step()
+        return backend.to_host(model.weight.data)
+    np.testing.assert_allclose(train("cuda"), train("cpu"),
+                               rtol=1e-12 if dtype == np.float64 else 1e-5)
+
+
+@pytest.mark.gpu
+@gpu
+def test_lanczos_on_cuda_equals_cpu():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(30, 30))
+    a = a + a.T
+    cpu = ad.curvature.lanczos(lambda v: a @ v, 30, k=3)
+    ag = _on_gpu(a)
+    gpu_ = ad.curvature.lanczos(lambda v: ag @ v, _on_gpu(rng.normal(size=30)), k=3)
+    np.testing.assert_allclose(backend.to_host(gpu_[0]), backend.to_host(cpu[0]), rtol=1e-8)
+
+
+@pytest.mark.gpu
+@gpu
+def test_devices_move_and_mixing_raises_on_a_gpu():
+    t = ad.tensor([1.0, 2.0], device="cuda")
+    assert t.device == "cuda:0" and t.to("cuda") is t
+    back = t.to("cpu")
+    assert back.device == "cpu" and np.array_equal(back.data, [1.0, 2.0])
+    with pytest.raises(TypeError, match="cuda:0.*cpu|cpu.*cuda:0"):
+        t + ad.tensor([1.0, 2.0])
+    assert isinstance(t.numpy(), np.ndarray)
+
+
+@pytest.mark.gpu
+@gpu
+def test_dlpack_round_trip_with_torch():
+    torch = pytest.importorskip("torch")
+    import cupy
+    x = torch.arange(4.0, device="cuda", dtype=torch.float64)
+    g = ad.grad(lambda z: ad.sum(z ** 2))(cupy.from_dlpack(x))
+    assert torch.equal(torch.from_dlpack(g), 2 * x)

@@ -712,6 +712,10 @@ cdef class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         _check_conversion(self, "np.asarray(t)")
+        if type(self.data) is not cnp.ndarray and _foreign(self.data):
+            raise TypeError(f"np.asarray(t): this tensor lives on {self.device} "
+                            f"({_backend.describe(self.data)}); numpy cannot read it in place. "
+                            f"Copy it to the host explicitly with t.numpy() (or t.cpu())")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         if copy:

@@ -6,6 +6,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from pyad import backend
+
 from pyad.engine._tape import Primitive, bind
 
 __all__ = ["custom_primitive"]
@@ -50,7 +52,8 @@ class CustomPrimitive:
 
     def _forward(self, *arrays_then_kwargs):
         *arrays, kwargs = arrays_then_kwargs
-        return np.asarray(self.fun(*arrays, **dict(kwargs)))
+        # the user's function gets the inputs' own arrays (numpy, or a GPU's) and returns one
+        return backend.as_array(self.fun(*arrays, **dict(kwargs)))
 
     def __call__(self, *args, **kwargs):
         have = len(self.prim.vjps)

@@ -35,13 +35,9 @@ def _dyadic(rng, shape):
 
 
 def _as_float64(a, what):
-    if backend.is_foreign(a.data if isinstance(a, Tensor) else a):
-        raise TypeError(f"{what}: the derivative checks run their finite differences on the "
-                        f"host in float64 and take numpy arrays, got a "
-                        f"{backend.describe(a.data if isinstance(a, Tensor) else a)}; check the "
-                        f"function on pyad.backend.to_host(x) (the rules are the same on every "
-                        f"backend)")
-    arr = np.asarray(a)
+    """a as a host float64 array (device arrays are copied to the host explicitly)."""
+    data = a.data if isinstance(a, Tensor) else a
+    arr = backend.to_host(data) if backend.is_foreign(data) else np.asarray(a)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{what}: expected a float array, got dtype {arr.dtype}")
     return np.array(arr, dtype=np.float64)
@@ -55,7 +51,25 @@ def _step(x, h0):
     return float(2.0 ** np.round(np.log2(h0 * scale)))
 
 
-def _directional_fd(f, xs, k, v, u, h):
+def _device_of_args(args):
+    """The first argument that lives on another backend than numpy (a GPU array), or None:
+    the checks then run f and pyad's transforms there, on float64 copies of the host points
+    and directions (the differences themselves are host arithmetic)."""
+    for a in args:
+        data = a.data if isinstance(a, Tensor) else a
+        if backend.is_foreign(data):
+            return data
+    return None
+
+
+def _mover(like):
+    """Host array -> like's backend (identity without like)."""
+    if like is None:
+        return lambda a: a
+    return lambda a: backend.to_backend(np.asarray(a, dtype=np.float64), like)
+
+
+def _directional_fd(f, xs, k, v, u, h, dev=lambda a: a):
     """Richardson-extrapolated central difference of t -> <u, f(.., x_k + t v, ..)> at 0,
     and the rounding floor of that difference."""
     x = xs[k]
@@ -65,7 +79,7 @@ def _directional_fd(f, xs, k, v, u, h):
     def F(t):
         shifted = list(xs)
         shifted[k] = x + t * v
-        y = _as_float64(f(*shifted), "output")
+        y = _as_float64(f(*[dev(s) for s in shifted]), "output")
         noise[0] = max(noise[0], float(np.sum(np.abs(u * y))))
         return float(np.vdot(u, y))
 
@@ -87,7 +101,7 @@ def _compare(label, k, mode, order, what, ad, fd, floor, rtol, atol):
 
 def check_vjp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float = 1e-6,
               atol: Optional[float] = None, seed: int = 0, h: float = 1e-3, order: int = 1,
-              _label: Optional[str] = None) -> None:
+              _label: Optional[str] = None, _like: Any = None) -> None:
     """Check pyad's VJP of f at args (one argument at a time) against central differences.
 
     For each argument k a random direction v_k and one random output cotangent u are drawn
@@ -126,12 +140,14 @@ def check_vjp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float =
     """
     import pyad
     label = _label or _name(f)
+    like = _like if _like is not None else _device_of_args(args)
+    dev = _mover(like)
     xs = [_as_float64(a, f"check_vjp({label})") for a in args]
     rng = np.random.default_rng(seed)
-    out, vjp_fn = pyad.vjp(f, *xs)
+    out, vjp_fn = pyad.vjp(f, *[dev(x) for x in xs])
     out = _as_float64(out, f"check_vjp({label}): output")
     u = _dyadic(rng, out.shape)
-    cts = vjp_fn(u)
+    cts = vjp_fn(dev(u))
     for k, x in enumerate(xs):
         v = _dyadic(rng, x.shape)
         ct = _as_float64(cts[k], "cotangent")
@@ -139,14 +155,14 @@ def check_vjp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float =
             raise AssertionError(
                 f"check_grads: {label}, argument {k}, mode rev, order {order}: cotangent has "
                 f"shape {ct.shape} but the argument has shape {x.shape}")
-        fd, floor = _directional_fd(f, xs, k, v, u, h)
+        fd, floor = _directional_fd(f, xs, k, v, u, h, dev)
         _compare(label, k, "rev", order, "reverse-mode <J^T u, v>", float(np.vdot(ct, v)), fd,
                  floor, rtol, atol)
 
 
 def check_jvp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float = 1e-6,
               atol: Optional[float] = None, seed: int = 0, h: float = 1e-3, order: int = 1,
-              _label: Optional[str] = None) -> None:
+              _label: Optional[str] = None, _like: Any = None) -> None:
     """Check pyad's JVP of f at args (one argument at a time) against central differences.
 
     <u, J v_k> from :func:`pyad.jvp` is compared with the difference of x -> <u, f(x)>
@@ -175,27 +191,29 @@ def check_jvp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float =
     """
     import pyad
     label = _label or _name(f)
+    like = _like if _like is not None else _device_of_args(args)
+    dev = _mover(like)
     xs = [_as_float64(a, f"check_jvp({label})") for a in args]
     rng = np.random.default_rng(seed)
-    out = _as_float64(f(*xs), f"check_jvp({label}): output")
+    out = _as_float64(f(*[dev(x) for x in xs]), f"check_jvp({label}): output")
     u = _dyadic(rng, out.shape)
     for k, x in enumerate(xs):
         v = _dyadic(rng, x.shape)
         tangents = [np.zeros_like(y) for y in xs]
         tangents[k] = v
-        _, dout = pyad.jvp(f, tuple(xs), tuple(tangents))
+        _, dout = pyad.jvp(f, tuple(dev(x) for x in xs), tuple(dev(t) for t in tangents))
         dout = _as_float64(dout, "tangent")
         if dout.shape != out.shape:
             raise AssertionError(
                 f"check_grads: {label}, argument {k}, mode fwd, order {order}: tangent has "
                 f"shape {dout.shape} but the output has shape {out.shape}")
-        fd, floor = _directional_fd(f, xs, k, v, u, h)
+        fd, floor = _directional_fd(f, xs, k, v, u, h, dev)
         _compare(label, k, "fwd", order, "forward-mode <u, J v>", float(np.vdot(u, dout)), fd,
                  floor, rtol, atol)
 
 
 def check_transpose(f: Callable[..., Any], args: Sequence[ArrayLike], *,
-                    rtol: float = 1e-12, seed: int = 0) -> None:
+                    rtol: float = 1e-12, seed: int = 0, _like: Any = None) -> None:
     """Check the transpose identity <u, J v> = <J^T u, v> between pyad's JVP and VJP.
 
     Both sides are computed by pyad (no finite differences), so they must agree to
@@ -224,14 +242,16 @@ def check_transpose(f: Callable[..., Any], args: Sequence[ArrayLike], *,
     """
     import pyad
     label = _name(f)
+    dev = _mover(_like if _like is not None else _device_of_args(args))
     xs = [_as_float64(a, f"check_transpose({label})") for a in args]
     rng = np.random.default_rng(seed)
-    out, vjp_fn = pyad.vjp(f, *xs)
-    u = _dyadic(rng, np.shape(out))
+    out, vjp_fn = pyad.vjp(f, *[dev(x) for x in xs])
+    u = _dyadic(rng, _as_float64(out, "output").shape)
     vs = [_dyadic(rng, x.shape) for x in xs]
-    _, jv = pyad.jvp(f, tuple(xs), tuple(vs))
+    _, jv = pyad.jvp(f, tuple(dev(x) for x in xs), tuple(dev(v) for v in vs))
     left = float(np.vdot(u, _as_float64(jv, "tangent")))
-    right = sum(float(np.vdot(_as_float64(c, "cotangent"), v)) for c, v in zip(vjp_fn(u), vs))
+    right = sum(float(np.vdot(_as_float64(c, "cotangent"), v))
+                for c, v in zip(vjp_fn(dev(u)), vs))
     scale = max(abs(left), abs(right),
                 float(np.sum(np.abs(u) * np.abs(_as_float64(jv, "tangent")))))
     if not abs(left - right) <= rtol * scale:
@@ -306,16 +326,19 @@ def check_grads(f: Callable[..., Any], args: Sequence[ArrayLike], order: int = 2
     if order not in (1, 2):
         raise ValueError(f"check_grads: order must be 1 or 2, got {order!r}")
     label = _name(f)
+    like = _device_of_args(args)        # a GPU array: f and pyad's transforms run there
+    dev = _mover(like)
     for m in modes:
-        _CHECKS[m](f, args, rtol=rtol, atol=atol, seed=seed, _label=label)
+        _CHECKS[m](f, args, rtol=rtol, atol=atol, seed=seed, _label=label, _like=like)
     if "fwd" in modes and "rev" in modes:
-        check_transpose(f, args, seed=seed)
+        check_transpose(f, args, seed=seed, _like=like)
     if order == 2:
         import pyad
         xs = [_as_float64(a, f"check_grads({label})") for a in args]
         rng = np.random.default_rng(seed + 1)
-        u = _dyadic(rng, np.shape(_as_float64(f(*xs), "output")))
+        u = _dyadic(rng, np.shape(_as_float64(f(*[dev(x) for x in xs]), "output")))
         ws = [_dyadic(rng, x.shape) for x in xs]
+        u, ws = dev(u), [dev(w) for w in ws]
 
         def vjp_dot(*ys):
             _, fn = pyad.vjp(f, *ys)
@@ -344,7 +367,8 @@ def check_grads(f: Callable[..., Any], args: Sequence[ArrayLike], order: int = 2
         for inner_name, _inner, g in firsts:
             for m in modes:
                 _CHECKS[m](g, xs, rtol=rtol, atol=atol, seed=seed + 2, order=2,
-                           _label=f"{inner_name} of {label}")
+                           _label=f"{inner_name} of {label}", _like=like)
         for m in modes:
-            _CHECKS[m](vjp_dot_in_cotangent, xs + [u], rtol=rtol, atol=atol, seed=seed + 3,
-                       order=2, _label=f"VJP of {label} in its cotangent (last argument)")
+            _CHECKS[m](vjp_dot_in_cotangent, xs + [_as_float64(u, "cotangent")], rtol=rtol,
+                       atol=atol, seed=seed + 3, order=2, _like=like,
+                       _label=f"VJP of {label} in its cotangent (last argument)")

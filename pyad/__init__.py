@@ -111,6 +111,7 @@ _SHORT_NAMES = {"data": data, "datasets": datasets, "hessian_free": hessian_free
                 "losses": losses, "nn": nn, "optim": optim, "checkpoint": checkpoint,
                 "curvature": curvature, "implicit": implicit, "unrolled": unrolled,
                 "planner": planner, "testing": testing, "custom": custom, "pytree": pytree,
+                "cuda": cuda,
                 "numpy": numpy,
                 "numpy.linalg": numpy.linalg}
 _sys.modules.update({f"pyad.{name}": module for name, module in _SHORT_NAMES.items()})

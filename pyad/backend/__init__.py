@@ -106,8 +106,8 @@ def same_backend(op, arrays):
             raise TypeError(
                 f"pyad.{op}: its inputs live on different backends or devices: "
                 f"{describe(first)} and {describe(a)}. pyad never copies between them "
-                f"implicitly: move one first (pyad.backend.to_backend(x, like), or t.numpy() "
-                f"for the host).")
+                f"implicitly: move one with .to(device) (Tensors, models) or "
+                f"ad.device_put(x, device) first.")
     return CPU if first is None else backend_of(first)
 
 

@@ -1,25 +1,32 @@
-"""Minibatches over arrays with seeded shuffling."""
+"""Minibatches over arrays of any backend with seeded shuffling (drawn on the host)."""
 from __future__ import annotations
 
-from typing import Iterator, Tuple, Union
+from typing import Any, Iterator, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from pyad import backend
+from pyad.engine._tape import Tensor
 
 __all__ = ["batches"]
 
 
 def batches(*arrays: ArrayLike, batch_size: int, shuffle: bool = True,
             seed: Union[None, int, np.random.Generator] = None,
-            drop_last: bool = False) -> Iterator[Tuple[np.ndarray, ...]]:
+            drop_last: bool = False) -> Iterator[Tuple[Any, ...]]:
     """Yield tuples of aligned slices of the arrays (first axis), reshuffled on every call.
 
-    One pass over the data: an epoch of minibatches for a training loop.
+    One pass over the data: an epoch of minibatches for a training loop. The order is drawn
+    on the host with numpy, so a seed gives the same batches whatever backend or device the
+    arrays live on; each batch stays on its array's backend (CuPy arrays give CuPy batches).
 
     Parameters
     ----------
-    *arrays : array_like
-        One or more arrays with the same number of rows (inputs, labels, ...).
+    *arrays : array_like or Tensor
+        One or more arrays with the same number of rows (inputs, labels, ...): numpy arrays
+        (or lists), arrays of another backend (CuPy, any Array API array) or Tensors (their
+        arrays).
     batch_size : int
         Rows per batch (the last one may be smaller).
     shuffle : bool, default True
@@ -32,13 +39,14 @@ def batches(*arrays: ArrayLike, batch_size: int, shuffle: bool = True,
 
     Yields
     ------
-    tuple of numpy.ndarray
-        One slice per array, aligned row by row.
+    tuple of arrays
+        One slice per array (a copy of its rows, on that array's backend), aligned row by
+        row.
 
     Raises
     ------
     ValueError
-        For no arrays, arrays of different lengths, or ``batch_size < 1``.
+        For no arrays, 0-d arrays, arrays of different lengths, or ``batch_size < 1``.
 
     Examples
     --------
@@ -53,15 +61,40 @@ def batches(*arrays: ArrayLike, batch_size: int, shuffle: bool = True,
     """
     if not arrays:
         raise ValueError("batches: give at least one array")
-    n = len(arrays[0])
+    arrays = [_array(a) for a in arrays]
     for i, a in enumerate(arrays):
-        if len(a) != n:
-            raise ValueError(f"batches: array {i} has {len(a)} rows but array 0 has {n}")
+        if a.ndim == 0:
+            raise ValueError(f"batches: array {i} is 0-d; batches slice the first axis")
+    n = arrays[0].shape[0]
+    for i, a in enumerate(arrays):
+        if a.shape[0] != n:
+            raise ValueError(f"batches: array {i} has {a.shape[0]} rows but array 0 has {n}")
     if int(batch_size) < 1:
         raise ValueError(f"batches: batch_size must be >= 1, got {batch_size}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     order = rng.permutation(n) if shuffle else np.arange(n)
     stop = n - n % batch_size if drop_last else n
+    # the order on each backend once per epoch (one copy to the device, not one per batch)
+    orders = {}
+    for a in arrays:
+        if backend.is_foreign(a):
+            key = (type(a), backend.device_of(a))
+            if key not in orders:
+                orders[key] = backend.to_backend(order, a)
     for start in range(0, stop, batch_size):
-        idx = order[start:start + batch_size]
-        yield tuple(np.asarray(a)[idx] for a in arrays)
+        end = min(start + batch_size, n)        # the standard leaves slices past the end open
+        yield tuple(_rows(a, order, orders, start, end) for a in arrays)
+
+
+def _array(a):
+    """An array of any backend as itself (a Tensor as its array), anything else as numpy."""
+    a = a.data if isinstance(a, Tensor) else a
+    return a if backend.is_foreign(a) else np.asarray(a)
+
+
+def _rows(a, order, orders, start, stop):
+    """The rows order[start:stop] of a, copied on a's backend."""
+    if not backend.is_foreign(a):
+        return a[order[start:stop]]
+    idx = orders[(type(a), backend.device_of(a))][start:stop]
+    return backend.namespace(a).take(a, idx, axis=0)

@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
+from pyad import backend
 from pyad.engine._tape import Tensor
 from pyad.transforms.products import gnvp, hvp_fn
 from pyad.linalg.cg import cg
@@ -20,9 +21,22 @@ CURVATURES = ("gauss-newton", "hessian")
 
 
 def _leaves(tree):
-    """Leaves as numpy arrays (Tensors read through .data) and the structure."""
+    """Leaves as arrays (Tensors read through .data; numbers and lists as numpy arrays, or
+    on the backend of the tree's other arrays) and the structure."""
     leaves, td = tree_flatten(tree)
-    return [np.asarray(x.data if isinstance(x, Tensor) else x) for x in leaves], td
+    arrays = [x.data if isinstance(x, Tensor) else x for x in leaves]
+    like = next((a for a in arrays if type(a) is not np.ndarray and backend.is_foreign(a)),
+                None)
+    if like is None:
+        return [np.asarray(a) for a in arrays], td
+    # one backend: numbers join it, an array of another backend raises TypeError
+    return [backend.asarray(a, like=like, op="HessianFree") for a in arrays], td
+
+
+def _float(x):
+    """A scalar (a Tensor, or a 0-d array of any backend) as a Python float."""
+    x = _value(x)
+    return float(x) if backend.is_foreign(x) else float(np.asarray(x))
 
 
 class HessianFree:
@@ -36,7 +50,9 @@ class HessianFree:
     losses.SoftmaxCrossEntropy(labels) gives the Gauss-Newton product its closed-form output
     Hessian). params is a pytree (dict/list/tuple) of float arrays and a new pytree is
     returned; a list of Tensors is instead updated in place (and returned), like the other
-    optimisers. Each step:
+    optimisers. The arrays may be numpy's or one Array API library's (such as CuPy's): every
+    vector stays on their backend (only scalars reach the host) and the new parameters come
+    back in their array type; arrays of two backends raise TypeError. Each step:
       1. solves (C + lambda I) d = -g by CG, C = J^T H_L J (ad.gnvp, positive semi-definite
          for convex losses) or the Hessian (ad.hvp_fn, curvature="hessian"), stopping at
          cg_max_iter iterations or relative residual cg_tol (CG may start from
@@ -162,10 +178,10 @@ class HessianFree:
         p_tree = tree_unflatten(td, p_leaves)
 
         def objective(leaves):
-            return float(np.asarray(_value(loss(model(tree_unflatten(td, leaves))))))
+            return _float(loss(model(tree_unflatten(td, leaves))))
 
         f0, g_tree = value_and_grad(lambda p: loss(model(p)))(p_tree)
-        f0 = float(np.asarray(_value(f0)))
+        f0 = _float(f0)
         g = _leaves(g_tree)[0]
         curv = self._curvature_product(model, loss, p_tree, td)
         lam = self.damping
@@ -218,7 +234,7 @@ class HessianFree:
             for p, new in zip(params, new_leaves):
                 p.data[...] = new
             return params, info
-        return tree_unflatten(td, [np.asarray(x) for x in new_leaves]), info
+        return tree_unflatten(td, [backend.as_array(x) for x in new_leaves]), info
 
     def state_dict(self) -> Dict[str, Any]:
         """Hyperparameters and the adapted damping (what ad.save writes).

@@ -243,7 +243,8 @@ class Module:
         Returns
         -------
         OrderedDict of str to numpy.ndarray
-            name -> a copy of the parameter's array, in registration order.
+            name -> a host (numpy) copy of the parameter's array, in registration order,
+            whatever device the parameters live on.
 
         See Also
         --------
@@ -255,16 +256,20 @@ class Module:
         >>> {name: a.shape for name, a in model.state_dict().items()}
         {'weight': (3, 2), 'bias': (2,)}
         """
-        return OrderedDict((name, backend.to_host(p.data).copy())
-                           for name, p in self.named_parameters())
+        return OrderedDict((name, _host_copy(p.data)) for name, p in self.named_parameters())
 
     def load_state_dict(self, state: Dict[str, ArrayLike], strict: bool = True) -> Module:
         """Copy arrays into the parameters (in place, so optimizers keep working).
 
+        Each parameter keeps its backend, device and dtype: a state of numpy arrays loaded
+        into a model on the GPU is copied there (and one of GPU arrays into a model on the
+        CPU is copied to the host).
+
         Parameters
         ----------
         state : dict of str to array_like
-            name -> value, as made by :meth:`state_dict` (or read back by ``ad.load``).
+            name -> value, as made by :meth:`state_dict` (or read back by ``ad.load``, on
+            any device).
         strict : bool, default True
             Require exactly the model's names; with False, missing and unexpected names are
             skipped.
@@ -302,11 +307,14 @@ class Module:
         for name, p in own.items():
             if name not in state:
                 continue
-            value = np.asarray(state[name])
-            if value.shape != p.data.shape:
+            value = state[name]
+            value = value.data if isinstance(value, Tensor) else value
+            value = value if backend.is_foreign(value) else np.asarray(value)
+            if tuple(value.shape) != tuple(p.data.shape):
                 raise ValueError(f"load_state_dict for {type(self).__name__}: '{name}' has shape "
-                                 f"{value.shape} in the state but {p.data.shape} in the model")
-            p.data[...] = value
+                                 f"{tuple(value.shape)} in the state but {tuple(p.data.shape)} "
+                                 f"in the model")
+            _assign(p, value)
         return self
 
     def __repr__(self):
@@ -328,6 +336,26 @@ class Module:
         '3, 2, bias=True'
         """
         return ""
+
+
+def _host_copy(a):
+    """A numpy copy of array a, whatever its backend."""
+    return np.array(a) if isinstance(a, np.ndarray) else backend.to_host(a)
+
+
+def _assign(p, value):
+    """Write value (an array of any backend, p's shape) into parameter p in place, on p's
+    backend and device and in p's dtype (an explicit copy across backends)."""
+    if isinstance(p.data, np.ndarray) and isinstance(value, np.ndarray):
+        p.data[...] = value
+        return
+    value = backend.to_backend(value, p.data)
+    if backend.dtype_of(value) != backend.dtype_of(p.data):
+        value = backend.astype(value, backend.dtype_of(p.data))
+    try:
+        p.data[...] = value
+    except TypeError:       # an immutable array type (JAX's): a new array
+        p.data = backend.copy(value)
 
 
 def _rng(seed):
@@ -377,7 +405,10 @@ class Linear(Module):
         self.in_features, self.out_features = in_features, out_features
         w = _init.initializer(init)((in_features, out_features), _rng(seed), dtype)
         self.weight = Tensor(w, requires_grad=True)
-        self.bias = Tensor(np.zeros(out_features, dtype=dtype), requires_grad=True) if bias else None
+        # the bias beside the weight (an initialiser may return another backend's array)
+        b = backend.zeros((out_features,), dtype, like=w) if bias and backend.is_foreign(w) \
+            else np.zeros(out_features, dtype=dtype)
+        self.bias = Tensor(b, requires_grad=True) if bias else None
 
     def forward(self, x: ArrayLike) -> Tensor:
         """x @ weight + bias.
@@ -467,7 +498,9 @@ class Embedding(Module):
         >>> bool(np.all(emb([3]).numpy() == emb.weight.data[3]))
         True
         """
-        ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+        # ids are an index param, read on the host on every backend (their range check reads
+        # them too): ids of another backend are copied to the host, as labels are
+        ids = backend.to_host(ids.data if isinstance(ids, Tensor) else ids)
         if ids.dtype.kind not in "iu":
             raise TypeError(f"Embedding: ids must be integers, got dtype {ids.dtype}")
         if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):

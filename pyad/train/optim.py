@@ -41,6 +41,25 @@ def _own_buffer(p):
         p.data = np.array(a, dtype=a.dtype.newbyteorder("="), order="C", copy=True)
 
 
+def _host_copy(a):
+    """A numpy copy of array a, whatever its backend (one copy: to_host copies already)."""
+    return np.array(a) if isinstance(a, np.ndarray) else backend.to_host(a)
+
+
+def _state_buffer(v, like):
+    """A saved state buffer (an array of any backend or device, or array_like) as a new
+    C-contiguous array of like's dtype on like's backend and device: the state lives with
+    its parameter, wherever the state dict was made or loaded."""
+    dtype = backend.dtype_of(like)
+    v = v.data if isinstance(v, Tensor) else v
+    if backend.is_foreign(v):
+        if backend.is_foreign(like) and type(v) is type(like) \
+                and backend.device_of(v) == backend.device_of(like):
+            return backend.astype(v, dtype)          # already there: a copy in like's dtype
+        v = backend.to_host(v)                        # an explicit copy through the host
+    return backend.to_backend(np.array(v, dtype=dtype, order="C"), like)
+
+
 class Optimizer:
     """Base class of the optimizers: the parameter list, zero_grad(), step() and
     state_dict() round trips.
@@ -176,8 +195,8 @@ class Optimizer:
         return {"lr": self.lr}
 
     def state_dict(self) -> Dict[str, Any]:
-        """Nested dict of hyperparameters and per-parameter state (arrays copied): what
-        ad.save writes.
+        """Nested dict of hyperparameters and per-parameter state (arrays copied to the host
+        as numpy, whatever device the parameters live on): what ad.save writes.
 
         Returns
         -------
@@ -199,11 +218,14 @@ class Optimizer:
         {'0': {'momentum_buffer': array([2., 4.]), 'step': 1}}
         """
         return {"type": type(self).__name__, "hyper": self.hyperparameters(),
-                "state": {str(i): {k: (backend.to_host(v).copy() if hasattr(v, "shape") else v)
+                "state": {str(i): {k: (_host_copy(v) if hasattr(v, "shape") else v)
                                    for k, v in s.items()} for i, s in enumerate(self.state)}}
 
     def load_state_dict(self, sd: Dict[str, Any]) -> Optimizer:
         """Restore hyperparameters and state saved by :meth:`state_dict` (resume training).
+
+        The state buffers are copied onto each parameter's backend and device, in its dtype,
+        whatever device the state dict's arrays live on (``ad.load(path, device=...)``).
 
         Parameters
         ----------
@@ -241,8 +263,7 @@ class Optimizer:
             setattr(self, k, v)
         for i, p in enumerate(self.params):
             s = states[str(i)]
-            self.state[i] = {k: (backend.to_backend(np.array(
-                v, dtype=backend.dtype_of(p.data), order="C"), p.data) if k != "step" else int(v))
+            self.state[i] = {k: (_state_buffer(v, p.data) if k != "step" else int(v))
                              for k, v in s.items()}
             for k, v in self.state[i].items():
                 if k != "step" and v.shape != p.data.shape:

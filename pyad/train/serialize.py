@@ -8,10 +8,11 @@ import os
 import re
 import tempfile
 import zipfile
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
+from pyad import backend
 from pyad.engine._tape import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]
@@ -46,6 +47,8 @@ def _encode(obj, arrays, where):
     """JSON-able structure; arrays go to `arrays` and are referenced by key."""
     if isinstance(obj, Tensor):
         obj = obj.data
+    if backend.is_foreign(obj):
+        obj = backend.to_host(obj)       # an explicit copy: files hold host arrays
     if isinstance(obj, np.ndarray):
         if obj.dtype == object:
             raise TypeError(f"pyad.save: {where} is an object array; only numeric, bool and "
@@ -170,7 +173,9 @@ def save(path: Union[str, os.PathLike], obj: Any) -> None:
     obj : dict, list, tuple, array, Tensor, number, str or None
         What to save, nested to any depth: e.g. ``{"model": model.state_dict(), "opt":
         opt.state_dict(), "epoch": 3}``. Dict keys must be strings; Tensors are saved as
-        their arrays, numpy scalars as Python numbers, tuples come back as tuples.
+        their arrays, numpy scalars as Python numbers, tuples come back as tuples. Arrays
+        and Tensors of any backend or device (CuPy, any Array API array) are copied to the
+        host and saved as numpy arrays: the file is the same whatever device they were on.
 
     Raises
     ------
@@ -222,8 +227,8 @@ def save(path: Union[str, os.PathLike], obj: Any) -> None:
         pass
 
 
-def load(path: Union[str, os.PathLike]) -> Any:
-    """Read a checkpoint written by save().
+def load(path: Union[str, os.PathLike], device: Optional[str] = None) -> Any:
+    """Read a checkpoint written by save(), optionally onto a device.
 
     A file that is not a complete pyad checkpoint (truncated, corrupted, foreign or crafted:
     damaged zip entries, unsupported compression, inconsistent array headers, object arrays,
@@ -233,12 +238,16 @@ def load(path: Union[str, os.PathLike]) -> Any:
     ----------
     path : str or os.PathLike
         A file written by :func:`save`.
+    device : str, optional
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: every numeric and bool array is put there
+        (``backend.to_device``; string arrays stay numpy). Default: numpy arrays.
 
     Returns
     -------
     object
-        The saved object: the same nesting of dicts, lists and tuples, with numpy arrays
-        (Tensors come back as arrays), Python numbers, strings and None.
+        The saved object: the same nesting of dicts, lists and tuples, with arrays
+        (numpy, or on ``device``; Tensors come back as arrays), Python numbers, strings and
+        None.
 
     Raises
     ------
@@ -246,6 +255,10 @@ def load(path: Union[str, os.PathLike]) -> Any:
         When the file is damaged or not a pyad checkpoint.
     FileNotFoundError
         When the file does not exist.
+    ValueError
+        For an unknown device name.
+    ImportError
+        With ``device="cuda"`` where CuPy is not installed.
 
     Examples
     --------
@@ -260,9 +273,11 @@ def load(path: Union[str, os.PathLike]) -> Any:
     >>> _ = model.load_state_dict(state["model"])
     """
     path = os.fspath(path)
+    if device is not None:
+        device = backend.normalize_device(device)       # an unknown name fails first
     with open(path, "rb") as fh:          # a missing file or a directory: the OS's own error
         try:
-            return _load(fh)
+            obj = _load(fh)
         except _Damaged as e:
             raise CheckpointError(f"pyad.load: {path!r} {e}; it is not a complete pyad "
                                   f"checkpoint (fall back to an older one)") from None
@@ -272,6 +287,21 @@ def load(path: Union[str, os.PathLike]) -> Any:
             raise CheckpointError(f"pyad.load: {path!r} is truncated or corrupted and cannot "
                                   f"be read ({_describe(e)}); fall back to an older "
                                   f"checkpoint") from e
+    return obj if device is None else _put(obj, device)
+
+
+def _put(obj, device):
+    """The numeric and bool arrays of a loaded object on `device` (outside load's handling
+    of damaged files: a device that cannot be used raises its own error)."""
+    if isinstance(obj, np.ndarray):
+        return obj if obj.dtype.kind in "USV" else backend.to_device(obj, device)
+    if isinstance(obj, dict):
+        return {k: _put(v, device) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_put(v, device) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_put(v, device) for v in obj)
+    return obj
 
 
 def _describe(e):

@@ -1,10 +1,12 @@
 """Implicit differentiation: response Jacobians and a differentiable argmin (CG on HVPs)."""
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Optional
 
 import numpy as np
 
+from pyad import backend
 from pyad.ops import core as ops
 from pyad.engine._tape import Tape, Tensor, sweep, wrap
 from pyad.ops.custom import custom_primitive
@@ -17,9 +19,26 @@ __all__ = ["cg", "response_jacobian", "argmin", "implicit_argmin"]
 
 
 # ------------------------------------------------------------------------------ helpers
-def _array(x):
-    """The numpy array behind a Tensor, array or number."""
-    return np.asarray(x.data if isinstance(x, Tensor) else x)
+# Arrays stay on the backend of the arrays given (numpy, or any Array API library's): the
+# numpy branches are the original code; only scalars (CG's dot products) reach the host.
+def _array(x, like=None, op="implicit"):
+    """The array behind a Tensor, array or number (numpy's np.asarray for numbers and lists,
+    or on like's backend; an array of another backend than like's raises TypeError)."""
+    x = x.data if isinstance(x, Tensor) else x
+    if like is None:
+        return backend.as_array(x)
+    if type(like) is np.ndarray and type(x) is np.ndarray:
+        return x
+    return backend.asarray(x, like=like, op=op)
+
+
+def _on_numpy(x):
+    return isinstance(x, (np.ndarray, np.generic))
+
+
+def _reshape(a, shape):
+    return a.reshape(shape) if _on_numpy(a) else backend.namespace(a).reshape(
+        a, tuple(shape))
 
 
 # ------------------------------------------------------------------------------ linearisation
@@ -30,20 +49,33 @@ class _Linearisation:
 
     def __init__(self, inner_loss, w, theta):
         w = _array(w)
+        theta = _array(theta, like=w, op="implicit")     # on w's backend, or TypeError
         # integer solutions (rare, e.g. a solver returning exact zeros) are computed in float64
-        self.w = wrap(np.array(w, dtype=w.dtype if w.dtype.kind == "f" else np.float64))
-        self.theta = wrap(np.array(_array(theta), dtype=self.w.data.dtype))
+        if _on_numpy(w):
+            self.w = wrap(np.array(w, dtype=w.dtype if w.dtype.kind == "f" else np.float64))
+            self.theta = wrap(np.array(theta, dtype=self.w.data.dtype))
+        else:
+            dtype = backend.dtype_of(w)
+            dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
+            self.w = wrap(backend.astype(w, dtype))      # copies, like np.array
+            self.theta = wrap(backend.astype(theta, dtype))
+        self.dtype = backend.dtype_of(self.w.data)
         self.tape = Tape(persistent=True)
         with self.tape:
             self.tape.watch(self.w, self.theta)
             self.g_w, self.g_theta = grad(inner_loss, argnums=(0, 1))(self.w, self.theta)
 
     def _sweep(self, target, seed, source):
-        # np.array, not np.ascontiguousarray: the latter turns a 0-d seed into shape (1,)
-        seed = wrap(np.array(np.asarray(seed, dtype=target.data.dtype).reshape(target.shape),
-                             order="C"))
+        if _on_numpy(target.data):
+            # np.array, not np.ascontiguousarray: the latter turns a 0-d seed into shape (1,)
+            seed = wrap(np.array(np.asarray(seed, dtype=target.data.dtype).reshape(
+                target.shape), order="C"))
+            ct, = sweep(self.tape, [target], [seed], [source])
+            return np.zeros_like(source.data) if ct is None else np.asarray(ct.data)
+        seed = wrap(_reshape(backend.asarray(seed, backend.dtype_of(target.data),
+                                             like=target.data, op="implicit"), target.shape))
         ct, = sweep(self.tape, [target], [seed], [source])
-        return np.zeros_like(source.data) if ct is None else np.asarray(ct.data)
+        return backend.zeros_like(source.data) if ct is None else ct.data
 
     def hww(self, v):
         """H_ww v (w-shaped)."""
@@ -60,8 +92,10 @@ class _Linearisation:
 
     def solve(self, b, tol, max_iter):
         """H_ww^{-1} b by CG on HVPs."""
-        x, info = cg(self.hww, np.asarray(b, dtype=self.w.data.dtype), tol=tol,
-                     max_iter=max_iter)
+        w = self.w.data
+        b = (np.asarray(b, dtype=w.dtype) if _on_numpy(w)
+             else backend.asarray(b, self.dtype, like=w, op="implicit"))
+        x, info = cg(self.hww, b, tol=tol, max_iter=max_iter)
         if not info["converged"] and info["residual"] > max(1e-6, 1e3 * tol):
             raise np.linalg.LinAlgError(
                 f"pyad.analysis.implicit: CG on H_ww did not converge (relative residual "
@@ -74,9 +108,12 @@ class _Linearisation:
 # ------------------------------------------------------------------------------ dense response
 def response_jacobian(inner_loss: Callable[[Any, Any], Any], w_star: ArrayLike,
                       theta: ArrayLike, tol: float = 1e-10,
-                      max_iter: Optional[int] = None) -> np.ndarray:
+                      max_iter: Optional[int] = None) -> Any:
     """dw*/dtheta = -H_ww^{-1} H_w_theta at a minimiser w_star of inner_loss(w, theta), as a
     dense array of shape w.shape + theta.shape (for small problems).
+
+    The work and the result stay on w_star's backend (numpy, or the Array API library of its
+    arrays, such as CuPy); theta must live there too (numbers and lists are converted).
 
     Built from min(w.size, theta.size) CG solves on Hessian-vector products of one recording
     and as many mixed second-derivative products: column by column (one solve per theta
@@ -97,13 +134,15 @@ def response_jacobian(inner_loss: Callable[[Any, Any], Any], w_star: ArrayLike,
 
     Returns
     -------
-    numpy.ndarray
-        dw*/dtheta, shape ``w.shape + theta.shape``.
+    array
+        dw*/dtheta, shape ``w.shape + theta.shape``, of w_star's array type.
 
     Raises
     ------
     numpy.linalg.LinAlgError
         When CG on H_ww does not converge (w_star is not a strict local minimum).
+    TypeError
+        When w_star and theta are arrays of two backends or devices.
 
     Examples
     --------
@@ -111,8 +150,11 @@ def response_jacobian(inner_loss: Callable[[Any, Any], Any], w_star: ArrayLike,
     >>> ad.implicit.response_jacobian(inner, np.array([1.5, 1.5]), np.array(1.0))
     array([-0.75, -0.75])
     """
-    w_star, theta = _array(w_star), _array(theta)
+    w_star = _array(w_star)
+    theta = _array(theta, like=w_star, op="implicit.response_jacobian")
     lin = _Linearisation(inner_loss, w_star, theta)
+    if not _on_numpy(w_star):
+        return _response_jacobian_on_backend(lin, w_star, theta, tol, max_iter)
     dtype = lin.w.data.dtype
     jac = np.zeros((w_star.size, theta.size), dtype=dtype)
     if theta.size <= w_star.size:
@@ -127,6 +169,31 @@ def response_jacobian(inner_loss: Callable[[Any, Any], Any], w_star: ArrayLike,
             u = lin.solve(e.reshape(w_star.shape), tol, max_iter)
             jac[i, :] = -lin.mixed_t(u).ravel()
     return jac.reshape(w_star.shape + theta.shape)
+
+
+def _response_jacobian_on_backend(lin, w_star, theta, tol, max_iter):
+    """response_jacobian on another backend than numpy: the basis vectors are rows of an
+    identity made there, the columns (rows) are stacked there, nothing is written in place
+    (some backends forbid writes)."""
+    xp = backend.namespace(w_star)
+    w_shape, th_shape = tuple(w_star.shape), tuple(theta.shape)
+    w_size, th_size = math.prod(w_shape), math.prod(th_shape)
+    like = lin.w.data
+    if th_size <= w_size:
+        basis = backend.eye(th_size, lin.dtype, like=like)
+        cols = [-xp.reshape(lin.solve(lin.mixed(_reshape(basis[j, :], th_shape)), tol,
+                                      max_iter), (-1,))
+                for j in range(th_size)]
+        jac = (xp.stack(cols, axis=1) if cols
+               else backend.zeros((w_size, 0), lin.dtype, like=like))
+    else:
+        basis = backend.eye(w_size, lin.dtype, like=like)
+        rows = [-xp.reshape(lin.mixed_t(lin.solve(_reshape(basis[i, :], w_shape), tol,
+                                                  max_iter)), (-1,))
+                for i in range(w_size)]
+        jac = (xp.stack(rows, axis=0) if rows
+               else backend.zeros((0, th_size), lin.dtype, like=like))
+    return xp.reshape(jac, w_shape + th_shape)
 
 
 # ------------------------------------------------------------------------------ argmin
@@ -160,9 +227,11 @@ class _ImplicitRules:
 
     # ---------------------------------------------------------------- u = H_ww(w, theta)^{-1} b
     def _solve_forward(self, b, w, theta):
-        """numpy: CG on Hessian-vector products of one recording of grad_w."""
+        """Arrays (of w's backend): CG on Hessian-vector products of one recording of grad_w."""
         lin = _Linearisation(self.inner_loss, w, theta)
-        return np.asarray(lin.solve(b, self.tol, self.max_iter)).reshape(np.shape(w))
+        if _on_numpy(w):
+            return np.asarray(lin.solve(b, self.tol, self.max_iter)).reshape(np.shape(w))
+        return _reshape(lin.solve(b, self.tol, self.max_iter), w.shape)
 
     def _solve_again(self, g, ans, w, theta):
         """v = H^{-1} g for the VJP rules (computed once for the three inputs)."""
@@ -202,12 +271,14 @@ class _ImplicitRules:
         return self.solve(rhs, w, theta)
 
 
-def argmin(inner_loss: Callable[[Any, Any], Any], solver: Callable[[np.ndarray], ArrayLike],
+def argmin(inner_loss: Callable[[Any, Any], Any], solver: Callable[[Any], ArrayLike],
            tol: float = 1e-10, max_iter: Optional[int] = None) -> Callable[[Any], Any]:
     """theta -> w*(theta) = argmin_w inner_loss(w, theta) as a differentiable pyad function.
 
-    solver(theta) (numpy in, numpy out, never traced) finds the minimiser; its derivatives
-    follow the implicit function theorem at the returned point, grad_w inner_loss = 0:
+    solver(theta) (arrays in, arrays out, never traced) finds the minimiser; it receives
+    theta's array (numpy, or the Array API library's, such as CuPy) and returns w* on that
+    backend, where all the derivative work stays. The derivatives follow the implicit
+    function theorem at the returned point, grad_w inner_loss = 0:
       VJP  g -> -B^T H_ww^{-1} g   (CG solve with H_ww, then a mixed second-derivative product)
       JVP  t -> -H_ww^{-1} B t     (mixed product, then a CG solve)
     with B = d grad_w / d theta. It is a custom primitive, so it composes with other ops under
@@ -224,7 +295,9 @@ def argmin(inner_loss: Callable[[Any, Any], Any], solver: Callable[[np.ndarray],
     inner_loss : callable
         ``inner_loss(w, theta) -> scalar``, in pyad ops.
     solver : callable
-        ``solver(theta) -> w*`` on numpy arrays (any method: closed form, scipy, ...).
+        ``solver(theta) -> w*`` on theta's arrays (any method: closed form, scipy, ...); a
+        number or list is converted to theta's backend, an array of another backend raises
+        TypeError.
     tol : float, default 1e-10
         CG's relative tolerance in the derivative rules.
     max_iter : int, optional
@@ -247,7 +320,11 @@ def argmin(inner_loss: Callable[[Any, Any], Any], solver: Callable[[np.ndarray],
     -1.5
     """
     def solve_forward(theta):
-        return np.asarray(solver(theta))
+        if _on_numpy(theta):
+            return np.asarray(solver(theta))
+        # the solver's answer on theta's backend (numbers and lists converted; an array of
+        # another backend raises TypeError)
+        return backend.asarray(solver(theta), like=theta, op="implicit.argmin")
 
     prim = custom_primitive(solve_forward, name=f"argmin_{getattr(solver, '__name__', 'solver')}")
     rules = _ImplicitRules(inner_loss, tol, max_iter)

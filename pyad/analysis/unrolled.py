@@ -5,6 +5,7 @@ from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
+from pyad import backend
 from pyad.ops import core as ops
 from pyad.engine._tape import Tensor, wrap
 from pyad.ops.custom import custom_primitive
@@ -14,6 +15,27 @@ from pyad.transforms.core import grad, jvp, vjp
 from pyad._typing import ArrayLike, PyTree
 
 __all__ = ["checkpoint", "sgd_step", "unroll_sgd"]
+
+
+# ------------------------------------------------------------------------------ backends
+# Arrays stay on the backend of the arrays given (numpy, or any Array API library's): with
+# numpy alone (like is None) every conversion below is the original np.asarray.
+def _like(leaves):
+    """The first array of another backend than numpy among leaves (Tensors read through
+    .data), or None when there is none."""
+    for x in leaves:
+        data = x.data if isinstance(x, Tensor) else x
+        if backend.is_foreign(data):
+            return data
+    return None
+
+
+def _as_array(x, like, dtype=None, op="unrolled"):
+    """Array x (or a number or list) as an array: numpy's np.asarray when like is None, else
+    on like's backend (an array of another backend raises TypeError)."""
+    if like is None:
+        return np.asarray(x, dtype=dtype)
+    return backend.asarray(x, dtype, like=like, op=op)
 
 
 # ------------------------------------------------------------------------------ checkpoint
@@ -30,8 +52,10 @@ class _Segment:
         """fn on flat input leaves, returning its output as one flat Tensor: a primitive has a
         single output."""
         out_leaves, out_td = tree_flatten(self.fn(*tree_unflatten(self.in_td, list(leaves))))
+        like = _like(out_leaves)
         flat, self.unravel = ravel_pytree(tree_unflatten(out_td, [
-            x if isinstance(x, Tensor) else wrap(np.asarray(x)) for x in out_leaves]))
+            x if isinstance(x, Tensor) else wrap(_as_array(x, like, op="checkpoint"))
+            for x in out_leaves]))
         return flat
 
     def forward(self, *arrays):
@@ -39,7 +63,7 @@ class _Segment:
         # backward pass recomputes it); not no_grad(), which would also stop the grad() calls
         # that fn may make itself
         out = self.flat_fn(*[wrap(a) for a in arrays])
-        return np.asarray(out.data)
+        return backend.as_array(out.data)
 
     def cotangents(self, g, inputs):
         """All inputs' cotangents for output cotangent g, computed once per g (the sweep asks
@@ -66,10 +90,12 @@ def checkpoint(fn: Callable[..., PyTree]) -> Callable[..., PyTree]:
 
     fn takes pytrees of float arrays (every differentiable quantity must be an argument: what
     fn captures from an enclosing scope gets no derivative through the checkpoint) and returns
-    a pytree of arrays. The rules run ad.vjp / ad.jvp of fn on the Tensors they receive, so an
-    enclosing transform records them: derivatives of any order work (grad of grad, hessian,
-    hvp in every mode). Only the first-order backward pass saves memory: a second-order
-    transform keeps the recomputation of every segment it differentiates.
+    a pytree of arrays: numpy's or one Array API library's (such as CuPy's), where the
+    recomputation runs too (numbers join them; arrays of two backends raise TypeError). The
+    rules run ad.vjp / ad.jvp of fn on the Tensors they receive, so an enclosing transform
+    records them: derivatives of any order work (grad of grad, hessian, hvp in every mode).
+    Only the first-order backward pass saves memory: a second-order transform keeps the
+    recomputation of every segment it differentiates.
 
     Parameters
     ----------
@@ -104,7 +130,9 @@ def checkpoint(fn: Callable[..., PyTree]) -> Callable[..., PyTree]:
             # all tangents at once: one jvp of fn rather than one per input
             return seg.tangent(list(dots), inputs_then_kwargs[:-1])
         prim.prim.jvp = jvp_all
-        flat = prim(*[x if isinstance(x, Tensor) else np.asarray(x) for x in leaves])
+        like = _like(leaves)
+        flat = prim(*[x if isinstance(x, Tensor) else _as_array(x, like, op="checkpoint")
+                      for x in leaves])
         return seg.unravel(flat)
     checkpointed.__wrapped__ = fn
     return checkpointed
@@ -152,10 +180,38 @@ def sgd_step(train_loss: Callable[[PyTree], Any], w: PyTree, v: PyTree, lr: Arra
     (array([0.9, 1.8]), array([1., 2.]))
     """
     g = grad(train_loss)(w)
-    d = _tmap(lambda gi, wi: gi + weight_decay * wi, g, w)
-    v = _tmap(lambda vi, di: momentum * vi + di, v, d)
-    w = _tmap(lambda wi, vi: wi - lr * vi, w, v)
+    if _like(tree_flatten(w)[0]) is None:
+        d = _tmap(lambda gi, wi: gi + weight_decay * wi, g, w)
+        v = _tmap(lambda vi, di: momentum * vi + di, v, d)
+        w = _tmap(lambda wi, vi: wi - lr * vi, w, v)
+        return w, v
+    d = _tmap(lambda gi, wi: _add(gi, _mul(weight_decay, wi)), g, w)
+    v = _tmap(lambda vi, di: _add(_mul(momentum, vi), di), v, d)
+    w = _tmap(lambda wi, vi: _sub(wi, _mul(lr, vi)), w, v)
     return w, v
+
+
+def _lhs(a, b):
+    """a, as the left operand of a binary operator with b: a Tensor when a is a plain array
+    of another backend than numpy and b a Tensor (array-api-strict's operators raise on a
+    Tensor operand instead of returning NotImplemented, so Tensor's reflected one never
+    runs); else a itself. numpy arrays defer to Tensor by themselves: sgd_step uses the
+    plain operators for them."""
+    if isinstance(b, Tensor) and not isinstance(a, Tensor) and backend.is_foreign(a):
+        return wrap(a)
+    return a
+
+
+def _add(a, b):
+    return _lhs(a, b) + b
+
+
+def _sub(a, b):
+    return _lhs(a, b) - b
+
+
+def _mul(a, b):
+    return _lhs(a, b) * b
 
 
 def _steps(train_loss, w, v, lrs, momentum, weight_decay):
@@ -173,7 +229,9 @@ def unroll_sgd(train_loss: Callable[[PyTree], Any], w0: PyTree, lr: ArrayLike, s
 
         hyper = ad.grad(lambda lr: val_loss(unroll_sgd(train_loss, w0, lr, 50)))(0.1)
 
-    lr may be a scalar or a schedule of shape (steps,). w0 may be a pytree. With
+    lr may be a scalar or a schedule of shape (steps,). w0 may be a pytree, of numpy arrays
+    or of one Array API library's (such as CuPy): the unroll runs there and w_T comes back
+    there (numbers join it; lr, momentum and weight_decay arrays must live there too). With
     checkpoint_every=k only every k-th state (w, v) is kept: each k-step segment is a
     checkpoint() that is recomputed in the backward pass, so memory grows like steps/k + k
     instead of steps (at the price of one more forward pass); the hypergradient is the same.
@@ -205,6 +263,8 @@ def unroll_sgd(train_loss: Callable[[PyTree], Any], w0: PyTree, lr: ArrayLike, s
     ------
     ValueError
         For a schedule of the wrong shape or ``checkpoint_every < 1``.
+    TypeError
+        When the arrays given live on two backends or devices.
 
     Examples
     --------
@@ -219,16 +279,24 @@ def unroll_sgd(train_loss: Callable[[PyTree], Any], w0: PyTree, lr: ArrayLike, s
     -2.43
     """
     steps = int(steps)
-    lr_arr = lr.data if isinstance(lr, Tensor) else np.asarray(lr)
-    schedule = np.ndim(lr_arr) == 1
-    if schedule and np.shape(lr_arr)[0] != steps:
+    # the backend of the arrays given (None: numpy only); numbers join it
+    like = _like(tree_flatten(w0)[0] + [lr, momentum, weight_decay])
+    lr_arr = lr.data if isinstance(lr, Tensor) else _as_array(lr, like, op="unroll_sgd")
+    lr_shape = tuple(lr_arr.shape)
+    schedule = len(lr_shape) == 1
+    if schedule and lr_shape[0] != steps:
         raise ValueError(f"unroll_sgd: a learning-rate schedule must have shape ({steps},), "
-                         f"got {np.shape(lr_arr)}")
-    if np.ndim(lr_arr) > 1:
+                         f"got {lr_shape}")
+    if len(lr_shape) > 1:
         raise ValueError(f"unroll_sgd: lr must be a scalar or a 1-d schedule, got shape "
-                         f"{np.shape(lr_arr)}")
-    v0 = _tmap(lambda wi: ops.zeros_like(wi) if isinstance(wi, Tensor)
-               else np.zeros_like(np.asarray(wi, dtype=float)), w0)
+                         f"{lr_shape}")
+    if like is None:
+        v0 = _tmap(lambda wi: ops.zeros_like(wi) if isinstance(wi, Tensor)
+                   else np.zeros_like(np.asarray(wi, dtype=float)), w0)
+    else:       # float64 buffers, as numpy's np.asarray(wi, dtype=float) gives
+        v0 = _tmap(lambda wi: ops.zeros_like(wi) if isinstance(wi, Tensor)
+                   else backend.zeros(tuple(_as_array(wi, like, op="unroll_sgd").shape),
+                                      np.float64, like=like), w0)
     if checkpoint_every is None or checkpoint_every >= steps:
         lrs = [lr[t] for t in range(steps)] if schedule else [lr] * steps
         w, _ = _steps(train_loss, w0, v0, lrs, momentum, weight_decay)
@@ -242,7 +310,8 @@ def unroll_sgd(train_loss: Callable[[PyTree], Any], w0: PyTree, lr: ArrayLike, s
         return _steps(train_loss, w, v, [lrs[t] for t in range(lrs.shape[0])], mu, wd)
     seg = checkpoint(segment)
     w, v = w0, v0
-    to_float = (lambda x: x if isinstance(x, Tensor) else np.asarray(x, dtype=float))
+    to_float = (lambda x: x if isinstance(x, Tensor)
+                else _as_array(x, like, dtype=np.float64, op="unroll_sgd"))
     mu, wd = to_float(momentum), to_float(weight_decay)
     lr_t = to_float(lr)
     for start in range(0, steps, k):

@@ -29,6 +29,22 @@ def run_worker(workload, fw, args):
     return json.loads(lines[-1][len(MARK):])["results"]
 
 
+_GPU_USABLE = {}
+
+
+def gpu_usable(lib, timeout):
+    """Whether GPU array library `lib` (a key of workloads.GPU_LIBS) sees a usable GPU here:
+    asked once, in a process of its own (the runner itself imports no GPU library)."""
+    if lib not in _GPU_USABLE:
+        try:
+            p = subprocess.run([sys.executable, "-c", workloads.GPU_LIBS[lib]], cwd=ROOT,
+                               capture_output=True, timeout=timeout)
+            _GPU_USABLE[lib] = p.returncode == 0
+        except subprocess.TimeoutExpired:
+            _GPU_USABLE[lib] = False
+    return _GPU_USABLE[lib]
+
+
 def combine(rounds):
     """{case: result} per round -> {case: result}: median of the rounds' medians and IQRs,
     with every round's median kept under "rounds"."""
@@ -115,7 +131,13 @@ def main(argv=None):
             if missing:
                 print(f"[{name}] skip {fw}: {', '.join(missing)} not installed")
                 continue
+            gpu = workloads.gpu_of(mod.FRAMEWORKS, fw)
+            if gpu and not gpu_usable(gpu, args.timeout):
+                print(f"[{name}] skip {fw}: {gpu} sees no usable GPU")
+                continue
             fws.append(fw)
+        if not fws:
+            continue
         per_round = {fw: [] for fw in fws}     # round-robin, so load changes hit everyone
         for _ in range(args.rounds):
             for fw in fws:

@@ -26,6 +26,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     mod = workloads.load(a.workload)
     _, setup = mod.FRAMEWORKS[a.framework]
+    sync = workloads.gpu_sync(workloads.gpu_of(mod.FRAMEWORKS, a.framework))
     results = []
     for case, fn in setup().items():
         if a.case and case not in a.case:
@@ -36,7 +37,7 @@ def main(argv=None):
         except AssertionError as e:  # a wrong answer posts no time
             msg = " ".join(ln.strip() for ln in str(e).strip().splitlines()[:3])
             raise SystemExit(f"wrong result for {case}: {msg}") from None
-        r = measure(fn, repeat=a.repeat, min_sample=a.min_sample)
+        r = measure(fn, repeat=a.repeat, min_sample=a.min_sample, sync=sync)
         results.append(dict(r, case=case))
     print(MARK + json.dumps({"workload": a.workload, "framework": a.framework,
                              "results": results}), flush=True)

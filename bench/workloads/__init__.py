@@ -12,10 +12,19 @@ A workload module defines
     CASE_BASE        optional: a case name; adds a column dividing each case by the same
                      framework's CASE_BASE case (e.g. "grad": HVP time / gradient time)
     verify(case, framework, out)   raise AssertionError if fn()'s result is wrong
-and registers frameworks with the `framework` decorator below.
+and registers frameworks with the `framework` decorator below. A framework that computes on a
+GPU names its array library (`gpu="cupy"` or `gpu="torch"`): the runner skips it where that
+library sees no usable GPU, and the worker synchronizes that device at the end of every
+timed sample (GPU calls return before the GPU is done), so a sample covers the work itself.
 """
 import importlib
 import pkgutil
+
+# GPU array library -> a program that exits 0 where that library sees a usable GPU
+GPU_LIBS = {
+    "cupy": "import cupy, sys; sys.exit(0 if cupy.is_available() else 1)",
+    "torch": "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)",
+}
 
 
 def names():
@@ -28,9 +37,31 @@ def load(name):
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def framework(table, name, needs=()):
-    """Decorator: table[name] = (needs, setup)."""
+def framework(table, name, needs=(), gpu=None):
+    """Decorator: table[name] = (needs, setup); `gpu` (a key of GPU_LIBS) marks a framework
+    that needs a usable GPU of that array library (setup.gpu)."""
+    if gpu is not None and gpu not in GPU_LIBS:
+        raise ValueError(f"gpu must be one of {sorted(GPU_LIBS)}, not {gpu!r}")
+
     def register(setup):
+        setup.gpu = gpu
         table[name] = (tuple(needs), setup)
         return setup
     return register
+
+
+def gpu_of(table, name):
+    """The GPU array library framework `name` of `table` needs (None: a CPU framework)."""
+    return getattr(table[name][1], "gpu", None)
+
+
+def gpu_sync(lib):
+    """A function that waits for all work queued on the current device of `lib` (None for
+    a CPU framework)."""
+    if lib == "cupy":
+        import cupy
+        return lambda: cupy.cuda.Device().synchronize()
+    if lib == "torch":
+        import torch
+        return torch.cuda.synchronize
+    return None

@@ -63,7 +63,7 @@ def _pyad(threads):
         from pyad import _C
         from pyad.backend._blas import matmul
         pyad.set_num_threads(threads)
-        return _kernel_cases(_C, D, matmul)
+        return _kernel_cases(_C.kernels, D, matmul)
     return setup
 
 
@@ -84,7 +84,7 @@ def _torch(threads):
 
 
 def _kernel_cases(k, d, mm):
-    """Cases for a module `k` of one-call kernels named like pyad._C's (pyad, torch)."""
+    """Cases for a module `k` of one-call kernels named like pyad._C.kernels' (pyad, torch)."""
     x, b, g = d["X"], d["B"], d["G"]
     return {
         "exp": lambda: k.exp(x), "log": lambda: k.log(d["XPOS"]), "tanh": lambda: k.tanh(x),

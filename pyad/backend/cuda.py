@@ -1,13 +1,17 @@
 """CUDA backend (CuPy): the generic Array API kernels on CuPy arrays, with one-pass CUDA
-kernels for the fused backward ops and the optimizer updates, and cuBLAS products.
+kernels for the fused backward ops and the optimizer updates, row kernels for the softmax
+family and the softmax cross-entropy, and cuBLAS products.
 
 Importing this module imports nothing from CuPy: `import pyad` on a machine without CuPy, or
 without a GPU, costs nothing. CuPy is imported when a CUDA array or device is first used
 (backend()), and "CuPy imports" is not "a GPU is usable": is_available() asks CuPy.
 """
+import operator
+import pathlib
+
 import numpy as np
 
-from pyad.backend import array_api, array_api_updates, namespace
+from pyad.backend import array_api, namespace
 
 INSTALL_HINT = ('pip install "pyad[cuda12]" (CUDA 12) or "pyad[cuda13]" (CUDA 13), which '
                 'bring CuPy')
@@ -26,6 +30,10 @@ FUSED = {
                           "T e = exp(-fabs(x)); "
                           "out = g * (x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e))"),
     "sqrt_backward": ("T g, T y", "T out", "out = g * T(0.5) / y"),
+    "tanh_backward_tangent": ("T g, T y, T dg, T dy", "T out",
+                              "out = dg * (T(1) - y * y) - T(2) * g * y * dy"),
+    # the bounds inclusive, as on the CPU (given in g's dtype: see CudaBackend.__init__)
+    "clip_backward": ("T g, T x, T lo, T hi", "T out", "out = (x >= lo && x <= hi) ? g : T(0)"),
 }
 # in place, one launch per parameter; hyperparameters rounded to the parameter's dtype
 UPDATE_KERNELS = {
@@ -34,16 +42,65 @@ UPDATE_KERNELS = {
         "T g, T lr, T mu, T damp, T wd, int32 first, int32 nesterov", "T p, T buf",
         "T d = g + wd * p; T m = first ? d : mu * buf + damp * d; buf = m; "
         "p = p - lr * (nesterov ? d + mu * m : m)"),
-    "adam": (
-        "T g, T step_size, T b1, T b2, T b1c, T b2c, T eps, T wd, T decay, T bc2s, "
-        "int32 decoupled", "T p, T m, T v",
-        "T gg = decoupled ? g : g + wd * p; T q = p * decay; "
-        "m = m + b1c * (gg - m); v = b2 * v + b2c * gg * gg; "
-        "p = q - step_size * (m / (sqrt(v) / bc2s + eps))"),
-    "rmsprop": ("T g, T lr, T a, T ac, T eps, T wd", "T p, T sq",
-                "T gg = g + wd * p; sq = a * sq + ac * gg * gg; "
-                "p = p - lr * (gg / (sqrt(sq) + eps))"),
 }
+
+
+def _adam_spec(amsgrad):
+    """Adam/AdamW (decoupled) in one pass; AMSGrad steps with the running max of v (a NaN v
+    wins the compare, as in the C++)."""
+    vhat = "vmax = vmax > v ? vmax : v; " if amsgrad else ""
+    return ("T g, T step_size, T b2, T b1c, T b2c, T eps, T wd, T decay, T bc2s, "
+            "int32 decoupled", "T p, T m, T v" + (", T vmax" if amsgrad else ""),
+            "T gg = decoupled ? g : g + wd * p; T q = p * decay; "
+            "m = m + b1c * (gg - m); v = b2 * v + b2c * gg * gg; " + vhat +
+            f"p = q - step_size * (m / (sqrt({'vmax' if amsgrad else 'v'}) / bc2s + eps))")
+
+
+def _rmsprop_spec(centered, momentum):
+    """RMSprop in one pass: centered keeps the gradients' mean ga, momentum a buffer."""
+    body = "T gg = g + wd * p; sq = a * sq + ac * gg * gg; "
+    body += ("ga = a * ga + ac * gg; T avg = sqrt(sq - ga * ga) + eps; " if centered
+             else "T avg = sqrt(sq) + eps; ")
+    body += ("buf = mu * buf + gg / avg; p = p - lr * buf" if momentum
+             else "p = p - lr * (gg / avg)")
+    return ("T g, T lr, T a, T ac, T eps, T wd" + (", T mu" if momentum else ""),
+            "T p, T sq" + (", T ga" if centered else "") + (", T buf" if momentum else ""),
+            body)
+
+
+UPDATE_KERNELS["adam"] = _adam_spec(False)
+UPDATE_KERNELS["adam_amsgrad"] = _adam_spec(True)
+for _centered in (False, True):
+    for _momentum in (False, True):
+        UPDATE_KERNELS["rmsprop" + "_centered" * _centered + "_momentum" * _momentum] = \
+            _rmsprop_spec(_centered, _momentum)
+# Row kernels (CUDA C++, one block per row; see the file's header): the rows they compute, by
+# name. The source is package data beside this module (pyproject's package-data and
+# MANIFEST.in ship it in wheels and sdists) rather than in csrc/, which only the C++ build
+# reads and no installed pyad has: the backend reads it at run time and compiles it with
+# NVRTC (cupy.RawModule) on first use. Each row's kernels are `<row>_f32` and `<row>_f64`;
+# other dtypes take the generic kernels.
+ROW_SOURCE = pathlib.Path(__file__).with_name("cuda_kernels") / "softmax.cu"
+ROWS = ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
+        "softmax_cross_entropy", "softmax_cross_entropy_backward")
+ROW_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+ROW_KERNEL_NAMES = tuple(f"{row}_{suffix}" for row in ROWS for suffix in ROW_SUFFIX.values())
+# NVRTC options beside the ones CuPy adds (-arch for the device, -std=c++17 and
+# --device-as-default-execution-space); tests/test_cuda_sources.py compiles with these too
+ROW_OPTIONS = ()
+_MAX_GRID = 2 ** 31 - 1        # the kernels stride over the rows: any grid covers them all
+
+
+def row_source():
+    """The CUDA C++ source of the row kernels (ROW_KERNEL_NAMES), as NVRTC compiles it."""
+    return ROW_SOURCE.read_text()
+
+
+def _threads(n):
+    """Threads per block for rows of n entries: the power of two >= n, from 32 to 1024."""
+    return min(1024, max(32, 1 << (max(n, 1) - 1).bit_length()))
+
+
 # every row of the table has a kernel here: the generic ones, these overriding them
 KERNEL_NAMES = frozenset(array_api.KERNELS) | frozenset(FUSED) | {"matmul_sum"}
 
@@ -113,7 +170,14 @@ class CudaBackend(array_api.ArrayAPIBackend):
         fused = {name: cupy.ElementwiseKernel(*spec, name=f"pyad_{name}")
                  for name, spec in FUSED.items()}
         kernels.update(fused)
+        clip = fused["clip_backward"]       # its Python-float bounds, in g's dtype
+        kernels["clip_backward"] = lambda g, x, lo, hi: clip(g, x, g.dtype.type(lo),
+                                                             g.dtype.type(hi))
         kernels["matmul_sum"] = self._matmul_sum
+        self._generic = dict(array_api.KERNELS)         # the row kernels' fallback
+        self._row_module = None                         # compiled on first use
+        self._row_kernels = {}
+        kernels.update({row: getattr(self, f"_{row}") for row in ROWS})
         self._updates = {name: cupy.ElementwiseKernel(*spec, name=f"pyad_{name}_update")
                          for name, spec in UPDATE_KERNELS.items()}
         super().__init__(xp, name="cuda", kernels=kernels,
@@ -150,6 +214,108 @@ class CudaBackend(array_api.ArrayAPIBackend):
             return out
         return out + self.cupy.matmul(c, d)
 
+    # ------------------------------------------------------------------- row kernels
+    def _row_kernel(self, row, dtype):
+        """The compiled kernel of `row` for float dtype `dtype` (the module compiles once)."""
+        name = f"{row}_{ROW_SUFFIX[dtype]}"
+        kernel = self._row_kernels.get(name)
+        if kernel is None:
+            if self._row_module is None:
+                self._row_module = self.cupy.RawModule(code=row_source(), options=ROW_OPTIONS)
+            kernel = self._row_kernels[name] = self._row_module.get_function(name)
+        return kernel
+
+    def _floats(self, *arrays):
+        """The dtype the row kernels take for `arrays` (CuPy arrays of one shape and one float
+        dtype, float32 or float64, with at least one axis), else None: the generic kernel."""
+        first = arrays[0]
+        if not all(isinstance(a, self.cupy.ndarray) for a in arrays) or first.ndim == 0:
+            return None
+        dtype = first.dtype
+        if dtype not in ROW_SUFFIX or any(a.dtype != dtype or a.shape != first.shape
+                                          for a in arrays[1:]):
+            return None
+        return dtype
+
+    def _launch(self, row, dtype, args, rows, n):
+        """Run `row`'s kernel on rows x n arrays (args: arrays, then rows and n appended)."""
+        grid = min(rows, _MAX_GRID)
+        self._row_kernel(row, dtype)((grid,), (_threads(n),),
+                                     tuple(args) + (np.int64(rows), np.int64(n)))
+
+    def _along(self, row, arrays, axis):
+        """Row kernel `row` of the softmax family on same-shape arrays along `axis` (None:
+        all elements as one row): the axis is moved last and the arrays made C-contiguous,
+        the kernel runs on the (rows, n) view, and the result's axis is moved back."""
+        dtype = self._floats(*arrays)
+        if dtype is None:
+            return self._generic[row](*arrays, axis)
+        cp = self.cupy
+        x = arrays[0]
+        with x.device:
+            if axis is None:
+                moved = [cp.ascontiguousarray(a).reshape(1, -1) for a in arrays]
+            else:
+                ax = operator.index(axis) % x.ndim
+                moved = [cp.ascontiguousarray(a if ax == x.ndim - 1 else cp.moveaxis(a, ax, -1))
+                         for a in arrays]
+            out = cp.empty(moved[0].shape, dtype)
+            n = out.shape[-1]
+            if out.size:
+                self._launch(row, dtype, moved + [out], out.size // n, n)
+        if axis is None:
+            return out.reshape(x.shape)
+        return out if ax == x.ndim - 1 else cp.moveaxis(out, -1, ax)
+
+    def _softmax(self, x, axis):
+        return self._along("softmax", [x], axis)
+
+    def _log_softmax(self, x, axis):
+        return self._along("log_softmax", [x], axis)
+
+    def _softmax_backward(self, g, y, axis):
+        return self._along("softmax_backward", [g, y], axis)
+
+    def _log_softmax_backward(self, g, y, axis):
+        return self._along("log_softmax_backward", [g, y], axis)
+
+    def _labels(self, labels, z):
+        """Integer labels (a numpy param, or an array already on the GPU) as C-contiguous
+        int64 on z's device, or None where they are no (N,) integer array for z (N, C)."""
+        if not hasattr(labels, "dtype") or np.dtype(labels.dtype).kind not in "iu":
+            return None
+        with z.device:
+            lab = self.cupy.ascontiguousarray(self.cupy.asarray(labels, dtype=np.int64))
+        return lab if lab.shape == z.shape[:1] else None
+
+    def _softmax_cross_entropy(self, z, labels):
+        dtype = self._floats(z)
+        lab = None if dtype is None or z.ndim != 2 or z.shape[1] == 0 else self._labels(labels, z)
+        if lab is None:
+            return self._generic["softmax_cross_entropy"](z, labels)
+        with z.device:
+            z = self.cupy.ascontiguousarray(z)
+            out = self.cupy.empty(z.shape[:1], dtype)
+            if z.shape[0]:
+                self._launch("softmax_cross_entropy", dtype, [z, lab, out], *z.shape)
+        return out
+
+    def _softmax_cross_entropy_backward(self, g, z, labels):
+        dtype = self._floats(z)
+        ok = (dtype is not None and z.ndim == 2 and z.shape[1] > 0
+              and isinstance(g, self.cupy.ndarray) and g.dtype == dtype
+              and g.shape == z.shape[:1])
+        lab = self._labels(labels, z) if ok else None
+        if lab is None:
+            return self._generic["softmax_cross_entropy_backward"](g, z, labels)
+        with z.device:
+            z, g = self.cupy.ascontiguousarray(z), self.cupy.ascontiguousarray(g)
+            out = self.cupy.empty(z.shape, dtype)
+            if z.shape[0]:
+                self._launch("softmax_cross_entropy_backward", dtype, [g, z, lab, out],
+                             *z.shape)
+        return out
+
     # ------------------------------------------------------------------- optimizer updates
     def _hyper(self, p, *values):
         t = p.dtype.type
@@ -167,25 +333,21 @@ class CudaBackend(array_api.ArrayAPIBackend):
 
     def _adam(self, param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step,
               decoupled):
-        if vmax is not None:        # AMSGrad: the generic update (several passes)
-            array_api_updates.adam_update(param, grad, m, v, vmax, lr, beta1, beta2, eps,
-                                          weight_decay, step, decoupled)
-            return
         t = param.dtype.type
         bc1, bc2s = 1.0 - beta1 ** step, float(np.sqrt(1.0 - beta2 ** step))
         b1, b2 = t(beta1), t(beta2)
         decay = t(1.0 - float(t(lr * weight_decay))) if decoupled else t(1.0)
-        self._updates["adam"](grad, t(lr / bc1), b1, b2, t(1.0 - b1), t(1.0 - b2), t(eps),
-                              t(weight_decay), decay, t(bc2s), np.int32(bool(decoupled)),
-                              param, m, v)
+        states = (param, m, v) if vmax is None else (param, m, v, vmax)
+        self._updates["adam" if vmax is None else "adam_amsgrad"](
+            grad, t(lr / bc1), b2, t(1.0 - b1), t(1.0 - b2), t(eps), t(weight_decay), decay,
+            t(bc2s), np.int32(bool(decoupled)), *states)
 
     def _rmsprop(self, param, grad, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay,
                  momentum):
-        if grad_avg is not None or buf is not None:     # centered or momentum: generic
-            array_api_updates.rmsprop_update(param, grad, square_avg, grad_avg, buf, lr,
-                                             alpha, eps, weight_decay, momentum)
-            return
         t = param.dtype.type
         a = t(alpha)
-        self._updates["rmsprop"](grad, t(lr), a, t(1.0 - a), t(eps), t(weight_decay), param,
-                                 square_avg)
+        name = "rmsprop" + "_centered" * (grad_avg is not None) + "_momentum" * (buf is not None)
+        hyper = (t(lr), a, t(1.0 - a), t(eps), t(weight_decay)) + (
+            (t(momentum),) if buf is not None else ())
+        states = [x for x in (param, square_avg, grad_avg, buf) if x is not None]
+        self._updates[name](grad, *hyper, *states)

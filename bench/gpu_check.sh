@@ -2,8 +2,9 @@
 # The GPU-side checks in one run (the device machine: Python 3.12, cupy-cuda13x, torch,
 # pybind11, Cython; no package registry): install the carried wheels, build pyad in place,
 # run the `gpu` tests and the CUDA source checks (NVRTC), then the GPU benchmark workloads.
-# Carry the wheels it lacks in build/wheels/ (array-api-compat, array-api-strict, pytest if
-# missing): pip download them here first.
+# Carry the wheels it lacks in build/wheels/ (array-api-compat and array-api-strict; pytest,
+# scipy (Lanczos, cp312) where missing): `pip download --no-deps --python-version 3.12
+# --only-binary=:all: -d build/wheels array-api-compat array-api-strict pytest scipy` here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -335,3 +335,14 @@ def test_check_grads_checks_on_the_arrays_backend():
     with pytest.raises(AssertionError, match="bad_square|reverse-mode"):
         ad.check_grads(lambda x: ad.sum(bad(x)), [xp.asarray([0.3, -0.5])], order=1,
                        modes=("rev",))
+
+
+def test_a_python_number_joins_the_device_of_the_other_arguments():
+    w = xp.asarray([0.5, -1.0])
+
+    def loss(w, lr):
+        return ad.sum(ad.subtract(w, lr * ad.tanh(w)) ** 2)
+    g_lr = ad.grad(loss, argnums=1)(w, 0.05)
+    want = ad.grad(loss, argnums=1)(backend.to_host(w), 0.05)
+    assert backend.is_foreign(g_lr)
+    np.testing.assert_allclose(backend.to_host(g_lr), want, rtol=1e-12)

@@ -16,16 +16,32 @@ from pyad.engine.pytree import tree_flatten, tree_unflatten
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize"]
 
 
-def _box(x, fn_name, position):
-    """A leaf of a differentiated argument as a Tensor to watch (arrays are not copied)."""
+def _box(x, fn_name, position, args=()):
+    """A leaf of a differentiated argument as a Tensor to watch (arrays are not copied). A
+    Python number joins the backend of the arguments' device arrays, if any (weakly typed,
+    as in JAX: a learning rate differentiated beside GPU parameters lives on the GPU)."""
     if isinstance(x, Tensor):
         return x
+    if isinstance(x, (float, int)) and not isinstance(x, bool):
+        like = _device_array(args)
+        if like is not None:
+            x = backend.asarray(float(x) if isinstance(x, float) else x, like=like)
     arr = backend.as_array(x)
     if backend.dtype_of(arr).kind != "f":
         raise TypeError(f"pyad.{fn_name}: argument {position} has dtype {arr.dtype}; gradients "
                         f"need float32 or float64 inputs (convert with x.astype(np.float64), "
                         f"or write 1.0 instead of 1)")
     return wrap(arr)
+
+
+def _device_array(args):
+    """The first array among the args' leaves that lives on another backend than numpy."""
+    for a in args:
+        for leaf in tree_flatten(a)[0]:
+            data = leaf.data if isinstance(leaf, Tensor) else leaf
+            if backend.is_foreign(data):
+                return data
+    return None
 
 
 def _unbox(t, like):
@@ -51,7 +67,7 @@ def _prepare(fn_name, args, argnums):
     boxed = []      # (argnum, original leaves, Tensor leaves, treedef)
     for n in nums:
         leaves, td = tree_flatten(args[n])
-        tensors = [_box(x, fn_name, n) for x in leaves]
+        tensors = [_box(x, fn_name, n, args) for x in leaves]
         args[n] = tree_unflatten(td, tensors)
         boxed.append((n, leaves, tensors, td))
     return args, boxed, multiple

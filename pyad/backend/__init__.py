@@ -40,7 +40,7 @@ if not any(os.environ.get(v) for v in _MALLOC_VARS):
 
 from pyad.backend._blas import pool_matmul, rows_matvec  # noqa: E402,F401  (curvature's products)
 from pyad.backend.cpu import CPU  # noqa: E402
-from pyad.backend.namespace import has_namespace  # noqa: E402
+from pyad.backend.namespace import has_namespace, numpy_dtype  # noqa: E402,F401
 from pyad.backend.array_api import ArrayAPIBackend  # noqa: E402
 
 # array type -> its backend; other types are looked at once, on first sight (backend_of)
@@ -234,20 +234,12 @@ def _is_cupy(x):
     return type(x).__module__.partition(".")[0] == "cupy"
 
 
-def numpy_dtype(dtype):
-    """The numpy dtype describing `dtype` (numpy's, a name, or another namespace's: pyad's
-    dtype logic, numpy's promotion rules included, runs on these for every backend)."""
-    try:
-        return np.dtype(dtype)
-    except TypeError:
-        return np.dtype(str(dtype).rsplit(".", 1)[-1])
-
-
 def dtype_of(x):
-    """x's dtype as a numpy dtype, whatever backend x lives on."""
+    """x's dtype as a numpy dtype, whatever backend x lives on (pyad's dtype logic, numpy's
+    promotion rules included, runs on these for every backend)."""
     if isinstance(x, (np.ndarray, np.generic)):
         return x.dtype
-    return numpy_dtype(x.dtype)
+    return numpy_dtype(x.dtype, backend_of(x).xp)
 
 
 def astype(x, dtype):

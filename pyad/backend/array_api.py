@@ -10,6 +10,7 @@ import numpy as np
 
 from pyad.backend import array_api_core, array_api_math, array_api_array, array_api_linalg
 from pyad.backend.array_api_updates import UPDATES
+from pyad.backend.namespace import namespace_dtype
 
 KERNELS = {}
 for _family in (array_api_core, array_api_math, array_api_array, array_api_linalg):
@@ -31,9 +32,7 @@ class ArrayAPIBackend:
 
     def dtype(self, dtype):
         """A dtype of this namespace for `dtype` (a numpy dtype, its name, or already ours)."""
-        if dtype is None or not isinstance(dtype, (str, type, np.dtype)):
-            return dtype
-        return getattr(self.xp, np.dtype(dtype).name)
+        return None if dtype is None else namespace_dtype(self.xp, dtype)
 
     def device_of(self, x):
         return str(getattr(x, "device", "cpu"))

@@ -3,11 +3,7 @@ import math
 
 import numpy as np
 
-from pyad.backend.namespace import has_namespace, namespace_of as _xp
-
-# the standard's dtypes (float16 where a namespace has it), to read a dtype's numpy name
-_DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                "uint64", "float16", "float32", "float64", "complex64", "complex128")
+from pyad.backend.namespace import has_namespace, namespace_dtype, numpy_dtype, namespace_of as _xp
 
 
 # ------------------------------------------------------------------- shared helpers
@@ -15,23 +11,10 @@ def _is_array(a):
     return has_namespace(a)
 
 
-def _np_dtype(xp, dtype):
-    """The numpy dtype of the same name as `dtype`, a dtype of namespace xp."""
-    for name in _DTYPE_NAMES:
-        if getattr(xp, name, None) == dtype:
-            return np.dtype(name)
-    raise TypeError(f"pyad: no numpy dtype for {dtype}")
-
-
-def _xp_dtype(xp, dtype):
-    """The dtype of namespace xp named like numpy dtype `dtype` (a param as the CPU gets it)."""
-    return getattr(xp, np.dtype(dtype).name)
-
-
 def _cast(x, dtype):
     """x as numpy dtype `dtype` (x itself when it has it)."""
     xp = _xp(x)
-    target = _xp_dtype(xp, dtype)
+    target = namespace_dtype(xp, dtype)
     return x if x.dtype == target else xp.astype(x, target)
 
 
@@ -46,7 +29,7 @@ def _same_float(arrays):
 def _numpy_result(f, *args):
     """The dtype f(np, *args) has on numpy: f run on empty numpy arrays of the arrays' dtypes
     (Python scalars as they are, weakly typed as on the CPU)."""
-    dummies = [np.empty(0, _np_dtype(_xp(a), a.dtype)) if _is_array(a) else a for a in args]
+    dummies = [np.empty(0, numpy_dtype(a.dtype, _xp(a))) if _is_array(a) else a for a in args]
     return f(np, *dummies).dtype
 
 
@@ -77,7 +60,7 @@ def _promote(*arrays):
     if all(a.dtype == dt for a in arrays[1:]):
         return arrays
     xp = _xp(arrays[0])
-    target = np.result_type(*[_np_dtype(xp, a.dtype) for a in arrays])
+    target = np.result_type(*[numpy_dtype(a.dtype, xp) for a in arrays])
     return [_cast(a, target) for a in arrays]
 
 
@@ -171,7 +154,7 @@ def _reduction(name):
         if xp.isdtype(x.dtype, "bool") and name != "sum":
             return (xp.any if name == "max" else xp.all)(x, axis=axis, keepdims=keepdims)
         if name == "sum" and not xp.isdtype(x.dtype, "real floating"):
-            x = _cast(x, np.sum(np.empty(0, _np_dtype(xp, x.dtype))).dtype)
+            x = _cast(x, np.sum(np.empty(0, numpy_dtype(x.dtype, xp))).dtype)
         return getattr(xp, name)(x, axis=axis, keepdims=keepdims)
     return kernel
 
@@ -519,7 +502,7 @@ KERNELS.update(
     scatter_add=_scatter_add,
     concatenate=_concatenate,
     where=_where,
-    astype=lambda x, dtype: _xp(x).astype(x, _xp_dtype(_xp(x), dtype)),
+    astype=lambda x, dtype: _xp(x).astype(x, namespace_dtype(_xp(x), dtype)),
     less=_compare(lambda x, y: x < y),
     less_equal=_compare(lambda x, y: x <= y),
     greater=_compare(lambda x, y: x > y),

@@ -3,22 +3,9 @@ import math
 
 import numpy as np
 
-from pyad.backend.namespace import namespace_of as _xp
+from pyad.backend.namespace import namespace_of as _xp, numpy_dtype
 
-# the standard's dtypes (float16 where a namespace has it), to read a dtype's numpy name
-_DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                "uint64", "float16", "float32", "float64")
 _LOG2E = 1.0 / math.log(2.0)
-
-
-
-
-def _np_dtype(xp, dtype):
-    """The numpy dtype of the same name as `dtype`, a dtype of namespace xp."""
-    for name in _DTYPE_NAMES:
-        if getattr(xp, name, None) == dtype:
-            return np.dtype(name)
-    raise TypeError(f"pyad: no numpy dtype for {dtype}")
 
 
 def _is_float(x):
@@ -36,7 +23,7 @@ def _float(x):
     if _is_float(x):
         return x
     xp = _xp(x)
-    name = np.result_type(_np_dtype(xp, x.dtype), np.float16).name
+    name = np.result_type(numpy_dtype(x.dtype, xp), np.float16).name
     return xp.astype(x, getattr(xp, name, xp.float32))
 
 

@@ -2,14 +2,14 @@
 in place like the CPU's fused kernels."""
 import math
 
-from pyad.backend.array_api_core import _np_dtype, _xp
+from pyad.backend.namespace import namespace_of as _xp, numpy_dtype
 
 
 def _scalars(p, *values):
     """The hyperparameters rounded to p's dtype one by one, as the C++ loops hold them (so
     float32's 1 - beta is the float32 difference of 1 and float32(beta)), as Python floats:
     the standard takes no numpy scalars."""
-    t = _np_dtype(_xp(p), p.dtype).type
+    t = numpy_dtype(p.dtype, _xp(p)).type
     return [float(t(v)) for v in values]
 
 

@@ -100,6 +100,15 @@ def _tensor(a):
     return a if isinstance(a, ad.Tensor) else ad.tensor(a)
 
 
+def traced(case):
+    """case.fn as a function of arrays or Tensors (arrays of any backend are wrapped as
+    Tensors), named after the case."""
+    def f(*args):
+        return case.fn(*[a if isinstance(a, ad.Tensor) else ad.tensor(a) for a in args])
+    f.__qualname__ = f.__name__ = case.id
+    return f
+
+
 def const(a, x):
     """A numpy constant of a case, next to x: moved to x's backend when x is a Tensor there
     (pyad never mixes backends; tests/test_array_api.py runs the cases on other arrays), a

@@ -13,7 +13,7 @@ from pyad import backend
 from pyad.hessian_free import HessianFree
 from pyad.implicit import argmin, response_jacobian
 from pyad.unrolled import checkpoint, sgd_step, unroll_sgd
-from strict_arrays import no_numpy_conversion  # noqa: F401  (autouse)
+from backend_checks import no_numpy_conversion  # noqa: F401  (autouse)
 
 RTOL = 1e-10
 RNG = np.random.default_rng(0)

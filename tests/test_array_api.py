@@ -15,8 +15,8 @@ from pyad import backend
 from pyad.backend.array_api import KERNELS as GENERIC
 from pyad.backend.cpu import CPU
 
-from op_specs import SPECS
-from strict_arrays import no_numpy_conversion  # noqa: F401  (autouse)
+from op_specs import SPECS, traced
+from backend_checks import host_leaves, no_numpy_conversion  # noqa: F401  (autouse)
 
 BACKENDS = {"cpu": CPU, "array_api": backend.backend_of(xp.asarray([0.0]))}
 CASES = [c for cases in SPECS.values() for c in cases]
@@ -117,22 +117,6 @@ def test_generic_kernel_matches_the_cpu(case, calls):
 GRAD_CASES = [c for c in CASES if c.grad]
 
 
-def traced(case):
-    def f(*args):
-        return case.fn(*[a if isinstance(a, ad.Tensor) else ad.tensor(a) for a in args])
-    return f
-
-
-def _host(tree):
-    """Every array leaf of a result on the host; strict leaves must be strict (no leak)."""
-    leaves, td = ad.tree_flatten(tree)
-    out = []
-    for leaf in leaves:
-        leaf = leaf.data if isinstance(leaf, ad.Tensor) else leaf
-        out.append(backend.to_host(leaf))
-    return out
-
-
 def _assert_same(got, want, what):
     assert len(got) == len(want), what
     for g, w in zip(got, want):
@@ -153,10 +137,10 @@ def _strict_leaves(tree, what):
 def test_value_on_strict_arrays(case, dtype):
     xs = case.inputs(dtype)
     with np.errstate(all="ignore"):
-        want = _host(case.fn(*[ad.tensor(a) for a in xs]))
+        want = host_leaves(case.fn(*[ad.tensor(a) for a in xs]))
     out = case.fn(*[ad.tensor(strict(a)) for a in xs])
     _strict_leaves(out, case.id)
-    _assert_same(_host(out), want, case.id)
+    _assert_same(host_leaves(out), want, case.id)
 
 
 def _cotangent(out, seed=1):
@@ -175,11 +159,11 @@ def test_vjp_and_jvp_on_strict_arrays(case):
     out_s, vjp_s = ad.vjp(f, *[strict(x) for x in xs])
     got = vjp_s(strict(ct))
     _strict_leaves(got, case.id)
-    _assert_same(_host(got), _host(vjp_np(ct)), f"vjp of {case.id}")
+    _assert_same(host_leaves(got), host_leaves(vjp_np(ct)), f"vjp of {case.id}")
     _, t_np = ad.jvp(f, xs, ts)
     _, t_s = ad.jvp(f, [strict(x) for x in xs], [strict(t) for t in ts])
     _strict_leaves(t_s, case.id)
-    _assert_same(_host(t_s), _host(t_np), f"jvp of {case.id}")
+    _assert_same(host_leaves(t_s), host_leaves(t_np), f"jvp of {case.id}")
 
 
 ORDER2 = [c for c in GRAD_CASES if c.order2]
@@ -199,7 +183,7 @@ def test_hvp_on_strict_arrays(case):
     want = ad.hvp(scalar, xs, vs)
     got = ad.hvp(scalar, [strict(x) for x in xs], [strict(v) for v in vs])
     _strict_leaves(got, case.id)
-    _assert_same(_host(got), _host(want), f"hvp of {case.id}")
+    _assert_same(host_leaves(got), host_leaves(want), f"hvp of {case.id}")
 
 
 JAC_CASES = [c for c in GRAD_CASES if all(int(np.prod(s)) <= 64 for s in c.shapes)]
@@ -214,7 +198,7 @@ def test_batched_jacobian_on_strict_arrays(case, mode):
     want = ad.jacobian(f, argnums=argnums, mode=mode)(*xs)
     got = ad.jacobian(f, argnums=argnums, mode=mode)(*[strict(x) for x in xs])
     _strict_leaves(got, case.id)
-    _assert_same(_host(got), _host(want), f"{mode} jacobian of {case.id}")
+    _assert_same(host_leaves(got), host_leaves(want), f"{mode} jacobian of {case.id}")
 
 
 # ------------------------------------------------- mixing backends is an error, never a copy
@@ -318,7 +302,7 @@ def test_every_transform_returns_the_input_array_type(name):
     want = TRANSFORMS[name](f, x, v)
     got = TRANSFORMS[name](f, strict(x), strict(v))
     _strict_leaves(got, name)
-    _assert_same(_host(got), _host(want), name)
+    _assert_same(host_leaves(got), host_leaves(want), name)
 
 
 def test_check_grads_checks_on_the_arrays_backend():

@@ -8,7 +8,7 @@ import pytest
 
 from pyad import backend
 from pyad.backend.array_api_updates import UPDATES as GENERIC
-from strict_arrays import no_numpy_conversion  # noqa: F401  (autouse)
+from backend_checks import no_numpy_conversion  # noqa: F401  (autouse)
 
 N_STEPS = 5
 

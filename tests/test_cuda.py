@@ -11,7 +11,8 @@ import pyad as ad
 from pyad import backend
 from pyad.backend import cuda
 
-from op_specs import SPECS
+from backend_checks import host_leaves
+from op_specs import SPECS, traced
 
 
 @pytest.fixture
@@ -85,21 +86,12 @@ def _on_gpu(a):
     return cupy.asarray(a)
 
 
-def _host(tree):
-    return [backend.to_host(leaf.data if isinstance(leaf, ad.Tensor) else leaf)
-            for leaf in ad.tree_flatten(tree)[0]]
-
-
 def _same(got, want, what, rtol=1e-10):
     assert len(got) == len(want), what
     for g, w in zip(got, want):
         assert g.shape == w.shape, f"{what}: {g.shape} != {w.shape}"
         np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * 1e-2, equal_nan=True,
                                    err_msg=what)
-
-
-def _traced(case):
-    return lambda *xs: case.fn(*[x if isinstance(x, ad.Tensor) else ad.tensor(x) for x in xs])
 
 
 @pytest.mark.gpu
@@ -110,36 +102,36 @@ def test_value_on_cuda_equals_cpu(case, dtype):
     if np.dtype(dtype) not in [np.dtype(d) for d in case.dtypes]:
         dtype = case.dtypes[0]
     xs = case.inputs(dtype)
-    want = _host(case.fn(*[ad.tensor(x) for x in xs]))
+    want = host_leaves(case.fn(*[ad.tensor(x) for x in xs]))
     got = case.fn(*[ad.tensor(_on_gpu(x)) for x in xs])
     assert all(leaf.device.startswith("cuda")
                for leaf in ad.tree_flatten(got)[0] if isinstance(leaf, ad.Tensor))
-    _same(_host(got), want, case.id, 1e-10 if np.dtype(dtype) == np.float64 else 1e-5)
+    _same(host_leaves(got), want, case.id, 1e-10 if np.dtype(dtype) == np.float64 else 1e-5)
 
 
 @pytest.mark.gpu
 @gpu
 @pytest.mark.parametrize("case", GRAD64, ids=[c.id for c in GRAD64])
 def test_vjp_jvp_hvp_on_cuda_equal_cpu(case):
-    f = _traced(case)
+    f = traced(case)
     xs = case.inputs(np.float64)
     rng = np.random.default_rng(0)
     vs = [rng.uniform(-1, 1, x.shape) for x in xs]
     out, vjp_cpu = ad.vjp(f, *xs)
     ct = rng.uniform(-1, 1, np.shape(out))
     _, vjp_gpu = ad.vjp(f, *[_on_gpu(x) for x in xs])
-    _same(_host(vjp_gpu(_on_gpu(ct))), _host(vjp_cpu(ct)), f"vjp {case.id}")
+    _same(host_leaves(vjp_gpu(_on_gpu(ct))), host_leaves(vjp_cpu(ct)), f"vjp {case.id}")
     _, t_cpu = ad.jvp(f, xs, vs)
     _, t_gpu = ad.jvp(f, [_on_gpu(x) for x in xs], [_on_gpu(v) for v in vs])
-    _same(_host(t_gpu), _host(t_cpu), f"jvp {case.id}")
+    _same(host_leaves(t_gpu), host_leaves(t_cpu), f"jvp {case.id}")
     if case.order2:
         w = rng.uniform(-1, 1, np.shape(out))
 
         def scalar(*a):
             y = f(*a)
             return ad.sum(y * ad.tensor(w if isinstance(y.data, np.ndarray) else _on_gpu(w)))
-        _same(_host(ad.hvp(scalar, [_on_gpu(x) for x in xs], [_on_gpu(v) for v in vs])),
-              _host(ad.hvp(scalar, xs, vs)), f"hvp {case.id}")
+        _same(host_leaves(ad.hvp(scalar, [_on_gpu(x) for x in xs], [_on_gpu(v) for v in vs])),
+              host_leaves(ad.hvp(scalar, xs, vs)), f"hvp {case.id}")
 
 
 @pytest.mark.gpu

@@ -8,7 +8,7 @@ import pyad as ad
 from pyad.backend.cpu import KERNELS
 from pyad.testing import _dyadic, check_grads, check_vjp
 
-from op_specs import SPECS
+from op_specs import SPECS, traced
 
 CASES = [c for cases in SPECS.values() for c in cases]
 GRAD_CASES = [c for c in CASES if c.grad]
@@ -20,14 +20,6 @@ FLOAT_FORWARD = [p for p in FORWARD if p.values[1].kind == "f"]
 
 def _ids(cases):
     return [c.id for c in cases]
-
-
-def traced(case):
-    """case.fn as a function of arrays or Tensors (numpy arrays are wrapped as Tensors)."""
-    def f(*args):
-        return case.fn(*[a if isinstance(a, ad.Tensor) else ad.tensor(a) for a in args])
-    f.__qualname__ = f.__name__ = case.id
-    return f
 
 
 def _data(out):

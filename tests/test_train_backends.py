@@ -17,7 +17,7 @@ import pytest
 import pyad as ad
 from pyad import backend
 from pyad.backend import cuda
-from strict_arrays import no_numpy_conversion  # noqa: F401  (autouse)
+from backend_checks import no_numpy_conversion  # noqa: F401  (autouse)
 
 STRICT = type(xp.asarray(0.0))
 LIKE = xp.asarray(0.0)

@@ -125,11 +125,6 @@ def kernel_for(name, arrays, impl=None):
     return kernel
 
 
-def fallback_for(name, arrays):
-    """The kernel for inputs the main kernel of `name` does not take (integer, bool)."""
-    return same_backend(name, arrays).fallbacks.get(name)
-
-
 # ------------------------------------------------------------------- creation and copies
 def zeros_like(x, dtype=None):
     return backend_of(x).zeros_like(x, dtype)

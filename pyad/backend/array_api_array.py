@@ -9,14 +9,10 @@ import math
 
 import numpy as np
 
+from pyad.backend.array_api_core import _index_array
 from pyad.backend.namespace import namespace_of as _ns
 
 
-
-
-def _index(xp, k, like):
-    """An index param (a numpy array, as the CPU gets it) as an array of like's namespace."""
-    return xp.asarray(k, device=like.device) if isinstance(k, np.ndarray) else k
 
 
 def _default_int(xp, x):
@@ -215,7 +211,7 @@ def _take_along_axis(x, indices, axis, unique):
     xp = _ns(x)
     axis %= x.ndim
     n = x.shape[axis]
-    idx = _index(xp, indices, x)
+    idx = _index_array(indices, x)
     idx = xp.where(idx < 0, idx + n, idx)
     full = np.broadcast_shapes(x.shape[:axis] + (1,) + x.shape[axis + 1:], idx.shape)
     flat = xp.broadcast_to(_along_axis_flat_index(xp, x.shape, idx, axis), full)
@@ -231,7 +227,7 @@ def _scatter_add_along_axis(g, shape, indices, axis, unique):
     xp = _ns(g)
     shape = tuple(shape)
     axis %= len(shape)
-    idx = _index(xp, indices, g)
+    idx = _index_array(indices, g)
     full = np.broadcast_shapes(g.shape, idx.shape)
     if math.prod(full) == 0 or math.prod(shape) == 0:
         return xp.zeros(shape, dtype=g.dtype, device=g.device)

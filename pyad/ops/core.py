@@ -17,13 +17,15 @@ _PYSCALARS = (int, float, bool)
 _AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
 
 
-def _t(x):
-    """Any array-like as a Tensor (Tensors pass through; arrays are wrapped, not copied)."""
-    if type(x) is Tensor:
+def _t(x, like=None):
+    """Any array-like as a Tensor (Tensors pass through; arrays are wrapped, not copied).
+    Host values (numbers, lists) become arrays on the backend of the array `like`, if given,
+    else numpy's."""
+    if type(x) is Tensor or isinstance(x, Tensor):
         return x
-    if isinstance(x, Tensor):
-        return x
-    return wrap(x if backend.is_foreign(x) else np.asarray(x))
+    if type(x) is np.ndarray or backend.is_foreign(x):
+        return wrap(x)
+    return wrap(np.asarray(x) if like is None else backend.asarray(x, like=like))
 
 
 def tensor(data: ArrayLike, dtype: DTypeLike = None, requires_grad: bool = False,
@@ -527,11 +529,9 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     >>> ad.grad(lambda x: ad.sum(ad.where(x > 1.5, x ** 2, 0.0)))(x)
     array([0., 4., 6.])
     """
-    if isinstance(condition, (bool, list, tuple)):      # host values join x's or y's backend
-        like = next((a.data if isinstance(a, Tensor) else a for a in (x, y)
-                     if isinstance(a, Tensor) or backend.is_foreign(a)), None)
-        condition = backend.asarray(condition, np.bool_, like=like)
-    cond = _t(condition).data
+    like = next((a.data if isinstance(a, Tensor) else a for a in (x, y)
+                 if isinstance(a, Tensor) or backend.is_foreign(a)), None)
+    cond = _t(condition, like).data     # a host condition joins x's or y's backend
     if backend.dtype_of(cond) != np.bool_:
         cond = backend.astype(cond, np.bool_)
     if type(x) in _PYSCALARS and type(y) in _PYSCALARS:

@@ -452,8 +452,7 @@ cdef object _array(x, dtype=None, like=None, str op="tensor"):
         else:
             return _backend.asarray(x, dtype, like)
     if _foreign(x):
-        b = _backend.backend_of(x)
-        return b.xp.asarray(x, dtype=b.dtype(dtype), copy=True)
+        return _backend.copy(x) if dtype is None else _backend.astype(x, dtype)
     return np.array(x, dtype=dtype)
 
 
@@ -712,7 +711,7 @@ cdef class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         _check_conversion(self, "np.asarray(t)")
-        if type(self.data) is not cnp.ndarray and _foreign(self.data):
+        if _foreign(self.data):
             raise TypeError(f"np.asarray(t): this tensor lives on {self.device} "
                             f"({_backend.describe(self.data)}); numpy cannot read it in place. "
                             f"Copy it to the host explicitly with t.numpy() (or t.cpu())")

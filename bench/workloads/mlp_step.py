@@ -17,8 +17,8 @@ BASELINE, REFERENCE = "numpy-gemm-floor", "numpy"
 FRAMEWORKS = {}
 
 
-def _data(case):
-    sizes, batch = SIZES[case]
+def make_data(sizes, batch):
+    """(weights, biases, x, labels) of an MLP of `sizes` at `batch`, seeded by the shape."""
     rng = np.random.default_rng(sum(sizes) + batch)
     ws = [(rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32)
           for a, b in zip(sizes[:-1], sizes[1:])]
@@ -28,7 +28,7 @@ def _data(case):
     return ws, bs, x, y
 
 
-DATA = {case: _data(case) for case in SIZES}
+DATA = {case: make_data(*SIZES[case]) for case in SIZES}
 
 
 def flat(grads):
@@ -70,13 +70,18 @@ def verify(case, fw, out):
         return
     if case not in _REF:
         _REF[case] = reference_grads(ws, bs, x, y)
+    check_blocks(out, _REF[case], f"mlp_step/{case}/{fw}")
+
+
+def check_blocks(out, reference, label):
+    """The flat gradient `out` vs the reference blocks, each to 1e-3 of its largest entry."""
     k = 0
-    for i, want in enumerate(_REF[case]):
+    for i, want in enumerate(reference):
         got = out[k:k + want.size].reshape(want.shape)
         k += want.size
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max() + 1e-12,
-                                   err_msg=f"mlp_step/{case}/{fw}: gradient block {i}")
-    assert k == out.size, f"mlp_step/{case}/{fw}: {out.size} gradient entries, expected {k}"
+                                   err_msg=f"{label}: gradient block {i}")
+    assert k == out.size, f"{label}: {out.size} gradient entries, expected {k}"
 
 
 @framework(FRAMEWORKS, "pyad", needs=["pyad"])

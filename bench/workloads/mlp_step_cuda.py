@@ -9,7 +9,7 @@ parameter, copied to the GPU by the loss's kernels; torch gets them on the GPU."
 import numpy as np
 
 from bench.workloads import framework
-from bench.workloads.mlp_step import LR, flat, reference_grads
+from bench.workloads.mlp_step import LR, check_blocks, flat, make_data, reference_grads
 
 SIZES = {"M": ((784, 512, 512, 10), 128), "L": ((1024, 2048, 2048, 10), 256),
          "XL": ((4096, 4096, 4096, 10), 1024)}
@@ -22,14 +22,7 @@ _DATA, _REF = {}, {}
 def data(case):
     """(weights, biases, x, labels) of `case`, drawn as mlp_step draws its own (made once)."""
     if case not in _DATA:
-        sizes, batch = SIZES[case]
-        rng = np.random.default_rng(sum(sizes) + batch)
-        ws = [(rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32)
-              for a, b in zip(sizes[:-1], sizes[1:])]
-        bs = [np.zeros(b, np.float32) for b in sizes[1:]]
-        x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
-        y = rng.integers(0, sizes[-1], batch)
-        _DATA[case] = ws, bs, x, y
+        _DATA[case] = make_data(*SIZES[case])
     return _DATA[case]
 
 
@@ -37,13 +30,7 @@ def verify(case, fw, out):
     """Each gradient block vs a float64 backward on the host, to 1e-3 of its largest entry."""
     if case not in _REF:
         _REF[case] = reference_grads(*data(case))
-    k = 0
-    for i, want in enumerate(_REF[case]):
-        got = out[k:k + want.size].reshape(want.shape)
-        k += want.size
-        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max() + 1e-12,
-                                   err_msg=f"mlp_step_cuda/{case}/{fw}: gradient block {i}")
-    assert k == out.size, f"mlp_step_cuda/{case}/{fw}: {out.size} gradient entries, expected {k}"
+    check_blocks(out, _REF[case], f"mlp_step_cuda/{case}/{fw}")
 
 
 @framework(FRAMEWORKS, "pyad-cuda", needs=["pyad", "cupy", "array_api_compat"], gpu="cupy")

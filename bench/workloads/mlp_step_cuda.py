@@ -6,7 +6,6 @@ The weights, batch, learning rate and gradient check are mlp_step's (M is the ve
 M case). Both frameworks run full float32 GEMMs (no TF32: CuPy's default, and set for torch).
 pyad gets its labels as a host (numpy) array, its documented form: they are a kernel
 parameter, copied to the GPU by the loss's kernels; torch gets them on the GPU."""
-import numpy as np
 
 from bench.workloads import framework
 from bench.workloads.mlp_step import LR, check_blocks, flat, make_data, reference_grads

@@ -115,6 +115,8 @@ def main(argv=None):
     p.add_argument("--env", action="append", metavar="KEY=VALUE",
                    help="set in every worker, e.g. --env OPENBLAS_NUM_THREADS=1")
     p.add_argument("--json", help="also write all results here")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="also draw the results here (needs matplotlib: the examples extra)")
     args = p.parse_args(argv)
     report = {"machine": machine(), "workloads": {}}
     report["machine"]["env"] = " ".join(args.env or ()) or None
@@ -152,6 +154,10 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
+    if args.plot:
+        from bench.plot import plot
+        plot(report, args.plot)
+        print(f"plot written to {args.plot}")
 
 
 if __name__ == "__main__":

@@ -142,6 +142,12 @@ PYAD_CLONES void bin_vs(const T* __restrict a, T b, T* __restrict o, npy_intp n)
     for (npy_intp i = 0; i < n; ++i) o[i] = Op::f(a[i], b);
 }
 
+// Same-shape operands, one block of a fused program (the loop binary_entry runs on them).
+template <class Op, class T>
+void bin_block(const void* a, const void* b, void* y, npy_intp n, double, double) {
+    bin_vv<Op, T>((const T*)a, (const T*)b, (T*)y, n);
+}
+
 // Inner row: element stride of each input is 1 (contiguous) or 0 (broadcast).
 template <class Op, class T>
 inline void bin_row(const T* a, bool va, const T* b, bool vb, T* o, npy_intp n) {
@@ -262,10 +268,12 @@ PyObject* binary_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwname
 }  // namespace
 
 #define DEF_SCALAR(NAME, WHAT) \
-    def_fast<map_entry<1, 1, NAME##_op>>(m, #NAME, #NAME "(x, c, out=None)\n--\n\nElementwise " WHAT " for a Python float c.")
+    (register_map<1, 1, NAME##_op>(), \
+     def_fast<map_entry<1, 1, NAME##_op>>(m, #NAME, #NAME "(x, c, out=None)\n--\n\nElementwise " WHAT " for a Python float c."))
 #define DEF_BINARY(NAME) \
-    def_fast<binary_entry<NAME##_op>>(m, #NAME, #NAME "(a, b, out=None)\n--\n\nElementwise " #NAME \
-        " with broadcasting; shapes broadcast like numpy's.")
+    (register_block({#NAME, 2, 0, &bin_block<NAME##_op, float>, &bin_block<NAME##_op, double>}), \
+     def_fast<binary_entry<NAME##_op>>(m, #NAME, #NAME "(a, b, out=None)\n--\n\nElementwise " #NAME \
+        " with broadcasting; shapes broadcast like numpy's."))
 
 void bind_elementwise(py::module_& m) {
     PYAD_DEF_UNARY(exp); PYAD_DEF_UNARY(log); PYAD_DEF_UNARY(log1p);
@@ -281,6 +289,8 @@ void bind_elementwise(py::module_& m) {
     DEF_SCALAR(rdiv_scalar, "c / x");
     DEF_SCALAR(rpow_scalar, "c ** x");
     def_fast<pow_scalar_entry>(m, "pow_scalar", "pow_scalar(x, c, out=None)\n--\n\nElementwise x ** c for a Python float c.");
+    register_map<1, 2, clip_op>();
+    register_map<2, 2, clip_backward_op>();
     def_fast<map_entry<1, 2, clip_op>>(m, "clip", "clip(x, lo, hi, out=None)\n--\n\nElementwise min(max(x, lo), hi); "
                                                    "pass +-inf for a missing bound. NaN propagates.");
     def_fast<map_entry<2, 2, clip_backward_op>>(

@@ -67,6 +67,27 @@ inline void map_run(const void* a, const void* b, void* y, npy_intp n, double p0
     });
 }
 
+// One block of a same-shape op for the fused programs of ad.compile (fused.cpp): the loop the
+// op's own kernel runs, so a fused result is bitwise the op's. Registered beside each kernel.
+using BlockFn = void (*)(const void* a, const void* b, void* y, npy_intp n, double p0, double p1);
+struct BlockKernel {
+    const char* name;
+    int nin, npar;           // array inputs (1 or 2), float parameters (0 to 2)
+    BlockFn f32, f64;
+};
+void register_block(const BlockKernel& k);
+
+template <int NIN, class Op, class T>
+void map_block(const void* a, const void* b, void* y, npy_intp n, double p0, double p1) {
+    if constexpr (NIN == 1) map1_range<Op, T>((const T*)a, (T*)y, n, (T)p0, (T)p1);
+    else map2_loop<Op, T>((const T*)a, (const T*)b, (T*)y, n, (T)p0, (T)p1);
+}
+
+template <int NIN, int NPAR, class Op>
+inline void register_map() {
+    register_block({Op::name, NIN, NPAR, &map_block<NIN, Op, float>, &map_block<NIN, Op, double>});
+}
+
 // Python entry: Op::args lists the argument names (arrays first, then NPAR floats, then "out").
 template <int NIN, int NPAR, class Op>
 PyObject* map_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -113,6 +134,8 @@ PyObject* map_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) 
 // Registration (inside a bind_* function, with its module `m`); the docstrings start with the
 // signature so that inspect.signature() works on the kernel.
 #define PYAD_DEF_UNARY(NAME) \
-    def_fast<map_entry<1, 0, NAME##_op>>(m, #NAME, #NAME "(x, out=None)\n--\n\nElementwise " #NAME "(x).")
+    (register_map<1, 0, NAME##_op>(), \
+     def_fast<map_entry<1, 0, NAME##_op>>(m, #NAME, #NAME "(x, out=None)\n--\n\nElementwise " #NAME "(x)."))
 #define PYAD_DEF_BACKWARD(NAME, SAVED, FORMULA) \
-    def_fast<map_entry<2, 0, NAME##_op>>(m, #NAME, #NAME "(g, " SAVED ", out=None)\n--\n\n" FORMULA ", one pass.")
+    (register_map<2, 0, NAME##_op>(), \
+     def_fast<map_entry<2, 0, NAME##_op>>(m, #NAME, #NAME "(g, " SAVED ", out=None)\n--\n\n" FORMULA ", one pass."))

@@ -11,6 +11,7 @@ void bind_losses(py::module_& m);
 void bind_optimizers(py::module_& m);
 void bind_threads(py::module_& m);
 void bind_allocator(py::module_& m);
+void bind_fused(py::module_& m);
 }  // namespace pyad
 
 PYBIND11_MODULE(_C, m) {
@@ -29,4 +30,5 @@ PYBIND11_MODULE(_C, m) {
     pyad::bind_optimizers(m);
     pyad::bind_threads(m);
     pyad::bind_allocator(m);
+    pyad::bind_fused(m);      // after the kernels, which register their fusible blocks
 }

@@ -21,8 +21,8 @@ from pyad.ops import custom  # noqa: E402
 from pyad.ops.custom import custom_primitive  # noqa: E402
 from pyad.engine import pytree  # noqa: E402
 from pyad.engine.pytree import tree_flatten, tree_map, tree_unflatten  # noqa: E402
-from pyad.transforms import (check_grads, gnvp, grad, hessian, hvp, hvp_fn, jacobian,  # noqa: E402
-                             jvp, linearize, value_and_grad, vjp)
+from pyad.transforms import (CompileWarning, check_grads, compile, gnvp, grad,  # noqa: E402
+                             hessian, hvp, hvp_fn, jacobian, jvp, linearize, value_and_grad, vjp)
 from pyad.linalg.vectors import ravel_pytree, vdot  # noqa: E402
 from pyad.transforms import planner, testing  # noqa: E402
 from pyad.train import data, datasets, hessian_free, init, losses, nn, optim  # noqa: E402
@@ -89,6 +89,7 @@ __all__ = [
     "set_num_threads", "get_num_threads", "grad", "value_and_grad", "vjp", "jvp", "linearize",
     "JvpTrace",
     "hvp", "hvp_fn", "jacobian", "hessian", "gnvp", "vdot", "custom_primitive", "check_grads",
+    "compile", "CompileWarning",
     "save", "load", "device_put", "cuda", "nn", "optim", "losses", "data", "datasets", "init",
     "curvature", "implicit", "planner", "unrolled",
     "tree_flatten", "tree_unflatten", "tree_map", "ravel_pytree",

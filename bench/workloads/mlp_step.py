@@ -63,7 +63,7 @@ _REF = {}
 def verify(case, fw, out):
     """Each gradient block vs float64 to 1e-3 of that block's largest entry (float32 sums)."""
     ws, bs, x, y = DATA[case]
-    if fw == "numpy-gemm-floor":  # no gradient: the first forward GEMM, x @ W1
+    if fw.endswith("gemm-floor"):  # no gradient: the first forward GEMM, x @ W1
         want = x.astype(np.float64) @ ws[0].astype(np.float64)
         np.testing.assert_allclose(out.reshape(want.shape), want, rtol=1e-3,
                                    atol=1e-4 * np.abs(want).max(), err_msg=f"mlp_step/{case}/{fw}")
@@ -85,15 +85,17 @@ def check_blocks(out, reference, label):
 
 
 @framework(FRAMEWORKS, "pyad", needs=["pyad"])
-def _pyad():
+def _pyad(compiled=False):
     """nn.MLP + nn.softmax_cross_entropy + loss.backward() + optim.SGD.step()."""
+    import pyad as ad
     from pyad import nn, optim
     cases = {}
     for case, (sizes, _) in SIZES.items():
         ws, bs, x, y = DATA[case]
         model = nn.MLP(sizes, activation="relu", seed=0)
-        model.load_state_dict({f"{2 * i}.{k}": v for i, (w, b) in enumerate(zip(ws, bs))
-                               for k, v in (("weight", w), ("bias", b))})
+        start = {f"{2 * i}.{k}": v for i, (w, b) in enumerate(zip(ws, bs))
+                 for k, v in (("weight", w), ("bias", b))}
+        model.load_state_dict(start)
         opt = optim.SGD(model.parameters(), lr=LR)
 
         def step(model=model, opt=opt, x=x, y=y):
@@ -102,12 +104,38 @@ def _pyad():
             loss.backward()
             opt.step()
             return loss
+        if compiled:
+            step = ad.compile(step)
+            step(), step()                  # record and check, outside the timing
+            model.load_state_dict(start)    # in place: the checked step starts where eager does
 
         def check(step=step, model=model):
             step()
             return flat(p.grad.data for p in model.parameters())
         cases[case] = (step, check)
     return cases
+
+
+@framework(FRAMEWORKS, "pyad-compiled", needs=["pyad"])
+def _pyad_compiled():
+    """As `pyad`, the step wrapped in ad.compile (recorded twice, then replayed)."""
+    return _pyad(compiled=True)
+
+
+@framework(FRAMEWORKS, "pyad-compiled-openblas", needs=["pyad"])
+def _pyad_compiled_openblas():
+    """As `pyad-compiled`, on numpy's OpenBLAS (the install without the mkl wheel)."""
+    import os
+    os.environ["PYAD_BLAS"] = "openblas"
+    return _pyad(compiled=True)
+
+
+@framework(FRAMEWORKS, "pyad-openblas", needs=["pyad"])
+def _pyad_openblas():
+    """As `pyad`, on numpy's OpenBLAS (PYAD_BLAS=openblas): the install without the mkl wheel."""
+    import os
+    os.environ["PYAD_BLAS"] = "openblas"
+    return _pyad()
 
 
 @framework(FRAMEWORKS, "pyad-value_and_grad", needs=["pyad"])
@@ -307,7 +335,7 @@ def _numpy():
 
 
 @framework(FRAMEWORKS, "numpy-gemm-floor", needs=["numpy"])
-def _floor():
+def _floor(matmul=np.matmul):
     """The step's GEMMs alone, into preallocated outputs: 3 forward, 3 weight-gradient and 2
     input-gradient GEMMs (the first layer needs no input gradient). No elementwise work."""
     cases = {}
@@ -321,12 +349,44 @@ def _floor():
 
         def gemms(ws=ws, hs=hs, gws=gws, ds=ds, ins=ins):
             for a, w, h in zip(ins, ws, hs):
-                np.matmul(a, w, out=h)
-            np.matmul(hs[1].T, hs[2], out=gws[2])      # dz stands in as hs[2] (same shape)
-            np.matmul(hs[2], ws[2].T, out=ds[1])
-            np.matmul(hs[0].T, ds[1], out=gws[1])
-            np.matmul(ds[1], ws[1].T, out=ds[0])
-            np.matmul(ins[0].T, ds[0], out=gws[0])
+                matmul(a, w, out=h)
+            matmul(hs[1].T, hs[2], out=gws[2])      # dz stands in as hs[2] (same shape)
+            matmul(hs[2], ws[2].T, out=ds[1])
+            matmul(hs[0].T, ds[1], out=gws[1])
+            matmul(ds[1], ws[1].T, out=ds[0])
+            matmul(ins[0].T, ds[0], out=gws[0])
             return hs[0]
         cases[case] = gemms
     return cases
+
+
+@framework(FRAMEWORKS, "mkl-gemm-floor", needs=["numpy"])
+def _mkl_floor():
+    """The same GEMMs through MKL's cblas_sgemm (the `mkl` wheel's runtime, its own threads)."""
+    return _floor(mkl_matmul())
+
+
+def mkl_matmul():
+    """out = a @ b for 2-D float32 arrays (C order or transposed views) by MKL's cblas_sgemm."""
+    import ctypes
+    import glob
+    import sys
+    found = sorted(glob.glob(f"{sys.prefix}/lib/libmkl_rt.so*"))
+    if not found:
+        raise RuntimeError("no MKL runtime: pip install mkl")
+    lib = ctypes.CDLL(found[0])
+    sgemm = lib.cblas_sgemm
+    f, i, p = ctypes.c_float, ctypes.c_int, ctypes.c_void_p
+    sgemm.argtypes = [i, i, i, i, i, i, f, p, i, p, i, f, p, i]
+    sgemm.restype = None
+
+    def layout(a):          # (trans, leading dimension) of a row-major operand
+        return (111, a.strides[0] // 4) if a.flags.c_contiguous else (112, a.strides[1] // 4)
+
+    def matmul(a, b, out):
+        (ta, lda), (tb, ldb) = layout(a), layout(b)
+        m, k = a.shape
+        sgemm(101, ta, tb, m, b.shape[1], k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb,
+              0.0, out.ctypes.data, out.shape[1])
+        return out
+    return matmul

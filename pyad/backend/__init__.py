@@ -260,6 +260,19 @@ def optimizer_update(name, like=None):
 UPDATES = CPU.updates   # the CPU's, by name
 
 
+_FUSIBLE = _C.fusible_kernels()     # {name: (id, array inputs, float params)}
+fused_map = _C.fused_map            # fused_map(*inputs, program): see fusible()
+
+
+def fusible(fn):
+    """(kernel id, array inputs, float parameters) when the kernel function fn (a primitive's
+    CPU kernel, as _select picks it) may run inside a fused elementwise program
+    (``fused_map``, ad.compile's fusion), else None."""
+    name = getattr(fn, "__name__", None)
+    info = _FUSIBLE.get(name)
+    return info if info is not None and fn is getattr(_C.kernels, name, None) else None
+
+
 def set_num_threads(n):
     """Threads for the compiled kernels (OpenMP); BLAS keeps its own setting."""
     _C.set_num_threads(int(n))

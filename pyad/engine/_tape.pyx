@@ -43,6 +43,8 @@ cdef Arith _ADD, _SUBTRACT, _MULTIPLY
 cdef Primitive _NEGATIVE
 cdef object _batched_jvp = None  # rules run on a batch of tangents (pyad.ops.batching)
 cdef object _batched_vjp = None
+cdef object _capture = None       # ad.compile's recorder while it records a program, else None
+cdef unsigned long _capture_thread = 0    # the thread it records (other threads run eagerly)
 
 
 def _install(ops_module, *, add, subtract, multiply, negative, batched_jvp, batched_vjp):
@@ -452,6 +454,17 @@ cdef object _array(x, dtype=None, like=None, str op="tensor"):
         else:
             return _backend.asarray(x, dtype, like)
     if _foreign(x):
+        out = _backend.copy(x) if dtype is None else _backend.astype(x, dtype)
+    else:
+        out = np.array(x, dtype=dtype)
+    if _capture is not None and _capturing():
+        _capture.derived(_copy_as, [x], (dtype,), out)
+    return out
+
+
+def _copy_as(x, dtype):
+    """A copy of x with dtype (None: x's), on x's backend: ad.tensor(x)'s step in a program."""
+    if _foreign(x):
         return _backend.copy(x) if dtype is None else _backend.astype(x, dtype)
     return np.array(x, dtype=dtype)
 
@@ -545,6 +558,11 @@ cdef class Tensor:
             return self._grad
 
         def __set__(self, value):
+            if _capture is not None and _capturing():
+                raise RuntimeError(
+                    "ad.compile: assigning t.grad inside a compiled function would not be "
+                    "replayed; clear gradients with optimizer.zero_grad() or model.zero_grad() "
+                    "(replayed steps), or outside the compiled function")
             if value is None:
                 self._grad = None
                 return
@@ -665,6 +683,7 @@ cdef class Tensor:
         array([1., 2.])
         """
         _check_conversion(self, "t.numpy()")
+        _check_capture("t.numpy()")
         return self.data if type(self.data) is cnp.ndarray else _backend.to_host(self.data)
 
     def item(self, *index):
@@ -692,6 +711,7 @@ cdef class Tensor:
         >>> ad.tensor([[1.0, 2.0], [3.0, 4.0]]).item(1, 0)
         3.0
         """
+        _check_capture("t.item()")
         return self.data.item(*index)
 
     def detach(self):
@@ -711,6 +731,7 @@ cdef class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         _check_conversion(self, "np.asarray(t)")
+        _check_capture("np.asarray(t)")
         if _foreign(self.data):
             raise TypeError(f"np.asarray(t): this tensor lives on {self.device} "
                             f"({_backend.describe(self.data)}); numpy cannot read it in place. "
@@ -729,15 +750,19 @@ cdef class Tensor:
             yield self[i]
 
     def __bool__(self):
+        _check_capture("bool(t) (an `if` on a tensor's value)")
         return bool(self.data)
 
     def __float__(self):
+        _check_capture("float(t)")
         return float(self.data)
 
     def __int__(self):
+        _check_capture("int(t)")
         return int(self.data)
 
     def __index__(self):
+        _check_capture("using a tensor as an index")
         return self.data.__index__()
 
     def __hash__(self):
@@ -1196,6 +1221,7 @@ cdef class Tensor:
         >>> ad.tensor([0.0, 3.0, 0.0, 1.0]).nonzero()
         (array([1, 3]),)
         """
+        _check_capture("t.nonzero()")
         if type(self.data) is cnp.ndarray:
             return np.nonzero(self.data)
         return _backend.namespace(self.data).nonzero(self.data)
@@ -1213,6 +1239,7 @@ cdef class Tensor:
         >>> ad.tensor([[1.0, 2.0]]).tolist()
         [[1.0, 2.0]]
         """
+        _check_capture("t.tolist()")
         return self.data.tolist()
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -1322,6 +1349,158 @@ cdef inline bint _maybe_tracked(Tensor t, bint explicit_tapes):
     return t._requires_grad or (explicit_tapes and (t._uid != 0 or t._more is not None))
 
 
+# ------------------------------------------------------------- program capture (ad.compile)
+# While ad.compile records a call, every array a kernel makes is reported to its recorder
+# (pyad.transforms.compile): what ran, on which arrays, with which params. Work done outside
+# the kernels is reported as a whole: a host step (backward() handing out .grad, an optimizer
+# step) is replayed as the same Python call; a derived array (ad.tensor(x), a label check) as
+# the function that made it. Reading a value into Python would bake it into the program, so
+# that raises. The replay runs the recorded steps with run_program, without any tracing.
+cdef inline bint _capturing():
+    return _capture is not None and PyThread_get_thread_ident() == _capture_thread
+
+
+def capturing():
+    """Whether ad.compile records a program on this thread now."""
+    return _capturing()
+
+
+def set_capture(recorder):
+    """Make recorder (None: nobody) the one kernels report to on this thread; returns the
+    one it replaces."""
+    global _capture, _capture_thread
+    previous = _capture
+    _capture = recorder
+    _capture_thread = PyThread_get_thread_ident()
+    return previous
+
+
+cdef void _capture_op(Primitive prim, list datas, tuple params, out, tuple args) except *:
+    # args: the Tensors whose arrays datas are (a parameter's array is read from its
+    # Tensor at each replay, so an optimizer or load_state_dict may replace it)
+    if PyThread_get_thread_ident() == _capture_thread:
+        _capture.op(prim, datas, params, out, args)
+
+
+cdef void _check_capture(str how) except *:
+    if _capture is not None and _capturing():
+        raise RuntimeError(
+            f"ad.compile: {how} reads a tensor's value into Python while a compiled function "
+            f"is recorded, so the replayed program could not recompute it (as under jax.jit). "
+            f"Return the tensor from the function and read it outside, or keep the work in "
+            f"pyad functions")
+
+
+def host_step(fn, *args):
+    """fn(*args); while ad.compile records, one step of the program: the replay calls fn again
+    with the same arguments (program arrays among them replaced by their new values), and
+    the kernels fn runs are not recorded one by one. For work on state outside the program
+    (an optimizer's update of its parameters and buffers)."""
+    if not _capturing():
+        return fn(*args)
+    recorder = _capture
+    recorder.host(fn, args)
+    set_capture(None)
+    try:
+        return fn(*args)
+    finally:
+        set_capture(recorder)
+
+
+def derived(fn, arrays, tuple params=()):
+    """fn(*arrays, *params): an array made from arrays by code outside the kernels (a label
+    check, a cast), recorded while ad.compile records, so the replay makes it again."""
+    out = fn(*arrays, *params)
+    if _capture is not None and _capturing():
+        _capture.derived(fn, list(arrays), params, out)
+    return out
+
+
+@cython.final
+cdef class Step:
+    """One step of a recorded program (see run_program)."""
+    cdef readonly object fn        # the kernel or Python function to call
+    cdef readonly Primitive prim   # a row's step: its kernel is re-chosen when `select`
+    cdef readonly tuple ins        # value slots of the inputs
+    cdef readonly tuple params     # the trailing arguments (a program's arrays in them: Slot)
+    cdef readonly Py_ssize_t out   # the output's slot; -1: none (host steps)
+    cdef readonly bint select      # choose the kernel per call (_select: copies, dtypes)
+    cdef readonly bint resolve     # params or args hold Slot references to resolve
+    cdef readonly bint host        # a host step: fn(*args) with args resolved (nested lists)
+    cdef public tuple frees        # slots no later step reads: dropped after this one
+
+    def __init__(self, fn, prim, tuple ins, tuple params, Py_ssize_t out, bint select,
+                 bint resolve, bint host, tuple frees=()):
+        self.fn, self.prim, self.ins, self.params, self.out = fn, prim, ins, params, out
+        self.select, self.resolve, self.host, self.frees = select, resolve, host, frees
+
+
+@cython.final
+cdef class Slot:
+    """A reference to a program value inside a step's params or a host step's arguments."""
+    cdef readonly Py_ssize_t index
+
+    def __init__(self, Py_ssize_t index):
+        self.index = index
+
+    def __repr__(self):
+        return f"Slot({self.index})"
+
+    def __eq__(self, other):
+        return type(other) is Slot and (<Slot>other).index == self.index
+
+    def __hash__(self):
+        return hash(("Slot", self.index))
+
+
+cdef object _resolve(x, list vals):
+    if type(x) is Slot:
+        return vals[(<Slot>x).index]
+    if type(x) is list:
+        return [_resolve(v, vals) for v in <list>x]
+    if type(x) is tuple:
+        return tuple([_resolve(v, vals) for v in <tuple>x])
+    return x
+
+
+def run_program(list steps, list vals):
+    """Run a recorded program: vals holds each slot's array (inputs and constants set, the
+    rest None); each step computes its output slot from its input slots, and drops the
+    values no later step reads."""
+    cdef Step st
+    cdef Py_ssize_t n, i, s
+    cdef list datas
+    for step in steps:
+        st = <Step>step
+        if st.host:
+            st.fn(*_resolve(st.params, vals))
+        else:
+            n = len(st.ins)
+            params = _resolve(st.params, vals) if st.resolve else st.params
+            if n == 1 and not st.select:
+                out = st.fn(vals[<Py_ssize_t>st.ins[0]], *params)
+            elif n == 2 and not st.select:
+                out = st.fn(vals[<Py_ssize_t>st.ins[0]], vals[<Py_ssize_t>st.ins[1]], *params)
+            else:
+                datas = [vals[<Py_ssize_t>st.ins[i]] for i in range(n)]
+                fn = _select(st.prim, datas) if st.select else st.fn
+                out = fn(*datas, *params)
+            if (st.prim is not None and type(out) is not cnp.ndarray
+                    and isinstance(out, cnp.generic)):
+                out = np.asarray(out)       # as _bind: numpy ufuncs return 0-d scalars
+            vals[st.out] = out
+        for s in st.frees:
+            vals[s] = None
+
+
+def select_kernel(Primitive prim, list datas):
+    """(the function _select picks for these arrays, whether it changed any of them)."""
+    before = list(datas)
+    fn = _select(prim, datas)
+    changed = any(a is not b for a, b in zip(before, datas))
+    return fn, changed
+
+
 # ---------------------------------------------------------------------------- bind
 cdef inline bint _kernel_ready(d):
     """A C-contiguous, aligned, native-byte-order float32/float64 numpy array: what the C++
@@ -1428,6 +1607,8 @@ cdef Tensor _bind(Primitive prim, tuple args, tuple params):
         data = np.asarray(data)       # numpy ufuncs turn 0-d results into scalars
     out.data = data
     out._is_leaf = True
+    if _capture is not None:
+        _capture_op(prim, [(<Tensor>a).data for a in args], params, data, args)
     if not prim.differentiable:
         st = _state()
         if st.n_active:
@@ -1502,7 +1683,11 @@ cdef Tensor _bind_deferred(_ThreadState st, Primitive prim, tuple args, tuple pa
 cdef void _materialize(_ThreadState st) except *:
     out, prim, args, params = st.pending
     st.pending = None
-    (<Tensor>out).data = _run(<Primitive>prim, <tuple>args, <tuple>params)
+    data = _run(<Primitive>prim, <tuple>args, <tuple>params)
+    (<Tensor>out).data = data
+    if _capture is not None:
+        _capture_op(<Primitive>prim, [(<Tensor>a).data for a in <tuple>args], <tuple>params,
+                    data, <tuple>args)
 
 
 cdef inline Tensor _as_input(x):
@@ -1877,9 +2062,12 @@ cdef class Tape:
                 s = rec.in_slot(k)
                 datas.append(vals[s] if s >= 0 and vals[s] is not None
                              else (<Tensor>rec.args[k]).data)
+            logged = list(datas) if _capture is not None else None
             out = _select(rec.prim, datas)(*datas, *rec.params)
             if type(out) is not cnp.ndarray and isinstance(out, cnp.generic):
                 out = np.asarray(out)
+            if logged is not None:
+                _capture_op(rec.prim, logged, rec.params, out, rec.args)
             vals[rec.out_slot] = out
         result = []
         for o in outputs:
@@ -2212,14 +2400,30 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
         tape._watch_one(y)
         leaves.append(y)
     grads = tape._sweep([y], [gradient], leaves, retain)
+    arrays = [None if g is None else (<Tensor>g).data for g in grads]
+    if _capture is not None and _capturing():
+        # replayed as one step, on the leaves that get a gradient (the tape may hold others
+        # from earlier work, which the first call's backward() meets and later ones do not)
+        given = [k for k in range(len(arrays)) if arrays[k] is not None]
+        host_step(_hand_out_grads, [leaves[k] for k in given], [arrays[k] for k in given])
+    else:
+        _hand_out_grads(leaves, arrays)
+    if not retain:
+        if tape.n_freed < len(tape.records):
+            _free_dead_records(tape)
+        if tape.n_freed == len(tape.records):    # nothing live: start a fresh implicit tape
+            st.tapes[0] = Tape(_implicit=True)
+
+
+def _hand_out_grads(list leaves, list arrays):
+    """backward()'s last part: add each leaf's gradient array (None: none) into its .grad."""
     cdef Tensor leaf
     cdef set handed_out = set()
     for k in range(len(leaves)):
         leaf = <Tensor>leaves[k]
-        g = grads[k]
-        if g is None:
+        gd = arrays[k]
+        if gd is None:
             continue
-        gd = (<Tensor>g).data
         if leaf._grad is None:
             # a fresh array the sweep made is handed over as is; views, read-only broadcasts
             # and arrays shared with another leaf are copied
@@ -2231,11 +2435,6 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
                 leaf._grad = _wrap(_array(gd, leaf.data.dtype))
         else:
             leaf._grad = _wrap((<Tensor>leaf._grad).data + gd)
-    if not retain:
-        if tape.n_freed < len(tape.records):
-            _free_dead_records(tape)
-        if tape.n_freed == len(tape.records):    # nothing live: start a fresh implicit tape
-            st.tapes[0] = Tape(_implicit=True)
 
 
 cdef inline void _free_record(Tape tape, _Record rec):

@@ -25,6 +25,9 @@ class TreeDef:
         return (isinstance(other, TreeDef) and self.kind == other.kind
                 and self.meta == other.meta and self.children == other.children)
 
+    def __hash__(self):          # a dict key (ad.compile keys its programs by input structure)
+        return hash((self.kind, self.meta, self.children))
+
     def __repr__(self):
         if self.kind == "leaf":
             return "*"

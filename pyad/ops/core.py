@@ -441,6 +441,12 @@ def negative(x: ArrayLike) -> Tensor:
     return bind(_P.negative, _t(x))
 
 
+def _clip_array(x, lo, hi):
+    """numpy's clip on any backend, keeping an integer array's dtype."""
+    xp = backend.namespace(x)
+    return xp.asarray(xp.clip(x, lo, hi))
+
+
 def clip(x: ArrayLike, a_min: Optional[ArrayLike] = None,
          a_max: Optional[ArrayLike] = None) -> Tensor:
     """Limit x to [a_min, a_max] (``np.clip``); differentiable.
@@ -482,9 +488,8 @@ def clip(x: ArrayLike, a_min: Optional[ArrayLike] = None,
         return bind(_P.clip, x, params=(lo, hi))
     if not _is_float(x) and not any(_tape.is_tracked(b) for b in (a_min, a_max)):
         # integer or bool x: not differentiable, and numpy's dtype (int stays int)
-        xp = backend.namespace(x.data)
-        return wrap(xp.asarray(xp.clip(x.data, *[b.data if isinstance(b, Tensor) else b
-                                                 for b in (a_min, a_max)])))
+        bounds = [b.data if isinstance(b, Tensor) else b for b in (a_min, a_max)]
+        return wrap(_tape.derived(_clip_array, [x.data] + bounds))
     for bound in (a_min, a_max):
         if bound is not None:
             _check_broadcast("clip", x.shape, np.shape(bound))
@@ -649,7 +654,8 @@ def astype(x: ArrayLike, dtype: DTypeLike) -> Tensor:
     if now == dtype:
         return x
     if dtype.kind != "f" or now.kind != "f":
-        return wrap(backend.astype(x.data, dtype))    # to or from non-float: not differentiable
+        # to or from non-float: not differentiable (a derived step when ad.compile records)
+        return wrap(_tape.derived(backend.astype, [x.data], (dtype,)))
     return bind(_P.astype, x, params=(dtype,))
 
 

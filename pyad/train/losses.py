@@ -5,7 +5,7 @@ import numpy as np
 
 from pyad import backend
 from pyad.ops import core as ops
-from pyad.engine._tape import Tensor, bind
+from pyad.engine._tape import Tensor, bind, derived
 from pyad._typing import ArrayLike
 
 __all__ = ["softmax_cross_entropy", "mse_loss", "binary_cross_entropy_with_logits",
@@ -24,17 +24,23 @@ def _reduce(name, per_item, reduction):
     raise ValueError(f"pyad.{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _labels(name, lab, logits):
-    """Integer class labels (a numpy array) as int64 of logits.shape[:-1], checked for range."""
-    if lab.shape != logits.shape[:-1]:
+def _labels(name, lab, logits_shape):
+    """Integer class labels (a numpy array) as int64 of logits_shape[:-1], checked for range."""
+    if lab.shape != logits_shape[:-1]:
         raise ValueError(f"pyad.{name}: labels of shape {lab.shape} do not match logits of "
-                         f"shape {logits.shape} (expected {logits.shape[:-1]})")
-    n_classes = logits.shape[-1]
+                         f"shape {logits_shape} (expected {logits_shape[:-1]})")
+    n_classes = logits_shape[-1]
     if lab.size and (lab.min() < 0 or lab.max() >= n_classes):
         bad = lab.min() if lab.min() < 0 else lab.max()
         raise IndexError(f"pyad.{name}: label {bad} is out of range for {n_classes} classes "
                          f"(labels must lie in [0, {n_classes}))")
     return np.ascontiguousarray(lab, dtype=np.int64)     # the kernel reads a flat buffer
+
+
+def _flat_labels(target, name, logits_shape):
+    """Labels of any backend as the checked flat int64 host array a kernel takes (a derived
+    step of a compiled program: the range check runs at every replay)."""
+    return _labels(name, backend.to_host(target), logits_shape).reshape(-1)
 
 
 def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,
@@ -91,9 +97,9 @@ def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,
     if backend.dtype_of(target).kind in "iub" and target.shape != z.shape:
         # integer labels are a kernel param, a numpy index array on every backend (their
         # range check reads them too): labels of another backend are copied to the host
-        lab = _labels("softmax_cross_entropy", backend.to_host(target), z)
+        lab = derived(_flat_labels, [target], ("softmax_cross_entropy", z.shape))
         flat = ops.reshape(z, (-1, z.shape[-1]))
-        per = bind(prims.softmax_cross_entropy, flat, params=(lab.reshape(-1),))
+        per = bind(prims.softmax_cross_entropy, flat, params=(lab,))
         per = ops.reshape(per, z.shape[:-1])
     else:
         if target.shape != z.shape:

@@ -8,8 +8,9 @@ import numpy as np
 
 from pyad import backend
 from pyad.train import init as _init
+from pyad.train.optim import clear_grads
 from pyad.ops import core as ops
-from pyad.engine._tape import Tensor
+from pyad.engine._tape import Tensor, host_step
 from pyad._typing import ArrayLike, DTypeLike, Seed
 from pyad.train.losses import (binary_cross_entropy_with_logits, mse_loss,  # noqa: F401
                          softmax_cross_entropy)
@@ -207,8 +208,7 @@ class Module:
         >>> model.bias.grad is None
         True
         """
-        for p in self.parameters():
-            p.grad = None
+        host_step(clear_grads, list(self.parameters()))     # replayed as one step
 
     def to(self, device: str) -> Module:
         """Move every parameter to `device` (``"cpu"``, ``"cuda"``, ``"cuda:N"``), in place:

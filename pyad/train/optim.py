@@ -9,7 +9,7 @@ import numpy as np
 
 from pyad import backend
 from pyad.backend import optimizer_update
-from pyad.engine._tape import Tensor
+from pyad.engine._tape import Tensor, host_step
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "HessianFree", "StepLR",
            "CosineAnnealingLR", "LinearWarmup", "LambdaLR"]
@@ -58,6 +58,12 @@ def _state_buffer(v, like):
             return backend.astype(v, dtype)          # already there: a copy in like's dtype
         v = backend.to_host(v)                        # an explicit copy through the host
     return backend.to_backend(np.array(v, dtype=dtype, order="C"), like)
+
+
+def clear_grads(params):
+    """Set every tensor's .grad to None (zero_grad's work; one replayed step under ad.compile)."""
+    for p in params:
+        p.grad = None
 
 
 class Optimizer:
@@ -130,8 +136,7 @@ class Optimizer:
         >>> w.grad is None
         True
         """
-        for p in self.params:
-            p.grad = None
+        host_step(clear_grads, self.params)     # ad.compile replays it as one step
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place (one fused kernel each).
@@ -155,6 +160,9 @@ class Optimizer:
         >>> w
         tensor([0.46, 0.92], requires_grad=True)
         """
+        host_step(self._step)      # ad.compile replays the whole update as one step
+
+    def _step(self):
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence, Tuple, Union
 import numpy as np
 
 from pyad import backend
-from pyad.engine._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
+from pyad.engine._tape import JvpTrace, Tape, Tensor, derived, is_tracked, sweep, wrap
 from pyad._typing import PyTree
 from pyad.engine.pytree import tree_flatten, tree_unflatten
 
@@ -51,8 +51,12 @@ def _unbox(t, like):
         return t
     data = t.data if isinstance(t, Tensor) else t
     if isinstance(like, (numbers.Number, np.generic)) and np.ndim(data) == 0:
-        return data[()]
+        return derived(_scalar, [data])
     return data
+
+
+def _scalar(a):
+    return a[()]
 
 
 def _prepare(fn_name, args, argnums):
@@ -98,7 +102,7 @@ def _fresh(results, *callers):
     for a in results:
         if isinstance(a, np.ndarray):
             if not a.flags.writeable or id(_root(a)) in taken:
-                a = np.array(a)
+                a = derived(np.array, [a])
             taken.add(id(_root(a)))
         out.append(a)
     return out
@@ -432,14 +436,14 @@ def _replay(fn_name, linear, seeds, sources, leaves, dots):
     source and of its shape, by replaying the tape `linear` (see Tape.replay)."""
     values = []
     for v, s in zip(leaves, sources):
-        a = backend.asarray(v.data if isinstance(v, Tensor) else v, backend.dtype_of(s.data),
-                            like=s.data, op=fn_name)
+        a = derived(backend.asarray, [v.data if isinstance(v, Tensor) else v],
+                    (backend.dtype_of(s.data), s.data, fn_name))
         if a.shape != s.shape:
             raise ValueError(f"pyad.{fn_name}: tangent of shape {a.shape} for a primal of "
                              f"shape {s.shape}")
         values.append(a)
     outs = iter(linear.replay(seeds, values, [d for d in dots if d is not None]))
-    return [None if d is None else wrap(backend.copy(next(outs))) for d in dots]
+    return [None if d is None else wrap(derived(backend.copy, [next(outs)])) for d in dots]
 
 
 def jvp(fun: Callable[..., Any], primals: Sequence[PyTree],

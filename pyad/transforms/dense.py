@@ -7,7 +7,7 @@ import numpy as np
 
 from pyad import backend
 from pyad.ops import core as ops
-from pyad.engine._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
+from pyad.engine._tape import JvpTrace, Tape, Tensor, derived, is_tracked, sweep, wrap
 from pyad.engine.pytree import tree_flatten, tree_unflatten
 from pyad.transforms.core import _prepare, grad
 from pyad._typing import PyTree
@@ -116,9 +116,13 @@ def _columns_last(t, n_in, out_shape, in_shape):
         moved = ops.transpose(t, tuple(range(1, nd + 1)) + (0,))
         return ops.reshape(moved, out_shape + in_shape)
     data = t.data if isinstance(t, Tensor) else t
+    return derived(_move_columns_last, [data], (out_shape + in_shape,))
+
+
+def _move_columns_last(data, shape):
     if isinstance(data, np.ndarray):
-        return np.ascontiguousarray(np.moveaxis(data, 0, -1)).reshape(out_shape + in_shape)
-    return _reshape(backend.namespace(data).moveaxis(data, 0, -1), out_shape + in_shape)
+        return np.ascontiguousarray(np.moveaxis(data, 0, -1)).reshape(shape)
+    return _reshape(backend.namespace(data).moveaxis(data, 0, -1), shape)
 
 
 def _reshape(a, shape):
@@ -161,10 +165,13 @@ def _jacobian_fwd(fun, args, sources):
 def _concat(parts):
     if any(is_tracked(p) for p in parts):
         return ops.concatenate(parts, axis=0)
-    datas = [p.data for p in parts]
+    return wrap(derived(_concat_arrays, [p.data for p in parts]))
+
+
+def _concat_arrays(*datas):
     if isinstance(datas[0], np.ndarray):
-        return wrap(np.concatenate(datas, axis=0))
-    return wrap(backend.namespace(datas[0]).concat(datas, axis=0))
+        return np.concatenate(datas, axis=0)
+    return backend.namespace(datas[0]).concat(datas, axis=0)
 
 
 def _record(fun, args, sources):
@@ -254,4 +261,5 @@ def hessian(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., PyTree]:
 def _unbox_block(block, shape):
     if is_tracked(block):
         return ops.reshape(block, shape)
-    return _reshape(backend.as_array(block.data if isinstance(block, Tensor) else block), shape)
+    return derived(_reshape, [backend.as_array(block.data if isinstance(block, Tensor) else block)],
+                   (shape,))

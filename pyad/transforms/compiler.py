@@ -1,0 +1,573 @@
+"""ad.compile: record the kernels a function runs, once per argument signature, and replay them."""
+from __future__ import annotations
+
+import functools
+import struct
+import threading
+import warnings
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+
+from pyad import backend
+from pyad.engine import _tape
+from pyad.engine._tape import Slot, Step, Tensor, run_program, select_kernel, wrap
+from pyad.engine.pytree import tree_flatten, tree_unflatten
+
+__all__ = ["compile", "Compiled", "CompileWarning"]
+
+MAX_SIGNATURES = 32      # past this many programs for one function, warn (a changing number argument)
+
+# what a program slot holds
+_INPUT = 0       # an argument's array (a Tensor argument's .data, or the array passed)
+_TENSOR = 1      # a Tensor argument itself (backward() hands it a .grad)
+_CONST = 2       # an array the kernels did not make, the same in every call (a constant)
+_STATE = 3       # the array of a Tensor from outside the arguments (a parameter): re-read per call
+_MADE = 4        # a kernel's (or a derived step's) output
+
+
+_INSTR = struct.Struct("<4i2d")      # one fused_map instruction: kernel, a, b, dst, p0, p1
+
+
+class CompileWarning(UserWarning):
+    """ad.compile(debug=True) reports each recording, and why, with this warning.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> f = ad.compile(lambda x: ad.exp(x), debug=True)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = f(np.zeros(2))
+    >>> str(caught[0].message)
+    'ad.compile: recording <lambda> (first call) for ndarray float64[2] on cpu'
+    """
+
+
+def _is_array(x):
+    return type(x) is np.ndarray or isinstance(x, np.ndarray) or backend.is_foreign(x)
+
+
+def _array_key(a):
+    """What a recorded program assumes of an array: its type, shape, dtype, device and layout
+    (a C-contiguous array goes to the kernels as is; another one is copied first)."""
+    if type(a) is np.ndarray or isinstance(a, np.ndarray):
+        f = a.flags
+        return (type(a), a.shape, a.dtype.str, f.c_contiguous, f.f_contiguous, f.aligned)
+    return (type(a), tuple(a.shape), str(a.dtype), backend.device_of(a))
+
+
+def _leaf_key(x):
+    if isinstance(x, Tensor):
+        return ("tensor", _array_key(x.data), x.requires_grad)
+    if _is_array(x):
+        return ("array", _array_key(x))
+    if isinstance(x, float) and x != x:
+        return ("nan", type(x))
+    try:
+        hash(x)
+    except TypeError:
+        return ("object", id(x))        # unhashable: by identity
+    return ("value", type(x), x)        # numbers, strings, None: each value its own program
+
+
+def _signature(leaves):
+    """The cache key of a call: every leaf's key, and which leaves share one array."""
+    first, aliases = {}, []
+    for i, x in enumerate(leaves):
+        if isinstance(x, Tensor) or _is_array(x):
+            obj = x.data if isinstance(x, Tensor) else x
+            aliases.append(first.setdefault(id(obj), i))
+    return tuple(_leaf_key(x) for x in leaves), tuple(aliases)
+
+
+def _describe(x):
+    if isinstance(x, Tensor):
+        return f"Tensor {x.data.dtype}{list(x.shape)} on {x.device}"
+    if _is_array(x):
+        return f"{type(x).__name__} {x.dtype}{list(x.shape)} on {backend.device_of(x)}"
+    return repr(x) if len(repr(x)) < 40 else type(x).__name__
+
+
+def _slots_in(x, found):
+    """Add the slots Slot references in x (nested tuples and lists) name to found."""
+    if type(x) is Slot:
+        found.append(x.index)
+    elif type(x) in (tuple, list):
+        for v in x:
+            _slots_in(v, found)
+    return found
+
+
+class _Recorder:
+    """The steps of one call, reported by the engine (see _tape.set_capture) while it runs."""
+
+    def __init__(self, leaves):
+        self.values = []        # each slot's value (kept alive: the ids below stay unique)
+        self.kinds = []
+        self.tensors = []       # a _STATE slot's Tensor (else None)
+        self.slot_of = {}       # id(array or Tensor argument) -> its latest slot
+        self.steps = []         # (kind, fn, prim, ins, params, out, select, resolve)
+        self.loads = []         # (slot, leaf index, kind) for the arguments
+        for i, x in enumerate(leaves):
+            if isinstance(x, Tensor):
+                if id(x.data) not in self.slot_of:
+                    self.loads.append((self._new(x.data, _INPUT), i, _INPUT))
+                self.loads.append((self._new(x, _TENSOR), i, _TENSOR))
+            elif _is_array(x) and id(x) not in self.slot_of:
+                self.loads.append((self._new(x, _INPUT), i, _INPUT))
+
+    def _new(self, value, kind, tensor=None):
+        self.values.append(value)
+        self.kinds.append(kind)
+        self.tensors.append(tensor)
+        s = len(self.values) - 1
+        self.slot_of[id(value)] = s
+        return s
+
+    def _array_slot(self, a, tensor=None):
+        s = self.slot_of.get(id(a))
+        if s is not None:
+            return s
+        if tensor is not None and tensor.data is a:
+            return self._new(a, _STATE, tensor)
+        return self._new(a, _CONST)
+
+    def _refs(self, x):
+        """x with the arrays in it (nested tuples and lists) replaced by Slot references."""
+        t = type(x)
+        if t is tuple or t is list:
+            return t(self._refs(v) for v in x)
+        if t is Tensor:
+            s = self.slot_of.get(id(x))
+            return Slot(s) if s is not None else x      # an argument, or an object from outside
+        if id(x) in self.slot_of or _is_array(x):
+            return Slot(self._array_slot(x))
+        return x
+
+    # --- what the engine reports
+    def op(self, prim, datas, params, out, args):
+        ins = tuple(self._array_slot(d, args[k] if args is not None and k < len(args) else None)
+                    for k, d in enumerate(datas))
+        fn, changed = select_kernel(prim, list(datas))
+        refs = self._refs(params)
+        self.steps.append(("op", fn, prim, ins, refs, self._new(out, _MADE), changed,
+                           bool(_slots_in(refs, []))))
+
+    def derived(self, fn, arrays, params, out):
+        if not any(_is_array(a) or id(a) in self.slot_of for a in arrays):
+            return          # made from Python values alone: a constant where it is used
+        refs = self._refs(tuple(arrays) + tuple(params))
+        self.steps.append(("derived", fn, None, (), refs, self._new(out, _MADE), False, True))
+
+    def host(self, fn, args):
+        self.steps.append(("host", fn, None, (), self._refs(tuple(args)), -1, False, True))
+
+    def finish(self, out):
+        leaves, self.out_tree = tree_flatten(out)
+        self.outs = []
+        for x in leaves:
+            s = self.slot_of.get(id(x))
+            if isinstance(x, Tensor):
+                if s is not None and self.kinds[s] == _TENSOR:
+                    self.outs.append(("same", s))
+                else:
+                    self.outs.append(("tensor", self._array_slot(x.data)))
+            elif s is not None or _is_array(x):
+                self.outs.append(("value", self._array_slot(x)))
+            else:
+                self.outs.append(("const", x))
+
+
+def _same(a, b):
+    """Whether two recorded params or host arguments are the same."""
+    if type(a) is not type(b):
+        return False
+    if type(a) in (tuple, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if a is b or type(a) is Slot and a == b:
+        return True
+    if isinstance(a, Tensor) or _is_array(a):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:       # objects without a truthful ==: only themselves
+        return False
+
+
+def _equal_values(a, b):
+    """Whether two constant arrays hold the same values (NaNs equal)."""
+    if a is b:
+        return True
+    if not (_is_array(a) and _is_array(b)):
+        return _same(a, b)
+    if _array_key(a)[:3] != _array_key(b)[:3]:
+        return False
+    if backend.is_foreign(a):
+        if backend.device_of(a) != backend.device_of(b):
+            return False
+        a, b = backend.to_host(a), backend.to_host(b)
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _step_name(step):
+    kind, fn, prim = step[:3]
+    what = prim.name if prim is not None else getattr(fn, "__qualname__", repr(fn))
+    return f"{'kernel' if kind == 'op' else kind + ' step'} {what}"
+
+
+def _fusible(step, values):
+    """(kernel id, array inputs) when a step is a same-shape elementwise kernel fused_map runs
+    (on C-contiguous float arrays of its output's shape and dtype), else None."""
+    kind, fn, prim, ins, params, out, select, resolve = step
+    if kind != "op" or select or resolve:
+        return None
+    info = backend.fusible(fn)
+    if info is None:
+        return None
+    kid, nin, npar = info
+    if len(ins) != nin or len(params) != npar or any(type(p) not in (float, int) for p in params):
+        return None
+    o = values[out]
+    if type(o) is not np.ndarray or o.dtype not in (np.float32, np.float64):
+        return None
+    for s in ins:
+        v = values[s]
+        if (type(v) is not np.ndarray or v.shape != o.shape or v.dtype != o.dtype
+                or not (v.flags.c_contiguous and v.flags.aligned and v.dtype.isnative)):
+            return None
+    return kid, nin
+
+
+def _fuse(steps, values, out_slots):
+    """Steps with each run of consecutive same-shape elementwise kernels, where every output
+    but the last feeds only the next kernel, replaced by one fused_map call: one pass over
+    the data in cache-sized blocks instead of one per kernel (tanh(0.9 * h + 0.1) is one call,
+    a tanh chain's whole backward another). Each block runs the kernels' own loops, so the
+    results are bitwise the unfused ones."""
+    uses = {}
+    for step in steps:
+        for s in step[3] + tuple(_slots_in(step[4], [])):
+            uses[s] = uses.get(s, 0) + 1
+    for s in out_slots:
+        uses[s] = uses.get(s, 0) + 1
+    fused, run = [], []
+
+    def close_run():
+        if len(run) > 1:
+            fused.append(_fused_step(run))
+        else:
+            fused.extend(step for step, _ in run)
+        run.clear()
+
+    for step in steps:
+        info = _fusible(step, values)
+        if info is None:
+            close_run()
+            fused.append(step)
+            continue
+        if run:
+            head = run[-1][0][5]
+            if (head not in step[3] or uses.get(head, 0) != step[3].count(head)
+                    or values[step[5]].dtype != values[head].dtype):
+                close_run()
+        run.append((step, info))
+    close_run()
+    return fused
+
+
+def _fused_step(run):
+    """One fused_map step for a run of (step, (kernel id, inputs)): its outside inputs, in
+    order, then a program whose registers alternate (each kernel reads the one before)."""
+    inputs, code, head = [], [], None
+    for j, (step, (kid, nin)) in enumerate(run):
+        refs = []
+        for s in step[3]:
+            if j and s == head:
+                refs.append(-1 - ((j - 1) % 2))        # the previous kernel's register
+            else:
+                if s not in inputs:
+                    inputs.append(s)
+                refs.append(inputs.index(s))
+        refs += [0] * (2 - len(refs))
+        params = [float(p) for p in step[4]] + [0.0] * (2 - len(step[4]))
+        code.append([kid, refs[0], refs[1], -1 if j == len(run) - 1 else j % 2] + params)
+        head = step[5]
+    n_in = len(inputs)
+    for ins in code:                        # register r is operand n_in + r
+        ins[1], ins[2] = [n_in - 1 - r if r < 0 else r for r in ins[1:3]]
+    program = b"".join(_INSTR.pack(*ins) for ins in code)
+    return ("op", backend.fused_map, None, tuple(inputs), (program,), run[-1][0][5], False, False)
+
+
+class _Program:
+    """A checked recording, ready to replay: the second call's steps, verified against the
+    first's, with dead steps dropped and each value freed after its last use."""
+
+    def __init__(self, name, first, second):
+        self._check(name, first, second)
+        kinds, values = list(second.kinds), second.values
+        state = []
+        for s, kind in enumerate(kinds):
+            if kind == _STATE and first.tensors[s] is not second.tensors[s]:
+                kinds[s] = _CONST       # a Tensor made in each call around a constant array
+            elif kind == _STATE:
+                state.append((s, second.tensors[s]))
+                if second.tensors[s].data is not values[s]:
+                    raise RuntimeError(
+                        f"ad.compile({name}): code pyad does not record replaced a tensor's "
+                        f"array during the call (t.data = ...), so a replay would not repeat "
+                        f"it. Update parameters with a pyad optimizer (its step is replayed), "
+                        f"or outside the compiled function")
+        out_slots = {o[1] for o in second.outs if o[0] != "const"}
+        needed, kept = set(out_slots), []
+        for step in reversed(second.steps):          # dead-code elimination
+            if step[0] == "host" or step[5] in needed:
+                kept.append(step)
+                needed.update(step[3])
+                needed.update(_slots_in(step[4], []))
+        kept.reverse()
+        kept = _fuse(kept, values, out_slots)
+        last_use = {}
+        for j, step in enumerate(kept):
+            for s in step[3] + tuple(_slots_in(step[4], [])):
+                last_use[s] = j
+        frees = [[] for _ in kept]
+        for s, j in last_use.items():
+            if kinds[s] == _MADE and s not in out_slots:
+                frees[j].append(s)
+        self.steps = [Step(fn, prim, ins, params, out, select, resolve, kind == "host",
+                           tuple(frees[j]))
+                      for j, (kind, fn, prim, ins, params, out, select, resolve)
+                      in enumerate(kept)]
+        self.template = [values[s] if kinds[s] == _CONST and s in needed else None
+                         for s in range(len(values))]
+        self.loads = second.loads
+        self.state = [(s, t, t.data, _array_key(t.data)) for s, t in state]
+        self.outs, self.out_tree = second.outs, second.out_tree
+        self.n_recorded, self.n_kept = len(second.steps), len(kept)
+
+    @staticmethod
+    def _check(name, first, second):
+        """The first two calls must do the same work, or the program is not one program."""
+        if len(first.steps) != len(second.steps) or len(first.values) != len(second.values):
+            for i, (a, b) in enumerate(zip(first.steps, second.steps)):
+                if not _same(a[:4], b[:4]):
+                    break
+            else:
+                i = min(len(first.steps), len(second.steps))
+            raise RuntimeError(
+                f"ad.compile({name}): the first two calls with one argument signature ran "
+                f"different steps ({len(first.steps)} and {len(second.steps)}; they part at "
+                f"step {i}), so there is no single program to replay. Data-dependent Python "
+                f"control flow (an `if` or loop on values computed outside pyad) or Python "
+                f"state that changes between calls does this: move it out of the compiled "
+                f"function, or leave the function uncompiled")
+        for i, (a, b) in enumerate(zip(first.steps, second.steps)):
+            if a[0] != b[0] or a[1] != b[1] or a[2] is not b[2] or a[3] != b[3] \
+                    or a[5] != b[5] or a[6] != b[6] or not _same(a[4], b[4]):
+                raise RuntimeError(
+                    f"ad.compile({name}): step {i} differs between the first two calls "
+                    f"({_step_name(a)}, then {_step_name(b)}, or its parameters changed: a "
+                    f"Python number or shape computed from changing state), so a replay "
+                    f"would repeat the first. Pass changing numbers as arrays or tensors, or "
+                    f"keep them out of the compiled function")
+        if first.kinds != second.kinds and any(
+                (x == _MADE) != (y == _MADE) or (x in (_INPUT, _TENSOR)) != (y in (_INPUT, _TENSOR))
+                for x, y in zip(first.kinds, second.kinds)):
+            raise RuntimeError(f"ad.compile({name}): the first two calls read different "
+                               f"arrays; there is no single program to replay")
+        for s, (k1, k2) in enumerate(zip(first.kinds, second.kinds)):
+            if k2 == _STATE and k1 == _STATE and first.tensors[s] is second.tensors[s]:
+                continue
+            if k2 in (_CONST, _STATE) and not _equal_values(first.values[s],
+                                                            second.values[s]):
+                reader = next((_step_name(st) for st in second.steps
+                               if s in st[3] or s in _slots_in(st[4], [])), "the output")
+                raise RuntimeError(
+                    f"ad.compile({name}): {reader} reads an array made outside pyad's "
+                    f"kernels (by numpy, a random draw, or Python state) whose values changed "
+                    f"between the first two calls, so a replay would reuse a stale copy. Pass "
+                    f"it as an argument of the compiled function, or compute it with pyad "
+                    f"functions")
+        if len(first.outs) != len(second.outs) or first.out_tree != second.out_tree or any(
+                not _same(a, b) for a, b in zip(first.outs, second.outs)):
+            raise RuntimeError(f"ad.compile({name}): the first two calls returned different "
+                               f"structures or constants; there is no single program")
+
+    def state_ok(self):
+        """The parameters' arrays still have the shapes, dtypes, devices and layouts the
+        program was recorded with (a new array object is checked once)."""
+        for k, (s, t, last, key) in enumerate(self.state):
+            d = t.data
+            if d is not last:
+                if _array_key(d) != key:
+                    return False
+                self.state[k] = (s, t, d, key)
+        return True
+
+    def run(self, leaves):
+        vals = list(self.template)
+        for s, i, kind in self.loads:
+            x = leaves[i]
+            vals[s] = x if kind == _TENSOR else (x.data if isinstance(x, Tensor) else x)
+        for s, t, _, _ in self.state:
+            vals[s] = t.data
+        run_program(self.steps, vals)
+        out = []
+        for how, v in self.outs:
+            if how == "tensor":
+                out.append(wrap(vals[v]))
+            elif how == "const":
+                out.append(v)
+            else:
+                out.append(vals[v])
+        return tree_unflatten(self.out_tree, out)
+
+
+class Compiled:
+    """A function compiled by :func:`pyad.compile` (call it as the function)."""
+
+    def __init__(self, fn, debug=False):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.debug = debug
+        self._programs = {}     # signature -> the first call's _Recorder, then its _Program
+        self._lock = threading.Lock()
+        self.recordings = 0     # calls recorded so far (two per signature)
+
+    def __repr__(self):
+        return f"<pyad compiled {getattr(self.fn, '__qualname__', self.fn)!r}: " \
+               f"{sum(type(p) is _Program for p in self._programs.values())} program(s)>"
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self.__call__, obj)
+
+    @property
+    def programs(self):
+        """The replayable programs, one per argument signature: (steps recorded, calls each
+        replay makes after dropping dead kernels and fusing elementwise runs)."""
+        return [(p.n_recorded, p.n_kept) for p in self._programs.values() if type(p) is _Program]
+
+    def __call__(self, *args, **kwargs):
+        if _tape.capturing() or _tape.active_tapes():
+            # inside another compiled function or a transform: part of that recording
+            return self.fn(*args, **kwargs)
+        leaves, treedef = tree_flatten((args, kwargs))
+        key = (treedef, _signature(leaves))
+        entry, why = self._programs.get(key), None
+        if type(entry) is _Program:
+            if entry.state_ok():
+                return entry.run(leaves)
+            del self._programs[key]
+            entry, why = None, ("a tensor it reads from outside its arguments changed shape, "
+                                "dtype, device or layout")
+        if not self._lock.acquire(blocking=False):
+            return self.fn(*args, **kwargs)           # another thread records: run eagerly
+        try:
+            return self._record(key, entry, leaves, args, kwargs, why)
+        finally:
+            self._lock.release()
+
+    def _name(self):
+        return getattr(self.fn, "__qualname__", repr(self.fn))
+
+    def _warn(self, why, leaves):
+        if self.debug:
+            sig = ", ".join(_describe(x) for x in leaves) or "no arguments"
+            warnings.warn(f"ad.compile: recording {self._name()} ({why}) for {sig}",
+                          CompileWarning, stacklevel=4)
+
+    def _record(self, key, first, leaves, args, kwargs, why=None):
+        if first is None:
+            n_programs = len(self._programs)
+            self._warn(why or ("first call" if n_programs == 0 else
+                               f"new argument signature; {n_programs} recorded before"), leaves)
+            if n_programs == MAX_SIGNATURES:
+                warnings.warn(f"ad.compile: {self._name()} has been recorded for "
+                              f"{MAX_SIGNATURES} argument signatures; a Python number argument "
+                              f"that changes every call records a program each time (pass it "
+                              f"as a 0-d array instead)", CompileWarning, stacklevel=3)
+        else:
+            self._warn("second call: checking the first recording", leaves)
+        recorder = _Recorder(leaves)
+        previous = _tape.set_capture(recorder)
+        try:
+            out = self.fn(*args, **kwargs)
+            recorder.finish(out)
+        finally:
+            _tape.set_capture(previous)
+        self.recordings += 1
+        if first is None:
+            self._programs[key] = recorder
+        else:
+            self._programs.pop(key)
+            self._programs[key] = _Program(self._name(), first, recorder)
+        return out
+
+
+def compile(fn: Optional[Callable[..., Any]] = None, *,
+            debug: bool = False) -> Union[Compiled, Callable[[Callable[..., Any]], Compiled]]:
+    """Compile a function: record the kernels it runs once per argument signature, then
+    replay them without Python tracing, tapes or dispatch.
+
+    The first call with a signature (the arguments' pytree structure; each array's shape,
+    dtype, device and layout; the values of Python numbers and other non-array arguments)
+    runs eagerly and records every kernel call; the second runs eagerly again, records, and
+    checks it did the same work; later calls replay the recorded program. The replay calls
+    the same kernels on the same kinds of arrays in the same order, so its results are
+    bitwise equal to eager calls. Kernels whose results are unused are dropped, and every
+    intermediate array is freed right after its last use. Steps that update state outside
+    the function are replayed as calls: ``loss.backward()`` handing out ``.grad``,
+    ``optimizer.step()`` and ``zero_grad()`` (the learning rate is read at each replay), so a
+    whole training step compiles. Tensors the function reads from outside its arguments (a
+    model's parameters) are re-read at each call; if one changes shape, dtype, device or
+    layout, the function is recorded again.
+
+    Parameters
+    ----------
+    fn : callable
+        The function; its arguments and results are pytrees of Tensors, arrays and Python
+        values. Used as ``@ad.compile`` or ``@ad.compile(debug=True)`` too.
+    debug : bool, default False
+        Warn (CompileWarning) at every recording, saying why (first call, a new signature).
+
+    Returns
+    -------
+    Compiled
+        Call it as fn. Its results are untracked Tensors or arrays (differentiate inside
+        it: ``ad.compile(ad.grad(f))``, or ``loss.backward()`` in the step).
+
+    Raises
+    ------
+    RuntimeError
+        Inside the recorded calls, when the function reads a tensor's value into Python
+        (``float(t)``, ``t.item()``, ``if t > 0``, ``t.numpy()``) or assigns ``t.grad``;
+        at the second call, when the two calls ran different steps (data-dependent control
+        flow) or read an array made outside pyad whose values changed (numpy random
+        draws, Python state): the replay could not reproduce either.
+
+    Notes
+    -----
+    Python control flow is fixed at recording: a branch on anything but the signature is
+    the caller's responsibility (as under jax.jit). Work done outside pyad (numpy on
+    ``t.data``, in-place writes to ``t.data``, printing) is not replayed. Inside a transform
+    (``ad.grad(compiled)``) or another compiled function, the function runs eagerly as part
+    of the outer recording.
+
+    Examples
+    --------
+    >>> @ad.compile
+    ... def f(x):
+    ...     return ad.sum(ad.tanh(x) * 2.0)
+    >>> x = np.array([0.5, -1.0])
+    >>> [float(f(x)) for _ in range(3)] == [float(ad.sum(ad.tanh(x) * 2.0))] * 3
+    True
+    >>> f.programs       # per signature: (kernels recorded, calls replayed; tanh and * fused)
+    [(3, 2)]
+    """
+    if fn is None:
+        return functools.partial(compile, debug=debug)
+    if not callable(fn):
+        raise TypeError(f"pyad.compile: expected a function, got {type(fn).__name__}")
+    return Compiled(fn, debug=debug)

@@ -1,0 +1,300 @@
+"""ad.compile: replays bitwise equal to eager calls (training steps, HVPs, Jacobians), new
+recordings on new signatures, the errors for what a replay cannot repeat, flat memory."""
+import gc
+import struct
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import pyad as ad
+from pyad import nn, optim
+
+RNG = np.random.default_rng(11)
+X = RNG.standard_normal((96, 12)).astype(np.float32)
+Y = RNG.integers(0, 4, 96)
+
+
+def batches(n, size=16):
+    for i in range(n):
+        lo = (i * size) % (len(X) - size)
+        yield X[lo:lo + size], Y[lo:lo + size]
+
+
+def training_step(opt_name):
+    model = nn.MLP([12, 24, 24, 4], activation="relu", seed=3)
+    if opt_name == "sgd":
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    else:
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.softmax_cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return model, opt, step
+
+
+def same_bits(a, b):
+    a = a.numpy() if isinstance(a, ad.Tensor) else np.asarray(a)
+    b = b.numpy() if isinstance(b, ad.Tensor) else np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("opt_name", ["sgd", "adam"])
+def test_training_step_replays_bitwise_equal_to_eager(opt_name):
+    m_eager, opt_eager, eager = training_step(opt_name)
+    m_comp, opt_comp, step = training_step(opt_name)
+    compiled = ad.compile(step)
+    for i, (x, y) in enumerate(batches(8)):
+        if i == 5:                       # a schedule changes lr: the replayed update reads it
+            opt_eager.lr = opt_comp.lr = opt_eager.lr / 2
+        assert same_bits(eager(x, y), compiled(x, y)), f"loss differs at step {i}"
+        for p, q in zip(m_eager.parameters(), m_comp.parameters()):
+            assert same_bits(p.data, q.data) and same_bits(p.grad, q.grad)
+    assert compiled.recordings == 2 and len(compiled.programs) == 1
+    recorded, kept = compiled.programs[0]
+    assert kept == recorded > 20
+
+
+def test_hvp_and_hvp_fn_replay_bitwise():
+    w0 = RNG.standard_normal((5, 3))
+
+    def loss(w, x):
+        return ad.sum(ad.tanh(x @ w) ** 2)
+
+    x = RNG.standard_normal((7, 5))
+    hvp = ad.compile(lambda w, v: ad.hvp(lambda w: loss(w, x), (w,), (v,)))
+    for _ in range(4):
+        w, v = w0 + RNG.standard_normal(w0.shape), RNG.standard_normal(w0.shape)
+        assert same_bits(hvp(w, v), ad.hvp(lambda w: loss(w, x), (w,), (v,)))
+    apply = ad.hvp_fn(lambda w: loss(w, x), w0)
+    compiled = ad.compile(apply)
+    for _ in range(4):
+        v = RNG.standard_normal(w0.shape)
+        assert same_bits(compiled(v), apply(v))
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_jacobian_replays_bitwise(mode):
+    A = RNG.standard_normal((4, 3))
+    jac = ad.jacobian(lambda x: ad.sin(A @ x) * x[0], mode=mode)
+    compiled = ad.compile(jac)
+    for _ in range(4):
+        x = RNG.standard_normal(3)
+        assert same_bits(compiled(x), jac(x))
+
+
+def test_grad_of_a_python_number_and_pytree_outputs():
+    f = ad.compile(ad.grad(lambda s: s * s * 3.0))
+    assert [f(2.0) for _ in range(3)] == [12.0] * 3       # one program per number value
+    assert f(4.0) == 24.0 and len(f.programs) == 1 and f.recordings == 3
+
+    @ad.compile
+    def many(x):
+        return {"y": ad.exp(x), "n": 3, "both": (ad.multiply(x, 2.0), ad.sum(x))}
+    for _ in range(3):
+        x = RNG.standard_normal(4)
+        out = many(x)
+        assert out["n"] == 3 and same_bits(out["y"], np.exp(x))
+        assert same_bits(out["both"][1], ad.sum(x))
+
+
+def test_unused_kernels_are_dropped():
+    @ad.compile
+    def f(x):
+        ad.exp(x) * 2.0             # computed, never used
+        return ad.tanh(x)
+    for _ in range(3):
+        x = RNG.standard_normal(3)
+        assert same_bits(f(x), ad.tanh(x))
+    assert f.programs == [(3, 1)]
+
+
+def test_new_shape_dtype_or_aliasing_records_again_and_debug_says_so():
+    f = ad.compile(lambda a, b: ad.sum(ad.multiply(a, b)), debug=True)
+    x, y = RNG.standard_normal(3), RNG.standard_normal(3)
+    with pytest.warns(ad.CompileWarning, match="first call"):
+        f(x, y)
+    with pytest.warns(ad.CompileWarning, match="second call"):
+        f(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert same_bits(f(y, x), ad.sum(ad.multiply(y, x)))    # replayed: no warning
+    with pytest.warns(ad.CompileWarning, match="new argument signature"):
+        f(RNG.standard_normal(5), RNG.standard_normal(5))
+    with pytest.warns(ad.CompileWarning, match="new argument signature"):
+        f(x.astype(np.float32), y.astype(np.float32))
+    with pytest.warns(ad.CompileWarning, match="new argument signature"):
+        f(x, x)                                          # the same array twice
+    with pytest.warns(ad.CompileWarning, match="second call"):
+        f(x, x)
+    z = RNG.standard_normal(3)
+    assert same_bits(f(z, z), ad.sum(ad.multiply(z, z)))
+    assert same_bits(f(z, y), ad.sum(ad.multiply(z, y)))
+
+
+def test_a_parameter_changing_dtype_records_again():
+    model = nn.MLP([12, 8, 4], activation="tanh", seed=1)
+    compiled = ad.compile(lambda x: model(x), debug=True)
+    x = X[:5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            compiled(x)
+    for p in model.parameters():
+        p.data = p.data.astype(np.float64)
+    with pytest.warns(ad.CompileWarning, match="changed shape, dtype"):
+        out = compiled(x)
+    assert out.dtype == np.float64 and same_bits(out, model(x))
+
+
+def test_reads_into_python_raise_while_recording():
+    def bad_float(x):
+        return float(ad.sum(x))
+
+    def bad_if(x):
+        y = ad.sum(x)
+        return x if y > 0 else -x
+
+    def bad_item(x):
+        return ad.sum(x).item()
+    for fn, what in [(bad_float, r"float\(t\)"), (bad_if, r"bool\(t\)"), (bad_item, r"t\.item\(\)")]:
+        with pytest.raises(RuntimeError, match=f"ad.compile: {what}"):
+            ad.compile(fn)(np.ones(3))
+    w = ad.tensor(np.ones(3), requires_grad=True)
+
+    def clears_grad_by_hand(x):
+        w.grad = None
+        return ad.sum(w * x)
+    with pytest.raises(RuntimeError, match="assigning t.grad.*zero_grad"):
+        ad.compile(clears_grad_by_hand)(np.ones(3))
+    assert float(ad.sum(ad.ones(2))) == 2.0             # capture ended: reads work again
+
+
+def test_values_made_outside_pyad_that_change_raise_at_the_second_call():
+    rng = np.random.default_rng(0)
+
+    @ad.compile
+    def noisy(x):
+        return x + ad.tensor(rng.standard_normal(3))     # a numpy random draw each call
+    noisy(np.ones(3))
+    with pytest.raises(RuntimeError, match="changed between the first two calls"):
+        noisy(np.ones(3))
+
+    scale = [1.0]
+
+    @ad.compile
+    def scaled(x):
+        return ad.multiply(x, scale[0])                 # a Python number from outside
+    scaled(np.ones(3))
+    scale[0] = 2.0
+    with pytest.raises(RuntimeError, match="parameters changed"):
+        scaled(np.ones(3))
+
+    @ad.compile
+    def branchy(x):
+        if x.sum() > 0:                      # data-dependent control flow, in numpy
+            return ad.exp(x)
+        return ad.sin(ad.cos(x))
+    branchy(np.ones(3))
+    with pytest.raises(RuntimeError, match="different steps|differs"):
+        branchy(-np.ones(3))
+
+
+def test_constants_are_references_and_replays_check_labels():
+    table = np.array([1.0, 2.0, 3.0])
+    f = ad.compile(lambda x: ad.sum(ad.multiply(x, table)))
+    for _ in range(3):
+        assert float(f(np.ones(3))) == 6.0
+    table[:] = 10.0                         # mutated in place: the replay reads the same array
+    assert float(f(np.ones(3))) == 30.0
+    loss = ad.compile(lambda z, y: nn.softmax_cross_entropy(z, y))
+    z = RNG.standard_normal((4, 3))
+    for _ in range(3):
+        loss(z, np.array([0, 1, 2, 0]))
+    with pytest.raises(IndexError, match="out of range"):
+        loss(z, np.array([0, 1, 5, 0]))
+
+
+def test_inside_a_transform_or_another_compiled_function_it_runs_as_part_of_it():
+    f = ad.compile(lambda x: ad.sum(ad.tanh(x) ** 2))
+    x = RNG.standard_normal(4)
+    f(x), f(x), f(x)
+    assert same_bits(ad.grad(f)(x), ad.grad(lambda x: ad.sum(ad.tanh(x) ** 2))(x))
+    outer = ad.compile(lambda x: f(x) * 2.0)
+    for _ in range(3):
+        assert same_bits(outer(x), f(x) * 2.0)
+
+
+def test_errors_for_a_non_function():
+    with pytest.raises(TypeError, match="expected a function"):
+        ad.compile(3)
+
+
+def test_memory_stays_flat_over_10000_compiled_steps():
+    model = nn.MLP([8, 16, 3], activation="tanh", seed=0)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    x = RNG.standard_normal((4, 8)).astype(np.float32)
+    y = np.array([0, 1, 2, 0])
+
+    @ad.compile
+    def step():
+        opt.zero_grad()
+        loss = nn.softmax_cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    for _ in range(100):
+        step()
+    tracemalloc.start()
+    try:
+        for _ in range(1000):
+            step()
+        gc.collect()
+        early, _ = tracemalloc.get_traced_memory()
+        for _ in range(9000):
+            step()
+        gc.collect()
+        late, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert late - early < 4096, f"memory grew by {late - early} bytes over 9000 steps"
+    assert np.isfinite(step().numpy())
+
+
+@pytest.mark.parametrize("n", [1, 17, 1024, 5000, 300_000])     # blocks, tails, two threads
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_elementwise_runs_are_bitwise_the_kernels(n, dtype):
+    def f(x, y):
+        a = ad.tanh(ad.sin(x) * 1.5 + 0.25)
+        b = ad.exp(-ad.abs(a)) / (ad.sigmoid(y) + 1.0)
+        c = ad.maximum(b, ad.minimum(a, y)) - ad.sqrt(ad.square(x) + 1.0)
+        return ad.sum(ad.softplus(ad.clip(c, -0.5, 0.5)) * ad.relu(c) + ad.log1p(ad.cos(y) ** 2))
+    value_and_grads = ad.value_and_grad(f, argnums=(0, 1))
+    compiled = ad.compile(value_and_grads)
+    for _ in range(3):
+        x, y = RNG.standard_normal(n).astype(dtype), RNG.standard_normal(n).astype(dtype)
+        (v1, (gx1, gy1)), (v2, (gx2, gy2)) = compiled(x, y), value_and_grads(x, y)
+        assert same_bits(v1, v2) and same_bits(gx1, gx2) and same_bits(gy1, gy2)
+    recorded, replayed = compiled.programs[0]
+    assert replayed < 0.7 * recorded, compiled.programs     # runs fused into single calls
+
+
+def test_fused_map_rejects_bad_programs():
+    from pyad import _C
+    x = np.ones(4)
+    tanh = _C.fusible_kernels()["tanh"][0]
+    with pytest.raises(ValueError, match="32-byte instructions"):
+        _C.fused_map(x, b"")
+    with pytest.raises(ValueError, match="names kernel"):
+        _C.fused_map(x, struct.pack("<4i2d", 10**6, 0, 0, -1, 0.0, 0.0))
+    with pytest.raises(ValueError, match="reads operand 5"):
+        _C.fused_map(x, struct.pack("<4i2d", tanh, 5, 0, -1, 0.0, 0.0))
+    with pytest.raises(TypeError, match="one dtype"):
+        _C.fused_map(x, x.astype(np.float32), struct.pack("<4i2d", tanh, 0, 0, -1, 0.0, 0.0))
+    assert same_bits(_C.fused_map(x, struct.pack("<4i2d", tanh, 0, 0, -1, 0.0, 0.0)),
+                     _C.kernels.tanh(x))

@@ -1,22 +1,23 @@
-"""Draw a runner report (run.py --plot): per workload, each case's median per framework."""
+"""Draw a runner report (run.py --plot): per workload, each case's time against its baseline."""
 import math
 
 
 def plot(report, path):
-    """One panel per workload; in each, a row of points per case (one per framework, on a log
-    time axis, the IQR as an error bar: dots, since a bar's length means nothing on a log
-    axis), so a framework's gap to the floors reads at a glance."""
+    """One panel per workload; in each, a row of points per case, one per framework: its median
+    divided by the workload's baseline (a floor or pyad) on a log axis, with the IQR as an
+    error bar, so the gaps read alike for cases of microseconds and of milliseconds."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     names = [w for w, r in report["workloads"].items() if r["results"]]
     if not names:
         raise SystemExit("--plot: no results to draw")
-    fig, axes = plt.subplots(len(names), 1, figsize=(9, 3.2 * len(names)), squeeze=False)
+    fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.2 + 1.1 * sum(
+        len({c for fw in report["workloads"][w]["results"].values() for c in fw}) for w in names)),
+        squeeze=False)
     for ax, name in zip(axes[:, 0], names):
         data = report["workloads"][name]
-        rows = data["results"]
-        scale = 1e6 / data["per_call"]      # results are seconds per call
+        rows, base = data["results"], data.get("baseline")
         fws = list(rows)
         cases = list(dict.fromkeys(c for fw in fws for c in rows[fw]))
         width = 0.8 / len(fws)
@@ -24,16 +25,22 @@ def plot(report, path):
         for k, fw in enumerate(fws):
             xs, ys, errs = [], [], []
             for i, case in enumerate(cases):
-                r = rows[fw].get(case)
+                r, b = rows[fw].get(case), rows.get(base, {}).get(case)
                 if r:
+                    ref = b["median"] if b else 1.0
                     xs.append(i + (k - (len(fws) - 1) / 2) * width)
-                    ys.append(r["median"] * scale)
-                    errs.append(r.get("iqr", 0) * scale / 2)
+                    ys.append(r["median"] / ref)
+                    errs.append(r.get("iqr", 0) / ref / 2)
             ax.errorbar(ys, xs, xerr=errs, fmt="o", color=cmap(k % 20), label=fw, markersize=5)
-        ax.set_yticks(range(len(cases)), cases)
+        labels = [case if not rows.get(base, {}).get(case) else
+                  f"{case}\n{base}: {rows[base][case]['median'] * 1e6 / data['per_call']:.4g} "
+                  f"{data['unit']}" for case in cases]
+        ax.set_yticks(range(len(cases)), labels, fontsize=8)
         ax.set_ylim(len(cases) - 0.5, -0.5)
         ax.set_xscale("log")
-        ax.set_xlabel(f"{data['unit']} (median; log scale; shorter is faster)")
+        ax.axvline(1.0, color="gray", lw=0.8)
+        ax.set_xlabel(f"time / {base} (median, log scale; left of the line is faster)"
+                      if base else f"{data['unit']} (median, log scale)")
         ax.set_title(name, loc="left")
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5),
                   ncol=max(1, math.ceil(len(fws) / 12)))

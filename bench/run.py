@@ -150,7 +150,8 @@ def main(argv=None):
         rows = {fw: combine(rs) for fw, rs in per_round.items() if rs}
         print(table(mod, name, rows), flush=True)
         print(f"(load average now {os.getloadavg()[0]:.2f})")
-        report["workloads"][name] = {"unit": mod.UNIT, "per_call": mod.PER_CALL, "results": rows}
+        report["workloads"][name] = {"unit": mod.UNIT, "per_call": mod.PER_CALL,
+                                     "baseline": mod.BASELINE, "results": rows}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

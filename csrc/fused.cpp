@@ -78,7 +78,7 @@ PyObject* fused_map(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) 
     bool f64 = tn == NPY_DOUBLE;
     {
         MaybeNoGil nogil(n > kGilGrain);
-        parallel_chunks(n, n * n_ops, [&](npy_intp s, npy_intp e) {
+        parallel_chunks(n, n, [&](npy_intp s, npy_intp e) {    // threads as for one kernel of n
             npy_intp block = e - s < kBlock ? e - s : kBlock;
             std::vector<char> regs((size_t)(n_regs > 0 ? n_regs : 1) * (size_t)block * es);
             auto operand = [&](int r, npy_intp at) -> const void* {

@@ -102,6 +102,11 @@ def test_grad_of_a_python_number_and_pytree_outputs():
         assert out["n"] == 3 and same_bits(out["y"], np.exp(x))
         assert same_bits(out["both"][1], ad.sum(x))
 
+    zeros = ad.compile(lambda x: (ad.exp(x), ad.zeros(2)))
+    made = [zeros(np.ones(1))[1] for _ in range(4)]         # a constant: fresh per call
+    made[-1].data[:] = 5.0
+    assert len({id(z.data) for z in made}) == 4 and float(ad.sum(zeros(np.ones(1))[1])) == 0.0
+
 
 def test_unused_kernels_are_dropped():
     @ad.compile

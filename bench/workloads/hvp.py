@@ -109,6 +109,29 @@ def _pyad():
     return cases
 
 
+@framework(FRAMEWORKS, "pyad-compiled", needs=["pyad"])
+def _pyad_compiled():
+    """pyad's grad, hvp (fwd-rev) and hvp_fn apply, each wrapped in ad.compile: recorded and
+    checked in setup, then replayed."""
+    import pyad as ad
+    from pyad import nn
+
+    def loss(p):
+        h = X
+        for i in range(2):
+            h = ad.tanh(h @ p[f"W{i}"] + p[f"b{i}"])
+        return nn.softmax_cross_entropy(h @ p["W2"] + p["b2"], Y)
+    g = ad.compile(ad.grad(loss))
+    hvp = ad.compile(lambda p, v: ad.hvp(loss, (p,), (v,)))
+    apply = ad.compile(ad.hvp_fn(loss, PARAMS))
+    for _ in range(2):
+        g(PARAMS), hvp(PARAMS, V), apply(V)
+    nxt = _cycle(VS)
+    return {"grad": (lambda: g(PARAMS), lambda: flat(g(PARAMS))),
+            "hvp": (lambda: hvp(PARAMS, nxt()), lambda: flat(hvp(PARAMS, V))),
+            "hvp_fn apply": (lambda: apply(nxt()), lambda: flat(apply(V)))}
+
+
 def _torch_setup():
     import torch
     import torch.nn.functional as F

@@ -344,7 +344,10 @@ class _Program:
                          for s in range(len(values))]
         self.loads = second.loads
         self.state = [(s, t, t.data, _array_key(t.data)) for s, t in state]
-        self.outs, self.out_tree = second.outs, second.out_tree
+        # a constant array returned is copied per call, as eager calls return a fresh one
+        self.outs = [(how, v, how != "const" and kinds[v] == _CONST and _is_array(values[v]))
+                     for how, v in second.outs]
+        self.out_tree = second.out_tree
         self.n_recorded, self.n_kept = len(second.steps), len(kept)
 
     @staticmethod
@@ -415,13 +418,12 @@ class _Program:
             vals[s] = t.data
         run_program(self.steps, vals)
         out = []
-        for how, v in self.outs:
-            if how == "tensor":
-                out.append(wrap(vals[v]))
-            elif how == "const":
+        for how, v, copy in self.outs:
+            if how == "const":
                 out.append(v)
-            else:
-                out.append(vals[v])
+                continue
+            value = backend.copy(vals[v]) if copy else vals[v]
+            out.append(wrap(value) if how == "tensor" else value)
         return tree_unflatten(self.out_tree, out)
 
 

@@ -26,6 +26,8 @@ _WHICH = ("largest", "smallest", "both")
 # arrays; only scalars (alpha, beta, the Gram-Schmidt coefficients) and the small tridiagonal
 # T come to the host. numpy vectors keep the in-place updates and the BLAS pool products.
 def _dot(a, b):
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype == np.float64:
+        return float(np.dot(a, b))      # BLAS ddot: one pass, no temporary
     return float(vdot(a, b))
 
 
@@ -38,15 +40,20 @@ def _float64(x):
 
 
 def _minus(w, a, x):
-    """w - a x: in place on numpy (w is always a fresh vector there), a new array elsewhere
-    (some backends forbid writes)."""
+    """w - a x: in place on numpy (w is always a fresh vector there; one BLAS pass, no
+    temporary), a new array elsewhere (some backends forbid writes)."""
+    if type(w) is np.ndarray and type(x) is np.ndarray and w.flags.c_contiguous \
+            and x.flags.c_contiguous and w.dtype == x.dtype == np.float64:
+        return backend.rows_matvec(x.reshape(1, -1), np.ones(1), w, -float(a), 1.0,
+                                   transpose=True)
     if type(w) is np.ndarray:
         w -= a * x
         return w
     return w - a * x
 
 
-def operator_product(matvec: Matvec, q: Any, n: int, who: str = "pyad.lanczos") -> Any:
+def operator_product(matvec: Matvec, q: Any, n: int, who: str = "pyad.lanczos",
+                     check_finite: bool = True) -> Any:
     """matvec(q) as a flat float64 vector of n entries on q's backend, checked.
 
     Parameters
@@ -59,6 +66,9 @@ def operator_product(matvec: Matvec, q: Any, n: int, who: str = "pyad.lanczos") 
         Its length.
     who : str, default "pyad.lanczos"
         The name errors start with.
+    check_finite : bool, default True
+        Check for NaN and Inf (a caller that reads every entry anyway, through a dot
+        product, passes False and calls check_finite_product when the dot is not finite).
 
     Returns
     -------
@@ -85,21 +95,25 @@ def operator_product(matvec: Matvec, q: Any, n: int, who: str = "pyad.lanczos") 
         w = np.asarray(w, dtype=np.float64).ravel()
         if np.may_share_memory(w, q):       # an operator returning (part of) its input
             w = w.copy()
-        finite = bool(np.isfinite(w).all())
+        finite = not check_finite or bool(np.isfinite(w).all())
     else:
         w = backend.asarray(w.data if isinstance(w, Tensor) else w, like=q, op=who)
         xp = backend.namespace(w)
         w = xp.reshape(_float64(w), (-1,))
         if w is q:
             w = backend.copy(w)
-        finite = bool(xp.all(xp.isfinite(w)))
+        finite = not check_finite or bool(xp.all(xp.isfinite(w)))
     if tuple(w.shape) != (n,):
         raise ValueError(f"{who}: matvec returned shape {tuple(w.shape)} for a vector of "
                          f"shape ({n},)")
     if not finite:
-        raise FloatingPointError(f"{who}: the operator returned NaN or Inf; check that the "
-                                 "parameters (and the loss there) are finite")
+        _non_finite(who)
     return w
+
+
+def _non_finite(who):
+    raise FloatingPointError(f"{who}: the operator returned NaN or Inf; check that the "
+                             "parameters (and the loss there) are finite")
 
 
 # random vectors are drawn on the host, so that every backend sees the same ones
@@ -148,10 +162,11 @@ class _Basis:
     def row(self, i):
         return self.blocks[i // self.per_block][i % self.per_block]
 
-    def set(self, i, q):
+    def set(self, i, q, scale=1.0):
+        """Row i = scale * q (one pass)."""
         while i >= len(self.blocks) * self.per_block:
             self.blocks.append(np.empty((self.per_block, self.n)))
-        self.row(i)[:] = q
+        np.multiply(q, scale, out=self.row(i))
 
     def _parts(self, m):
         """(first row index, block rows) covering rows 0..m-1."""
@@ -195,9 +210,9 @@ class _ArrayBasis:
     def row(self, i):
         return self.rows[i]
 
-    def set(self, i, q):
-        """Row i, set in order (i is the number of rows so far)."""
-        self.rows.append(q)
+    def set(self, i, q, scale=1.0):
+        """Row i = scale * q, set in order (i is the number of rows so far)."""
+        self.rows.append(q * scale if scale != 1.0 else q)
 
     def _matrix(self, m):
         """Rows 0..m-1 stacked (m, n), kept for the second Gram-Schmidt pass."""
@@ -237,17 +252,71 @@ def _orthogonalize(basis, m, w):
     return w, c
 
 
-def _lanczos_step(matvec, basis, j, beta_prev, n):
+def _lanczos_step(matvec, basis, j, beta_prev, n, reorthogonalize=True):
     """One Lanczos step from q_j: A q_j minus the three-term recurrence (cheap, O(n)), then
-    fully reorthogonalised against q_0..q_j. Returns (w, alpha_j)."""
+    (unless told not to) fully reorthogonalised against q_0..q_j. Returns (w, alpha_j)."""
     q = basis.row(j)
-    w = operator_product(matvec, q, n)
+    w = operator_product(matvec, q, n, check_finite=False)
     if j > 0 and beta_prev != 0.0:
         w = _minus(w, beta_prev, basis.row(j - 1))
     alpha = _dot(q, w)
+    if not math.isfinite(alpha) and not bool(backend.namespace(w).all(
+            backend.namespace(w).isfinite(w))):
+        _non_finite("pyad.lanczos")         # a NaN or Inf in A q reaches alpha = q . w
     w = _minus(w, alpha, q)
+    if not reorthogonalize:
+        return w, alpha
     w, c = _orthogonalize(basis, j + 1, w)
     return w, alpha + float(c[j])
+
+
+class _Semiorthogonality:
+    """Simon's estimates w_k ~ q_{j+1} . q_k of how far the three-term recurrence has let the
+    next basis vector drift from orthogonality (partial reorthogonalisation: H. D. Simon, "The
+    Lanczos algorithm with partial reorthogonalization", Math. Comp. 42, 1984). The next vector
+    is reorthogonalised against the whole basis only when an estimate passes sqrt(eps), and
+    then the one after it too; the basis stays semi-orthogonal (|q_j . q_k| <= sqrt(eps)),
+    which keeps the Ritz values accurate to working precision (no spurious copies) for a few
+    full passes over the basis instead of one per iteration. What a reorthogonalisation
+    removes (up to the level times beta) is left out of T, so the residual estimates
+    beta |s_m| are good to about level * ||A||: lanczos lowers the level to fit its
+    tolerance (to eps, full reorthogonalisation, for tight tolerances on eigenvalues near 0)."""
+
+    def __init__(self, n):
+        self.psi = math.sqrt(n) * _EPS       # rounding of one inner product of length n
+        self.prev = np.zeros(0)               # estimates for q_{j-1} against q_0..q_{j-1}
+        self.cur = np.ones(1)                 # for q_j against q_0..q_j
+        self.force = False                    # reorthogonalise the next vector too
+
+    def next(self, alphas, betas, beta, anorm, level):
+        """The estimates for q_{j+1} = w / beta (j + 1 = len(alphas); betas[i] couples q_i and
+        q_{i+1}, i < j) against q_0..q_j; whether to reorthogonalise it (an estimate above
+        level, at most sqrt(eps))."""
+        j = len(alphas) - 1
+        new = np.empty(j + 2)
+        if j > 0:
+            a, b, cur = np.asarray(alphas), np.asarray(betas[:j]), self.cur
+            t = b * cur[1:j + 1] + (a[:j] - a[j]) * cur[:j] - b[j - 1] * self.prev[:j]
+            t[1:] += b[:j - 1] * cur[:j - 1]
+            t += np.copysign(_EPS * (b + beta), t)        # this step's own rounding
+            new[:j] = t / beta
+        new[j] = self.psi * anorm / beta
+        new[j + 1] = 1.0
+        self.prev, self.cur = self.cur, new
+        due = self.force or bool(np.max(np.abs(new[:j + 1])) > level)
+        self.force = due and not self.force
+        return due
+
+    def reorthogonalised(self):
+        """q_{j+1} was reorthogonalised: its estimates fall back to rounding level."""
+        self.cur[:-1] = self.psi
+
+    def restart(self, m):
+        """q_m is a fresh vector orthogonalised against q_0..q_{m-1} (an invariant subspace
+        restart)."""
+        self.prev, self.cur = self.cur, np.full(m + 1, self.psi)
+        self.cur[m] = 1.0
+        self.force = False
 
 
 # ============================================================================ the tridiagonal T
@@ -273,7 +342,7 @@ def _wanted(m, k, which):
 def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
             which: str = "largest", tol: float = 1e-6, max_iter: Optional[int] = None,
             seed: int = 0, like: Optional[Any] = None) -> Tuple[Any, Any, Dict[str, Any]]:
-    """Extreme eigenpairs of a symmetric operator by Lanczos with full reorthogonalisation.
+    """Extreme eigenpairs of a symmetric operator by Lanczos with partial reorthogonalisation.
 
     matvec: v -> A v on flat float64 vectors. v0_or_dim: a start vector, or the dimension n
     (then the start is Gaussian from `seed`). which: "largest" (the k algebraically largest,
@@ -284,8 +353,12 @@ def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
     by default): numpy vectors for numpy operators, arrays of another Array API library for
     its operators. Only scalars and the small tridiagonal problem go to the host.
 
-    Each iteration is one matvec plus O(m n) for the two Gram-Schmidt passes against the m
-    basis vectors. Ritz pairs come from the tridiagonal T_m (scipy.linalg.eigh_tridiagonal);
+    Each iteration is one matvec plus O(n) for the three-term recurrence. The basis is kept
+    semi-orthogonal (partial reorthogonalisation, Simon 1984): Simon's recurrence estimates
+    how far the next vector has drifted from orthogonality, and only when an estimate passes
+    sqrt(eps) (lower for tight tolerances, down to eps: full reorthogonalisation) is it
+    Gram-Schmidt-orthogonalised against the whole basis (O(m n)), and the vector after it
+    too. Ritz pairs come from the tridiagonal T_m (scipy.linalg.eigh_tridiagonal);
     the residual of a Ritz pair (theta, y = Q s) is ||A y - theta y|| = beta_m |s_m|, so it is
     known without another matvec. Iteration stops when every wanted pair has
     residual <= tol * max(|theta|, sqrt(eps) * ||T_m||) (the floor keeps eigenvalues ~0 from
@@ -301,7 +374,9 @@ def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
 
     Returns (eigenvalues, eigenvectors as the columns of an (n, k) array, info) with info
     {"iterations": matvecs used, "residuals": estimated ||A y - theta y|| per returned pair,
-    "converged": bool, "restarts": invariant subspaces met}.
+    "converged": bool, "restarts": invariant subspaces met, "reorthogonalisations": full
+    Gram-Schmidt passes made}. The returned eigenvectors are orthonormalised (they move by
+    O(sqrt(eps)) at most).
 
     Parameters
     ----------
@@ -332,7 +407,7 @@ def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
     eigenvectors : array
         Orthonormal columns, shape (n, number of pairs), on the vectors' backend.
     info : dict
-        iterations, residuals (numpy), converged, restarts.
+        iterations, residuals (numpy), converged, restarts, reorthogonalisations.
 
     Raises
     ------
@@ -370,16 +445,28 @@ def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
     basis = _basis(v, n)
     basis.set(0, v / _norm(v))
     alphas, betas = [], []          # betas[j] couples q_j and q_{j+1}
-    block_start, restarts, converged = 0, 0, False
+    block_start, restarts, converged, reorths = 0, 0, False, 0
     theta = S = None
-    beta_last = 0.0
+    beta_last, anorm = 0.0, 0.0
+    orthogonality = _Semiorthogonality(n)
     for j in range(max_iter):
-        w, alpha = _lanczos_step(matvec, basis, j, betas[j - 1] if j else 0.0, n)
-        alphas.append(alpha)
+        m_prev = j
+        w, alpha = _lanczos_step(matvec, basis, j, betas[j - 1] if j else 0.0, n,
+                                 reorthogonalize=False)
         beta_last = _norm(w)
+        anorm = max(anorm, abs(alpha) + beta_last + (betas[j - 1] if j else 0.0))
+        if beta_last == 0.0 or orthogonality.next(alphas + [alpha], betas, beta_last, anorm,
+                                                  _orthogonality_level(theta, m_prev, k,
+                                                                       which, tol, anorm)):
+            w, c = _orthogonalize(basis, j + 1, w)
+            alpha += float(c[j])
+            beta_last = _norm(w)
+            orthogonality.reorthogonalised()
+            reorths += 1
+        alphas.append(alpha)
         m = j + 1
         theta, S = _tridiag_eigh(alphas, betas)
-        anorm = max(float(np.max(np.abs(theta))), beta_last, np.finfo(float).tiny)
+        anorm = max(anorm, float(np.max(np.abs(theta))), np.finfo(float).tiny)
         if m == n:                      # the whole space: T_m is similar to A
             converged = True
             break
@@ -401,23 +488,52 @@ def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
                 break
             basis.set(m, r / _norm(r))
             betas.append(0.0)
+            orthogonality.restart(m)
             block_start, restarts = m, restarts + 1
             continue
-        basis.set(m, w / beta_last)
+        basis.set(m, w, 1.0 / beta_last)
         betas.append(beta_last)
     m = len(alphas)
     idx = _wanted(m, k, which)
     if which == "both":
         idx = sorted(idx)
     vals = on_backend_of(theta[idx], v)
-    vecs = basis.combine(m, S[:, idx])
+    vecs = _orthonormal_columns(basis.combine(m, S[:, idx]))
     res = beta_last * np.abs(S[-1, idx])
     if not converged:
         warnings.warn(f"pyad.lanczos: not converged after {m} iterations (max residual "
                       f"{np.max(res):.3g}, tol {tol:g}); raise max_iter or tol",
                       RuntimeWarning, stacklevel=2)
-    info = {"iterations": m, "residuals": res, "converged": converged, "restarts": restarts}
+    info = {"iterations": m, "residuals": res, "converged": converged, "restarts": restarts,
+            "reorthogonalisations": reorths}
     return vals, vecs, info
+
+
+def _orthogonality_level(theta, m, k, which, tol, anorm):
+    """How far (|q_i . q_j|) the basis may drift before a reorthogonalisation: sqrt(eps)
+    (semi-orthogonality), lowered so that what reorthogonalisations leave out of T stays a
+    tenth of the residual the wanted pairs must reach (tol times max(|theta|, sqrt(eps)
+    ||A||), see lanczos), and never below eps."""
+    if theta is None or anorm == 0.0:
+        return math.sqrt(_EPS)
+    smallest = float(np.min(np.abs(theta[_wanted(m, k, which)])))
+    level = 0.1 * tol * max(smallest / anorm, math.sqrt(_EPS))
+    return min(math.sqrt(_EPS), max(level, _EPS))
+
+
+def _orthonormal_columns(vecs):
+    """The Ritz vectors Q s of a semi-orthogonal basis, made orthonormal to working precision
+    by Gram-Schmidt twice over the few columns (each moves by O(sqrt(eps)))."""
+    cols = []
+    for i in range(vecs.shape[1]):
+        v = vecs[:, i]
+        for _ in range(2):
+            for u in cols:
+                v = v - _dot(u, v) * u
+        cols.append(v / _norm(v))
+    if type(vecs) is np.ndarray:
+        return np.stack(cols, axis=1) if cols else vecs
+    return backend.namespace(vecs).stack(cols, axis=1) if cols else vecs
 
 
 def _lanczos_done(theta, S, alphas, betas, beta_last, block_start, k, which, tol, anorm,

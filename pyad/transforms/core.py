@@ -443,7 +443,17 @@ def _replay(fn_name, linear, seeds, sources, leaves, dots):
                              f"shape {s.shape}")
         values.append(a)
     outs = iter(linear.replay(seeds, values, [d for d in dots if d is not None]))
-    return [None if d is None else wrap(derived(backend.copy, [next(outs)])) for d in dots]
+    result = []
+    for d in dots:
+        a = None if d is None else next(outs)
+        if a is not None and a is d.data:
+            # a tangent the replay did not recompute (it does not depend on the seeds) is the
+            # tape's own array: copied, so that a caller writing into it cannot change later
+            # replays (recomputed ones are new arrays; _fresh copies those shared with the
+            # caller's tangents or with each other)
+            a = derived(backend.copy, [a])
+        result.append(None if a is None else wrap(a))
+    return result
 
 
 def jvp(fun: Callable[..., Any], primals: Sequence[PyTree],

@@ -1,7 +1,9 @@
 // Softmax cross-entropy of logits and integer labels: the fused forward, then its backward.
 #include <cmath>
+#include <vector>
 
 #include "common.h"
+#include "simd_math.h"
 
 namespace pyad {
 namespace {
@@ -25,17 +27,38 @@ PyArrayObject* as_2d(const char* k, PyObject* o, const char* what) {
 }
 
 // ------------------------------------------------------------------- forward
-// logits (N, C), labels int64 (N,): loss_i = logsumexp(z_i) - z_i[label_i], computed with the
-// row max shifted out so it is finite for any finite logits.
+// A row's max and the sum of exp(z_j - max) (the max shifted out, so the sum is finite for any
+// finite logits), with each exp in double stored in e. Eight independent lanes for the max and
+// the sum, so the loops vectorise (a single running max or sum is one long dependency chain).
+template <class T>
+PYAD_CLONES double row_exps(const T* __restrict row, double* __restrict e, npy_intp c) {
+    T m8[8];
+    for (int k = 0; k < 8; ++k) m8[k] = row[0];
+    npy_intp j = 0;
+    for (; j + 8 <= c; j += 8)
+        for (int k = 0; k < 8; ++k) m8[k] = row[j + k] > m8[k] ? row[j + k] : m8[k];
+    T mx = m8[0];
+    for (int k = 1; k < 8; ++k) mx = m8[k] > mx ? m8[k] : mx;
+    for (; j < c; ++j) mx = row[j] > mx ? row[j] : mx;
+    for (j = 0; j < c; ++j) e[j] = sm::exp((double)(row[j] - mx));
+    double s8[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (j = 0; j + 8 <= c; j += 8)
+        for (int k = 0; k < 8; ++k) s8[k] += e[j + k];
+    double s = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
+    for (; j < c; ++j) s += e[j];
+    e[c] = (double)mx;      // the shift, for the caller
+    return s;
+}
+
+// logits (N, C), labels int64 (N,): loss_i = logsumexp(z_i) - z_i[label_i].
 template <class T>
 void ce_forward(const T* z, const npy_int64* lab, T* loss, npy_intp n, npy_intp c) {
     parallel_items(n, n * c, [&](npy_intp r0, npy_intp r1) {
+        std::vector<double> e((size_t)c + 1);
         for (npy_intp r = r0; r < r1; ++r) {
             const T* row = z + r * c;
-            T mx = row[0];
-            for (npy_intp j = 1; j < c; ++j) mx = row[j] > mx ? row[j] : mx;
-            double s = 0.0;
-            for (npy_intp j = 0; j < c; ++j) s += std::exp((double)(row[j] - mx));
+            double s = row_exps(row, e.data(), c);
+            T mx = (T)e[c];
             loss[r] = (T)(std::log(s) - (double)(row[lab[r]] - mx));
         }
     });
@@ -66,19 +89,19 @@ PyObject* softmax_cross_entropy(PyObject* const* args, Py_ssize_t nargs, PyObjec
 
 // ------------------------------------------------------------------- backward
 // out_i = g_i * (softmax(z_i) - onehot(label_i))
+// g may be strided (gs elements apart; 0: a mean's broadcast cotangent, read without a copy).
 template <class T>
-void ce_backward(const T* g, const T* z, const npy_int64* lab, T* out, npy_intp n, npy_intp c) {
+void ce_backward(const T* g, npy_intp gs, const T* z, const npy_int64* lab, T* out, npy_intp n,
+                 npy_intp c) {
     parallel_items(n, n * c, [&](npy_intp r0, npy_intp r1) {
+        std::vector<double> e((size_t)c + 1);
         for (npy_intp r = r0; r < r1; ++r) {
             const T* row = z + r * c;
             T* o = out + r * c;
-            T mx = row[0];
-            for (npy_intp j = 1; j < c; ++j) mx = row[j] > mx ? row[j] : mx;
-            double s = 0.0;
-            for (npy_intp j = 0; j < c; ++j) s += std::exp((double)(row[j] - mx));
-            double scale = (double)g[r] / s;
-            for (npy_intp j = 0; j < c; ++j) o[j] = (T)(scale * std::exp((double)(row[j] - mx)));
-            o[lab[r]] -= g[r];
+            double s = row_exps(row, e.data(), c);
+            double scale = (double)g[r * gs] / s;
+            for (npy_intp j = 0; j < c; ++j) o[j] = (T)(scale * e[j]);
+            o[lab[r]] -= g[r * gs];
         }
     });
 }
@@ -88,13 +111,19 @@ PyObject* softmax_cross_entropy_backward(PyObject* const* args, Py_ssize_t nargs
     const char* k = "softmax_cross_entropy_backward";
     PyObject* slot[3];
     parse_args(k, args, nargs, kwnames, names, 3, 3, slot);
-    PyArrayObject* arr[2] = {as_input(k, slot[0], "g"), as_2d(k, slot[1], "logits")};
+    if (!PyArray_Check(slot[0]))
+        raise(PyExc_TypeError, "pyad._C.%s: g must be a numpy.ndarray, got %s", k, Py_TYPE(slot[0])->tp_name);
+    PyArrayObject* gv = (PyArrayObject*)slot[0];
+    if (!PyArray_ISALIGNED(gv) || !PyArray_ISNOTSWAPPED(gv))
+        raise(PyExc_ValueError, "pyad._C.%s: g must be aligned and in native byte order", k);
+    PyArrayObject* arr[2] = {gv, as_2d(k, slot[1], "logits")};
     PyArrayObject* lab = as_input(k, slot[2], "labels");
     int tn = float_dtype(k, arr, 2);
     npy_intp n = PyArray_DIM(arr[1], 0), c = PyArray_DIM(arr[1], 1);
     if (PyArray_NDIM(arr[0]) != 1 || PyArray_DIM(arr[0], 0) != n)
         raise(PyExc_ValueError, "pyad._C.%s: g must have shape (%zd,)", k, (Py_ssize_t)n);
     check_labels(k, lab, n, c);
+    npy_intp gs = PyArray_STRIDE(gv, 0) / (npy_intp)PyArray_ITEMSIZE(gv);
     npy_intp dims[2] = {n, c};
     py::object out = get_out(k, nullptr, 2, dims, tn);
     const npy_int64* l = (const npy_int64*)PyArray_DATA(lab);
@@ -103,7 +132,7 @@ PyObject* softmax_cross_entropy_backward(PyObject* const* args, Py_ssize_t nargs
         MaybeNoGil nogil(n * c > kGilGrain);
         dispatch_float(tn, [&](auto t) {
             using T = decltype(t);
-            ce_backward<T>((const T*)PyArray_DATA(arr[0]), (const T*)PyArray_DATA(arr[1]), l, (T*)o, n, c);
+            ce_backward<T>((const T*)PyArray_DATA(arr[0]), gs, (const T*)PyArray_DATA(arr[1]), l, (T*)o, n, c);
         });
     }
     return out.release().ptr();
@@ -117,7 +146,8 @@ void bind_losses(py::module_& m) {
         "softmax_cross_entropy(logits, labels)\n--\n\nPer-row logsumexp(z) - z[label], shifted by the row max.");
     def_fast<softmax_cross_entropy_backward>(
         m, "softmax_cross_entropy_backward",
-        "softmax_cross_entropy_backward(g, logits, labels)\n--\n\ng[:, None] * (softmax(z) - onehot(labels)).");
+        "softmax_cross_entropy_backward(g, logits, labels)\n--\n\ng[:, None] * (softmax(z) - onehot(labels)); g "
+        "may be strided (a broadcast mean cotangent is read in place).");
 }
 
 }  // namespace pyad

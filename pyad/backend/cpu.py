@@ -29,6 +29,9 @@ def _logsumexp(x, axis, keepdims):
 
 
 def _sum_to(x, shape):
+    if (len(shape) == 1 and x.ndim == 2 and x.shape[1] == shape[0] and x.shape[0] != 1
+            and type(x) is np.ndarray and x.dtype.char in "fd" and x.flags.c_contiguous):
+        return _C.kernels.sum(x, 0)      # a batch's bias gradient: the general path's kernel
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
@@ -72,8 +75,8 @@ KERNELS.update(
     sum_to=_sum_to,
     matmul=_matmul,
     matmul_sum=_matmul_sum,
-    reshape=np.reshape,
-    transpose=np.transpose,
+    reshape=lambda x, shape: x.reshape(shape),          # the methods: np.reshape's dispatch
+    transpose=lambda x, axes: x.transpose(axes),        # costs ~0.4 us a call
     broadcast_to=np.broadcast_to,
     getitem=lambda x, key: np.asarray(x[key]),
     scatter_add=_scatter_add,

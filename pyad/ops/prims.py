@@ -387,6 +387,7 @@ softmax_cross_entropy_backward = _kernel_prim(
         (None if dots[0] is None else o.reshape(dots[0], (-1, 1)) * _ce_grad(z, labels),
          None if dots[1] is None else o.reshape(g, (-1, 1))
          * apply2(softmax_backward, dots[1], o.softmax(z, axis=-1), (1,))), ans))
+softmax_cross_entropy_backward.strided_inputs = (0,)   # a mean's broadcast g, read in place
 
 
 # ------------------------------------------------------------------- linear algebra

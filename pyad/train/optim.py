@@ -113,6 +113,7 @@ class Optimizer:
             _own_buffer(p)
         self.lr = _check("learning rate", lr, 0.0)     # 0 is allowed, as in torch.optim
         self.state = [{} for _ in self.params]
+        self._owned = [p.data for p in self.params]    # arrays _own_buffer has passed
 
     @property
     def lr(self) -> float:
@@ -163,19 +164,24 @@ class Optimizer:
         host_step(self._step)      # ad.compile replays the whole update as one step
 
     def _step(self):
-        for p, state in zip(self.params, self.state):
-            if p.grad is None:
+        owned = self._owned
+        for i, (p, state) in enumerate(zip(self.params, self.state)):
+            grad = p.grad
+            if grad is None:
                 continue
-            g = p.grad.data if isinstance(p.grad, Tensor) else p.grad
-            if isinstance(p.data, np.ndarray):
-                g = np.asarray(g, dtype=p.data.dtype, order="C")
+            g = grad.data if type(grad) is Tensor else grad
+            data = p.data
+            if type(data) is np.ndarray:
+                g = np.asarray(g, dtype=data.dtype, order="C")
             else:
-                g = backend.asarray(g, backend.dtype_of(p.data), like=p.data,
+                g = backend.asarray(g, backend.dtype_of(data), like=data,
                                     op=f"{type(self).__name__}.step")
-            if g.shape != p.data.shape:
+            if g.shape != data.shape:
                 raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} for a "
-                                 f"parameter of shape {p.data.shape}")
-            _own_buffer(p)
+                                 f"parameter of shape {data.shape}")
+            if owned[i] is not data:        # a new array: checked once (flags cost ~0.3 us)
+                _own_buffer(p)
+                owned[i] = p.data
             if not state:
                 state.update({name: backend.zeros(p.data.shape, p.data.dtype, p.data)
                               for name in self._buffers()})

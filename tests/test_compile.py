@@ -303,3 +303,33 @@ def test_fused_map_rejects_bad_programs():
         _C.fused_map(x, x.astype(np.float32), struct.pack("<4i2d", tanh, 0, 0, -1, 0.0, 0.0))
     assert same_bits(_C.fused_map(x, struct.pack("<4i2d", tanh, 0, 0, -1, 0.0, 0.0)),
                      _C.kernels.tanh(x))
+
+
+def test_on_another_backend_and_as_a_method():
+    xp = pytest.importorskip("array_api_strict")
+    g = ad.grad(lambda x: ad.sum(ad.tanh(x) ** 2))
+    compiled = ad.compile(g)
+    for i in range(4):
+        x = xp.asarray(np.linspace(-1.0, 1.0, 5) * (1 + i))
+        got, want = compiled(x), g(x)
+        assert type(got) is type(x) and same_bits(np.asarray(got), np.asarray(want))
+
+    class Model:
+        def __init__(self):
+            self.w = ad.tensor(np.array([1.0, -2.0]))
+
+        @ad.compile
+        def __call__(self, x):
+            return ad.sum(self.w * x)
+    m = Model()
+    for _ in range(3):
+        assert float(m(np.array([3.0, 1.0]))) == 1.0
+    m.w.data[:] = [2.0, 2.0]                 # a parameter updated in place: the replay sees it
+    assert float(m(np.array([3.0, 1.0]))) == 8.0
+
+
+def test_a_number_argument_that_changes_every_call_warns():
+    f = ad.compile(lambda x, s: ad.multiply(x, s))
+    with pytest.warns(ad.CompileWarning, match="32 argument signatures"):
+        for k in range(34):
+            assert float(ad.sum(f(np.ones(2), float(k)))) == 2.0 * k

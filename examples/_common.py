@@ -84,17 +84,35 @@ def accuracy(model, x, y):
     return float(np.mean(predict(model, x).argmax(axis=1) == y))
 
 
+_STEPS = {}     # (id(model), id(optimizer)) -> (model, optimizer, their compiled training step)
+
+
+def training_step(model, optimizer):
+    """The minibatch step of model and optimizer under ad.compile (recorded on its first two
+    calls per batch shape, then replayed: bitwise the eager step, without its Python work);
+    returns (loss, logits)."""
+    key = (id(model), id(optimizer))
+    if key not in _STEPS:
+        @ad.compile
+        def step(xb, yb):
+            logits = model(xb)
+            loss = ad.losses.softmax_cross_entropy(logits, yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss, logits
+        _STEPS[key] = (model, optimizer, step)     # the references keep the ids unique
+    return _STEPS[key][2]
+
+
 def train_epoch(model, optimizer, x, y, batch_size, rng):
     """One pass over (x, y) in minibatches shuffled by rng (a numpy Generator, which advances);
     returns the mean training loss and accuracy seen during the pass. An epoch on the digits
     takes a fraction of a second, so the callers show a progress bar over the epochs."""
     total_loss, correct = 0.0, 0
+    step = training_step(model, optimizer)
     for xb, yb in ad.data.batches(x, y, batch_size=batch_size, seed=rng):
-        logits = model(xb)
-        loss = ad.losses.softmax_cross_entropy(logits, yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        loss, logits = step(xb, yb)
         total_loss += loss.item() * len(yb)
         correct += int(np.sum(np.asarray(logits.data).argmax(axis=1) == yb))
     return total_loss / len(x), correct / len(x)

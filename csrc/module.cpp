@@ -12,6 +12,7 @@ void bind_optimizers(py::module_& m);
 void bind_threads(py::module_& m);
 void bind_allocator(py::module_& m);
 void bind_fused(py::module_& m);
+void bind_vectors(py::module_& m);
 }  // namespace pyad
 
 PYBIND11_MODULE(_C, m) {
@@ -31,4 +32,5 @@ PYBIND11_MODULE(_C, m) {
     pyad::bind_threads(m);
     pyad::bind_allocator(m);
     pyad::bind_fused(m);      // after the kernels, which register their fusible blocks
+    pyad::bind_vectors(m);
 }

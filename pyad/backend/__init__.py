@@ -260,6 +260,7 @@ def optimizer_update(name, like=None):
 UPDATES = CPU.updates   # the CPU's, by name
 
 
+axpy_dot = _C.axpy_dot     # axpy_dot(y, x, a, z): y += a x, return z . y (float64, one pass)
 _FUSIBLE = _C.fusible_kernels()     # {name: (id, array inputs, float params)}
 fused_map = _C.fused_map            # fused_map(*inputs, program): see fusible()
 

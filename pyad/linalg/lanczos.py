@@ -93,8 +93,8 @@ def operator_product(matvec: Matvec, q: Any, n: int, who: str = "pyad.lanczos",
     w = matvec(q)
     if type(q) is np.ndarray:
         w = np.asarray(w, dtype=np.float64).ravel()
-        if np.may_share_memory(w, q):       # an operator returning (part of) its input
-            w = w.copy()
+        if not w.flags.writeable or np.may_share_memory(w, q):
+            w = w.copy()        # a read-only result, or (part of) the operator's input
         finite = not check_finite or bool(np.isfinite(w).all())
     else:
         w = backend.asarray(w.data if isinstance(w, Tensor) else w, like=q, op=who)
@@ -254,20 +254,33 @@ def _orthogonalize(basis, m, w):
 
 def _lanczos_step(matvec, basis, j, beta_prev, n, reorthogonalize=True):
     """One Lanczos step from q_j: A q_j minus the three-term recurrence (cheap, O(n)), then
-    (unless told not to) fully reorthogonalised against q_0..q_j. Returns (w, alpha_j)."""
+    (unless told not to) fully reorthogonalised against q_0..q_j. Returns (w, alpha_j, ||w||).
+    numpy vectors take two fused passes (backend.axpy_dot: each update with the dot after
+    it), other backends their own operations."""
     q = basis.row(j)
     w = operator_product(matvec, q, n, check_finite=False)
+    fused = type(w) is np.ndarray and type(q) is np.ndarray and w.flags.c_contiguous \
+        and w.flags.writeable and w.dtype == q.dtype == np.float64
     if j > 0 and beta_prev != 0.0:
-        w = _minus(w, beta_prev, basis.row(j - 1))
-    alpha = _dot(q, w)
+        if fused:
+            alpha = backend.axpy_dot(w, basis.row(j - 1), -beta_prev, q)
+        else:
+            w = _minus(w, beta_prev, basis.row(j - 1))
+            alpha = _dot(q, w)
+    else:
+        alpha = _dot(q, w)
     if not math.isfinite(alpha) and not bool(backend.namespace(w).all(
             backend.namespace(w).isfinite(w))):
         _non_finite("pyad.lanczos")         # a NaN or Inf in A q reaches alpha = q . w
-    w = _minus(w, alpha, q)
+    if fused:
+        norm = math.sqrt(max(backend.axpy_dot(w, q, -alpha, w), 0.0))
+    else:
+        w = _minus(w, alpha, q)
+        norm = _norm(w)
     if not reorthogonalize:
-        return w, alpha
+        return w, alpha, norm
     w, c = _orthogonalize(basis, j + 1, w)
-    return w, alpha + float(c[j])
+    return w, alpha + float(c[j]), _norm(w)
 
 
 class _Semiorthogonality:
@@ -451,9 +464,8 @@ def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
     orthogonality = _Semiorthogonality(n)
     for j in range(max_iter):
         m_prev = j
-        w, alpha = _lanczos_step(matvec, basis, j, betas[j - 1] if j else 0.0, n,
-                                 reorthogonalize=False)
-        beta_last = _norm(w)
+        w, alpha, beta_last = _lanczos_step(matvec, basis, j, betas[j - 1] if j else 0.0, n,
+                                            reorthogonalize=False)
         anorm = max(anorm, abs(alpha) + beta_last + (betas[j - 1] if j else 0.0))
         if beta_last == 0.0 or orthogonality.next(alphas + [alpha], betas, beta_last, anorm,
                                                   _orthogonality_level(theta, m_prev, k,
@@ -607,9 +619,8 @@ def lanczos_quadrature(matvec: Matvec, v: Any, num_steps: int) -> Tuple[np.ndarr
     basis.set(0, v / _norm(v))
     alphas, betas = [], []
     for j in range(steps):
-        w, alpha = _lanczos_step(matvec, basis, j, betas[j - 1] if j else 0.0, n)
+        w, alpha, beta = _lanczos_step(matvec, basis, j, betas[j - 1] if j else 0.0, n)
         alphas.append(alpha)
-        beta = _norm(w)
         scale = max(np.max(np.abs(alphas)), max(betas, default=0.0), np.finfo(float).tiny)
         if j + 1 == steps or beta <= 64 * _EPS * scale * np.sqrt(j + 1):
             break

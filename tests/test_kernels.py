@@ -685,3 +685,28 @@ def test_simd_level_and_signatures():
     assert str(inspect.signature(_C.kernels.add)) == "(a, b, out=None)"
     assert str(inspect.signature(_C.kernels.sum)) == "(x, axis=None, out=None)"
     assert str(inspect.signature(_C.index_add)) == "(out, index, src)"
+
+
+@pytest.mark.parametrize("n", [0, 5, 8, 1000, 300_001])       # tails, vector body, threads
+def test_axpy_dot_updates_and_dots_in_one_pass(n):
+    rng = np.random.default_rng(n)
+    y, x, z = (rng.standard_normal(n) for _ in range(3))
+    y0 = y.copy()
+    d = _C.axpy_dot(y, x, -0.75, z)
+    np.testing.assert_allclose(y, y0 - 0.75 * x, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(d, z @ y, rtol=1e-12, atol=1e-12)
+    d = _C.axpy_dot(y, x, 0.5, y)                                 # z = y: the squared norm
+    np.testing.assert_allclose(d, y @ y, rtol=1e-12, atol=1e-12)
+
+
+def test_axpy_dot_errors():
+    y, x = np.ones(4), np.ones(4)
+    with pytest.raises(ValueError, match="float64 vector of y's length"):
+        _C.axpy_dot(y, np.ones(3), 1.0, x)
+    with pytest.raises(ValueError, match="float64 vector"):
+        _C.axpy_dot(y.astype(np.float32), x, 1.0, x)
+    with pytest.raises(ValueError, match="must not be y"):
+        _C.axpy_dot(y, y, 1.0, x)
+    y.flags.writeable = False
+    with pytest.raises(ValueError, match="not writeable"):
+        _C.axpy_dot(y, x, 1.0, x)

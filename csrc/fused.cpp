@@ -1,4 +1,5 @@
-// Fused elementwise programs (ad.compile): a run of same-shape kernels in one call, block by block.
+// Fused elementwise programs (ad.compile): a run of same-shape kernels in one call, block by block
+// (inputs of the output's shape, or rows broadcast over it: a bias).
 #include "map_kernels.h"
 
 #include <cstring>
@@ -45,7 +46,21 @@ PyObject* fused_map(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) 
     std::vector<PyArrayObject*> arr((size_t)n_in);
     for (int i = 0; i < n_in; ++i) arr[i] = as_input(k, args[i], "input");
     int tn = float_dtype(k, arr.data(), n_in);
-    for (int i = 1; i < n_in; ++i) require_same_shape(k, arr[0], arr[i]);
+    // every input has the first's shape, or is a row: a vector of the last dimension's length,
+    // broadcast over the rows (a bias); blocks then start at row boundaries
+    PyArrayObject* x = arr[0];
+    npy_intp n = PyArray_SIZE(x);
+    npy_intp row = PyArray_NDIM(x) ? PyArray_DIMS(x)[PyArray_NDIM(x) - 1] : 1;
+    std::vector<char> is_row((size_t)n_in, 0);
+    bool rows = false;
+    for (int i = 1; i < n_in; ++i) {
+        if (PyArray_NDIM(arr[i]) == 1 && PyArray_DIM(arr[i], 0) == row && row < n && row > 0) {
+            is_row[i] = 1;
+            rows = true;
+        } else {
+            require_same_shape(k, arr[0], arr[i]);
+        }
+    }
 
     const std::vector<BlockKernel>& reg = registry();
     int n_regs = 0;
@@ -68,9 +83,7 @@ PyObject* fused_map(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) 
         }
     }
 
-    PyArrayObject* x = arr[0];
     py::object out = get_out(k, Py_None, PyArray_NDIM(x), PyArray_DIMS(x), tn);
-    npy_intp n = PyArray_SIZE(x);
     size_t es = tn == NPY_FLOAT ? sizeof(float) : sizeof(double);
     std::vector<const char*> base((size_t)n_in);
     for (int i = 0; i < n_in; ++i) base[i] = (const char*)PyArray_DATA(arr[i]);
@@ -78,11 +91,23 @@ PyObject* fused_map(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) 
     bool f64 = tn == NPY_DOUBLE;
     {
         MaybeNoGil nogil(n > kGilGrain);
-        parallel_chunks(n, n, [&](npy_intp s, npy_intp e) {    // threads as for one kernel of n
-            npy_intp block = e - s < kBlock ? e - s : kBlock;
+        npy_intp unit = rows ? row : 1;        // blocks hold whole rows when a row is broadcast
+        npy_intp per_block = rows ? row * (kBlock / row > 1 ? kBlock / row : 1) : kBlock;
+        parallel_items(n / unit, n, [&](npy_intp i0, npy_intp i1) {     // threads as for one kernel of n
+            npy_intp s = i0 * unit, e = i1 * unit;
+            npy_intp block = e - s < per_block ? e - s : per_block;
             std::vector<char> regs((size_t)(n_regs > 0 ? n_regs : 1) * (size_t)block * es);
+            // each broadcast row tiled over one block, once: every block starts at a row boundary
+            std::vector<std::vector<char>> tiles((size_t)n_in);
+            for (int i = 0; i < n_in; ++i)
+                if (is_row[i]) {
+                    tiles[i].resize((size_t)block * es);
+                    for (npy_intp r = 0; r < block; r += row)
+                        std::memcpy(tiles[i].data() + (size_t)r * es, base[i], (size_t)row * es);
+                }
             auto operand = [&](int r, npy_intp at) -> const void* {
-                return r < n_in ? (const void*)(base[r] + at * es) : (const void*)(regs.data() + (size_t)(r - n_in) * block * es);
+                if (r >= n_in) return (const void*)(regs.data() + (size_t)(r - n_in) * block * es);
+                return is_row[r] ? (const void*)tiles[r].data() : (const void*)(base[r] + at * es);
             };
             for (npy_intp b0 = s; b0 < e; b0 += block) {
                 npy_intp m = e - b0 < block ? e - b0 : block;

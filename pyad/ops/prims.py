@@ -110,7 +110,9 @@ sin = _unary("sin", lambda g, ans, x: g * o.cos(x))
 cos = _unary("cos", lambda g, ans, x: -(g * o.sin(x)))
 tanh = _unary("tanh", call("tanh_backward", G, ANS))
 sigmoid = _unary("sigmoid", call("sigmoid_backward", G, ANS))
-relu = _unary("relu", call("relu_backward", G, X(0)))
+# relu's backward reads its output (y > 0 exactly where x > 0, as torch's threshold_backward
+# does): the input need not be kept, and ad.compile fuses a bias add into the relu after it
+relu = _unary("relu", call("relu_backward", G, ANS))
 softplus = _unary("softplus", call("softplus_backward", G, X(0)))
 negative = _unary("negative", call("negative", G))
 

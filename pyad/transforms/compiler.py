@@ -217,8 +217,9 @@ def _step_name(step):
 
 
 def _fusible(step, values):
-    """(kernel id, array inputs) when a step is a same-shape elementwise kernel fused_map runs
-    (on C-contiguous float arrays of its output's shape and dtype), else None."""
+    """(kernel id, array inputs) when a step is an elementwise kernel fused_map runs: on
+    C-contiguous float arrays of its output's shape and dtype, or (for a two-input kernel,
+    which broadcasts) a row of the output's last dimension, as a bias; else None."""
     kind, fn, prim, ins, params, out, select, resolve = step
     if kind != "op" or select or resolve:
         return None
@@ -231,12 +232,18 @@ def _fusible(step, values):
     o = values[out]
     if type(o) is not np.ndarray or o.dtype not in (np.float32, np.float64):
         return None
+    full = 0
     for s in ins:
         v = values[s]
-        if (type(v) is not np.ndarray or v.shape != o.shape or v.dtype != o.dtype
+        if (type(v) is not np.ndarray or v.dtype != o.dtype
                 or not (v.flags.c_contiguous and v.flags.aligned and v.dtype.isnative)):
             return None
-    return kid, nin
+        if v.shape == o.shape:
+            full += 1
+        elif not (nin == 2 and v.ndim == 1 and o.ndim >= 1 and v.shape[0] == o.shape[-1]
+                  and v.size < o.size):
+            return None
+    return (kid, nin) if full else None
 
 
 def _fuse(steps, values, out_slots):
@@ -255,7 +262,7 @@ def _fuse(steps, values, out_slots):
 
     def close_run():
         if len(run) > 1:
-            fused.append(_fused_step(run))
+            fused.append(_fused_step(run, values))
         else:
             fused.extend(step for step, _ in run)
         run.clear()
@@ -269,14 +276,15 @@ def _fuse(steps, values, out_slots):
         if run:
             head = run[-1][0][5]
             if (head not in step[3] or uses.get(head, 0) != step[3].count(head)
-                    or values[step[5]].dtype != values[head].dtype):
+                    or values[step[5]].dtype != values[head].dtype
+                    or values[step[5]].shape != values[head].shape):
                 close_run()
         run.append((step, info))
     close_run()
     return fused
 
 
-def _fused_step(run):
+def _fused_step(run, values):
     """One fused_map step for a run of (step, (kernel id, inputs)): its outside inputs, in
     order, then a program whose registers alternate (each kernel reads the one before)."""
     inputs, code, head = [], [], None
@@ -293,6 +301,13 @@ def _fused_step(run):
         params = [float(p) for p in step[4]] + [0.0] * (2 - len(step[4]))
         code.append([kid, refs[0], refs[1], -1 if j == len(run) - 1 else j % 2] + params)
         head = step[5]
+    if values[inputs[0]].shape != values[run[-1][0][5]].shape:     # fused_map: a full input first
+        first = next(i for i, s in enumerate(inputs) if values[s].shape == values[run[-1][0][5]].shape)
+        order = [first] + [i for i in range(len(inputs)) if i != first]
+        inputs = [inputs[i] for i in order]
+        position = {old: new for new, old in enumerate(order)}
+        for ins, (step, (kid, nin)) in zip(code, run):
+            ins[1:1 + nin] = [position[r] if r >= 0 else r for r in ins[1:1 + nin]]
     n_in = len(inputs)
     for ins in code:                        # register r is operand n_in + r
         ins[1], ins[2] = [n_in - 1 - r if r < 0 else r for r in ins[1:3]]

@@ -352,3 +352,19 @@ def test_rows_broadcast_into_fused_runs_bitwise(dtype):
         assert same_bits(v1, v2) and same_bits(g1, g2)
     recorded, replayed = compiled.programs[0]
     assert replayed <= recorded - 3, compiled.programs
+
+
+def test_no_grad_records_its_own_program_and_debug_nans_runs_eagerly():
+    w = ad.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    f = ad.compile(lambda x: ad.sum(w * x))
+    for _ in range(3):
+        assert f(np.ones(2)).requires_grad is False and float(f(np.ones(2))) == 3.0
+    with ad.no_grad():
+        for _ in range(3):
+            assert float(f(np.ones(2))) == 3.0
+    assert len(f.programs) == 2
+    g = ad.compile(lambda x: ad.log(x))
+    for _ in range(3):
+        g(np.array([1.0]))
+    with ad.debug_nans(), pytest.raises(FloatingPointError, match="log"):
+        g(np.array([-1.0]))

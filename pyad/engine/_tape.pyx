@@ -401,6 +401,11 @@ def grad_enabled():
     return st.frozen_below == 0
 
 
+def debug_nans_enabled():
+    """Whether ad.debug_nans() checks every primitive's output now."""
+    return _debug_nans
+
+
 # ---------------------------------------------------------------------------- Tensor
 cdef inline Py_ssize_t _slot(Tensor t, Tape tape):
     if t._uid == tape.uid:

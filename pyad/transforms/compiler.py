@@ -467,11 +467,12 @@ class Compiled:
         return [(p.n_recorded, p.n_kept) for p in self._programs.values() if type(p) is _Program]
 
     def __call__(self, *args, **kwargs):
-        if _tape.capturing() or _tape.active_tapes():
-            # inside another compiled function or a transform: part of that recording
+        if _tape.capturing() or _tape.active_tapes() or _tape.debug_nans_enabled():
+            # inside another compiled function or a transform: part of that recording; under
+            # ad.debug_nans(): eagerly, so that every primitive is checked
             return self.fn(*args, **kwargs)
         leaves, treedef = tree_flatten((args, kwargs))
-        key = (treedef, _signature(leaves))
+        key = (treedef, _signature(leaves), _tape.grad_enabled())     # no_grad: its own program
         entry, why = self._programs.get(key), None
         if type(entry) is _Program:
             if entry.state_ok():
@@ -520,7 +521,11 @@ class Compiled:
         else:
             self._programs.pop(key)
             self._programs[key] = _Program(self._name(), first, recorder)
-        return out
+        # untracked, as the replays' results are (an argument returned stays itself)
+        arguments = {id(x) for x in leaves if isinstance(x, Tensor)}
+        outs, tree = tree_flatten(out)
+        return tree_unflatten(tree, [wrap(x.data) if isinstance(x, Tensor) and id(x) not in arguments
+                                     else x for x in outs])
 
 
 def compile(fn: Optional[Callable[..., Any]] = None, *,

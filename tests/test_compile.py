@@ -368,3 +368,23 @@ def test_no_grad_records_its_own_program_and_debug_nans_runs_eagerly():
         g(np.array([1.0]))
     with ad.debug_nans(), pytest.raises(FloatingPointError, match="log"):
         g(np.array([-1.0]))
+
+
+def test_a_leaf_made_inside_that_backward_feeds_is_an_error_and_as_an_argument_works():
+    @ad.compile
+    def inside(x):
+        w = ad.tensor(x, requires_grad=True)
+        ad.sum(w * w).backward()
+        return w.grad
+    inside(np.ones(2))
+    with pytest.raises(RuntimeError, match="tensor made inside the compiled function"):
+        inside(np.ones(2))
+
+    @ad.compile
+    def argument(w):
+        ad.sum(w * w).backward()
+        return w.grad
+    for k in range(4):
+        w = ad.tensor(np.arange(2.0) + k, requires_grad=True)
+        g = argument(w)                          # replays hand the new argument its .grad
+        assert same_bits(g, 2 * (np.arange(2.0) + k)) and same_bits(w.grad, g)

@@ -382,6 +382,13 @@ class _Program:
                 f"state that changes between calls does this: move it out of the compiled "
                 f"function, or leave the function uncompiled")
         for i, (a, b) in enumerate(zip(first.steps, second.steps)):
+            if a[0] == b[0] == "host" and a[1] == b[1] and not _same(a[4], b[4]):
+                raise RuntimeError(
+                    f"ad.compile({name}): {_step_name(a)} got other objects in the first two "
+                    f"calls: a tensor made inside the compiled function (ad.tensor(..., "
+                    f"requires_grad=True)) that backward() gives a .grad, or an object the step "
+                    f"is handed that changes. Pass such tensors as arguments, or make them once "
+                    f"outside the function")
             if a[0] != b[0] or a[1] != b[1] or a[2] is not b[2] or a[3] != b[3] \
                     or a[5] != b[5] or a[6] != b[6] or not _same(a[4], b[4]):
                 raise RuntimeError(

@@ -192,3 +192,39 @@ def test_dlpack_round_trip_with_torch():
     x = torch.arange(4.0, device="cuda", dtype=torch.float64)
     g = ad.grad(lambda z: ad.sum(z ** 2))(cupy.from_dlpack(x))
     assert torch.equal(torch.from_dlpack(g), 2 * x)
+
+
+@pytest.mark.gpu
+@gpu
+def test_compiled_training_step_and_hvp_on_cuda_equal_eager_bitwise():
+    import cupy
+    from pyad import nn, optim
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((32, 20)).astype(np.float32), rng.integers(0, 4, 32)
+
+    def make():
+        model = nn.MLP([20, 16, 4], activation="relu", seed=1)
+        model.to("cuda")
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = nn.softmax_cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, step
+    (m1, eager), (m2, step) = make(), make()
+    compiled = ad.compile(step)
+    xg = ad.tensor(x, device="cuda")
+    for _ in range(5):
+        a, b = eager(xg, y), compiled(xg, y)
+        assert cupy.asnumpy(a.data).tobytes() == cupy.asnumpy(b.data).tobytes()
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        assert cupy.asnumpy(p.data).tobytes() == cupy.asnumpy(q.data).tobytes()
+    w = _on_gpu(rng.standard_normal((6, 3)))
+    hv = ad.compile(lambda w, v: ad.hvp(lambda w: ad.sum(ad.tanh(w) ** 3), (w,), (v,)))
+    for _ in range(4):
+        v = _on_gpu(rng.standard_normal((6, 3)))
+        got, want = hv(w, v), ad.hvp(lambda w: ad.sum(ad.tanh(w) ** 3), (w,), (v,))
+        assert cupy.asnumpy(got).tobytes() == cupy.asnumpy(want).tobytes()

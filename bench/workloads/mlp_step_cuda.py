@@ -33,7 +33,7 @@ def verify(case, fw, out):
 
 
 @framework(FRAMEWORKS, "pyad-cuda", needs=["pyad", "cupy", "array_api_compat"], gpu="cupy")
-def _pyad():
+def _pyad(compiled=False):
     """nn.MLP moved to the GPU + nn.softmax_cross_entropy + backward() + optim.SGD.step()."""
     import cupy
     import pyad as ad
@@ -54,12 +54,22 @@ def _pyad():
             loss.backward()
             opt.step()
             return loss
+        if compiled:
+            step = ad.compile(step)
+            step(), step()              # record and check, outside the timing (lr 1e-20)
 
         def check(step=step, model=model):
             step()
             return flat(cupy.asnumpy(p.grad.data) for p in model.parameters())
         cases[case] = (step, check)
     return cases
+
+
+@framework(FRAMEWORKS, "pyad-cuda-compiled", needs=["pyad", "cupy", "array_api_compat"],
+           gpu="cupy")
+def _pyad_compiled():
+    """As `pyad-cuda`, the step under ad.compile: the replay calls the CuPy kernels directly."""
+    return _pyad(compiled=True)
 
 
 @framework(FRAMEWORKS, "torch-cuda", needs=["torch"], gpu="torch")

@@ -51,3 +51,19 @@ def test_the_array_picks_the_backend():
     assert backend.backend_of(np.ones(2)) is backend.CPU
     with pytest.raises(TypeError, match="is not an array pyad computes on"):
         backend.backend_of(object())
+
+
+def test_a_row_without_a_kernel_on_the_arrays_backend_names_both():
+    xp = pytest.importorskip("array_api_strict")
+    x = xp.asarray([1.0, 2.0])
+    other = pyad.backend.backend_of(x)
+    kernels = dict(other.kernels)
+    del kernels["tanh"]
+    saved, other.kernels = other.kernels, kernels
+    try:
+        with pytest.raises(NotImplementedError,
+                           match=r"pyad\.tanh: no kernel on the array_api\(array_api_strict\) "
+                                 r"backend \(for array_api_strict\..*\)"):
+            pyad.tanh(x)
+    finally:
+        other.kernels = saved

@@ -84,36 +84,72 @@ def check_blocks(out, reference, label):
     assert k == out.size, f"{label}: {out.size} gradient entries, expected {k}"
 
 
+def pyad_case(sizes, ws, bs, x, y, compiled=False, device=None):
+    """(step, check) of pyad's SGD step (nn.MLP + nn.softmax_cross_entropy + backward() +
+    optim.SGD.step()) from these weights and batch, on `device` (None: the CPU); compiled:
+    under ad.compile, recorded and checked here, outside the timing."""
+    import pyad as ad
+    from pyad import nn, optim
+    model = nn.MLP(sizes, activation="relu", seed=0)
+    start = {f"{2 * i}.{k}": v for i, (w, b) in enumerate(zip(ws, bs))
+             for k, v in (("weight", w), ("bias", b))}
+    model.load_state_dict(start)
+    if device is not None:
+        model.to(device)
+        x = ad.tensor(x, device=device)
+    opt = optim.SGD(model.parameters(), lr=LR)
+
+    def step():
+        opt.zero_grad()
+        loss = nn.softmax_cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    if compiled:
+        step = ad.compile(step)
+        step(), step()
+        model.load_state_dict(start)    # in place: the checked step starts where eager does
+
+    def check():
+        step()
+        return flat(ad.backend.to_host(p.grad.data) for p in model.parameters())
+    return step, check
+
+
+def torch_case(ws, bs, x, y, device="cpu"):
+    """(step, check) of torch's eager SGD step (nn.Sequential, F.cross_entropy, optim.SGD)
+    from these weights and batch, on `device`."""
+    import torch
+    import torch.nn.functional as F
+    layers = []
+    for i, (w, b) in enumerate(zip(ws, bs)):
+        lin = torch.nn.Linear(*w.shape)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w.T.copy()))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers += [lin] + ([torch.nn.ReLU()] if i < len(ws) - 1 else [])
+    model = torch.nn.Sequential(*layers).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def check():
+        step()
+        return flat(p.grad.T.cpu().numpy() for p in model.parameters())
+    return step, check
+
+
 @framework(FRAMEWORKS, "pyad", needs=["pyad"])
 def _pyad(compiled=False):
     """nn.MLP + nn.softmax_cross_entropy + loss.backward() + optim.SGD.step()."""
-    import pyad as ad
-    from pyad import nn, optim
-    cases = {}
-    for case, (sizes, _) in SIZES.items():
-        ws, bs, x, y = DATA[case]
-        model = nn.MLP(sizes, activation="relu", seed=0)
-        start = {f"{2 * i}.{k}": v for i, (w, b) in enumerate(zip(ws, bs))
-                 for k, v in (("weight", w), ("bias", b))}
-        model.load_state_dict(start)
-        opt = optim.SGD(model.parameters(), lr=LR)
-
-        def step(model=model, opt=opt, x=x, y=y):
-            opt.zero_grad()
-            loss = nn.softmax_cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        if compiled:
-            step = ad.compile(step)
-            step(), step()                  # record and check, outside the timing
-            model.load_state_dict(start)    # in place: the checked step starts where eager does
-
-        def check(step=step, model=model):
-            step()
-            return flat(p.grad.data for p in model.parameters())
-        cases[case] = (step, check)
-    return cases
+    return {case: pyad_case(sizes, *DATA[case], compiled=compiled)
+            for case, (sizes, _) in SIZES.items()}
 
 
 @framework(FRAMEWORKS, "pyad-compiled", needs=["pyad"])
@@ -178,34 +214,7 @@ def _pyad_functional():
 @framework(FRAMEWORKS, "torch", needs=["torch"])
 def _torch():
     """Eager nn.Sequential, F.cross_entropy, optim.SGD (torch's default threads)."""
-    import torch
-    import torch.nn.functional as F
-    cases = {}
-    for case, (sizes, _) in SIZES.items():
-        ws, bs, x, y = DATA[case]
-        layers = []
-        for i, (w, b) in enumerate(zip(ws, bs)):
-            lin = torch.nn.Linear(*w.shape)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(w.T.copy()))
-                lin.bias.copy_(torch.from_numpy(b))
-            layers += [lin] + ([torch.nn.ReLU()] if i < len(ws) - 1 else [])
-        model = torch.nn.Sequential(*layers)
-        opt = torch.optim.SGD(model.parameters(), lr=LR)
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-        def step(model=model, opt=opt, xt=xt, yt=yt):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(xt), yt)
-            loss.backward()
-            opt.step()
-            return loss
-
-        def check(step=step, model=model):
-            step()
-            return flat(p.grad.T.numpy() for p in model.parameters())
-        cases[case] = (step, check)
-    return cases
+    return {case: torch_case(*DATA[case]) for case in SIZES}
 
 
 @framework(FRAMEWORKS, "jax-jit", needs=["jax", "jaxlib"])

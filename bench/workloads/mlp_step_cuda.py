@@ -8,7 +8,7 @@ pyad gets its labels as a host (numpy) array, its documented form: they are a ke
 parameter, copied to the GPU by the loss's kernels; torch gets them on the GPU."""
 
 from bench.workloads import framework
-from bench.workloads.mlp_step import LR, check_blocks, flat, make_data, reference_grads
+from bench.workloads.mlp_step import check_blocks, make_data, pyad_case, reference_grads, torch_case
 
 SIZES = {"M": ((784, 512, 512, 10), 128), "L": ((1024, 2048, 2048, 10), 256),
          "XL": ((4096, 4096, 4096, 10), 1024)}
@@ -35,34 +35,8 @@ def verify(case, fw, out):
 @framework(FRAMEWORKS, "pyad-cuda", needs=["pyad", "cupy", "array_api_compat"], gpu="cupy")
 def _pyad(compiled=False):
     """nn.MLP moved to the GPU + nn.softmax_cross_entropy + backward() + optim.SGD.step()."""
-    import cupy
-    import pyad as ad
-    from pyad import nn, optim
-    cases = {}
-    for case, (sizes, _) in SIZES.items():
-        ws, bs, x, y = data(case)
-        model = nn.MLP(sizes, activation="relu", seed=0)
-        model.load_state_dict({f"{2 * i}.{k}": v for i, (w, b) in enumerate(zip(ws, bs))
-                               for k, v in (("weight", w), ("bias", b))})
-        model.to("cuda")
-        opt = optim.SGD(model.parameters(), lr=LR)
-        xg = ad.tensor(x, device="cuda")
-
-        def step(model=model, opt=opt, xg=xg, y=y):
-            opt.zero_grad()
-            loss = nn.softmax_cross_entropy(model(xg), y)
-            loss.backward()
-            opt.step()
-            return loss
-        if compiled:
-            step = ad.compile(step)
-            step(), step()              # record and check, outside the timing (lr 1e-20)
-
-        def check(step=step, model=model):
-            step()
-            return flat(cupy.asnumpy(p.grad.data) for p in model.parameters())
-        cases[case] = (step, check)
-    return cases
+    return {case: pyad_case(sizes, *data(case), compiled=compiled, device="cuda")
+            for case, (sizes, _) in SIZES.items()}
 
 
 @framework(FRAMEWORKS, "pyad-cuda-compiled", needs=["pyad", "cupy", "array_api_compat"],
@@ -76,32 +50,5 @@ def _pyad_compiled():
 def _torch():
     """Eager nn.Sequential on the GPU, F.cross_entropy, optim.SGD."""
     import torch
-    import torch.nn.functional as F
     torch.backends.cuda.matmul.allow_tf32 = False       # full float32 GEMMs, as pyad's
-    dev = torch.device("cuda")
-    cases = {}
-    for case, (sizes, _) in SIZES.items():
-        ws, bs, x, y = data(case)
-        layers = []
-        for i, (w, b) in enumerate(zip(ws, bs)):
-            lin = torch.nn.Linear(*w.shape)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(w.T.copy()))
-                lin.bias.copy_(torch.from_numpy(b))
-            layers += [lin] + ([torch.nn.ReLU()] if i < len(ws) - 1 else [])
-        model = torch.nn.Sequential(*layers).to(dev)
-        opt = torch.optim.SGD(model.parameters(), lr=LR)
-        xt, yt = torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
-
-        def step(model=model, opt=opt, xt=xt, yt=yt):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(xt), yt)
-            loss.backward()
-            opt.step()
-            return loss
-
-        def check(step=step, model=model):
-            step()
-            return flat(p.grad.t().cpu().numpy() for p in model.parameters())
-        cases[case] = (step, check)
-    return cases
+    return {case: torch_case(*data(case), device="cuda") for case in SIZES}

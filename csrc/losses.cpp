@@ -27,11 +27,11 @@ PyArrayObject* as_2d(const char* k, PyObject* o, const char* what) {
 }
 
 // ------------------------------------------------------------------- forward
-// A row's max and the sum of exp(z_j - max) (the max shifted out, so the sum is finite for any
-// finite logits), with each exp in double stored in e. Eight independent lanes for the max and
-// the sum, so the loops vectorise (a single running max or sum is one long dependency chain).
+// The sum of exp(z_j - max) over a row (the max shifted out, so the sum is finite for any finite
+// logits), each exp in double stored in e and the max in *max_out. Eight independent lanes for
+// the max and the sum, so the loops vectorise (one running max or sum is a dependency chain).
 template <class T>
-PYAD_CLONES double row_exps(const T* __restrict row, double* __restrict e, npy_intp c) {
+PYAD_CLONES double row_exps(const T* __restrict row, double* __restrict e, npy_intp c, T* max_out) {
     T m8[8];
     for (int k = 0; k < 8; ++k) m8[k] = row[0];
     npy_intp j = 0;
@@ -46,7 +46,7 @@ PYAD_CLONES double row_exps(const T* __restrict row, double* __restrict e, npy_i
         for (int k = 0; k < 8; ++k) s8[k] += e[j + k];
     double s = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
     for (; j < c; ++j) s += e[j];
-    e[c] = (double)mx;      // the shift, for the caller
+    *max_out = mx;
     return s;
 }
 
@@ -54,11 +54,11 @@ PYAD_CLONES double row_exps(const T* __restrict row, double* __restrict e, npy_i
 template <class T>
 void ce_forward(const T* z, const npy_int64* lab, T* loss, npy_intp n, npy_intp c) {
     parallel_items(n, n * c, [&](npy_intp r0, npy_intp r1) {
-        std::vector<double> e((size_t)c + 1);
+        std::vector<double> e((size_t)c);
         for (npy_intp r = r0; r < r1; ++r) {
             const T* row = z + r * c;
-            double s = row_exps(row, e.data(), c);
-            T mx = (T)e[c];
+            T mx;
+            double s = row_exps(row, e.data(), c, &mx);
             loss[r] = (T)(std::log(s) - (double)(row[lab[r]] - mx));
         }
     });
@@ -94,11 +94,12 @@ template <class T>
 void ce_backward(const T* g, npy_intp gs, const T* z, const npy_int64* lab, T* out, npy_intp n,
                  npy_intp c) {
     parallel_items(n, n * c, [&](npy_intp r0, npy_intp r1) {
-        std::vector<double> e((size_t)c + 1);
+        std::vector<double> e((size_t)c);
         for (npy_intp r = r0; r < r1; ++r) {
             const T* row = z + r * c;
             T* o = out + r * c;
-            double s = row_exps(row, e.data(), c);
+            T mx;
+            double s = row_exps(row, e.data(), c, &mx);
             double scale = (double)g[r * gs] / s;
             for (npy_intp j = 0; j < c; ++j) o[j] = (T)(scale * e[j]);
             o[lab[r]] -= g[r * gs];

@@ -1358,7 +1358,7 @@ cdef inline bint _maybe_tracked(Tensor t, bint explicit_tapes):
 
 # ------------------------------------------------------------- program capture (ad.compile)
 # While ad.compile records a call, every array a kernel makes is reported to its recorder
-# (pyad.transforms.compile): what ran, on which arrays, with which params. Work done outside
+# (pyad.transforms.compiler): what ran, on which arrays, with which params. Work done outside
 # the kernels is reported as a whole: a host step (backward() handing out .grad, an optimizer
 # step) is replayed as the same Python call; a derived array (ad.tensor(x), a label check) as
 # the function that made it. Reading a value into Python would bake it into the program, so

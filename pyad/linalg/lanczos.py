@@ -40,12 +40,8 @@ def _float64(x):
 
 
 def _minus(w, a, x):
-    """w - a x: in place on numpy (w is always a fresh vector there; one BLAS pass, no
-    temporary), a new array elsewhere (some backends forbid writes)."""
-    if type(w) is np.ndarray and type(x) is np.ndarray and w.flags.c_contiguous \
-            and x.flags.c_contiguous and w.dtype == x.dtype == np.float64:
-        return backend.rows_matvec(x.reshape(1, -1), np.ones(1), w, -float(a), 1.0,
-                                   transpose=True)
+    """w - a x: in place on numpy (w is always a fresh vector there), a new array elsewhere
+    (some backends forbid writes). Contiguous float64 numpy steps take backend.axpy_dot."""
     if type(w) is np.ndarray:
         w -= a * x
         return w

@@ -99,6 +99,11 @@ def _slots_in(x, found):
     return found
 
 
+def _reads(step):
+    """The slots a recorded step reads: its inputs and the Slots in its params."""
+    return step[3] + tuple(_slots_in(step[4], []))
+
+
 class _Recorder:
     """The steps of one call, reported by the engine (see _tape.set_capture) while it runs."""
 
@@ -254,7 +259,7 @@ def _fuse(steps, values, out_slots):
     results are bitwise the unfused ones."""
     uses = {}
     for step in steps:
-        for s in step[3] + tuple(_slots_in(step[4], [])):
+        for s in _reads(step):
             uses[s] = uses.get(s, 0) + 1
     for s in out_slots:
         uses[s] = uses.get(s, 0) + 1
@@ -339,13 +344,12 @@ class _Program:
         for step in reversed(second.steps):          # dead-code elimination
             if step[0] == "host" or step[5] in needed:
                 kept.append(step)
-                needed.update(step[3])
-                needed.update(_slots_in(step[4], []))
+                needed.update(_reads(step))
         kept.reverse()
         kept = _fuse(kept, values, out_slots)
         last_use = {}
         for j, step in enumerate(kept):
-            for s in step[3] + tuple(_slots_in(step[4], [])):
+            for s in _reads(step):
                 last_use[s] = j
         frees = [[] for _ in kept]
         for s, j in last_use.items():
@@ -408,7 +412,7 @@ class _Program:
             if k2 in (_CONST, _STATE) and not _equal_values(first.values[s],
                                                             second.values[s]):
                 reader = next((_step_name(st) for st in second.steps
-                               if s in st[3] or s in _slots_in(st[4], [])), "the output")
+                               if s in _reads(st)), "the output")
                 raise RuntimeError(
                     f"ad.compile({name}): {reader} reads an array made outside pyad's "
                     f"kernels (by numpy, a random draw, or Python state) whose values changed "

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -16,10 +17,20 @@ from bench import workloads  # noqa: E402
 from bench.worker import MARK  # noqa: E402
 
 
-def run_worker(workload, fw, args):
+def mpiexec():
+    """The mpiexec beside this Python (the mpich wheel's), else the one on PATH."""
+    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    return here if os.path.exists(here) else (shutil.which("mpiexec") or "mpiexec")
+
+
+def run_worker(workload, fw, args, ranks=None):
     cmd = [sys.executable, "-m", "bench.worker", workload, fw, "--repeat", str(args.repeat),
            "--min-sample", str(args.min_sample)] + [f"--case={c}" for c in args.case or ()]
     env = dict(os.environ, **dict(kv.split("=", 1) for kv in args.env or ()))
+    if ranks:       # one BLAS/OpenMP thread per rank unless --env says otherwise
+        cmd = [mpiexec(), "-n", str(ranks)] + cmd
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env.setdefault(var, "1")
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout,
                        env=env)
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith(MARK)]
@@ -144,7 +155,9 @@ def main(argv=None):
         for _ in range(args.rounds):
             for fw in fws:
                 try:
-                    per_round[fw].append({r["case"]: r for r in run_worker(name, fw, args)})
+                    ranks = workloads.ranks_of(mod.FRAMEWORKS, fw)
+                    per_round[fw].append({r["case"]: r for r in run_worker(name, fw, args,
+                                                                            ranks)})
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
                     print(f"[{name}] {fw} failed: {e}")
         rows = {fw: combine(rs) for fw, rs in per_round.items() if rs}

@@ -13,14 +13,16 @@ def _run(fn, inner, sync=None):
     return time.perf_counter() - t0
 
 
-def measure(fn, repeat=15, min_sample=0.02, warmup=0.2, sync=None):
+def measure(fn, repeat=15, min_sample=0.02, warmup=0.2, sync=None, agree=max):
     """Time fn(): median and IQR (seconds per call) of `repeat` samples of >= min_sample s each.
 
     sync (for GPU frameworks) waits for the device: it runs after the warm-up and at the end
     of every sample, inside its time, so a sample of `inner` calls times the calls' GPU work
-    too, not only their launches (calls within a sample may overlap, as in a training loop)."""
+    too, not only their launches (calls within a sample may overlap, as in a training loop).
+    agree(n) -> the largest n over the MPI ranks (workloads run under mpiexec): every rank
+    must make the same number of calls, each of which communicates."""
     t0, calls = time.perf_counter(), 0
-    while calls < 3 or time.perf_counter() - t0 < warmup:
+    while agree(int(calls < 3 or time.perf_counter() - t0 < warmup)):
         fn()
         calls += 1
         if sync is not None:
@@ -28,9 +30,9 @@ def measure(fn, repeat=15, min_sample=0.02, warmup=0.2, sync=None):
     inner = 1
     while True:
         t = _run(fn, inner, sync)
-        if t >= min_sample:
+        if not agree(int(t < min_sample)):
             break
-        inner = max(inner * 2, int(inner * 1.2 * min_sample / max(t, 1e-9)))
+        inner = agree(max(inner * 2, int(inner * 1.2 * min_sample / max(t, 1e-9))))
     gc.collect()
     samples = [_run(fn, inner, sync) / inner for _ in range(repeat)]
     q1, med, q3 = statistics.quantiles(samples, n=4, method="inclusive")

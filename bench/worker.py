@@ -27,6 +27,14 @@ def main(argv=None):
     mod = workloads.load(a.workload)
     _, setup = mod.FRAMEWORKS[a.framework]
     sync = workloads.gpu_sync(workloads.gpu_of(mod.FRAMEWORKS, a.framework))
+    agree, report = max, True
+    if workloads.ranks_of(mod.FRAMEWORKS, a.framework):       # under mpiexec
+        from mpi4py import MPI
+        comm = MPI.COMM_WORLD
+
+        def agree(n):
+            return comm.allreduce(n, op=MPI.MAX)
+        report = comm.Get_rank() == 0
     results = []
     for case, fn in setup().items():
         if a.case and case not in a.case:
@@ -37,10 +45,11 @@ def main(argv=None):
         except AssertionError as e:  # a wrong answer posts no time
             msg = " ".join(ln.strip() for ln in str(e).strip().splitlines()[:3])
             raise SystemExit(f"wrong result for {case}: {msg}") from None
-        r = measure(fn, repeat=a.repeat, min_sample=a.min_sample, sync=sync)
+        r = measure(fn, repeat=a.repeat, min_sample=a.min_sample, sync=sync, agree=agree)
         results.append(dict(r, case=case))
-    print(MARK + json.dumps({"workload": a.workload, "framework": a.framework,
-                             "results": results}), flush=True)
+    if report:
+        print(MARK + json.dumps({"workload": a.workload, "framework": a.framework,
+                                 "results": results}), flush=True)
 
 
 if __name__ == "__main__":

@@ -730,3 +730,4 @@ spec("softmax_cross_entropy_backward",
 import specs_math  # noqa: E402,F401
 import specs_array  # noqa: E402,F401
 import specs_linalg  # noqa: E402,F401
+import specs_distributed  # noqa: E402,F401

@@ -12,7 +12,9 @@ A workload module defines
     CASE_BASE        optional: a case name; adds a column dividing each case by the same
                      framework's CASE_BASE case (e.g. "grad": HVP time / gradient time)
     verify(case, framework, out)   raise AssertionError if fn()'s result is wrong
-and registers frameworks with the `framework` decorator below. A framework that computes on a
+and registers frameworks with the `framework` decorator below. A framework registered with
+`ranks=N` runs under `mpiexec -n N` (pyad.distributed's workloads): every rank times the same
+calls, the timing loop's counts agreed between the ranks, and rank 0 reports. A framework that computes on a
 GPU names its array library (`gpu="cupy"` or `gpu="torch"`): the runner skips it where that
 library sees no usable GPU, and the worker synchronizes that device at the end of every
 timed sample (GPU calls return before the GPU is done), so a sample covers the work itself.
@@ -37,17 +39,24 @@ def load(name):
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def framework(table, name, needs=(), gpu=None):
+def framework(table, name, needs=(), gpu=None, ranks=None):
     """Decorator: table[name] = (needs, setup); `gpu` (a key of GPU_LIBS) marks a framework
-    that needs a usable GPU of that array library (setup.gpu)."""
+    that needs a usable GPU of that array library (setup.gpu); `ranks` one that runs under
+    mpiexec with that many ranks (setup.ranks)."""
     if gpu is not None and gpu not in GPU_LIBS:
         raise ValueError(f"gpu must be one of {sorted(GPU_LIBS)}, not {gpu!r}")
 
     def register(setup):
         setup.gpu = gpu
+        setup.ranks = ranks
         table[name] = (tuple(needs), setup)
         return setup
     return register
+
+
+def ranks_of(table, name):
+    """The number of MPI ranks framework `name` of `table` runs on (None: one plain process)."""
+    return getattr(table[name][1], "ranks", None)
 
 
 def gpu_of(table, name):

@@ -24,7 +24,8 @@ from pyad.analysis.dynamics import (QuadraticModel, condition_number, gd_regime,
                                     max_stable_lr)
 from pyad.analysis.implicit import argmin, response_jacobian  # noqa: F401
 from pyad.linalg.cg import cg  # noqa: F401
-from pyad.linalg.lanczos import Matvec, lanczos, lanczos_quadrature, operator_product
+from pyad.linalg.lanczos import (Matvec, across_ranks, lanczos, lanczos_quadrature,
+                                 operator_product)
 from pyad.linalg.vectors import on_backend_of, ravel_pytree, vdot
 from pyad.transforms.core import grad
 from pyad.transforms.products import gnvp, hvp_fn
@@ -109,6 +110,7 @@ def _hessian_matvec(f, params, args):
 
 def hessian_eigs(f: Callable[..., Any], params: PyTree, k: int = 1, which: str = "largest",
                  args: Sequence[Any] = (), v0: Optional[PyTree] = None,
+                 distributed: bool = False,
                  **lanczos_kw: Any) -> Tuple[np.ndarray, List[PyTree], Dict[str, Any]]:
     """Extreme eigenpairs of the Hessian of scalar f(params, *args) w.r.t. the pytree params.
 
@@ -131,6 +133,11 @@ def hessian_eigs(f: Callable[..., Any], params: PyTree, k: int = 1, which: str =
         Further (not differentiated) arguments of f, e.g. a batch of data.
     v0 : pytree or array_like, optional
         A start vector.
+    distributed : bool, default False
+        Under ``mpiexec`` (after ``dist.init()``): the parameters are the same on every
+        rank, f is this rank's share of the objective (e.g. its shard's sum of squares over
+        the global sample count), and the Hessian is the sum over the ranks of theirs.
+        Every rank returns the same values.
     **lanczos_kw
         tol, max_iter, seed: see :func:`lanczos`.
 
@@ -151,11 +158,13 @@ def hessian_eigs(f: Callable[..., Any], params: PyTree, k: int = 1, which: str =
     (array([6.]), array([1.]))
     """
     matvec, flat, unravel = _hessian_matvec(f, params, args)
-    return _eigs_of_operator(matvec, flat, unravel, k, which, v0, lanczos_kw)
+    return _eigs_of_operator(matvec, flat, unravel, k, which, v0,
+                             dict(lanczos_kw, distributed=distributed))
 
 
 def gn_eigs(model: Callable[[PyTree], Any], loss: Callable[[Any], Any], params: PyTree,
             k: int = 1, which: str = "largest", v0: Optional[PyTree] = None,
+            distributed: bool = False,
             **lanczos_kw: Any) -> Tuple[np.ndarray, List[PyTree], Dict[str, Any]]:
     """Extreme eigenpairs of the Gauss-Newton matrix J^T H_L J of loss(model(params)) (one
     ad.gnvp per iteration); returns and options as :func:`hessian_eigs`.
@@ -169,8 +178,9 @@ def gn_eigs(model: Callable[[PyTree], Any], loss: Callable[[Any], Any], params: 
         form, see :func:`pyad.gnvp`).
     params : pytree
         The point.
-    k, which, v0, **lanczos_kw
-        As for :func:`hessian_eigs`.
+    k, which, v0, distributed, **lanczos_kw
+        As for :func:`hessian_eigs` (distributed: each rank's loss is its share, the
+        Gauss-Newton matrix the sum over ranks).
 
     Returns
     -------
@@ -193,7 +203,8 @@ def gn_eigs(model: Callable[[PyTree], Any], loss: Callable[[Any], Any], params: 
 
     def matvec(v):
         return _flat(gnvp(model, loss, params, unravel(v)))
-    return _eigs_of_operator(matvec, flat, unravel, k, which, v0, lanczos_kw)
+    return _eigs_of_operator(matvec, flat, unravel, k, which, v0,
+                             dict(lanczos_kw, distributed=distributed))
 
 
 # ============================================================================ estimators
@@ -208,8 +219,8 @@ def _probe(rng, n, kind):
 def spectral_density(matvec: Matvec, dim: int, num_probes: int = 10, num_steps: int = 50,
                      grid: Optional[ArrayLike] = None, sigma: Optional[float] = None,
                      seed: int = 0, probe: str = "rademacher",
-                     num_points: int = 1001,
-                     like: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
+                     num_points: int = 1001, like: Optional[Any] = None,
+                     distributed: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """Spectral density of a symmetric operator by stochastic Lanczos quadrature.
 
     For each of num_probes random probes (Rademacher or Gaussian, normalised) num_steps
@@ -242,6 +253,9 @@ def spectral_density(matvec: Matvec, dim: int, num_probes: int = 10, num_steps: 
         Points of the default grid.
     like : array, optional
         An array on the backend and device the operator's vectors live on (default numpy).
+    distributed : bool, default False
+        Under ``mpiexec`` (after ``dist.init()``): each rank's matvec is its share and the
+        operator is their sum over the ranks; every rank returns the same result.
 
     Returns
     -------
@@ -266,6 +280,8 @@ def spectral_density(matvec: Matvec, dim: int, num_probes: int = 10, num_steps: 
     n = int(dim)
     if n < 1:
         raise ValueError(f"pyad.curvature.spectral_density: dim must be >= 1, got {dim}")
+    if distributed:
+        matvec = across_ranks("pyad.spectral_density", matvec)[0]
     rng = np.random.default_rng(seed)
     nodes, weights = [], []
     for _ in range(int(num_probes)):
@@ -303,8 +319,8 @@ def hessian_density(f: Callable[..., Any], params: PyTree, args: Sequence[Any] =
     args : tuple, default ()
         Further (not differentiated) arguments of f.
     **kw
-        num_probes, num_steps, grid, sigma, seed, probe, num_points: see
-        :func:`spectral_density`.
+        num_probes, num_steps, grid, sigma, seed, probe, num_points, distributed (f is this
+        rank's share; the Hessian the sum over ranks): see :func:`spectral_density`.
 
     Returns
     -------
@@ -323,7 +339,7 @@ def hessian_density(f: Callable[..., Any], params: PyTree, args: Sequence[Any] =
 
 
 def hutchinson_trace(matvec: Matvec, dim: int, num_probes: int = 100, seed: int = 0,
-                     like: Optional[Any] = None) -> Tuple[float, float]:
+                     like: Optional[Any] = None, distributed: bool = False) -> Tuple[float, float]:
     """(estimate, standard error) of tr(A) from num_probes Rademacher probes z: the mean of
     z^T A z (unbiased; variance 2 sum_{i != j} A_ij^2 per probe) and its standard error.
 
@@ -339,6 +355,9 @@ def hutchinson_trace(matvec: Matvec, dim: int, num_probes: int = 100, seed: int 
         Seed of the probes.
     like : array, optional
         An array on the backend and device the operator's vectors live on (default numpy).
+    distributed : bool, default False
+        Under ``mpiexec`` (after ``dist.init()``): each rank's matvec is its share and the
+        operator is their sum over the ranks; every rank returns the same result.
 
     Returns
     -------
@@ -353,6 +372,8 @@ def hutchinson_trace(matvec: Matvec, dim: int, num_probes: int = 100, seed: int 
     >>> ad.curvature.hutchinson_trace(lambda v: A @ v, 4, num_probes=10)
     (10.0, 0.0)
     """
+    if distributed:
+        matvec = across_ranks("pyad.hutchinson_trace", matvec)[0]
     rng = np.random.default_rng(seed)
     samples = np.empty(int(num_probes))
     for i in range(samples.size):
@@ -364,7 +385,7 @@ def hutchinson_trace(matvec: Matvec, dim: int, num_probes: int = 100, seed: int 
 
 
 def hutchinson_diag(matvec: Matvec, dim: int, num_probes: int = 100, seed: int = 0,
-                    like: Optional[Any] = None) -> Any:
+                    like: Optional[Any] = None, distributed: bool = False) -> Any:
     """Estimate of diag(A): the mean of z * (A z) over num_probes Rademacher probes (unbiased;
     entry i has variance sum_{j != i} A_ij^2 per probe, so it is sharp when A is diagonally
     dominant).
@@ -381,6 +402,9 @@ def hutchinson_diag(matvec: Matvec, dim: int, num_probes: int = 100, seed: int =
         Seed of the probes.
     like : array, optional
         An array on the backend and device the operator's vectors live on (default numpy).
+    distributed : bool, default False
+        Under ``mpiexec`` (after ``dist.init()``): each rank's matvec is its share and the
+        operator is their sum over the ranks; every rank returns the same result.
 
     Returns
     -------
@@ -393,6 +417,8 @@ def hutchinson_diag(matvec: Matvec, dim: int, num_probes: int = 100, seed: int =
     >>> ad.curvature.hutchinson_diag(lambda v: A @ v, 4, num_probes=10)
     array([1., 2., 3., 4.])
     """
+    if distributed:
+        matvec = across_ranks("pyad.hutchinson_diag", matvec)[0]
     rng = np.random.default_rng(seed)
     total = on_backend_of(np.zeros(int(dim)), like)
     for _ in range(int(num_probes)):

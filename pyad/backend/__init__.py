@@ -125,6 +125,18 @@ def kernel_for(name, arrays, impl=None):
     return kernel
 
 
+def register_kernels(kernels):
+    """Give rows defined outside the backends (pyad.distributed's collectives, which work on
+    any array by staging it through the host) the same kernel on every backend, present and
+    future: name -> kernel."""
+    from pyad.backend import array_api, cpu
+    cpu.KERNELS.update(kernels)
+    CPU.kernels.update(kernels)
+    array_api.KERNELS.update(kernels)       # backends made from now on copy these
+    for b in set(_BY_TYPE.values()) | set(_BY_NAMESPACE.values()):
+        b.kernels.update(kernels)
+
+
 # ------------------------------------------------------------------- creation and copies
 def zeros_like(x, dtype=None):
     return backend_of(x).zeros_like(x, dtype)

@@ -16,6 +16,7 @@ cdef extern from "Python.h":
     int PyObject_GC_IsTracked(object o)
     void PyObject_GC_UnTrack(object o)
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+import functools
 import threading
 import numpy as np
 
@@ -106,6 +107,8 @@ cdef class Primitive:
     cdef public object out_shape   # (*arrays, *params) -> output shape, or None: see _bind
     cdef public object vjp_all     # variadic rows: rule(g, ans, *inputs, *params) -> all the
                                    # inputs' cotangents at once (one call, not one per input)
+    cdef public bint communicates  # a collective: every rank must run it, so no optimisation
+                                   # may drop it as dead (ad.compile keeps it)
 
     def __init__(self, str name, impl, vjps=None, *, jvp=None, fallback=None,
                  bint variadic=False, bint contiguous_floats=False):
@@ -120,6 +123,7 @@ cdef class Primitive:
         self.strided_inputs = ()
         self.out_shape = None
         self.vjp_all = None
+        self.communicates = False
 
     def __repr__(self):
         return f"<pyad primitive {self.name}>"
@@ -2136,13 +2140,15 @@ cdef class Tape:
         return tree_unflatten(treedef, grads)
 
     cdef list _sweep(self, list targets, list seeds, list sources, bint retain,
-                     bint defer_sources=False, Py_ssize_t batch=0):
+                     bint defer_sources=False, Py_ssize_t batch=0, object ready=None):
         """Reverse sweep from targets (seeded with seeds, None meaning ones) to sources;
         returns one cotangent per source, None where the targets do not depend on it.
         defer_sources: only the cotangents' tangents on an enclosing JvpTrace will be read,
         so the final products of rules marked `deferrable` that feed leaf sources are not
         computed (see _bind_deferred). batch > 0: each seed is a stack of that many
-        cotangents, (batch,) + target shape, and so is every cotangent returned."""
+        cotangents, (batch,) + target shape, and so is every cotangent returned. ready:
+        ready(k, cotangent) is called as soon as source k's cotangent is final (the sweep
+        has passed every record that reads it), before the rest of the sweep runs."""
         if self.released:
             raise RuntimeError(
                 "pyad: this tape was already used by gradient()/backward() and its saved values "
@@ -2194,8 +2200,12 @@ cdef class Tape:
             for r in records:
                 if r is not None:
                     defer_into[(<_Record>r).out_slot] = 0
+        cdef dict finished_at = _finished_at(records, source_slots, start) \
+            if ready is not None else None
         try:
             for i in range(start, -1, -1):
+                if finished_at is not None and i + 1 in finished_at:
+                    _report_ready(ready, finished_at.pop(i + 1), source_slots, grads)
                 if records[i] is None:
                     continue
                 rec = <_Record>records[i]
@@ -2236,6 +2246,9 @@ cdef class Tape:
                         _free_record(self, rec)   # keeps the slot: a later sweep must notice
                     else:
                         records[i] = None
+            if finished_at:                 # read only by the first records
+                for ks in finished_at.values():
+                    _report_ready(ready, ks, source_slots, grads)
         finally:
             st.unhide()
         result = [grads[s] if s >= 0 else None for s in source_slots]
@@ -2244,6 +2257,39 @@ cdef class Tape:
             self.records = None
             _live_uids.discard(self.uid)
         return result
+
+
+cdef dict _finished_at(list records, list source_slots, Py_ssize_t start):
+    """{i: source positions whose cotangent is final once the sweep is done with records
+    i..start}: i is the earliest record that reads the source (0 for sources no record
+    reads, reported at the end)."""
+    cdef dict position = {}
+    cdef Py_ssize_t k, i, s
+    cdef _Record rec
+    for k in range(len(source_slots)):
+        s = source_slots[k]
+        if s >= 0:
+            position.setdefault(s, []).append(k)
+    cdef dict earliest = {}
+    for i in range(start + 1):
+        if records[i] is None:
+            continue
+        rec = <_Record>records[i]
+        for k in range(rec.nin):
+            s = rec.in_slot(k)
+            if s >= 0 and s in position and s not in earliest:
+                earliest[s] = i
+    cdef dict at = {}
+    for s, ks in position.items():
+        at.setdefault(earliest.get(s, 0), []).extend(ks)
+    return at
+
+
+cdef void _report_ready(ready, list ks, list source_slots, list grads) except *:
+    for k in ks:
+        g = grads[source_slots[k]]
+        if g is not None:
+            ready(k, g)
 
 
 cdef class JvpTrace(Tape):
@@ -2409,7 +2455,9 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
     if y._is_leaf and y._requires_grad and _slot(y, tape) < 0:
         tape._watch_one(y)
         leaves.append(y)
-    grads = tape._sweep([y], [gradient], leaves, retain)
+    ready = None if _grad_ready_hook is None else \
+        functools.partial(_report_grad, _grad_ready_hook, leaves)
+    grads = tape._sweep([y], [gradient], leaves, retain, False, 0, ready)
     arrays = [None if g is None else (<Tensor>g).data for g in grads]
     if _capture is not None and _capturing():
         # replayed as one step, on the leaves that get a gradient (the tape may hold others
@@ -2423,6 +2471,23 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
             _free_dead_records(tape)
         if tape.n_freed == len(tape.records):    # nothing live: start a fresh implicit tape
             st.tapes[0] = Tape(_implicit=True)
+
+
+cdef object _grad_ready_hook = None
+
+
+def set_grad_ready_hook(hook):
+    """hook(leaf, array) or None; returns the previous hook. backward() calls it for each
+    leaf whose gradient the sweep has finished, while the sweep goes on with the layers
+    below (before .grad is handed out): data-parallel training starts averaging a finished
+    bucket of gradients there. ad.compile records each call as a host step."""
+    global _grad_ready_hook
+    previous, _grad_ready_hook = _grad_ready_hook, hook
+    return previous
+
+
+def _report_grad(hook, list leaves, Py_ssize_t k, g):
+    host_step(hook, leaves[k], (<Tensor>g).data)
 
 
 def _hand_out_grads(list leaves, list arrays):

@@ -350,7 +350,8 @@ def _wanted(m, k, which):
 # ============================================================================ eigenpairs
 def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
             which: str = "largest", tol: float = 1e-6, max_iter: Optional[int] = None,
-            seed: int = 0, like: Optional[Any] = None) -> Tuple[Any, Any, Dict[str, Any]]:
+            seed: int = 0, like: Optional[Any] = None,
+            distributed: bool = False) -> Tuple[Any, Any, Dict[str, Any]]:
     """Extreme eigenpairs of a symmetric operator by Lanczos with partial reorthogonalisation.
 
     matvec: v -> A v on flat float64 vectors. v0_or_dim: a start vector, or the dimension n
@@ -407,6 +408,11 @@ def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
         same vectors).
     like : array, optional
         For a dimension: an array on the backend and device the vectors should live on.
+    distributed : bool, default False
+        Run under ``mpiexec`` on every rank (after ``dist.init()``): each rank's matvec is its
+        share of the operator, and the operator is their sum over the ranks (summed bitwise
+        identically on every rank, so the replicated iteration takes the same path
+        everywhere); a start vector is rank 0's. Every rank returns the same pairs.
 
     Returns
     -------
@@ -442,6 +448,8 @@ def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
     """
     if which not in _WHICH:
         raise ValueError(f"pyad.lanczos: which={which!r}; use one of {_WHICH}")
+    if distributed:
+        matvec, v0_or_dim = across_ranks("pyad.lanczos", matvec, v0_or_dim)
     if int(k) < 1:
         raise ValueError(f"pyad.lanczos: k must be >= 1, got {k}")
     k = int(k)
@@ -580,6 +588,15 @@ def _lanczos_done(theta, S, alphas, betas, beta_last, block_start, k, which, tol
 
 
 # ============================================================================ quadrature
+def across_ranks(who, matvec, start=None):
+    """(matvec summed over the MPI ranks, rank 0's start vector): a replicated solver's
+    operator when every rank passes its share (pyad.distributed; imported only here)."""
+    from pyad.distributed.comm import from_root, summed_operator
+    if start is not None and not isinstance(start, (int, np.integer)):
+        start = from_root(who, start)
+    return summed_operator(matvec, who), start
+
+
 def lanczos_quadrature(matvec: Matvec, v: Any, num_steps: int) -> Tuple[np.ndarray, np.ndarray]:
     """Gauss quadrature (nodes, weights) of the spectral measure of A seen from unit v.
 

@@ -14,7 +14,8 @@ __all__ = ["batches"]
 
 def batches(*arrays: ArrayLike, batch_size: int, shuffle: bool = True,
             seed: Union[None, int, np.random.Generator] = None,
-            drop_last: bool = False) -> Iterator[Tuple[Any, ...]]:
+            drop_last: bool = False, rank: int = 0,
+            world: int = 1) -> Iterator[Tuple[Any, ...]]:
     """Yield tuples of aligned slices of the arrays (first axis), reshuffled on every call.
 
     One pass over the data: an epoch of minibatches for a training loop. The order is drawn
@@ -35,7 +36,14 @@ def batches(*arrays: ArrayLike, batch_size: int, shuffle: bool = True,
         The shuffle's randomness: an int (the same order every time), a Generator (its state
         advances, so successive epochs differ but the whole run is reproducible), or None.
     drop_last : bool, default False
-        Skip a final batch smaller than ``batch_size``.
+        Skip a final batch smaller than ``batch_size`` (than ``batch_size * world``).
+    rank, world : int, default 0 and 1
+        Data-parallel sharding (``rank=dist.rank(), world=dist.size()``): every rank draws
+        the same order (the seed must be the same on every rank) and takes its
+        ``batch_size`` rows of each combined batch of ``batch_size * world`` rows, so the
+        ranks together see exactly the batches one process sees with the combined batch
+        size. A final smaller combined batch is split as evenly as possible (every rank
+        yields the same number of batches, so their collectives stay paired).
 
     Yields
     ------
@@ -46,7 +54,9 @@ def batches(*arrays: ArrayLike, batch_size: int, shuffle: bool = True,
     Raises
     ------
     ValueError
-        For no arrays, 0-d arrays, arrays of different lengths, or ``batch_size < 1``.
+        For no arrays, 0-d arrays, arrays of different lengths, ``batch_size < 1``, a rank
+        outside ``0 <= rank < world``, or ``world > 1`` with ``seed=None`` (the ranks would
+        draw different orders).
 
     Examples
     --------
@@ -71,9 +81,16 @@ def batches(*arrays: ArrayLike, batch_size: int, shuffle: bool = True,
             raise ValueError(f"batches: array {i} has {a.shape[0]} rows but array 0 has {n}")
     if int(batch_size) < 1:
         raise ValueError(f"batches: batch_size must be >= 1, got {batch_size}")
+    world, rank = int(world), int(rank)
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"batches: need 0 <= rank < world, got rank={rank}, world={world}")
+    if world > 1 and shuffle and seed is None:
+        raise ValueError("batches: with world > 1 every rank must draw the same order: pass "
+                         "seed= (an int, or a Generator seeded the same on every rank)")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     order = rng.permutation(n) if shuffle else np.arange(n)
-    stop = n - n % batch_size if drop_last else n
+    combined = int(batch_size) * world
+    stop = n - n % combined if drop_last else n
     # the order on each backend once per epoch (one copy to the device, not one per batch)
     orders = {}
     for a in arrays:
@@ -81,8 +98,11 @@ def batches(*arrays: ArrayLike, batch_size: int, shuffle: bool = True,
             key = (type(a), backend.device_of(a))
             if key not in orders:
                 orders[key] = backend.to_backend(order, a)
-    for start in range(0, stop, batch_size):
-        end = min(start + batch_size, n)        # the standard leaves slices past the end open
+    for first in range(0, stop, combined):
+        # this rank's share of the combined batch: rows [start, end) of the order
+        rows = min(combined, n - first)
+        start = first + rank * rows // world
+        end = first + (rank + 1) * rows // world
         yield tuple(_rows(a, order, orders, start, end) for a in arrays)
 
 

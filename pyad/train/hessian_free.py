@@ -84,6 +84,11 @@ class HessianFree:
         Start CG from this multiple (in [0, 1]) of the previous direction.
     min_damping : float, default 0
         A floor for the adapted damping.
+    distributed : bool, default False
+        Under ``mpiexec`` (after ``dist.init()``): the parameters are the same on every rank
+        and each rank's loss is its share of the objective (e.g. its shard's loss summed and
+        divided by the global sample count); the loss, gradient and curvature products are
+        summed over the ranks, and every rank takes the same step.
 
     Raises
     ------
@@ -106,7 +111,7 @@ class HessianFree:
     def __init__(self, damping: float = 1.0, curvature: str = "gauss-newton",
                  cg_max_iter: int = 50, cg_tol: float = 1e-4, backtrack: bool = True,
                  max_backtracks: int = 20, cg_warm_start: float = 0.0,
-                 min_damping: float = 0.0) -> None:
+                 min_damping: float = 0.0, distributed: bool = False) -> None:
         if curvature in ("gn", "gauss_newton", "ggn"):
             curvature = "gauss-newton"
         if curvature not in CURVATURES:
@@ -130,6 +135,7 @@ class HessianFree:
         self.max_backtracks = int(max_backtracks)
         self.cg_warm_start = float(cg_warm_start)
         self.min_damping = float(min_damping)
+        self.distributed = bool(distributed)
         self.steps = 0
         self._previous = None       # last CG solution (leaves), for warm starts
 
@@ -137,8 +143,26 @@ class HessianFree:
         """v leaves -> C v leaves at params (C recorded once per step where possible)."""
         if self.curvature == "hessian":
             apply = hvp_fn(lambda p: loss(model(p)), params)
-            return lambda v: _leaves(apply(tree_unflatten(td, v)))[0]
-        return lambda v: _leaves(gnvp(model, loss, params, tree_unflatten(td, v)))[0]
+            product = lambda v: _leaves(apply(tree_unflatten(td, v)))[0]  # noqa: E731
+        else:
+            product = lambda v: _leaves(gnvp(model, loss, params,  # noqa: E731
+                                             tree_unflatten(td, v)))[0]
+        return self._summed(product)
+
+    def _summed(self, fn):
+        """fn's arrays summed over the MPI ranks when distributed (each rank passes its share
+        of the objective), bitwise the same on every rank so that CG and the acceptance test
+        take the same path everywhere."""
+        if not self.distributed:
+            return fn
+        from pyad.distributed.comm import sum_over_ranks
+
+        def summed(*args):
+            out = fn(*args)
+            many = isinstance(out, list)
+            out = sum_over_ranks("HessianFree.step", out if many else [out])
+            return out if many else out[0]
+        return summed
 
     def step(self, model: Callable[[PyTree], Any], loss: Callable[[Any], Any],
              params: PyTree) -> Tuple[PyTree, Dict[str, Any]]:
@@ -177,12 +201,15 @@ class HessianFree:
         p_leaves, td = _leaves(params)
         p_tree = tree_unflatten(td, p_leaves)
 
+        value = self._summed(lambda leaves: np.float64(_float(loss(model(tree_unflatten(
+            td, leaves))))))
+
         def objective(leaves):
-            return _float(loss(model(tree_unflatten(td, leaves))))
+            return float(value(leaves))
 
         f0, g_tree = value_and_grad(lambda p: loss(model(p)))(p_tree)
-        f0 = _float(f0)
-        g = _leaves(g_tree)[0]
+        f0_g = self._summed(lambda: [np.float64(_float(f0))] + _leaves(g_tree)[0])()
+        f0, g = float(f0_g[0]), f0_g[1:]
         curv = self._curvature_product(model, loss, p_tree, td)
         lam = self.damping
 

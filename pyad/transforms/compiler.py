@@ -99,6 +99,12 @@ def _slots_in(x, found):
     return found
 
 
+def _communicates(step):
+    """A collective's step: kept even when nothing reads its result, since every rank must
+    make the same MPI calls (and eager calls make them)."""
+    return step[2] is not None and step[2].communicates
+
+
 def _reads(step):
     """The slots a recorded step reads: its inputs and the Slots in its params."""
     return step[3] + tuple(_slots_in(step[4], []))
@@ -342,7 +348,7 @@ class _Program:
         out_slots = {o[1] for o in second.outs if o[0] != "const"}
         needed, kept = set(out_slots), []
         for step in reversed(second.steps):          # dead-code elimination
-            if step[0] == "host" or step[5] in needed:
+            if step[0] == "host" or step[5] in needed or _communicates(step):
                 kept.append(step)
                 needed.update(_reads(step))
         kept.reverse()

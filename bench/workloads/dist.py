@@ -1,0 +1,142 @@
+"""Workload `dist`: data-parallel training over MPI ranks (mpiexec -n 2 on this machine).
+
+`allreduce`: averaging the gradients of the 784-512-512-10 float32 MLP (669,706 values,
+2.7 MB), pyad's DistributedOptimizer (packed into one 25 MB bucket, one Allreduce, unpacked
+into each .grad) against raw mpi4py: one `Allreduce` of the same bytes from one flat buffer
+into another, nothing else (the floor).
+`step`: one compiled data-parallel training step of that MLP (forward, softmax cross-entropy,
+backward, gradient average, SGD update) at batch 128 per rank; `step-overlap` with 1 MB
+buckets whose averaging starts inside backward() (DistributedOptimizer(overlap=True));
+`step-compute` the same step without the average (each rank's own update), so the
+difference is what averaging costs.
+Weak scaling: `pyad` (2 ranks) against `pyad-1rank` (1 rank, the same per-rank batch); each
+rank runs one BLAS/OpenMP thread, so the 2 ranks use the machine's 2 cores.
+"""
+import numpy as np
+
+from bench.workloads import framework
+from bench.workloads.mlp_step import LR, make_data, reference_grads
+
+SIZES, BATCH = (784, 512, 512, 10), 128
+UNIT, PER_CALL = "us", 1
+BASELINE, REFERENCE = "mpi4py", "pyad-1rank"
+FRAMEWORKS = {}
+
+
+def _rank():
+    from mpi4py import MPI
+    return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
+
+
+def _grads(rank):
+    """Rank r's stand-in gradients: the weights' shapes, (1 + r) times fixed values."""
+    ws, bs, _, _ = make_data(SIZES, BATCH)
+    return [(1.0 + rank) * a for pair in zip(ws, bs) for a in pair]
+
+
+def _data(rank):
+    """Rank r's batch: the same weights on every rank, a batch of its own."""
+    ws, bs, _, _ = make_data(SIZES, BATCH)
+    rng = np.random.default_rng(100 + rank)
+    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    return ws, bs, x, rng.integers(0, SIZES[-1], BATCH)
+
+
+_EXPECTED = {}
+
+
+def verify(case, fw, out):
+    rank, size = _rank()
+    if case == "allreduce":
+        base = np.concatenate([g.ravel() for g in _grads(0)]).astype(np.float64)
+        scale = sum(1.0 + r for r in range(size)) / (size if fw.startswith("pyad") else 1)
+        np.testing.assert_allclose(out, base * scale, rtol=1e-6, err_msg=f"dist/{fw}")
+        return
+    # the step's gradients: the mean over ranks of each rank's batch gradient (or its own)
+    key = (case, size, rank)
+    if key not in _EXPECTED:
+        per_rank = [np.concatenate([g.ravel() for g in reference_grads(*_data(r))])
+                    for r in range(size)]
+        _EXPECTED[key] = per_rank[rank] if case == "step-compute" else np.mean(per_rank, 0)
+    want = _EXPECTED[key]
+    np.testing.assert_allclose(out, want, rtol=1e-3, atol=1e-4 * np.abs(want).max(),
+                               err_msg=f"dist/{case}/{fw}")
+
+
+def _pyad_cases():
+    import pyad as ad
+    import pyad.distributed as dist
+    dist.init()
+    rank = dist.rank()
+
+    def mlp(ws, bs):
+        layers = []
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            lin = ad.nn.Linear(*w.shape, dtype=np.float32)
+            lin.weight.data[...], lin.bias.data[...] = w, b
+            layers += [lin] + ([ad.nn.ReLU()] if i < len(ws) - 1 else [])
+        return ad.nn.Sequential(*layers)
+
+    def flat_grads(model):
+        return np.concatenate([p.grad.data.ravel() for p in model.parameters()])
+
+    # allreduce: the gradients handed to the optimizer, averaged
+    model = mlp(*_data(rank)[:2])
+    opt = dist.DistributedOptimizer(ad.optim.SGD(model.parameters(), lr=LR))
+    for p, g in zip(model.parameters(), _grads(rank)):
+        p.grad = ad.tensor(g)
+
+    def average():
+        opt.average_gradients()
+
+    def checked_average():
+        average()
+        return flat_grads(model)
+    cases = {"allreduce": (average, checked_average)}
+
+    # the training steps: with and without the average
+    ws, bs, x, y = _data(rank)
+    overlapped = lambda o: dist.DistributedOptimizer(o, bucket_mb=1.0, overlap=True)  # noqa
+    for case, wrap in (("step", dist.DistributedOptimizer), ("step-overlap", overlapped),
+                       ("step-compute", lambda o: o)):
+        net = mlp(ws, bs)
+        optimizer = wrap(ad.optim.SGD(net.parameters(), lr=LR))
+
+        def step(net=net, optimizer=optimizer):
+            loss = ad.losses.softmax_cross_entropy(net(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        step = ad.compile(step)
+
+        def checked(step=step, net=net):
+            step()
+            return flat_grads(net)
+        cases[case] = (step, checked)
+    return cases
+
+
+@framework(FRAMEWORKS, "mpi4py", needs=("mpi4py",), ranks=2)
+def mpi4py_raw():
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    send = np.concatenate([g.ravel() for g in _grads(comm.Get_rank())])
+    recv = np.empty_like(send)
+
+    def allreduce():
+        comm.Allreduce(send, recv, op=MPI.SUM)
+
+    def checked():
+        allreduce()
+        return recv
+    return {"allreduce": (allreduce, checked)}
+
+
+@framework(FRAMEWORKS, "pyad", needs=("mpi4py",), ranks=2)
+def pyad_2():
+    return _pyad_cases()
+
+
+@framework(FRAMEWORKS, "pyad-1rank", needs=("mpi4py",), ranks=1)
+def pyad_1():
+    return _pyad_cases()

@@ -3,7 +3,11 @@
 `allreduce`: averaging the gradients of the 784-512-512-10 float32 MLP (669,706 values,
 2.7 MB), pyad's DistributedOptimizer (packed into one 25 MB bucket, one Allreduce, unpacked
 into each .grad) against raw mpi4py: one `Allreduce` of the same bytes from one flat buffer
-into another, nothing else (the floor).
+into another, nothing else (the floor). Each call starts with a Barrier in both, so the
+ranks enter together as they do after a training step's compute (the Barrier's wait for the
+rank the last call released later is in both times). Back to back without it the ranks drift
+apart and MPICH pipelines successive calls (~410 us a call instead of ~880 us), which no
+training loop does; there pyad's pass packing the gradients shows more (1.10-1.15x).
 `step`: one compiled data-parallel training step of that MLP (forward, softmax cross-entropy,
 backward, gradient average, SGD update) at batch 128 per rank; `step-overlap` with 1 MB
 buckets whose averaging starts inside backward() (DistributedOptimizer(overlap=True));
@@ -80,13 +84,17 @@ def _pyad_cases():
     def flat_grads(model):
         return np.concatenate([p.grad.data.ravel() for p in model.parameters()])
 
-    # allreduce: the gradients handed to the optimizer, averaged
+    # allreduce: fresh gradients (as backward() hands them out) averaged, from a common start
     model = mlp(*_data(rank)[:2])
     opt = dist.DistributedOptimizer(ad.optim.SGD(model.parameters(), lr=LR))
-    for p, g in zip(model.parameters(), _grads(rank)):
-        p.grad = ad.tensor(g)
+    grads = [ad.tensor(g) for g in _grads(rank)]
+    params = model.parameters()
+    barrier = dist.barrier
 
     def average():
+        barrier()
+        for p, g in zip(params, grads):
+            p.grad = g
         opt.average_gradients()
 
     def checked_average():
@@ -124,6 +132,7 @@ def mpi4py_raw():
     recv = np.empty_like(send)
 
     def allreduce():
+        comm.Barrier()
         comm.Allreduce(send, recv, op=MPI.SUM)
 
     def checked():

@@ -257,3 +257,17 @@ def test_before_init_names_dist_init():
         assert not dist.is_initialized()
     finally:
         dist_comm._reset_for_tests(saved)
+
+
+@pytest.mark.parametrize("name", ["allreduce-sum", "allgather-1", "broadcast-1"])
+def test_hessian_sums_the_blocks_of_the_stacked_hessian(name):
+    """ad.hessian pushes each basis vector through every rank at once, so rank r's matrix is
+    the sum over s of the stacked Hessian's blocks (r, s)."""
+    local, stacked, shape = CASES[name]
+    x, X = _inputs(shape, 13)
+    H = ad.hessian(_objective(local))(x)
+    full = ad.hessian(_stacked_objective(stacked))(X)
+    n = x.size
+    full = full.reshape(R, n, R, n)
+    np.testing.assert_allclose(H.reshape(n, n), full[dist.rank()].sum(axis=1), rtol=1e-11,
+                               atol=1e-13)

@@ -193,6 +193,7 @@ class DistributedOptimizer:
                 self._where[i] = (b, slice(start, start + n), size + k)
                 start += n
         self._scale = 1.0 / self.comm.Get_size()
+        self._layout = [[(i,) + self._where[i][1:] for i in bucket] for bucket in self.buckets]
         self._agreed = [False] * len(self.buckets)
         self._spare = [None] * len(self.buckets)
         self.overlap = bool(overlap)
@@ -336,23 +337,39 @@ class DistributedOptimizer:
 
     def _average(self):
         params = self.optimizer.params
+        scale = self._scale
         for b in range(self._next, len(self.buckets)):      # what backward() did not start
-            for i in self.buckets[b]:
-                if i not in self._packed[b]:
+            packed = self._packed[b]
+            if packed:                  # overlap: some came from backward() already
+                for i in self.buckets[b]:
+                    if i not in packed:
+                        g = params[i].grad
+                        self._pack(i, None if g is None else g.data)
+            else:                       # the whole bucket now: the lean loop
+                flat = self._flats[b] = self._buffer(b, params[self.buckets[b][0]].data.dtype)
+                for i, part, flag in self._layout[b]:
                     g = params[i].grad
-                    self._pack(i, None if g is None else g.data if isinstance(g, Tensor) else g)
+                    if g is None:
+                        flat[part] = 0
+                        flat[flag] = 0
+                    else:
+                        h = g.data
+                        if type(h) is not np.ndarray:
+                            h = backend.to_host(h)
+                        np.multiply(h.reshape(-1), scale, out=flat[part])
+                        flat[flag] = 1
             self._start(b)
         if self._requests:
             _mpi().Request.Waitall(self._requests)
-        for b, bucket in enumerate(self.buckets):
+        for b, layout in enumerate(self._layout):
             flat = self._flats[b]
-            device = params[bucket[0]].data
-            foreign = backend.is_foreign(device)
-            for i in bucket:
-                _, part, flag = self._where[i]
+            device = params[layout[0][0]].data
+            foreign = type(device) is not np.ndarray and backend.is_foreign(device)
+            for i, part, flag in layout:
                 if flat[flag]:
-                    g = flat[part].reshape(params[i].data.shape)
-                    params[i].grad = wrap(backend.to_backend(g, device) if foreign else g)
+                    p = params[i]
+                    g = flat[part].reshape(p.data.shape)
+                    p.grad = wrap(backend.to_backend(g, device) if foreign else g)
         self._new_round()
 
     def state_dict(self) -> Dict[str, Any]:

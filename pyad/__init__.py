@@ -24,6 +24,7 @@ from pyad.engine import pytree  # noqa: E402
 from pyad.engine.pytree import tree_flatten, tree_map, tree_unflatten  # noqa: E402
 from pyad.transforms import (CompileWarning, check_grads, compile, gnvp, grad,  # noqa: E402
                              hessian, hvp, hvp_fn, jacobian, jvp, linearize, value_and_grad, vjp)
+from pyad.transforms.autograd_names import *  # noqa: E402,F401,F403  (autograd's names)
 from pyad.linalg.vectors import ravel_pytree, vdot  # noqa: E402
 from pyad.transforms import planner, testing  # noqa: E402
 from pyad.train import data, datasets, hessian_free, init, losses, nn, optim  # noqa: E402
@@ -106,6 +107,7 @@ from pyad.ops.core import FAMILY_NAMES as _FAMILY_NAMES  # noqa: E402
 __all__ += [n for n in _FAMILY_NAMES if n not in __all__]
 
 from pyad.ops import numpy  # noqa: E402  (last: it wraps the names in __all__)
+from pyad.ops import scipy  # noqa: E402
 
 # The layers are folders; the modules users import by their short names stay importable
 # under them (`import pyad.numpy as np`, `from pyad.nn import Linear`, `pyad.curvature`).
@@ -115,5 +117,8 @@ _SHORT_NAMES = {"data": data, "datasets": datasets, "hessian_free": hessian_free
                 "planner": planner, "testing": testing, "custom": custom, "pytree": pytree,
                 "cuda": cuda,
                 "numpy": numpy,
-                "numpy.linalg": numpy.linalg}
+                "numpy.linalg": numpy.linalg,
+                "scipy": scipy, "scipy.special": scipy.special,
+                "scipy.stats": scipy.stats, "scipy.signal": scipy.signal,
+                "scipy.linalg": scipy.linalg}
 _sys.modules.update({f"pyad.{name}": module for name, module in _SHORT_NAMES.items()})

@@ -731,3 +731,5 @@ import specs_math  # noqa: E402,F401
 import specs_array  # noqa: E402,F401
 import specs_linalg  # noqa: E402,F401
 import specs_distributed  # noqa: E402,F401
+import specs_special  # noqa: E402,F401
+import specs_scipy  # noqa: E402,F401

@@ -108,9 +108,10 @@ FALLBACKS.update(
 )
 
 # the op families' numpy kernels (numpy breadth), one file per family
-from pyad.backend import numpy_array, numpy_linalg, numpy_math  # noqa: E402
+from pyad.backend import (numpy_array, numpy_linalg, numpy_math, numpy_scipy,  # noqa: E402
+                          numpy_special)
 
-for _family in (numpy_math, numpy_array, numpy_linalg):
+for _family in (numpy_math, numpy_array, numpy_linalg, numpy_special, numpy_scipy):
     KERNELS.update(_family.KERNELS)
     FALLBACKS.update(getattr(_family, "FALLBACKS", {}))
 

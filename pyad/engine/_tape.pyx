@@ -1272,7 +1272,8 @@ cdef void _check_conversion(Tensor t, str how) except *:
             raise TypeError(
                 f"pyad: {how} turns a Tensor that ad.grad/jvp/hvp/... is differentiating into "
                 f"a numpy array, which drops its derivative (the result would be silently "
-                f"wrong). Use pyad functions on it (ad.sum, ad.exp, `import pyad.ops.numpy as np`) "
+                f"wrong). Use pyad functions on it (ad.sum, ad.exp, `import pyad.numpy as np`; "
+                f"scipy's functions: `import pyad.scipy`, e.g. pyad.scipy.signal.convolve) "
                 f"to keep the derivative, or ad.stop_gradient(t) / t.detach() if dropping it "
                 f"is meant. float(t), t.item() and comparisons work on tracked tensors.")
 

@@ -1,4 +1,6 @@
 """Plain numpy calls on Tensors (np.tanh(t), np.sum(t, axis=0)) routed to pyad (NEP 13/18)."""
+import sys
+
 import numpy as np
 
 from pyad.ops import core as ops
@@ -7,13 +9,30 @@ from pyad.ops import core as ops
 _UFUNCS = {}
 
 
+def register_ufuncs(mapping):
+    """Ufuncs of other libraries (scipy.special's) that dispatch to pyad functions on Tensors:
+    {ufunc: pyad function of the same signature}."""
+    _UFUNCS.update(mapping)
+
+
+def _ufunc_name(ufunc):
+    """'np.tanh' or 'scipy.special.gammaln': where the ufunc comes from, for messages."""
+    for module in ("scipy.special", "scipy.special._ufuncs"):
+        found = sys.modules.get(module)
+        if found is not None and getattr(found, ufunc.__name__, None) is ufunc:
+            return f"scipy.special.{ufunc.__name__.lstrip('_')}"
+    return f"np.{ufunc.__name__}"
+
+
 def _array_ufunc(ufunc, method, inputs, kwargs):
     fn = _UFUNCS.get(ufunc)
     if fn is None or method != "__call__":
-        what = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-        raise TypeError(f"pyad: numpy function {what} is not supported on pyad Tensors; use a "
-                        f"pyad function (see pyad.__all__), or apply it to t.detach().numpy() "
-                        f"where dropping the derivative is meant")
+        name = _ufunc_name(ufunc)
+        what = name + ("" if method == "__call__" else f".{method}")
+        where = "pyad.scipy.special" if name.startswith("scipy") else "pyad.__all__"
+        raise TypeError(f"pyad: {what} is not supported on pyad Tensors; use a pyad "
+                        f"function (see {where}), or apply it to t.detach().numpy() where "
+                        f"dropping the derivative is meant")
     if kwargs:
         raise TypeError(f"pyad: np.{ufunc.__name__} on Tensors does not take "
                         f"{sorted(kwargs)}; Tensors are immutable, so out= is not supported")

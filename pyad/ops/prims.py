@@ -49,6 +49,9 @@ IDENTITY = call(None, G)
 # row: defprim(..., lift=(kind, params shift)) (see pyad.ops.lifts); rows without one
 # (softmax cross-entropy wants 2-D logits) loop over the batch
 LIFTS = {}
+# rows whose rules batching runs once per tangent of a batch (no lift): defprim(lift=LOOP)
+LOOP = "loop"
+LOOPED = {"softmax_cross_entropy", "softmax_cross_entropy_backward"}
 
 
 def defprim(name, *vjps, jvp=None, nondiff=False, variadic=False, kernel=False, lift=None):
@@ -59,7 +62,9 @@ def defprim(name, *vjps, jvp=None, nondiff=False, variadic=False, kernel=False, 
     prim = Primitive(name, backend.CPU.kernels[name], None if nondiff else vjps,
                      fallback=backend.CPU.fallbacks.get(name), variadic=variadic,
                      contiguous_floats=kernel)
-    if lift is not None:
+    if lift == LOOP:
+        LOOPED.add(name)
+    elif lift is not None:
         LIFTS[name] = lift
     if jvp == DIAGONAL:
         jvp = _diagonal_jvp(vjps[0])
@@ -527,6 +532,7 @@ not_equal = defprim("not_equal", nondiff=True)
 
 # the rows of the op families (numpy breadth), each file with its public functions
 from pyad.ops import array as _array, linalg as _linalg, math as _math  # noqa: E402,F401
+from pyad.ops import special as _special  # noqa: E402,F401
 
 for _rule in _CALLS:
     _rule.resolve(PRIMITIVES)

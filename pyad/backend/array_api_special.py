@@ -1,0 +1,28 @@
+"""Array API kernels of the special-function family: cupyx.scipy.special on CuPy arrays, and
+scipy.special on a host copy for other arrays (the standard has no special functions)."""
+import scipy.special
+
+from pyad.backend.numpy_special import SPECIAL, in_float_dtype
+
+
+def _on_device(x):
+    """cupyx.scipy.special for a CuPy array, else None."""
+    if type(x).__module__.split(".")[0] != "cupy":
+        return None
+    import cupyx.scipy.special
+    return cupyx.scipy.special
+
+
+def _kernel(name, kernel):
+    def run(*args):
+        like = next(a for a in args if hasattr(a, "__array_namespace__"))
+        sp = _on_device(like)
+        if sp is not None and hasattr(sp, name):
+            return in_float_dtype(kernel, sp)(*args)
+        from pyad import backend          # the seam (loaded by now): host copies and back
+        host = [backend.to_host(a) if hasattr(a, "__array_namespace__") else a for a in args]
+        return backend.to_backend(in_float_dtype(kernel, scipy.special)(*host), like)
+    return run
+
+
+KERNELS = {name: _kernel(name, kernel) for name, kernel in SPECIAL.items()}

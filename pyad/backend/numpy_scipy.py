@@ -1,0 +1,31 @@
+"""CPU forward kernels (scipy.signal, scipy.linalg) of pyad.scipy's signal and linalg rows."""
+import numpy as np
+import scipy.linalg
+import scipy.signal
+
+
+def _convolve_full(a, b, axes):
+    """The full N-d convolution of a and b over `axes` (None: all), broadcasting the others;
+    scipy picks direct or FFT by size. Results keep the inputs' float dtype."""
+    dtype = np.result_type(a.dtype, b.dtype, np.float32)
+    if axes is None:
+        out = scipy.signal.convolve(a, b, mode="full")
+    else:
+        out = scipy.signal.fftconvolve(a, b, mode="full", axes=axes)
+    return np.asarray(out, dtype=dtype)
+
+
+def _float(out, *like):
+    return np.asarray(out, dtype=np.result_type(*[x.dtype for x in like], np.float32))
+
+
+KERNELS = {
+    "convolve_full": _convolve_full,
+    "expm": lambda a: _float(scipy.linalg.expm(a), a),
+    "sqrtm": lambda a: _float(scipy.linalg.sqrtm(a), a),
+    "solve_sylvester": lambda a, b, q: _float(scipy.linalg.solve_sylvester(a, b, q), a, b, q),
+    "solve_triangular": lambda a, b, lower, trans, unit: _float(
+        scipy.linalg.solve_triangular(a, b, lower=lower, trans=trans, unit_diagonal=unit), a, b),
+    "solve_banded": lambda ab, b, lower, upper: _float(
+        scipy.linalg.solve_banded((lower, upper), ab, b), ab, b),
+}

@@ -13,7 +13,12 @@ def _run(fn, inner, sync=None):
     return time.perf_counter() - t0
 
 
-def measure(fn, repeat=15, min_sample=0.02, warmup=0.2, sync=None, agree=max):
+def _alone(n):
+    """One process: its own count is everyone's."""
+    return n
+
+
+def measure(fn, repeat=15, min_sample=0.02, warmup=0.2, sync=None, agree=None):
     """Time fn(): median and IQR (seconds per call) of `repeat` samples of >= min_sample s each.
 
     sync (for GPU frameworks) waits for the device: it runs after the warm-up and at the end
@@ -21,6 +26,8 @@ def measure(fn, repeat=15, min_sample=0.02, warmup=0.2, sync=None, agree=max):
     too, not only their launches (calls within a sample may overlap, as in a training loop).
     agree(n) -> the largest n over the MPI ranks (workloads run under mpiexec): every rank
     must make the same number of calls, each of which communicates."""
+    if agree is None:
+        agree = _alone
     t0, calls = time.perf_counter(), 0
     while agree(int(calls < 3 or time.perf_counter() - t0 < warmup)):
         fn()

@@ -27,7 +27,7 @@ def main(argv=None):
     mod = workloads.load(a.workload)
     _, setup = mod.FRAMEWORKS[a.framework]
     sync = workloads.gpu_sync(workloads.gpu_of(mod.FRAMEWORKS, a.framework))
-    agree, report = max, True
+    agree, report = None, True
     if workloads.ranks_of(mod.FRAMEWORKS, a.framework):       # under mpiexec
         from mpi4py import MPI
         comm = MPI.COMM_WORLD

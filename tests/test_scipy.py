@@ -229,3 +229,40 @@ def test_bayesian_logistic_regression():
     np.testing.assert_allclose(ad.grad(f)(w), g(w), rtol=1e-12)
     h = autograd.hessian(lambda w: _bayes_logistic(anp, ast.norm, w, x, y))
     np.testing.assert_allclose(ad.hessian(f)(w), h(w), rtol=1e-10)
+
+
+def _conv_layer(np_, convolve, filters, images):
+    """autograd's examples/convnet.py layer: images (batch, channels, h, w) convolved with
+    filters (channels, out, fh, fw) over the image axes, summed over channels, then tanh."""
+    out = convolve(images, filters, axes=([2, 3], [2, 3]), dot_axes=([1], [0]), mode="valid")
+    return np_.sum(np_.tanh(out) ** 2)
+
+
+def test_convolutional_layer():
+    import pyad.numpy as pnp
+    from pyad.scipy.signal import convolve
+    rng = np.random.default_rng(3)
+    images, filters = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((3, 4, 3, 3)) * 0.3
+    f = lambda w: _conv_layer(pnp, convolve, w, images)          # noqa: E731
+    ad.check_grads(f, [filters], order=2, rtol=1e-6)
+    autograd = pytest.importorskip("autograd", reason="compared with autograd where installed")
+    import autograd.numpy as anp
+    from autograd.scipy.signal import convolve as aconvolve
+    np.testing.assert_allclose(float(f(filters)), _conv_layer(anp, aconvolve, filters, images),
+                               rtol=1e-12)
+    g = autograd.grad(lambda w: _conv_layer(anp, aconvolve, w, images))
+    np.testing.assert_allclose(ad.grad(f)(filters), g(filters), rtol=1e-10)
+
+
+def test_convolve_errors():
+    from pyad.scipy.signal import convolve, fftconvolve
+    with pytest.raises(ValueError, match="same dimensionality"):
+        convolve(np.ones(3), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        convolve(np.ones(3), np.ones(2), "middle")
+    with pytest.raises(ValueError, match="at least as large"):
+        convolve(np.ones((3, 1)), np.ones((1, 3)), "valid")
+    with pytest.raises(ValueError, match="out of range"):
+        fftconvolve(np.ones(3), np.ones(2), axes=3)
+    with pytest.raises(ValueError, match="differ"):
+        convolve(np.ones((2, 3)), np.ones((4, 3)), axes=([1], [1]), dot_axes=([0], [0]))

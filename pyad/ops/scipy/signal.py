@@ -13,7 +13,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from pyad.ops import core as o
-from pyad.ops.array import flip
+from pyad.ops.array import flip, pad, tensordot
 from pyad.ops.prims import LOOP, _tangent_sum, defprim
 from pyad.engine._tape import Tensor, bind
 from pyad._typing import ArrayLike
@@ -92,19 +92,27 @@ def _mode_slice(name, full, a, b, mode, axes):
     return full[tuple(key)]
 
 
-def convolve(in1: ArrayLike, in2: ArrayLike, mode: str = "full",
-             method: str = "auto") -> Tensor:
-    """The N-d convolution of in1 and in2 (``scipy.signal.convolve``), differentiable in both.
+def convolve(in1: ArrayLike, in2: ArrayLike, mode: str = "full", method: str = "auto", *,
+             axes: Optional[Sequence[Sequence[int]]] = None,
+             dot_axes: Sequence[Sequence[int]] = ((), ())) -> Tensor:
+    """The N-d convolution of in1 and in2 (``scipy.signal.convolve``), differentiable in both;
+    with ``axes=``/``dot_axes=``, autograd's convolution for convolutional layers.
 
     Parameters
     ----------
     in1, in2 : array_like
-        Real arrays of the same number of dimensions.
+        Real arrays (of the same number of dimensions, without ``axes``).
     mode : {"full", "valid", "same"}, default "full"
         scipy's modes: everything, only where the inputs overlap fully, or in1's size
         centred.
     method : {"auto", "direct", "fft"}, default "auto"
         Accepted for scipy's signature; scipy's own choice by size is used.
+    axes : (sequence of int, sequence of int), optional
+        autograd's ``axes``: in1's axes convolved with the paired axes of in2. The result
+        holds in1's other axes, then in2's other axes, then the convolved ones.
+    dot_axes : (sequence of int, sequence of int), default ((), ())
+        autograd's ``dot_axes``: paired axes summed over (a product, not a convolution),
+        e.g. input channels.
 
     Returns
     -------
@@ -126,8 +134,84 @@ def convolve(in1: ArrayLike, in2: ArrayLike, mode: str = "full",
     ...     np.array([1.0]))
     array([3.])
     """
+    if axes is not None or any(len(d) for d in dot_axes):
+        return _convolve_axes(in1, in2, axes, dot_axes, mode)
     a, b = _operands("convolve", in1, in2)
     return _mode_slice("convolve", bind(_CONVOLVE, a, b, params=(None,)), a, b, mode, None)
+
+
+def _convolve_axes(in1, in2, axes, dot_axes, mode):
+    """autograd's convolve(A, B, axes, dot_axes): A and B laid out as (A's other axes, B's
+    other axes, the dot axes, the convolved axes), broadcast against each other, convolved
+    over the last axes, summed over the dot axes."""
+    a, b = o._t(in1), o._t(in2)
+    conv_a, conv_b = ([], []) if axes is None else ([int(i) % a.ndim for i in axes[0]],
+                                                     [int(i) % b.ndim for i in axes[1]])
+    dot_a, dot_b = [int(i) % a.ndim for i in dot_axes[0]], [int(i) % b.ndim for i in dot_axes[1]]
+    if len(conv_a) != len(conv_b) or len(dot_a) != len(dot_b):
+        raise ValueError("pyad.scipy.signal.convolve: axes and dot_axes pair axes of in1 with "
+                         f"axes of in2; got axes={axes}, dot_axes={dot_axes}")
+    for i, j in zip(dot_a, dot_b):
+        if a.shape[i] != b.shape[j]:
+            raise ValueError(f"pyad.scipy.signal.convolve: dot axes {i} of in1 (length "
+                             f"{a.shape[i]}) and {j} of in2 (length {b.shape[j]}) differ")
+    rest_a = [i for i in range(a.ndim) if i not in conv_a + dot_a]
+    rest_b = [j for j in range(b.ndim) if j not in conv_b + dot_b]
+    offsets = int(np.prod([b.shape[j] for j in conv_b], dtype=np.int64)) if conv_b else 0
+    if 0 < offsets <= _PATCH_OFFSETS and mode in _MODES and all(
+            a.shape[i] >= b.shape[j] for i, j in zip(conv_a, conv_b)):
+        a, b = _operands("convolve", a, b)
+        return _convolve_patches(a, b, rest_a, rest_b, dot_a, dot_b, conv_a, conv_b, mode)
+    a = o.transpose(a, rest_a + dot_a + conv_a)
+    b = o.transpose(b, rest_b + dot_b + conv_b)
+    na, nb, nd, nc = len(rest_a), len(rest_b), len(dot_a), len(conv_a)
+    a = o.reshape(a, a.shape[:na] + (1,) * nb + a.shape[na:])
+    b = o.reshape(b, (1,) * na + b.shape)
+    a, b = _operands("convolve", a, b)
+    conv = tuple(range(na + nb + nd, na + nb + nd + nc))
+    out = bind(_CONVOLVE, a, b, params=(conv,)) if conv else a * b
+    out = _mode_slice("convolve", out, a, b, mode, conv) if conv else out
+    return o.sum(out, axis=tuple(range(na + nb, na + nb + nd))) if nd else out
+
+
+# a small kernel (a convolutional layer's filters): one product of patches (im2col), which
+# beats FFTs of every (image, filter, channel) triple; larger kernels go through the FFT row
+_PATCH_OFFSETS = 64
+
+
+def _convolve_patches(a, b, rest_a, rest_b, dot_a, dot_b, conv_a, conv_b, mode):
+    """autograd's convolve for small kernels: the flipped kernel's offsets k, a's slices
+    [k, k + out) stacked (im2col), then one tensordot over offsets and dot axes."""
+    sizes = [b.shape[j] for j in conv_b]
+    a = o.transpose(a, rest_a + dot_a + conv_a)
+    b = o.transpose(flip(b, axis=tuple(conv_b)), dot_b + rest_b + conv_b)
+    na, nd, nc = len(rest_a), len(dot_a), len(conv_a)
+    if mode != "valid":             # full (and same, cut from it): zeros around a
+        widths = [(0, 0)] * (na + nd) + [(k - 1, k - 1) for k in sizes]
+        a = pad(a, widths)
+    out = [a.shape[na + nd + c] - sizes[c] + 1 for c in range(nc)]
+    patches = []
+    for k in np.ndindex(*sizes):
+        key = (slice(None),) * (na + nd) + tuple(slice(k[c], k[c] + out[c]) for c in range(nc))
+        patches.append(a[key])
+    stacked = o.stack(patches, axis=0)                      # (K, rest_a, dot, out...)
+    kernel = o.reshape(o.transpose(b, tuple(range(nd + len(rest_b), b.ndim))
+                                   + tuple(range(nd + len(rest_b)))),
+                       (len(patches),) + tuple(b.shape[i] for i in range(nd + len(rest_b))))
+    result = tensordot(stacked, kernel, axes=([0] + list(range(1 + na, 1 + na + nd)),
+                                              list(range(0, 1 + nd))))
+    # (rest_a, out..., rest_b) -> (rest_a, rest_b, out...)
+    nb = len(rest_b)
+    result = o.transpose(result, tuple(range(na)) + tuple(range(na + nc, na + nc + nb))
+                         + tuple(range(na, na + nc)))
+    if mode == "same":
+        key = [slice(None)] * result.ndim
+        for c, k in enumerate(sizes):
+            start = (k - 1) // 2
+            length = result.shape[na + nb + c] - k + 1
+            key[na + nb + c] = slice(start, start + length)
+        result = result[tuple(key)]
+    return result
 
 
 def fftconvolve(in1: ArrayLike, in2: ArrayLike, mode: str = "full",

@@ -25,8 +25,14 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _standard(x, loc, scale):
-    """(x - loc) / scale as a Tensor (any argument may be an array, Tensor or number)."""
-    return (o._t(x) - loc) / scale
+    """(x - loc) / scale as a Tensor (any argument may be an array, Tensor or number); the
+    default loc 0 and scale 1 cost no op."""
+    z = o._t(x)
+    if not (isinstance(loc, (int, float)) and loc == 0):
+        z = z - loc
+    if not (isinstance(scale, (int, float)) and scale == 1):
+        z = z / scale
+    return z
 
 
 def _log_scale(scale):
@@ -75,7 +81,7 @@ class _Norm(_Distribution):
     def logpdf(self, x: ArrayLike, loc: ArrayLike = 0.0, scale: ArrayLike = 1.0) -> Tensor:
         """log density: -z**2/2 - log(scale) - log(2 pi)/2, z = (x - loc) / scale."""
         z = _standard(x, loc, scale)
-        return -0.5 * o.square(z) - _log_scale(scale) - 0.5 * _LOG_2PI
+        return -0.5 * o.square(z) - (_log_scale(scale) + 0.5 * _LOG_2PI)
 
     def cdf(self, x: ArrayLike, loc: ArrayLike = 0.0, scale: ArrayLike = 1.0) -> Tensor:
         """ndtr(z)."""

@@ -16,6 +16,7 @@ from pyad.ops.core import (  # noqa: E402
 from pyad.ops.math import *  # noqa: E402,F401,F403  (the op families: numpy breadth)
 from pyad.ops.array import *  # noqa: E402,F401,F403
 from pyad.ops.linalg import *  # noqa: E402,F401,F403
+from pyad.ops.complex import *  # noqa: E402,F401,F403  (complex numbers)
 from pyad.ops.prims import PRIMITIVES  # noqa: E402
 from pyad import distributed  # noqa: E402  (the collectives' rows; imports no mpi4py)
 from pyad.ops import custom  # noqa: E402

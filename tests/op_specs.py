@@ -14,6 +14,7 @@ from pyad import backend
 
 P = ad.PRIMITIVES
 FLOATS = (np.float64, np.float32)
+COMPLEX = (np.complex128, np.complex64)
 
 
 # ----------------------------------------------------------------------------- domains
@@ -73,10 +74,19 @@ class Case:
         self.id = f"{prim}[{self.label}]"
 
     def inputs(self, dtype=np.float64, seed=0):
-        """Fresh float64 inputs (seeded per case), cast to dtype."""
+        """Fresh float64 inputs (seeded per case), cast to dtype; for a complex dtype, both
+        parts drawn from the domain."""
         rng = np.random.default_rng([seed, sum(map(ord, self.id))])
+        if np.dtype(dtype).kind == "c":
+            return [(np.asarray(DOMAINS[d](rng, s)) + 1j * np.asarray(DOMAINS[d](rng, s)))
+                    .astype(dtype) for d, s in zip(self.domains, self.shapes)]
         return [np.asarray(DOMAINS[d](rng, s)).astype(dtype)
                 for d, s in zip(self.domains, self.shapes)]
+
+    @property
+    def complex(self):
+        """A case of complex inputs (its derivative checks run in complex128)."""
+        return np.dtype(self.dtypes[0]).kind == "c"
 
     def __repr__(self):
         return self.id
@@ -733,3 +743,4 @@ import specs_linalg  # noqa: E402,F401
 import specs_distributed  # noqa: E402,F401
 import specs_special  # noqa: E402,F401
 import specs_scipy  # noqa: E402,F401
+import specs_complex  # noqa: E402,F401

@@ -15,7 +15,7 @@ GRAD_CASES = [c for c in CASES if c.grad]
 GRAD32_CASES = [c for c in GRAD_CASES if np.float32 in c.dtypes]
 FORWARD = [pytest.param(c, np.dtype(dt), id=f"{c.id}-{np.dtype(dt).name}")
            for c in CASES for dt in c.dtypes]
-FLOAT_FORWARD = [p for p in FORWARD if p.values[1].kind == "f"]
+FLOAT_FORWARD = [p for p in FORWARD if p.values[1].kind in "fc"]
 
 
 def _ids(cases):
@@ -66,14 +66,19 @@ def test_forward_matches_numpy(case, dtype):
     _assert_close(got, want, rtol, case.id)
 
 
+def _wide(case):
+    """The case's inputs in float64 (complex128 for a complex case): derivative checks."""
+    return case.inputs(np.complex128 if case.complex else np.float64)
+
+
 @pytest.mark.parametrize("case", GRAD_CASES, ids=_ids(GRAD_CASES))
 def test_vjp_vs_finite_differences(case):
-    check_vjp(traced(case), case.inputs(np.float64), rtol=1e-6)
+    check_vjp(traced(case), _wide(case), rtol=1e-6)
 
 
 @pytest.mark.parametrize("case", GRAD_CASES, ids=_ids(GRAD_CASES))
 def test_second_order(case):
-    check_grads(traced(case), case.inputs(np.float64), order=2, rtol=1e-6)
+    check_grads(traced(case), _wide(case), order=2, rtol=1e-6)
 
 
 @pytest.mark.parametrize("case", GRAD32_CASES, ids=_ids(GRAD32_CASES))
@@ -139,7 +144,7 @@ def test_inputs_not_mutated(case, dtype):
 
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
 def test_noncontiguous_inputs(case):
-    dtype = next((d for d in case.dtypes if np.dtype(d).kind == "f"), np.float64)
+    dtype = next((d for d in case.dtypes if np.dtype(d).kind in "fc"), np.float64)
     xs = case.inputs(dtype)
     views = [_strided(x) for x in xs]
     out, vjp_fn = ad.vjp(traced(case), *xs)          # arrays are wrapped, not copied

@@ -200,7 +200,21 @@ def _signbit(x):
     return xp.zeros_like(x, dtype=xp.bool) if _is_bool(x) else x < 0
 
 
+def _part(name):
+    """The standard's real/imag of a complex array; of a real one, itself (a copy) or zeros."""
+    def part(z):
+        xp = _xp(z)
+        if xp.isdtype(z.dtype, "complex floating"):
+            return getattr(xp, name)(z)
+        return _copy(z) if name == "real" else xp.zeros_like(z)
+    return part
+
+
 KERNELS = {
+    "real": _part("real"),
+    "imag": _part("imag"),
+    "conj": lambda z: _xp(z).conj(z),
+    "abs_complex": lambda z: _xp(z).abs(z),
     # numpy name -> the standard's, in numpy's float dtype for integer and bool inputs
     **{name: _float_op(std) for name, std in (
         ("sinh", "sinh"), ("cosh", "cosh"), ("tan", "tan"), ("arcsin", "asin"),

@@ -39,6 +39,14 @@ def _sum_to(x, shape):
     return out.reshape(shape)
 
 
+def _sum_to_numpy(x, shape):
+    """sum_to for any dtype numpy sums (complex included)."""
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    return np.sum(x, axis=axes).reshape(shape) if axes else np.array(x, copy=True).reshape(shape)
+
+
 def _scatter_add(g, shape, key):
     """zeros(shape) with g added at x[key]; repeated integer indices accumulate."""
     out = np.zeros(shape, dtype=g.dtype)
@@ -92,6 +100,13 @@ KERNELS.update(
 FALLBACKS = {name: getattr(np, name) for name in _COMPILED
              if isinstance(getattr(np, name, None), np.ufunc)}
 FALLBACKS.update(
+    # complex (and integer) inputs of C++ rows whose rules hold for complex numbers
+    sqrt_backward=lambda g, ans: g / (2.0 * ans),
+    tanh_backward=lambda g, ans: g * (1.0 - ans * ans),
+    tanh_backward_tangent=lambda g, y, dg, dy: dg * (1.0 - y * y) - 2.0 * g * y * dy,
+    matmul=np.matmul,
+    matmul_sum=lambda a, b, c, d: np.matmul(a, b) + np.matmul(c, d),
+    sum_to=lambda x, shape: _sum_to_numpy(x, shape),
     sigmoid=lambda x: 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))),
     relu=lambda x: np.maximum(x, 0),
     softplus=lambda x: np.logaddexp(0.0, x),

@@ -88,4 +88,11 @@ KERNELS.update(
     fix=_fix,
     nan_to_num=_nan_to_num,
 )
+# complex numbers: parts, conjugate and modulus (new arrays, never views of the input)
+KERNELS.update(
+    real=lambda z: np.array(np.real(z), copy=True),
+    imag=lambda z: np.array(np.imag(z), copy=True),
+    conj=np.conj,
+    abs_complex=np.abs,
+)
 FALLBACKS = {}      # the kernels are numpy's: they take integer and bool inputs as they are

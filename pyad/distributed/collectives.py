@@ -109,6 +109,7 @@ def _row(name, kernel, vjp, lift):
     prim = Primitive(name, kernel, [vjp])
     prim.jvp = lambda dots, ans, x, *params: apply1(prim, dots[0], params)
     prim.communicates = kernel is not _copy_to_ranks_kernel
+    prim.complex_ok = True            # linear: its rules hold for complex arrays as they are
     PRIMITIVES[name] = prim
     LIFTS[name] = (LEADING, lift)     # a batch of tangents: one collective on the stack
     return prim

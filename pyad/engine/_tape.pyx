@@ -109,6 +109,9 @@ cdef class Primitive:
                                    # inputs' cotangents at once (one call, not one per input)
     cdef public bint communicates  # a collective: every rank must run it, so no optimisation
                                    # may drop it as dead (ad.compile keeps it)
+    cdef public bint complex_ok    # takes complex inputs: its kernel computes them and its
+                                   # rules are right for them (autograd's convention); other
+                                   # rows refuse complex arrays rather than guess
 
     def __init__(self, str name, impl, vjps=None, *, jvp=None, fallback=None,
                  bint variadic=False, bint contiguous_floats=False):
@@ -124,6 +127,7 @@ cdef class Primitive:
         self.out_shape = None
         self.vjp_all = None
         self.communicates = False
+        self.complex_ok = False
 
     def __repr__(self):
         return f"<pyad primitive {self.name}>"
@@ -442,6 +446,13 @@ cdef inline bint _floating(d):
     return _backend.is_floating(d)
 
 
+cdef inline bint _has_gradients(d):
+    """A float or complex array: a dtype derivatives are taken in."""
+    if type(d) is cnp.ndarray:
+        return _is_float(<cnp.ndarray>d) or cnp.PyArray_ISCOMPLEX(<cnp.ndarray>d)
+    return _backend.is_floating(d) or _backend.dtype_of(d).kind == "c"
+
+
 cdef inline object _zeros_like(d):
     return np.zeros_like(d) if type(d) is cnp.ndarray else _backend.zeros_like(d)
 
@@ -549,7 +560,7 @@ cdef class Tensor:
             return self._requires_grad
 
         def __set__(self, value):
-            if value and not _floating(self.data):
+            if value and not _has_gradients(self.data):
                 raise TypeError(
                     f"only float32/float64 tensors can require gradients, got dtype "
                     f"{self.data.dtype}; convert with ad.tensor(x, dtype=np.float64)")
@@ -1522,6 +1533,21 @@ cdef inline bint _kernel_ready(d):
             and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>d))
 
 
+cdef inline bint _plain(Primitive prim, d):
+    """A numpy array the row's impl takes as is (complex ones only where the row allows)."""
+    return type(d) is cnp.ndarray and (prim.complex_ok
+                                       or not cnp.PyArray_ISCOMPLEX(<cnp.ndarray>d))
+
+
+cdef void _refuse_complex(Primitive prim, list datas) except *:
+    dtypes = ", ".join(str(_backend.dtype_of(d)) for d in datas)
+    raise TypeError(f"pyad.{prim.name}: complex inputs are not supported by this operation yet "
+                    f"(got {dtypes}); pyad computes with complex numbers through arithmetic, "
+                    f"exp, log, sin, cos, sqrt, tanh, powers, matmul, sums, reshapes and "
+                    f"indexing, ad.real/imag/conj/abs/angle; take ad.real(z) or ad.abs(z) "
+                    f"first for the others")
+
+
 cdef object _select(Primitive prim, list datas):
     """The function to call on the inputs' arrays: the row's numpy kernel (datas made ready
     for it) when every input is numpy, else the kernel of the same name on the inputs'
@@ -1532,9 +1558,14 @@ cdef object _select(Primitive prim, list datas):
         d = datas[i]
         if type(d) is not cnp.ndarray:
             if isinstance(d, (cnp.ndarray, cnp.generic)):
-                datas[i] = np.asarray(d)    # numpy scalars and subclasses: plain numpy arrays
+                datas[i] = d = np.asarray(d)    # numpy scalars and subclasses: plain numpy
             else:
+                if not prim.complex_ok and any(_backend.dtype_of(x).kind == "c"
+                                               for x in datas if hasattr(x, "dtype")):
+                    _refuse_complex(prim, datas)
                 return _backend.kernel_for(prim.name, datas, prim.impl)
+        if not prim.complex_ok and cnp.PyArray_ISCOMPLEX(<cnp.ndarray>d):
+            _refuse_complex(prim, datas)
     return _prepare_arrays(prim, datas) if prim.contiguous_floats else prim.impl
 
 
@@ -1589,13 +1620,13 @@ cdef object _run(Primitive prim, tuple args, tuple params):
     fn = prim.impl
     if n == 1 and p <= 1 and not _debug_nans:
         d0 = (<Tensor>args[0]).data
-        if _kernel_ready(d0) if prim.contiguous_floats else type(d0) is cnp.ndarray:
+        if _kernel_ready(d0) if prim.contiguous_floats else _plain(prim, d0):
             return fn(d0) if p == 0 else fn(d0, params[0])
     elif n == 2 and p == 0 and not _debug_nans:
         d0 = (<Tensor>args[0]).data
         d1 = (<Tensor>args[1]).data
         if (_kernel_ready(d0) and _kernel_ready(d1) if prim.contiguous_floats
-                else type(d0) is cnp.ndarray and type(d1) is cnp.ndarray):
+                else _plain(prim, d0) and _plain(prim, d1)):
             return fn(d0, d1)
     cdef list datas = [(<Tensor>a).data for a in args]
     fn = _select(prim, datas)
@@ -1966,9 +1997,9 @@ cdef class Tape:
         cdef Py_ssize_t s = _slot(t, self)
         if s >= 0:
             return s
-        if not _floating(t.data):
+        if not _has_gradients(t.data):
             raise TypeError(f"cannot differentiate with respect to a tensor of dtype "
-                            f"{t.data.dtype}: only float32 and float64 inputs have gradients; "
+                            f"{t.data.dtype}: only float32 and float64 (or complex) inputs have gradients; "
                             f"cast it first, e.g. x.astype(np.float64)")
         s = self.nslots
         self.nslots += 1

@@ -113,6 +113,20 @@ def _is_float(t):
     return backend.dtype_of(t.data).kind == "f"
 
 
+def _is_inexact(t):
+    """Float or complex: divisions and means keep the dtype (integers go to float64)."""
+    return backend.dtype_of(t.data).kind in "fc"
+
+
+def _no_complex(name, t):
+    """Functions whose complex meaning pyad does not compute yet refuse complex input
+    (rather than cast it to float, which would drop the imaginary part)."""
+    if backend.dtype_of(t.data).kind == "c":
+        raise TypeError(f"pyad.{name}: complex inputs are not supported yet (got "
+                        f"{t.data.dtype}); take ad.real(z) or ad.abs(z) first")
+    return t
+
+
 # --------------------------------------------------------------------------- arithmetic
 def _promote(name, x, y):
     """numpy promotion for two Tensors; returns them cast (differentiably) to one dtype."""
@@ -292,16 +306,16 @@ def divide(x: ArrayLike, y: ArrayLike) -> Tensor:
     """
     if type(y) in _PYSCALARS:
         x = _t(x)
-        if y != 0 and _is_float(x):
+        if y != 0 and _is_inexact(x):
             return bind(_P.mul_scalar, x, params=(1.0 / y,))
         return _binary(_P.divide, "divide", x, _scalar_like(float(y), x))
     if type(x) in _PYSCALARS:
         y = _t(y)
-        if not _is_float(y):
+        if not _is_inexact(y):
             y = astype(y, np.float64)
         return bind(_P.rdiv_scalar, y, params=(float(x),))
     x, y = _t(x), _t(y)
-    if not _is_float(x) and not _is_float(y):
+    if not _is_inexact(x) and not _is_inexact(y):
         x = astype(x, np.float64)
     return _binary(_P.divide, "divide", x, y)
 
@@ -653,9 +667,11 @@ def astype(x: ArrayLike, dtype: DTypeLike) -> Tensor:
     now = backend.dtype_of(x.data)
     if now == dtype:
         return x
-    if dtype.kind != "f" or now.kind != "f":
-        # to or from non-float: not differentiable (a derived step when ad.compile records)
+    if dtype.kind not in "fc" or now.kind not in "fc":
+        # to or from integers and bools: not differentiable (a derived step under ad.compile)
         return wrap(_tape.derived(backend.astype, [x.data], (dtype,)))
+    # float <-> complex too: the cotangent is cast back (a complex one to its real part when
+    # the input is real: Re(ct * t) for a real t, autograd's convention)
     return bind(_P.astype, x, params=(dtype,))
 
 
@@ -866,7 +882,7 @@ def mean(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     array([0.25, 0.25, 0.25, 0.25])
     """
     x = _t(x)
-    if not _is_float(x):
+    if not _is_inexact(x):
         x = astype(x, np.float64)
     axes = _axes("mean", axis, x.ndim)
     n = 1
@@ -913,7 +929,7 @@ def var(x: ArrayLike, axis: Axis = None, ddof: int = 0, keepdims: bool = False) 
     >>> ad.var(A, ddof=1)
     tensor(3.5)
     """
-    x = _t(x)
+    x = _no_complex("var", _t(x))
     if not _is_float(x):
         x = astype(x, np.float64)
     axes = _axes("var", axis, x.ndim)
@@ -1037,7 +1053,7 @@ def logsumexp(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor
     >>> ad.logsumexp(np.array([1000.0, 1000.0]))                  # no overflow
     tensor(1000.69314718)
     """
-    x = _t(x)
+    x = _no_complex("logsumexp", _t(x))
     if not _is_float(x):
         x = astype(x, np.float64)
     axes = _axes("logsumexp", axis, x.ndim)
@@ -1847,6 +1863,20 @@ _UNARY_NAMES = ("exp", "log", "log1p", "sqrt", "square", "abs", "sin", "cos", "t
 exp, log, log1p, sqrt, square, abs, sin, cos, tanh, sigmoid, relu, softplus = (
     _tape.make_unary(_P.PRIMITIVES[_n], _n, _unary_doc(_n, *_UNARY_DOCS[_n]))
     for _n in _UNARY_NAMES)
+_abs_real = abs
+
+
+def abs(x: ArrayLike) -> Tensor:       # noqa: A001  (numpy's name)
+    t = _t(x)
+    if backend.dtype_of(t.data).kind == "c":
+        return _ops_complex.abs_complex(t)     # |z|, with its own rule (pyad/ops/complex.py)
+    return _abs_real(t)
+
+
+abs.__doc__ = _abs_real.__doc__ + """
+Complex inputs give their modulus |z| (float), with the derivative g conj(z) / |z|
+(autograd's convention; 0 at z = 0).
+"""
 absolute = abs
 
 # + - * dispatch once, for the public functions and the Tensor operators alike
@@ -1862,8 +1892,11 @@ _tape._install(sys.modules[__name__], add=_ADD, subtract=_SUBTRACT, multiply=_MU
 from pyad.ops.math import *  # noqa: E402,F401,F403
 from pyad.ops.array import *  # noqa: E402,F401,F403
 from pyad.ops.linalg import *  # noqa: E402,F401,F403
+from pyad.ops.complex import *  # noqa: E402,F401,F403
 from pyad.ops import array as _ops_array, linalg as _ops_linalg, math as _ops_math  # noqa: E402
-FAMILY_NAMES = tuple(_ops_math.__all__) + tuple(_ops_array.__all__) + tuple(_ops_linalg.__all__)
+from pyad.ops import complex as _ops_complex  # noqa: E402
+FAMILY_NAMES = (tuple(_ops_math.__all__) + tuple(_ops_array.__all__) + tuple(_ops_linalg.__all__)
+                + tuple(_ops_complex.__all__))
 
 from pyad.ops.numpy_dispatch import _array_function, _array_ufunc  # noqa: E402,F401
 from pyad.ops.numpy_dispatch import register_numpy_names  # noqa: E402

@@ -475,8 +475,15 @@ getitem = defprim("getitem", lambda g, ans, x, key: apply1(scatter_add, g, (x.sh
 scatter_add = defprim("scatter_add", lambda c, ans, g, shape, key: apply1(getitem, c, (key,)),
                       jvp=LINEAR,
     lift=(LEADING, scatter_params))
-astype = defprim("astype", lambda g, ans, x, dtype: o.astype(g, x.dtype), jvp=LINEAR,
-                 lift=ELEMENTWISE_ROW)
+def _astype_vjp(g, ans, x, dtype):
+    """The cotangent cast back to x's dtype; a complex one of a real x keeps its real part
+    (Re(ct * t) for a real tangent t: autograd's convention)."""
+    if g.dtype.kind == "c" and x.dtype.kind != "c":
+        g = o.real(g)
+    return o.astype(g, x.dtype)
+
+
+astype = defprim("astype", _astype_vjp, jvp=LINEAR, lift=ELEMENTWISE_ROW)
 
 
 def _concatenate_vjp(k, g, ans, *args_then_axis):
@@ -533,6 +540,7 @@ not_equal = defprim("not_equal", nondiff=True)
 # the rows of the op families (numpy breadth), each file with its public functions
 from pyad.ops import array as _array, linalg as _linalg, math as _math  # noqa: E402,F401
 from pyad.ops import special as _special  # noqa: E402,F401
+from pyad.ops import complex as _complex  # noqa: E402,F401
 
 for _rule in _CALLS:
     _rule.resolve(PRIMITIVES)

@@ -8,6 +8,7 @@ from pyad.transforms.dense import hessian, jacobian
 from pyad.transforms.testing import check_grads
 from pyad.transforms.compiler import CompileWarning, compile
 from pyad.transforms.autograd_names import (deriv, elementwise_grad, grad_and_aux, grad_named,
+                                            holomorphic_grad,
                                             hessian_tensor_product, hessian_vector_product,
                                             make_ggnvp, make_hvp, make_jvp, make_vjp,
                                             multigrad_dict, tensor_jacobian_product,
@@ -16,7 +17,7 @@ from pyad.transforms.autograd_names import (deriv, elementwise_grad, grad_and_au
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "hvp", "hvp_fn", "gnvp",
            "jacobian", "hessian", "check_grads", "compile", "CompileWarning",
            # autograd's names (autograd_names.py)
-           "elementwise_grad", "deriv", "make_vjp", "make_jvp", "make_hvp",
+           "elementwise_grad", "deriv", "holomorphic_grad", "make_vjp", "make_jvp", "make_hvp",
            "hessian_tensor_product", "hessian_vector_product", "tensor_jacobian_product",
            "vector_jacobian_product", "make_ggnvp", "grad_and_aux", "grad_named",
            "multigrad_dict"]

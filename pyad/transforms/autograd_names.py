@@ -15,7 +15,7 @@ from pyad.ops import core as o
 from pyad.transforms.core import grad, jvp, vjp
 from pyad.transforms.products import gnvp, hvp
 
-__all__ = ["elementwise_grad", "deriv", "make_vjp", "make_jvp", "make_hvp",
+__all__ = ["elementwise_grad", "deriv", "holomorphic_grad", "make_vjp", "make_jvp", "make_hvp",
            "hessian_tensor_product", "hessian_vector_product", "tensor_jacobian_product",
            "vector_jacobian_product", "make_ggnvp", "grad_and_aux", "grad_named",
            "multigrad_dict"]
@@ -74,6 +74,47 @@ def elementwise_grad(fun: Callable[..., Any], argnum: Argnum = 0) -> Callable[..
 
 
 deriv = elementwise_grad
+
+
+def holomorphic_grad(fun: Callable[..., Any], argnum: Argnum = 0) -> Callable[..., Any]:
+    """autograd's ``holomorphic_grad``: f'(z) of a holomorphic scalar function of a complex
+    scalar (or the elementwise derivative of an elementwise one): the VJP with cotangent 1.
+
+    Parameters
+    ----------
+    fun : callable
+        Holomorphic in the argument (complex in, complex out).
+    argnum : int or tuple of int, default 0
+        The argument(s) differentiated.
+
+    Returns
+    -------
+    callable
+        ``(*args) -> f'(z)``.
+
+    Raises
+    ------
+    TypeError
+        When the argument is not complex (use ad.grad for real functions).
+
+    Examples
+    --------
+    >>> ad.holomorphic_grad(lambda z: z * z)(np.array(1.0 + 2.0j))
+    array(2.+4.j)
+    """
+    def derivative(*args):
+        f, z = _of_argnum(fun, argnum, args)
+        leaves = z if isinstance(z, tuple) else (z,)
+        for leaf in leaves:
+            data = leaf.data if isinstance(leaf, Tensor) else backend.as_array(leaf)
+            if backend.dtype_of(data).kind != "c":
+                raise TypeError(f"pyad.holomorphic_grad: the argument has dtype "
+                                f"{backend.dtype_of(data)}; it differentiates complex "
+                                f"functions of complex inputs (ad.grad for real ones; "
+                                f"z.astype(np.complex128) for a real start)")
+        out, pullback = vjp(f, z)
+        return pullback(_ones_like(out))[0]
+    return derivative
 
 
 def make_vjp(fun: Callable[..., Any], argnum: Argnum = 0) -> Callable[..., Tuple[Any, Any]]:

@@ -27,9 +27,9 @@ def _box(x, fn_name, position, args=()):
         if like is not None:
             x = backend.asarray(float(x) if isinstance(x, float) else x, like=like)
     arr = backend.as_array(x)
-    if backend.dtype_of(arr).kind != "f":
+    if backend.dtype_of(arr).kind not in "fc":
         raise TypeError(f"pyad.{fn_name}: argument {position} has dtype {arr.dtype}; gradients "
-                        f"need float32 or float64 inputs (convert with x.astype(np.float64), "
+                        f"need float32 or float64 (or complex) inputs (convert with x.astype(np.float64), "
                         f"or write 1.0 instead of 1)")
     return wrap(arr)
 
@@ -146,7 +146,12 @@ def _scalar_output(fn_name, out):
         raise TypeError(f"pyad.{fn_name}: the function must return a scalar, got an output of "
                         f"shape {t.shape}; use ad.jacobian or ad.vjp for non-scalar outputs, "
                         f"or reduce it (e.g. .sum())")
-    if backend.dtype_of(t.data).kind != "f":
+    kind = backend.dtype_of(t.data).kind
+    if kind == "c":
+        raise TypeError(f"pyad.{fn_name}: the output is complex ({t.data.dtype}); grad needs a "
+                        f"real scalar: differentiate ad.real(f), ad.abs(f)**2, ..., or use "
+                        f"ad.holomorphic_grad for a holomorphic f")
+    if kind != "f":
         raise TypeError(f"pyad.{fn_name}: the output has dtype {t.data.dtype}; it must be a "
                         f"float scalar to be differentiated")
     return t

@@ -28,24 +28,38 @@ def _name(f):
     return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or repr(f)
 
 
-def _dyadic(rng, shape):
-    """Nonzero random entries, multiples of 1/8 (exact in float32 and float64)."""
+def _dyadic(rng, shape, complex_=False):
+    """Nonzero random entries, multiples of 1/8 (exact in float32 and float64); complex ones
+    (both parts so) for complex arrays."""
     n = rng.standard_normal(shape)
-    return np.where(n < 0, -1.0, 1.0) * (1.0 + np.round(np.abs(n) * 8.0)) / 8.0
+    out = np.where(n < 0, -1.0, 1.0) * (1.0 + np.round(np.abs(n) * 8.0)) / 8.0
+    return out + 1j * _dyadic(rng, shape) if complex_ else out
+
+
+def _direction(rng, x):
+    """A dyadic direction (or cotangent) for array x: complex where x is complex."""
+    return _dyadic(rng, np.shape(x), np.iscomplexobj(x))
+
+
+def _pair(a, b):
+    """The pairing of cotangents with tangents: Re(sum(a * b)), no conjugate (autograd's
+    convention for complex numbers; the dot product for real arrays)."""
+    return float(np.real(np.sum(np.asarray(a) * np.asarray(b))))
 
 
 def _as_float64(a, what):
-    """a as a host float64 array (device arrays are copied to the host explicitly)."""
+    """a as a host float64 array, or complex128 for complex a (device arrays are copied to
+    the host explicitly)."""
     data = a.data if isinstance(a, Tensor) else a
     arr = backend.to_host(data) if backend.is_foreign(data) else np.asarray(a)
-    if arr.dtype.kind not in "fiub":
+    if arr.dtype.kind not in "fiubc":
         raise TypeError(f"{what}: expected a float array, got dtype {arr.dtype}")
-    return np.array(arr, dtype=np.float64)
+    return np.array(arr, dtype=np.complex128 if arr.dtype.kind == "c" else np.float64)
 
 
 def _step(x, h0):
     """h0 scaled to the input's magnitude, rounded to a power of two."""
-    scale = float(np.sqrt(np.mean(x * x))) if x.size else 1.0
+    scale = float(np.sqrt(np.mean(np.abs(x) ** 2))) if x.size else 1.0
     if not np.isfinite(scale) or scale < 1e-8:
         scale = 1.0
     return float(2.0 ** np.round(np.log2(h0 * scale)))
@@ -66,7 +80,8 @@ def _mover(like):
     """Host array -> like's backend (identity without like)."""
     if like is None:
         return lambda a: a
-    return lambda a: backend.to_backend(np.asarray(a, dtype=np.float64), like)
+    return lambda a: backend.to_backend(
+        np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64), like)
 
 
 def _directional_fd(f, xs, k, v, u, h, dev=lambda a: a):
@@ -81,7 +96,7 @@ def _directional_fd(f, xs, k, v, u, h, dev=lambda a: a):
         shifted[k] = x + t * v
         y = _as_float64(f(*[dev(s) for s in shifted]), "output")
         noise[0] = max(noise[0], float(np.sum(np.abs(u * y))))
-        return float(np.vdot(u, y))
+        return _pair(u, y)
 
     d1 = (F(step) - F(-step)) / (2 * step)
     d2 = (F(step / 2) - F(-step / 2)) / step
@@ -146,17 +161,17 @@ def check_vjp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float =
     rng = np.random.default_rng(seed)
     out, vjp_fn = pyad.vjp(f, *[dev(x) for x in xs])
     out = _as_float64(out, f"check_vjp({label}): output")
-    u = _dyadic(rng, out.shape)
+    u = _direction(rng, out)
     cts = vjp_fn(dev(u))
     for k, x in enumerate(xs):
-        v = _dyadic(rng, x.shape)
+        v = _direction(rng, x)
         ct = _as_float64(cts[k], "cotangent")
         if ct.shape != x.shape:
             raise AssertionError(
                 f"check_grads: {label}, argument {k}, mode rev, order {order}: cotangent has "
                 f"shape {ct.shape} but the argument has shape {x.shape}")
         fd, floor = _directional_fd(f, xs, k, v, u, h, dev)
-        _compare(label, k, "rev", order, "reverse-mode <J^T u, v>", float(np.vdot(ct, v)), fd,
+        _compare(label, k, "rev", order, "reverse-mode <J^T u, v>", _pair(ct, v), fd,
                  floor, rtol, atol)
 
 
@@ -196,9 +211,9 @@ def check_jvp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float =
     xs = [_as_float64(a, f"check_jvp({label})") for a in args]
     rng = np.random.default_rng(seed)
     out = _as_float64(f(*[dev(x) for x in xs]), f"check_jvp({label}): output")
-    u = _dyadic(rng, out.shape)
+    u = _direction(rng, out)
     for k, x in enumerate(xs):
-        v = _dyadic(rng, x.shape)
+        v = _direction(rng, x)
         tangents = [np.zeros_like(y) for y in xs]
         tangents[k] = v
         _, dout = pyad.jvp(f, tuple(dev(x) for x in xs), tuple(dev(t) for t in tangents))
@@ -208,7 +223,7 @@ def check_jvp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float =
                 f"check_grads: {label}, argument {k}, mode fwd, order {order}: tangent has "
                 f"shape {dout.shape} but the output has shape {out.shape}")
         fd, floor = _directional_fd(f, xs, k, v, u, h, dev)
-        _compare(label, k, "fwd", order, "forward-mode <u, J v>", float(np.vdot(u, dout)), fd,
+        _compare(label, k, "fwd", order, "forward-mode <u, J v>", _pair(u, dout), fd,
                  floor, rtol, atol)
 
 
@@ -246,12 +261,11 @@ def check_transpose(f: Callable[..., Any], args: Sequence[ArrayLike], *,
     xs = [_as_float64(a, f"check_transpose({label})") for a in args]
     rng = np.random.default_rng(seed)
     out, vjp_fn = pyad.vjp(f, *[dev(x) for x in xs])
-    u = _dyadic(rng, _as_float64(out, "output").shape)
-    vs = [_dyadic(rng, x.shape) for x in xs]
+    u = _direction(rng, _as_float64(out, "output"))
+    vs = [_direction(rng, x) for x in xs]
     _, jv = pyad.jvp(f, tuple(dev(x) for x in xs), tuple(dev(v) for v in vs))
-    left = float(np.vdot(u, _as_float64(jv, "tangent")))
-    right = sum(float(np.vdot(_as_float64(c, "cotangent"), v))
-                for c, v in zip(vjp_fn(dev(u)), vs))
+    left = _pair(u, _as_float64(jv, "tangent"))
+    right = sum(_pair(_as_float64(c, "cotangent"), v) for c, v in zip(vjp_fn(dev(u)), vs))
     scale = max(abs(left), abs(right),
                 float(np.sum(np.abs(u) * np.abs(_as_float64(jv, "tangent")))))
     if not abs(left - right) <= rtol * scale:
@@ -336,8 +350,8 @@ def check_grads(f: Callable[..., Any], args: Sequence[ArrayLike], order: int = 2
         import pyad
         xs = [_as_float64(a, f"check_grads({label})") for a in args]
         rng = np.random.default_rng(seed + 1)
-        u = _dyadic(rng, np.shape(_as_float64(f(*[dev(x) for x in xs]), "output")))
-        ws = [_dyadic(rng, x.shape) for x in xs]
+        u = _direction(rng, _as_float64(f(*[dev(x) for x in xs]), "output"))
+        ws = [_direction(rng, x) for x in xs]
         u, ws = dev(u), [dev(w) for w in ws]
 
         def vjp_dot(*ys):

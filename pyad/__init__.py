@@ -118,7 +118,7 @@ _SHORT_NAMES = {"data": data, "datasets": datasets, "hessian_free": hessian_free
                 "planner": planner, "testing": testing, "custom": custom, "pytree": pytree,
                 "cuda": cuda,
                 "numpy": numpy,
-                "numpy.linalg": numpy.linalg,
+                "numpy.linalg": numpy.linalg, "numpy.fft": numpy.fft,
                 "scipy": scipy, "scipy.special": scipy.special,
                 "scipy.stats": scipy.stats, "scipy.signal": scipy.signal,
                 "scipy.linalg": scipy.linalg}

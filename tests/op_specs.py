@@ -744,3 +744,4 @@ import specs_distributed  # noqa: E402,F401
 import specs_special  # noqa: E402,F401
 import specs_scipy  # noqa: E402,F401
 import specs_complex  # noqa: E402,F401
+import specs_fft  # noqa: E402,F401

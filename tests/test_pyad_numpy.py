@@ -43,8 +43,11 @@ def check_grad(f, x0, rtol=1e-6, atol=1e-8):
 def test_dir_covers_numpy():
     public = {n for n in dir(numpy) if not n.startswith("_")}
     assert public <= set(dir(pnp)), sorted(public - set(dir(pnp)))[:20]
-    for name in ("fft", "polynomial", "ma", "testing"):          # numpy's lazy submodules
+    for name in ("polynomial", "ma", "testing"):          # numpy's lazy submodules
         assert getattr(pnp, name) is getattr(numpy, name)
+    # fft is pyad's (differentiable on Tensors, numpy.fft's otherwise), with numpy's names
+    assert set(dir(numpy.fft)) - {n for n in dir(numpy.fft) if n.startswith("_")} <= \
+        set(dir(pnp.fft))
 
 
 def test_numpy_objects_are_numpy_own():
@@ -58,7 +61,7 @@ def test_numpy_objects_are_numpy_own():
     assert pnp.random is numpy.random
     rnd = importlib.import_module("pyad.numpy.random")
     assert rnd is numpy.random
-    wrapped = set(pnp._WRAPPED) | set(pnp._NOGRAD) | {"linalg", "random", "r_", "c_"}
+    wrapped = set(pnp._WRAPPED) | set(pnp._NOGRAD) | {"linalg", "fft", "random", "r_", "c_"}
     for name in dir(numpy):
         if not name.startswith("_") and name not in wrapped and name in vars(numpy):
             assert getattr(pnp, name) is getattr(numpy, name), name

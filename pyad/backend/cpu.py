@@ -123,10 +123,10 @@ FALLBACKS.update(
 )
 
 # the op families' numpy kernels (numpy breadth), one file per family
-from pyad.backend import (numpy_array, numpy_linalg, numpy_math, numpy_scipy,  # noqa: E402
-                          numpy_special)
+from pyad.backend import (numpy_array, numpy_fft, numpy_linalg, numpy_math,  # noqa: E402
+                          numpy_scipy, numpy_special)
 
-for _family in (numpy_math, numpy_array, numpy_linalg, numpy_special, numpy_scipy):
+for _family in (numpy_math, numpy_array, numpy_linalg, numpy_special, numpy_scipy, numpy_fft):
     KERNELS.update(_family.KERNELS)
     FALLBACKS.update(getattr(_family, "FALLBACKS", {}))
 

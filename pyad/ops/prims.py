@@ -541,6 +541,7 @@ not_equal = defprim("not_equal", nondiff=True)
 from pyad.ops import array as _array, linalg as _linalg, math as _math  # noqa: E402,F401
 from pyad.ops import special as _special  # noqa: E402,F401
 from pyad.ops import complex as _complex  # noqa: E402,F401
+from pyad.ops import fft as _fft  # noqa: E402,F401
 
 for _rule in _CALLS:
     _rule.resolve(PRIMITIVES)

@@ -416,6 +416,7 @@ _sys.modules.setdefault(f"{_MODULE}.random", _np.random)
 # pyad.linalg's functions, the rest numpy.linalg's (imported by module name: the attribute
 # copied from numpy above would otherwise satisfy `from pyad.numpy import linalg`)
 linalg = _importlib.import_module(f"{__name__}.linalg")
+fft = _importlib.import_module(f"{__name__}.fft")
 
 __all__ = [n for n in _np.__all__ if not n.startswith("_")]
 

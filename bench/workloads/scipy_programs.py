@@ -8,8 +8,11 @@ the scipy calls pyad's kernels wrap. float64.
   samples, 20 features;
 - `conv grad`: a convolutional layer (signal.convolve with axes/dot_axes, valid mode), batch
   16 of 3 x 28 x 28 images, 8 filters of 5 x 5, in the filters;
-- `gammaln fwd`, `convolve fwd`: gammaln of 1M values; a 2-d convolution of 256 x 256 with
-  9 x 9 (scipy's own call is the reference).
+- `fourier grad`: a Fourier-feature fit (numpy.fft: irfft of 64 padded coefficients, rfft and
+  fft penalties) of a 4096-point signal, in its 2 x 64 coefficients;
+- `gammaln fwd`, `convolve fwd`, `fft fwd`: gammaln of 1M values; a 2-d convolution of
+  256 x 256 with 9 x 9; the FFT of 1M complex values (scipy's or numpy's own call is the
+  reference).
 """
 import numpy as np
 
@@ -30,6 +33,10 @@ IMAGES = _rng.standard_normal((16, 3, 28, 28))
 FILTERS = 0.1 * _rng.standard_normal((3, 8, 5, 5))
 SPECIAL_X = _rng.uniform(0.5, 5.0, 1_000_000)
 SIG_A, SIG_B = _rng.standard_normal((256, 256)), _rng.standard_normal((9, 9))
+FOURIER_N, FOURIER_K = 4096, 64
+FOURIER_Y = np.sin(np.linspace(0, 40, FOURIER_N)) + 0.1 * _rng.standard_normal(FOURIER_N)
+FOURIER_W = 0.1 * _rng.standard_normal(2 * FOURIER_K)
+FFT_X = _rng.standard_normal(1 << 20) + 1j * _rng.standard_normal(1 << 20)
 
 
 def gp(np_, mvn, p):
@@ -48,6 +55,15 @@ def logistic(np_, norm, w):
 def conv(np_, convolve, w):
     out = convolve(IMAGES, w, axes=([2, 3], [2, 3]), dot_axes=([1], [0]), mode="valid")
     return np_.sum(np_.tanh(out) ** 2)
+
+
+def fourier(np_, w):
+    n, k = FOURIER_N, FOURIER_K
+    coeffs = (w[:k] + 1j * w[k:]) * n / 2.0
+    model = np_.fft.irfft(np_.concatenate([coeffs, np_.zeros(n // 2 + 1 - k)]), n=n)
+    energy = np_.sum(np_.abs(np_.fft.rfft(model, norm="ortho")) ** 2)
+    return np_.sum((model - FOURIER_Y) ** 2) + 1e-3 * energy + 1e-6 * np_.sum(
+        np_.abs(np_.fft.fft(model)))
 
 
 def _central(f, x, h=1e-6):
@@ -70,7 +86,8 @@ def _numpy_programs():
     import scipy.stats
     return {"gp grad": (lambda p: gp(np, scipy.stats.multivariate_normal, p), GP_P),
             "logistic grad": (lambda w: logistic(np, scipy.stats.norm, w), LR_W),
-            "conv grad": (lambda w: _np_conv(scipy.signal, w), FILTERS[:, :1])}
+            "conv grad": (lambda w: _np_conv(scipy.signal, w), FILTERS[:, :1]),
+            "fourier grad": (lambda w: fourier(np, w), FOURIER_W)}
 
 
 def _np_conv(signal, w):
@@ -90,6 +107,8 @@ def verify(case, fw, out):
     elif case == "convolve fwd":
         import scipy.signal
         want = scipy.signal.convolve(SIG_A, SIG_B)
+    elif case == "fft fwd":
+        want = np.fft.fft(FFT_X)
     else:
         if case not in _REF:
             f, x = _numpy_programs()[case]
@@ -110,10 +129,13 @@ def pyad_setup():
     g_gp = ad.grad(lambda p: gp(pnp, stats.multivariate_normal, p))
     g_lr = ad.grad(lambda w: logistic(pnp, stats.norm, w))
     g_conv = ad.grad(lambda w: conv(pnp, signal.convolve, w))
+    g_fourier = ad.grad(lambda w: fourier(pnp, w))
+    fft_x = ad.tensor(FFT_X)
     return {"gp grad": lambda: g_gp(GP_P), "logistic grad": lambda: g_lr(LR_W),
-            "conv grad": lambda: g_conv(FILTERS),
+            "conv grad": lambda: g_conv(FILTERS), "fourier grad": lambda: g_fourier(FOURIER_W),
             "gammaln fwd": lambda: special.gammaln(SPECIAL_X).data,
-            "convolve fwd": lambda: signal.convolve(SIG_A, SIG_B).data}
+            "convolve fwd": lambda: signal.convolve(SIG_A, SIG_B).data,
+            "fft fwd": lambda: pnp.fft.fft(fft_x).data}
 
 
 @framework(FRAMEWORKS, "autograd", needs=("autograd",))
@@ -124,10 +146,12 @@ def autograd_setup():
     g_gp = autograd.grad(lambda p: gp(anp, stats.multivariate_normal, p))
     g_lr = autograd.grad(lambda w: logistic(anp, stats.norm, w))
     g_conv = autograd.grad(lambda w: conv(anp, signal.convolve, w))
+    g_fourier = autograd.grad(lambda w: fourier(anp, w))
     return {"gp grad": lambda: g_gp(GP_P), "logistic grad": lambda: g_lr(LR_W),
-            "conv grad": lambda: g_conv(FILTERS),
+            "conv grad": lambda: g_conv(FILTERS), "fourier grad": lambda: g_fourier(FOURIER_W),
             "gammaln fwd": lambda: special.gammaln(SPECIAL_X),
-            "convolve fwd": lambda: signal.convolve(SIG_A, SIG_B)}
+            "convolve fwd": lambda: signal.convolve(SIG_A, SIG_B),
+            "fft fwd": lambda: anp.fft.fft(FFT_X)}
 
 
 @framework(FRAMEWORKS, "scipy", needs=("scipy",))
@@ -135,4 +159,5 @@ def scipy_setup():
     import scipy.signal
     import scipy.special
     return {"gammaln fwd": lambda: scipy.special.gammaln(SPECIAL_X),
-            "convolve fwd": lambda: scipy.signal.convolve(SIG_A, SIG_B)}
+            "convolve fwd": lambda: scipy.signal.convolve(SIG_A, SIG_B),
+            "fft fwd": lambda: np.fft.fft(FFT_X)}

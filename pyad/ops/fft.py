@@ -146,180 +146,112 @@ def _one(n):
     return None if n is None else (n,)
 
 
-def fft(a: ArrayLike, n: Optional[int] = None, axis: int = -1,
-        norm: Optional[str] = None) -> Tensor:
-    """The 1-d discrete Fourier transform (``numpy.fft.fft``), differentiable (its VJP is the
-    same transform: the DFT matrix is symmetric; autograd's complex convention).
-
-    Parameters
-    ----------
-    a : array_like
+_PARAMS = {
+    "1d": """    a : array_like
         Real or complex values.
     n : int, optional
         The transform's length (a is cropped or zero-padded).
     axis : int, default -1
-        The axis transformed.
-    norm : {"backward", "ortho", "forward"}, optional
+        The axis transformed.""",
+    "nd": """    a : array_like
+        Real or complex values.
+    s : sequence of int, optional
+        Lengths along the axes (crop or zero-pad).
+    axes : sequence of int, optional
+        The axes transformed (default: all, or the last len(s)).""",
+    "2d": """    a : array_like
+        Real or complex values, at least 2-d.
+    s : sequence of int, optional
+        Lengths along the axes (crop or zero-pad).
+    axes : sequence of int, default (-2, -1)
+        The axes transformed.""",
+}
+
+
+def _doc(summary, params, returns, example):
+    """A numpy-style docstring for one of the transforms (they share their parameters)."""
+    return f"""{summary}
+
+    Parameters
+    ----------
+{_PARAMS[params]}
+    norm : {{"backward", "ortho", "forward"}}, optional
         numpy's scalings.
 
     Returns
     -------
     Tensor
-        The complex spectrum.
+        {returns}
 
     Raises
     ------
     ValueError
-        For n < 1, an axis out of range or an unknown norm.
+        For a length < 1, an axis out of range or an unknown norm.
 
     Examples
     --------
-    >>> ad.numpy.fft.fft(np.array([1.0, 0.0, 0.0, 0.0]))
-    tensor([1.+0.j, 1.+0.j, 1.+0.j, 1.+0.j], dtype=complex128)
+{example}
     """
+
+
+def fft(a: ArrayLike, n: Optional[int] = None, axis: int = -1,
+        norm: Optional[str] = None) -> Tensor:
     return _c2c("fft", a, _one(n), (axis,), norm, False)
 
 
 def ifft(a: ArrayLike, n: Optional[int] = None, axis: int = -1,
          norm: Optional[str] = None) -> Tensor:
-    """The 1-d inverse DFT (``numpy.fft.ifft``); arguments as :func:`fft`.
-
-    Parameters
-    ----------
-    a : array_like
-        Real or complex values.
-    n : int, optional
-        The transform's length.
-    axis : int, default -1
-        The axis transformed.
-    norm : {"backward", "ortho", "forward"}, optional
-        numpy's scalings.
-
-    Returns
-    -------
-    Tensor
-        Complex values.
-
-    Examples
-    --------
-    >>> ad.numpy.fft.ifft(np.array([4.0, 0.0, 0.0, 0.0]))
-    tensor([1.+0.j, 1.+0.j, 1.+0.j, 1.+0.j], dtype=complex128)
-    """
     return _c2c("ifft", a, _one(n), (axis,), norm, True)
 
 
 def fftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
          axes: Optional[Sequence[int]] = None, norm: Optional[str] = None) -> Tensor:
-    """The N-d DFT (``numpy.fft.fftn``) over `axes` (default: all, or the last len(s)).
-
-    Parameters
-    ----------
-    a : array_like
-        Real or complex values.
-    s : sequence of int, optional
-        Lengths along the axes (crop or zero-pad).
-    axes : sequence of int, optional
-        The axes transformed.
-    norm : {"backward", "ortho", "forward"}, optional
-        numpy's scalings.
-
-    Returns
-    -------
-    Tensor
-        The complex spectrum.
-
-    Examples
-    --------
-    >>> ad.numpy.fft.fftn(np.ones((2, 2)))
-    tensor([[4.+0.j, 0.+0.j],
-            [0.+0.j, 0.+0.j]], dtype=complex128)
-    """
     return _c2c("fftn", a, s, axes, norm, False)
 
 
 def ifftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
           axes: Optional[Sequence[int]] = None, norm: Optional[str] = None) -> Tensor:
-    """The N-d inverse DFT (``numpy.fft.ifftn``); arguments as :func:`fftn`.
-
-    Parameters
-    ----------
-    a : array_like
-        Real or complex values.
-    s : sequence of int, optional
-        Lengths along the axes.
-    axes : sequence of int, optional
-        The axes transformed.
-    norm : {"backward", "ortho", "forward"}, optional
-        numpy's scalings.
-
-    Returns
-    -------
-    Tensor
-        Complex values.
-
-    Examples
-    --------
-    >>> ad.numpy.fft.ifftn(np.full((2, 2), 4.0))
-    tensor([[4.+0.j, 0.+0.j],
-            [0.+0.j, 0.+0.j]], dtype=complex128)
-    """
     return _c2c("ifftn", a, s, axes, norm, True)
 
 
 def fft2(a: ArrayLike, s: Optional[Sequence[int]] = None, axes: Sequence[int] = (-2, -1),
          norm: Optional[str] = None) -> Tensor:
-    """The 2-d DFT (``numpy.fft.fft2``): :func:`fftn` over the last two axes.
-
-    Parameters
-    ----------
-    a : array_like
-        Real or complex values, at least 2-d.
-    s : sequence of int, optional
-        Lengths along the axes.
-    axes : sequence of int, default (-2, -1)
-        The axes transformed.
-    norm : {"backward", "ortho", "forward"}, optional
-        numpy's scalings.
-
-    Returns
-    -------
-    Tensor
-        The complex spectrum.
-
-    Examples
-    --------
-    >>> ad.numpy.fft.fft2(np.ones((2, 2)))[0, 0]
-    tensor(4.+0.j, dtype=complex128)
-    """
     return _c2c("fft2", a, s, axes, norm, False)
 
 
 def ifft2(a: ArrayLike, s: Optional[Sequence[int]] = None, axes: Sequence[int] = (-2, -1),
           norm: Optional[str] = None) -> Tensor:
-    """The 2-d inverse DFT (``numpy.fft.ifft2``).
-
-    Parameters
-    ----------
-    a : array_like
-        Real or complex values, at least 2-d.
-    s : sequence of int, optional
-        Lengths along the axes.
-    axes : sequence of int, default (-2, -1)
-        The axes transformed.
-    norm : {"backward", "ortho", "forward"}, optional
-        numpy's scalings.
-
-    Returns
-    -------
-    Tensor
-        Complex values.
-
-    Examples
-    --------
-    >>> ad.numpy.fft.ifft2(np.full((2, 2), 4.0))[0, 0]
-    tensor(4.+0.j, dtype=complex128)
-    """
     return _c2c("ifft2", a, s, axes, norm, True)
+
+
+fft.__doc__ = _doc(
+    "The 1-d discrete Fourier transform (``numpy.fft.fft``), differentiable (its VJP is the\n"
+    "    same transform: the DFT matrix is symmetric; autograd's complex convention).",
+    "1d", "The complex spectrum.",
+    """    >>> ad.numpy.fft.fft(np.array([1.0, 0.0, 0.0, 0.0]))
+    tensor([1.+0.j, 1.+0.j, 1.+0.j, 1.+0.j], dtype=complex128)""")
+ifft.__doc__ = _doc(
+    "The 1-d inverse DFT (``numpy.fft.ifft``).", "1d", "Complex values.",
+    """    >>> ad.numpy.fft.ifft(np.array([4.0, 0.0, 0.0, 0.0]))
+    tensor([1.+0.j, 1.+0.j, 1.+0.j, 1.+0.j], dtype=complex128)""")
+fftn.__doc__ = _doc(
+    "The N-d DFT (``numpy.fft.fftn``).", "nd", "The complex spectrum.",
+    """    >>> ad.numpy.fft.fftn(np.ones((2, 2)))
+    tensor([[4.+0.j, 0.+0.j],
+            [0.+0.j, 0.+0.j]], dtype=complex128)""")
+ifftn.__doc__ = _doc(
+    "The N-d inverse DFT (``numpy.fft.ifftn``).", "nd", "Complex values.",
+    """    >>> ad.numpy.fft.ifftn(np.full((2, 2), 4.0))
+    tensor([[4.+0.j, 0.+0.j],
+            [0.+0.j, 0.+0.j]], dtype=complex128)""")
+fft2.__doc__ = _doc(
+    "The 2-d DFT (``numpy.fft.fft2``): fftn over the last two axes.", "2d",
+    "The complex spectrum.", """    >>> ad.numpy.fft.fft2(np.ones((2, 2)))[0, 0]
+    tensor(4.+0.j, dtype=complex128)""")
+ifft2.__doc__ = _doc(
+    "The 2-d inverse DFT (``numpy.fft.ifft2``).", "2d", "Complex values.",
+    """    >>> ad.numpy.fft.ifft2(np.full((2, 2), 4.0))[0, 0]
+    tensor(4.+0.j, dtype=complex128)""")
 
 
 def _real_input(name, a):

@@ -1,7 +1,23 @@
-"""CPU forward kernels (scipy.signal, scipy.linalg) of pyad.scipy's signal and linalg rows."""
+"""CPU forward kernels (scipy.signal, scipy.linalg) of pyad.scipy's signal and linalg rows.
+
+scipy.signal and scipy.linalg load on a kernel's first call (scipy.signal alone took ~0.5 s,
+doubling `import pyad`)."""
+import importlib
+
 import numpy as np
-import scipy.linalg
-import scipy.signal
+
+
+class _Lazy:
+    """A module imported on first attribute access."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        return getattr(importlib.import_module(self._name), attr)
+
+
+scipy_signal, scipy_linalg = _Lazy("scipy.signal"), _Lazy("scipy.linalg")
 
 
 def _convolve_full(a, b, axes):
@@ -9,9 +25,9 @@ def _convolve_full(a, b, axes):
     scipy picks direct or FFT by size. Results keep the inputs' float dtype."""
     dtype = np.result_type(a.dtype, b.dtype, np.float32)
     if axes is None:
-        out = scipy.signal.convolve(a, b, mode="full")
+        out = scipy_signal.convolve(a, b, mode="full")
     else:
-        out = scipy.signal.fftconvolve(a, b, mode="full", axes=axes)
+        out = scipy_signal.fftconvolve(a, b, mode="full", axes=axes)
     return np.asarray(out, dtype=dtype)
 
 
@@ -21,11 +37,11 @@ def _float(out, *like):
 
 KERNELS = {
     "convolve_full": _convolve_full,
-    "expm": lambda a: _float(scipy.linalg.expm(a), a),
-    "sqrtm": lambda a: _float(scipy.linalg.sqrtm(a), a),
-    "solve_sylvester": lambda a, b, q: _float(scipy.linalg.solve_sylvester(a, b, q), a, b, q),
+    "expm": lambda a: _float(scipy_linalg.expm(a), a),
+    "sqrtm": lambda a: _float(scipy_linalg.sqrtm(a), a),
+    "solve_sylvester": lambda a, b, q: _float(scipy_linalg.solve_sylvester(a, b, q), a, b, q),
     "solve_triangular": lambda a, b, lower, trans, unit: _float(
-        scipy.linalg.solve_triangular(a, b, lower=lower, trans=trans, unit_diagonal=unit), a, b),
+        scipy_linalg.solve_triangular(a, b, lower=lower, trans=trans, unit_diagonal=unit), a, b),
     "solve_banded": lambda ab, b, lower, upper: _float(
-        scipy.linalg.solve_banded((lower, upper), ab, b), ab, b),
+        scipy_linalg.solve_banded((lower, upper), ab, b), ab, b),
 }

@@ -228,29 +228,29 @@ fft.__doc__ = _doc(
     "The 1-d discrete Fourier transform (``numpy.fft.fft``), differentiable (its VJP is the\n"
     "    same transform: the DFT matrix is symmetric; autograd's complex convention).",
     "1d", "The complex spectrum.",
-    """    >>> ad.numpy.fft.fft(np.array([1.0, 0.0, 0.0, 0.0]))
+    """    >>> ad.numpy.fft.fft(ad.tensor([1.0, 0.0, 0.0, 0.0]))
     tensor([1.+0.j, 1.+0.j, 1.+0.j, 1.+0.j], dtype=complex128)""")
 ifft.__doc__ = _doc(
     "The 1-d inverse DFT (``numpy.fft.ifft``).", "1d", "Complex values.",
-    """    >>> ad.numpy.fft.ifft(np.array([4.0, 0.0, 0.0, 0.0]))
+    """    >>> ad.numpy.fft.ifft(ad.tensor([4.0, 0.0, 0.0, 0.0]))
     tensor([1.+0.j, 1.+0.j, 1.+0.j, 1.+0.j], dtype=complex128)""")
 fftn.__doc__ = _doc(
     "The N-d DFT (``numpy.fft.fftn``).", "nd", "The complex spectrum.",
-    """    >>> ad.numpy.fft.fftn(np.ones((2, 2)))
+    """    >>> ad.numpy.fft.fftn(ad.ones((2, 2)))
     tensor([[4.+0.j, 0.+0.j],
             [0.+0.j, 0.+0.j]], dtype=complex128)""")
 ifftn.__doc__ = _doc(
     "The N-d inverse DFT (``numpy.fft.ifftn``).", "nd", "Complex values.",
-    """    >>> ad.numpy.fft.ifftn(np.full((2, 2), 4.0))
+    """    >>> ad.numpy.fft.ifftn(ad.full((2, 2), 4.0))
     tensor([[4.+0.j, 0.+0.j],
             [0.+0.j, 0.+0.j]], dtype=complex128)""")
 fft2.__doc__ = _doc(
     "The 2-d DFT (``numpy.fft.fft2``): fftn over the last two axes.", "2d",
-    "The complex spectrum.", """    >>> ad.numpy.fft.fft2(np.ones((2, 2)))[0, 0]
+    "The complex spectrum.", """    >>> ad.numpy.fft.fft2(ad.ones((2, 2)))[0, 0]
     tensor(4.+0.j, dtype=complex128)""")
 ifft2.__doc__ = _doc(
     "The 2-d inverse DFT (``numpy.fft.ifft2``).", "2d", "Complex values.",
-    """    >>> ad.numpy.fft.ifft2(np.full((2, 2), 4.0))[0, 0]
+    """    >>> ad.numpy.fft.ifft2(ad.full((2, 2), 4.0))[0, 0]
     tensor(4.+0.j, dtype=complex128)""")
 
 
@@ -290,7 +290,7 @@ def rfftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
 
     Examples
     --------
-    >>> ad.numpy.fft.rfftn(np.ones((2, 4)))
+    >>> ad.numpy.fft.rfftn(ad.ones((2, 4)))
     tensor([[8.+0.j, 0.+0.j, 0.+0.j],
             [0.+0.j, 0.+0.j, 0.+0.j]], dtype=complex128)
     """
@@ -321,7 +321,7 @@ def rfft(a: ArrayLike, n: Optional[int] = None, axis: int = -1,
 
     Examples
     --------
-    >>> ad.numpy.fft.rfft(np.array([1.0, 1.0, 1.0, 1.0]))
+    >>> ad.numpy.fft.rfft(ad.tensor([1.0, 1.0, 1.0, 1.0]))
     tensor([4.+0.j, 0.+0.j, 0.+0.j], dtype=complex128)
     """
     return rfftn(a, _one(n), (axis,), norm)
@@ -349,7 +349,7 @@ def rfft2(a: ArrayLike, s: Optional[Sequence[int]] = None, axes: Sequence[int] =
 
     Examples
     --------
-    >>> ad.numpy.fft.rfft2(np.ones((2, 2))).shape
+    >>> ad.numpy.fft.rfft2(ad.ones((2, 2))).shape
     (2, 2)
     """
     return rfftn(a, s, axes, norm)
@@ -376,9 +376,14 @@ def irfftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
     Tensor
         Real values.
 
+    Raises
+    ------
+    ValueError
+        For an output length < 1, an axis out of range or an unknown norm.
+
     Examples
     --------
-    >>> ad.numpy.fft.irfftn(np.array([[8.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+    >>> ad.numpy.fft.irfftn(ad.tensor([[8.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
     tensor([[1., 1., 1., 1.],
             [1., 1., 1., 1.]])
     """
@@ -418,7 +423,7 @@ def irfft(a: ArrayLike, n: Optional[int] = None, axis: int = -1,
 
     Examples
     --------
-    >>> ad.numpy.fft.irfft(np.array([4.0, 0.0, 0.0]))
+    >>> ad.numpy.fft.irfft(ad.tensor([4.0, 0.0, 0.0]))
     tensor([1., 1., 1., 1.])
     """
     return irfftn(a, _one(n), (axis,), norm)
@@ -446,7 +451,7 @@ def irfft2(a: ArrayLike, s: Optional[Sequence[int]] = None, axes: Sequence[int] 
 
     Examples
     --------
-    >>> ad.numpy.fft.irfft2(np.array([[4.0, 0.0], [0.0, 0.0]])).shape
+    >>> ad.numpy.fft.irfft2(ad.tensor([[4.0, 0.0], [0.0, 0.0]])).shape
     (2, 2)
     """
     return irfftn(a, s, axes, norm)
@@ -477,7 +482,7 @@ def fftshift(x: ArrayLike, axes: Optional[Sequence[int]] = None) -> Tensor:
 
     Examples
     --------
-    >>> ad.numpy.fft.fftshift(np.arange(4.0))
+    >>> ad.numpy.fft.fftshift(ad.arange(4.0))
     tensor([2., 3., 0., 1.])
     """
     return _shift("fftshift", x, axes, 1)
@@ -500,7 +505,7 @@ def ifftshift(x: ArrayLike, axes: Optional[Sequence[int]] = None) -> Tensor:
 
     Examples
     --------
-    >>> ad.numpy.fft.ifftshift(np.array([2.0, 3.0, 0.0, 1.0]))
+    >>> ad.numpy.fft.ifftshift(ad.tensor([2.0, 3.0, 0.0, 1.0]))
     tensor([0., 1., 2., 3.])
     """
     return _shift("ifftshift", x, axes, -1)

@@ -225,8 +225,8 @@ erfinv = _unary(_ERFINV, "erfinv", "The inverse of erf on (-1, 1)",
 tensor([0.        , 0.47693628])""")
 erfcinv = _unary(_ERFCINV, "erfcinv", "The inverse of erfc on (0, 2)",
                  "-sqrt(pi) / 2 exp(erfcinv(x)**2)", """>>> from pyad.scipy import special
->>> special.erfcinv(np.array([1.0]))
-tensor([0.])""")
+>>> special.erfcinv(np.array([0.5]))
+tensor([0.47693628])""")
 logit = _unary(_LOGIT, "logit", "The log-odds log(x / (1 - x))", "1 / (x (1 - x))",
                """>>> from pyad.scipy import special
 >>> special.logit(np.array([0.5, 0.75]))

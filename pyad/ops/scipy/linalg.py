@@ -212,8 +212,8 @@ def expm(A: ArrayLike) -> Tensor:
     >>> linalg.expm(np.zeros((2, 2)))
     tensor([[1., 0.],
             [0., 1.]])
-    >>> ad.grad(lambda t: ad.sum(linalg.expm(t * np.eye(2))))(1.0)     # 2 e
-    array(5.43656366)
+    >>> round(float(ad.grad(lambda t: ad.sum(linalg.expm(t * np.eye(2))))(1.0)), 6)   # 2 e
+    5.436564
     """
     return bind(_EXPM, _matrix("expm", A))
 

@@ -73,8 +73,8 @@ class _Norm(_Distribution):
     >>> from pyad.scipy.stats import norm
     >>> norm.logpdf(np.array([0.0]), 0.0, 1.0)
     tensor([-0.91893853])
-    >>> ad.grad(lambda m: ad.sum(norm.logpdf(np.array([1.0, 3.0]), m, 1.0)))(2.0)
-    array(0.)
+    >>> float(ad.grad(lambda m: ad.sum(norm.logpdf(np.array([1.0, 3.0]), m, 1.0)))(2.0))
+    0.0
     """
     name = "norm"
 

@@ -289,7 +289,11 @@ class build_ext_cached(build_ext):
             )
             _publish(tmp, cached)
         os.makedirs(os.path.dirname(ext_path), exist_ok=True)
-        shutil.copy2(cached, ext_path)
+        # a fresh mtime (not copy2's): setuptools copies build/lib's module into the source
+        # tree (editable installs, --inplace) only when it is newer than the one there, so a
+        # cached older build would otherwise never replace the module of another checkout
+        shutil.copy(cached, ext_path)
+        os.utime(ext_path, None)
 
     def _cythonize(self, toolchain, progress, jobs):
         """Turn .pyx sources into C++ under build/, reusing an output whose inputs are

@@ -2790,7 +2790,7 @@ def gradient(f: ArrayLike, *varargs: float, axis: Axis = None,
         raise ValueError(f"pyad.gradient: give no spacing, one scalar, or one scalar per axis "
                          f"({len(axes)}); coordinate arrays are not supported, got "
                          f"{len(varargs)} argument(s)")
-    if not o._is_float(t):
+    if not o._is_inexact(t):                    # integers: float64 (complex stays complex)
         t = o.astype(t, np.float64)
     out = []
     for ax, h in zip(axes, spacing):

@@ -493,7 +493,7 @@ def clip(x: ArrayLike, a_min: Optional[ArrayLike] = None,
     >>> ad.grad(lambda x: ad.sum(ad.clip(x, 1.5, 2.5)))(x)
     array([0., 1., 0.])
     """
-    x = _t(x)
+    x = _no_complex("clip", _t(x))
     scalar_bounds = ((a_min is None or type(a_min) in _PYSCALARS)
                      and (a_max is None or type(a_max) in _PYSCALARS))
     if scalar_bounds and _is_float(x):

@@ -19,7 +19,7 @@ rank runs one BLAS/OpenMP thread, so the 2 ranks use the machine's 2 cores.
 import numpy as np
 
 from bench.workloads import framework
-from bench.workloads.mlp_step import LR, make_data, reference_grads
+from bench.workloads.mlp_step import LR, make_data, pyad_case, reference_grads
 
 SIZES, BATCH = (784, 512, 512, 10), 128
 UNIT, PER_CALL = "us", 1
@@ -73,54 +73,28 @@ def _pyad_cases():
     dist.init()
     rank = dist.rank()
 
-    def mlp(ws, bs):
-        layers = []
-        for i, (w, b) in enumerate(zip(ws, bs)):
-            lin = ad.nn.Linear(*w.shape, dtype=np.float32)
-            lin.weight.data[...], lin.bias.data[...] = w, b
-            layers += [lin] + ([ad.nn.ReLU()] if i < len(ws) - 1 else [])
-        return ad.nn.Sequential(*layers)
-
-    def flat_grads(model):
-        return np.concatenate([p.grad.data.ravel() for p in model.parameters()])
-
     # allreduce: fresh gradients (as backward() hands them out) averaged, from a common start
-    model = mlp(*_data(rank)[:2])
+    model = ad.nn.MLP(list(SIZES), seed=0)
     opt = dist.DistributedOptimizer(ad.optim.SGD(model.parameters(), lr=LR))
     grads = [ad.tensor(g) for g in _grads(rank)]
     params = model.parameters()
-    barrier = dist.barrier
 
     def average():
-        barrier()
+        dist.barrier()
         for p, g in zip(params, grads):
             p.grad = g
         opt.average_gradients()
 
     def checked_average():
         average()
-        return flat_grads(model)
+        return np.concatenate([p.grad.data.ravel() for p in params])
     cases = {"allreduce": (average, checked_average)}
 
-    # the training steps: with and without the average
-    ws, bs, x, y = _data(rank)
+    # the training steps (mlp_step's compiled step): averaged, overlapped, or each rank's own
     overlapped = lambda o: dist.DistributedOptimizer(o, bucket_mb=1.0, overlap=True)  # noqa
     for case, wrap in (("step", dist.DistributedOptimizer), ("step-overlap", overlapped),
-                       ("step-compute", lambda o: o)):
-        net = mlp(ws, bs)
-        optimizer = wrap(ad.optim.SGD(net.parameters(), lr=LR))
-
-        def step(net=net, optimizer=optimizer):
-            loss = ad.losses.softmax_cross_entropy(net(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        step = ad.compile(step)
-
-        def checked(step=step, net=net):
-            step()
-            return flat_grads(net)
-        cases[case] = (step, checked)
+                       ("step-compute", None)):
+        cases[case] = pyad_case(SIZES, *_data(rank), compiled=True, wrap=wrap)
     return cases
 
 

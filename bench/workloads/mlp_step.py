@@ -84,10 +84,11 @@ def check_blocks(out, reference, label):
     assert k == out.size, f"{label}: {out.size} gradient entries, expected {k}"
 
 
-def pyad_case(sizes, ws, bs, x, y, compiled=False, device=None):
+def pyad_case(sizes, ws, bs, x, y, compiled=False, device=None, wrap=None):
     """(step, check) of pyad's SGD step (nn.MLP + nn.softmax_cross_entropy + backward() +
     optim.SGD.step()) from these weights and batch, on `device` (None: the CPU); compiled:
-    under ad.compile, recorded and checked here, outside the timing."""
+    under ad.compile, recorded and checked here, outside the timing; wrap: applied to the
+    optimizer (pyad.distributed.DistributedOptimizer for the `dist` workload)."""
     import pyad as ad
     from pyad import nn, optim
     model = nn.MLP(sizes, activation="relu", seed=0)
@@ -98,6 +99,8 @@ def pyad_case(sizes, ws, bs, x, y, compiled=False, device=None):
         model.to(device)
         x = ad.tensor(x, device=device)
     opt = optim.SGD(model.parameters(), lr=LR)
+    if wrap is not None:
+        opt = wrap(opt)
 
     def step():
         opt.zero_grad()

@@ -28,22 +28,25 @@ def _logsumexp(x, axis, keepdims):
     return np.expand_dims(out, axis) if keepdims else out
 
 
+def _summed_axes(x, shape):
+    """The axes sum_to(x, shape) adds up: x's extra leading ones and those shape keeps as 1."""
+    lead = x.ndim - len(shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+
+
 def _sum_to(x, shape):
     if (len(shape) == 1 and x.ndim == 2 and x.shape[1] == shape[0] and x.shape[0] != 1
             and type(x) is np.ndarray and x.dtype.char in "fd" and x.flags.c_contiguous):
         return _C.kernels.sum(x, 0)      # a batch's bias gradient: the general path's kernel
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    axes = _summed_axes(x, shape)
     out = _sum(np.ascontiguousarray(x), axes, False) if axes else x
     return out.reshape(shape)
 
 
 def _sum_to_numpy(x, shape):
     """sum_to for any dtype numpy sums (complex included)."""
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    axes = _summed_axes(x, shape)
     return np.sum(x, axis=axes).reshape(shape) if axes else np.array(x, copy=True).reshape(shape)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from pyad import backend
 
-__all__ = ["init", "is_initialized", "rank", "size", "barrier", "finalize_on_error"]
+__all__ = ["init", "is_initialized", "rank", "size", "barrier"]
 
 _comm = None            # the mpi4py communicator init() was given; None before init()
 _check = True           # compare shapes and dtypes across ranks before every collective
@@ -76,10 +76,10 @@ def init(comm: Any = None, *, check: bool = True, abort_on_error: bool = True) -
                         f"one made from it), got {type(comm).__name__}")
     _comm, _check = comm, bool(check)
     if abort_on_error and comm.Get_size() > 1:
-        finalize_on_error()
+        _abort_on_uncaught()
 
 
-def finalize_on_error() -> None:
+def _abort_on_uncaught() -> None:
     """Make an uncaught exception on this rank abort the whole run (MPI_Abort) after its
     traceback is printed: without it the other ranks would wait in their next collective."""
     if getattr(sys.excepthook, "_pyad_aborts", False):
@@ -201,16 +201,15 @@ def on_backend(out, like):
     return out if not backend.is_foreign(like) else backend.to_backend(out, like)
 
 
-def agree(op, comm, h, param=0, same_shape=True):
+def agree(op, comm, h, param=0):
     """Raise a ValueError on every rank unless all ranks call the same collective `op` with
-    the same parameter, dtype and shape (same_shape=False: only the rank must agree). One
-    Allgather of a few integers; skipped with init(check=False)."""
+    the same parameter, dtype and shape. One Allgather of a few integers; skipped with
+    init(check=False)."""
     if not _check or comm.Get_size() == 1:
         return
     mine = np.full(_DESCRIPTOR, -1, dtype=np.int64)
-    shape = h.shape if same_shape else ()
-    mine[:4] = (_code(op), int(param), h.dtype.num, h.ndim if same_shape else -1)
-    dims = list(shape)
+    mine[:4] = (_code(op), int(param), h.dtype.num, h.ndim)
+    dims = list(h.shape)
     if len(dims) > _DESCRIPTOR - 5:     # very high ranks: the tail's product stands in
         dims = dims[:_DESCRIPTOR - 5] + [int(np.prod(dims[_DESCRIPTOR - 5:]))]
     mine[4:4 + len(dims)] = dims
@@ -242,8 +241,6 @@ def _name(code):
 def _describe(row):
     kind, param, num, ndim = (int(v) for v in row[:4])
     dtype = next((d for d in DTYPES if d.num == num), f"dtype #{num}")
-    if ndim < 0:
-        return f"{dtype}, argument {param}"
     return f"{dtype} {tuple(int(v) for v in row[4:4 + ndim])}, argument {param}"
 
 

@@ -1539,6 +1539,14 @@ cdef inline bint _plain(Primitive prim, d):
                                        or not cnp.PyArray_ISCOMPLEX(<cnp.ndarray>d))
 
 
+cdef bint _any_complex(list datas) except -1:
+    """Whether an array of another backend among datas is complex (numbers pass)."""
+    for d in datas:
+        if hasattr(d, "dtype") and _backend.dtype_of(d).kind == "c":
+            return True
+    return False
+
+
 cdef void _refuse_complex(Primitive prim, list datas) except *:
     dtypes = ", ".join(str(_backend.dtype_of(d)) for d in datas)
     raise TypeError(f"pyad.{prim.name}: complex inputs are not supported by this operation yet "
@@ -1560,8 +1568,7 @@ cdef object _select(Primitive prim, list datas):
             if isinstance(d, (cnp.ndarray, cnp.generic)):
                 datas[i] = d = np.asarray(d)    # numpy scalars and subclasses: plain numpy
             else:
-                if not prim.complex_ok and any(_backend.dtype_of(x).kind == "c"
-                                               for x in datas if hasattr(x, "dtype")):
+                if not prim.complex_ok and _any_complex(datas):
                     _refuse_complex(prim, datas)
                 return _backend.kernel_for(prim.name, datas, prim.impl)
         if not prim.complex_ok and cnp.PyArray_ISCOMPLEX(<cnp.ndarray>d):

@@ -127,6 +127,13 @@ def _no_complex(name, t):
     return t
 
 
+def _real_float(name, x):
+    """x for a real-only function: floats as they are, integers and bools as float64 (as
+    numpy computes them), complex refused."""
+    t = _no_complex(name, _t(x))
+    return t if _is_float(t) else astype(t, np.float64)
+
+
 # --------------------------------------------------------------------------- arithmetic
 def _promote(name, x, y):
     """numpy promotion for two Tensors; returns them cast (differentiably) to one dtype."""
@@ -929,9 +936,7 @@ def var(x: ArrayLike, axis: Axis = None, ddof: int = 0, keepdims: bool = False) 
     >>> ad.var(A, ddof=1)
     tensor(3.5)
     """
-    x = _no_complex("var", _t(x))
-    if not _is_float(x):
-        x = astype(x, np.float64)
+    x = _real_float("var", x)
     axes = _axes("var", axis, x.ndim)
     n = 1
     for a in axes:
@@ -1053,9 +1058,7 @@ def logsumexp(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor
     >>> ad.logsumexp(np.array([1000.0, 1000.0]))                  # no overflow
     tensor(1000.69314718)
     """
-    x = _no_complex("logsumexp", _t(x))
-    if not _is_float(x):
-        x = astype(x, np.float64)
+    x = _real_float("logsumexp", x)
     axes = _axes("logsumexp", axis, x.ndim)
     if len(axes) == 1:
         return bind(_P.logsumexp, x, params=(axes[0], bool(keepdims)))

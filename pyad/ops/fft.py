@@ -168,13 +168,19 @@ _PARAMS = {
 }
 
 
-def _doc(summary, params, returns, example):
-    """A numpy-style docstring for one of the transforms (they share their parameters)."""
+def _doc(summary, params, returns, example, real=False):
+    """A numpy-style docstring for one of the transforms (they share their parameters);
+    real: a transform of real input (rfft*), which refuses complex input."""
+    parameters = _PARAMS[params]
+    raises = "        For a length < 1, an axis out of range or an unknown norm."
+    if real:
+        parameters = parameters.replace("Real or complex values", "Real values")
+        raises += "\n    TypeError\n        For complex input."
     return f"""{summary}
 
     Parameters
     ----------
-{_PARAMS[params]}
+{parameters}
     norm : {{"backward", "ortho", "forward"}}, optional
         numpy's scalings.
 
@@ -186,7 +192,7 @@ def _doc(summary, params, returns, example):
     Raises
     ------
     ValueError
-        For a length < 1, an axis out of range or an unknown norm.
+{raises}
 
     Examples
     --------
@@ -264,36 +270,6 @@ def _real_input(name, a):
 
 def rfftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
           axes: Optional[Sequence[int]] = None, norm: Optional[str] = None) -> Tensor:
-    """The N-d DFT of real input (``numpy.fft.rfftn``): the last axis keeps its first
-    n // 2 + 1 frequencies.
-
-    Parameters
-    ----------
-    a : array_like
-        Real values.
-    s : sequence of int, optional
-        Lengths along the axes (crop or zero-pad).
-    axes : sequence of int, optional
-        The axes transformed (default: all, or the last len(s)).
-    norm : {"backward", "ortho", "forward"}, optional
-        numpy's scalings.
-
-    Returns
-    -------
-    Tensor
-        The complex half spectrum.
-
-    Raises
-    ------
-    TypeError
-        For complex input.
-
-    Examples
-    --------
-    >>> ad.numpy.fft.rfftn(ad.ones((2, 4)))
-    tensor([[8.+0.j, 0.+0.j, 0.+0.j],
-            [0.+0.j, 0.+0.j, 0.+0.j]], dtype=complex128)
-    """
     t = _real_input("rfftn", a)
     s, axes = _axes_and_sizes("rfftn", t, s, axes)
     return bind(_RFFTN, _fit(t, s, axes), params=(axes, _norm("rfftn", norm)))
@@ -301,58 +277,28 @@ def rfftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
 
 def rfft(a: ArrayLike, n: Optional[int] = None, axis: int = -1,
          norm: Optional[str] = None) -> Tensor:
-    """The 1-d DFT of real input (``numpy.fft.rfft``): frequencies 0 ... n // 2.
-
-    Parameters
-    ----------
-    a : array_like
-        Real values.
-    n : int, optional
-        The transform's length.
-    axis : int, default -1
-        The axis transformed.
-    norm : {"backward", "ortho", "forward"}, optional
-        numpy's scalings.
-
-    Returns
-    -------
-    Tensor
-        The complex half spectrum.
-
-    Examples
-    --------
-    >>> ad.numpy.fft.rfft(ad.tensor([1.0, 1.0, 1.0, 1.0]))
-    tensor([4.+0.j, 0.+0.j, 0.+0.j], dtype=complex128)
-    """
     return rfftn(a, _one(n), (axis,), norm)
 
 
 def rfft2(a: ArrayLike, s: Optional[Sequence[int]] = None, axes: Sequence[int] = (-2, -1),
           norm: Optional[str] = None) -> Tensor:
-    """The 2-d DFT of real input (``numpy.fft.rfft2``).
-
-    Parameters
-    ----------
-    a : array_like
-        Real values.
-    s : sequence of int, optional
-        Lengths along the axes.
-    axes : sequence of int, default (-2, -1)
-        The axes transformed.
-    norm : {"backward", "ortho", "forward"}, optional
-        numpy's scalings.
-
-    Returns
-    -------
-    Tensor
-        The complex half spectrum.
-
-    Examples
-    --------
-    >>> ad.numpy.fft.rfft2(ad.ones((2, 2))).shape
-    (2, 2)
-    """
     return rfftn(a, s, axes, norm)
+
+
+rfftn.__doc__ = _doc(
+    "The N-d DFT of real input (``numpy.fft.rfftn``): the last axis keeps its first\n"
+    "    n // 2 + 1 frequencies.", "nd", "The complex half spectrum.",
+    """    >>> ad.numpy.fft.rfftn(ad.ones((2, 4)))
+    tensor([[8.+0.j, 0.+0.j, 0.+0.j],
+            [0.+0.j, 0.+0.j, 0.+0.j]], dtype=complex128)""", real=True)
+rfft.__doc__ = _doc(
+    "The 1-d DFT of real input (``numpy.fft.rfft``): frequencies 0 ... n // 2.", "1d",
+    "The complex half spectrum.", """    >>> ad.numpy.fft.rfft(ad.tensor([1.0, 1.0, 1.0, 1.0]))
+    tensor([4.+0.j, 0.+0.j, 0.+0.j], dtype=complex128)""", real=True)
+rfft2.__doc__ = _doc(
+    "The 2-d DFT of real input (``numpy.fft.rfft2``).", "2d", "The complex half spectrum.",
+    """    >>> ad.numpy.fft.rfft2(ad.ones((2, 2))).shape
+    (2, 2)""", real=True)
 
 
 def irfftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
@@ -457,7 +403,7 @@ def irfft2(a: ArrayLike, s: Optional[Sequence[int]] = None, axes: Sequence[int] 
     return irfftn(a, s, axes, norm)
 
 
-def _shift(name, x, axes, sign):
+def _shift(x, axes, sign):
     t = o._t(x)
     axes = tuple(range(t.ndim)) if axes is None else \
         ((axes,) if isinstance(axes, (int, np.integer)) else tuple(axes))
@@ -485,7 +431,7 @@ def fftshift(x: ArrayLike, axes: Optional[Sequence[int]] = None) -> Tensor:
     >>> ad.numpy.fft.fftshift(ad.arange(4.0))
     tensor([2., 3., 0., 1.])
     """
-    return _shift("fftshift", x, axes, 1)
+    return _shift(x, axes, 1)
 
 
 def ifftshift(x: ArrayLike, axes: Optional[Sequence[int]] = None) -> Tensor:
@@ -508,7 +454,7 @@ def ifftshift(x: ArrayLike, axes: Optional[Sequence[int]] = None) -> Tensor:
     >>> ad.numpy.fft.ifftshift(ad.tensor([2.0, 3.0, 0.0, 1.0]))
     tensor([0., 1., 2., 3.])
     """
-    return _shift("ifftshift", x, axes, -1)
+    return _shift(x, axes, -1)
 
 
 _dispatch_numpy_fft()

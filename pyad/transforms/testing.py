@@ -47,7 +47,7 @@ def _pair(a, b):
     return float(np.real(np.sum(np.asarray(a) * np.asarray(b))))
 
 
-def _as_float64(a, what):
+def _as_wide(a, what):
     """a as a host float64 array, or complex128 for complex a (device arrays are copied to
     the host explicitly)."""
     data = a.data if isinstance(a, Tensor) else a
@@ -94,7 +94,7 @@ def _directional_fd(f, xs, k, v, u, h, dev=lambda a: a):
     def F(t):
         shifted = list(xs)
         shifted[k] = x + t * v
-        y = _as_float64(f(*[dev(s) for s in shifted]), "output")
+        y = _as_wide(f(*[dev(s) for s in shifted]), "output")
         noise[0] = max(noise[0], float(np.sum(np.abs(u * y))))
         return _pair(u, y)
 
@@ -157,15 +157,15 @@ def check_vjp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float =
     label = _label or _name(f)
     like = _like if _like is not None else _device_of_args(args)
     dev = _mover(like)
-    xs = [_as_float64(a, f"check_vjp({label})") for a in args]
+    xs = [_as_wide(a, f"check_vjp({label})") for a in args]
     rng = np.random.default_rng(seed)
     out, vjp_fn = pyad.vjp(f, *[dev(x) for x in xs])
-    out = _as_float64(out, f"check_vjp({label}): output")
+    out = _as_wide(out, f"check_vjp({label}): output")
     u = _direction(rng, out)
     cts = vjp_fn(dev(u))
     for k, x in enumerate(xs):
         v = _direction(rng, x)
-        ct = _as_float64(cts[k], "cotangent")
+        ct = _as_wide(cts[k], "cotangent")
         if ct.shape != x.shape:
             raise AssertionError(
                 f"check_grads: {label}, argument {k}, mode rev, order {order}: cotangent has "
@@ -208,16 +208,16 @@ def check_jvp(f: Callable[..., Any], args: Sequence[ArrayLike], *, rtol: float =
     label = _label or _name(f)
     like = _like if _like is not None else _device_of_args(args)
     dev = _mover(like)
-    xs = [_as_float64(a, f"check_jvp({label})") for a in args]
+    xs = [_as_wide(a, f"check_jvp({label})") for a in args]
     rng = np.random.default_rng(seed)
-    out = _as_float64(f(*[dev(x) for x in xs]), f"check_jvp({label}): output")
+    out = _as_wide(f(*[dev(x) for x in xs]), f"check_jvp({label}): output")
     u = _direction(rng, out)
     for k, x in enumerate(xs):
         v = _direction(rng, x)
         tangents = [np.zeros_like(y) for y in xs]
         tangents[k] = v
         _, dout = pyad.jvp(f, tuple(dev(x) for x in xs), tuple(dev(t) for t in tangents))
-        dout = _as_float64(dout, "tangent")
+        dout = _as_wide(dout, "tangent")
         if dout.shape != out.shape:
             raise AssertionError(
                 f"check_grads: {label}, argument {k}, mode fwd, order {order}: tangent has "
@@ -258,16 +258,16 @@ def check_transpose(f: Callable[..., Any], args: Sequence[ArrayLike], *,
     import pyad
     label = _name(f)
     dev = _mover(_like if _like is not None else _device_of_args(args))
-    xs = [_as_float64(a, f"check_transpose({label})") for a in args]
+    xs = [_as_wide(a, f"check_transpose({label})") for a in args]
     rng = np.random.default_rng(seed)
     out, vjp_fn = pyad.vjp(f, *[dev(x) for x in xs])
-    u = _direction(rng, _as_float64(out, "output"))
+    u = _direction(rng, _as_wide(out, "output"))
     vs = [_direction(rng, x) for x in xs]
     _, jv = pyad.jvp(f, tuple(dev(x) for x in xs), tuple(dev(v) for v in vs))
-    left = _pair(u, _as_float64(jv, "tangent"))
-    right = sum(_pair(_as_float64(c, "cotangent"), v) for c, v in zip(vjp_fn(dev(u)), vs))
+    left = _pair(u, _as_wide(jv, "tangent"))
+    right = sum(_pair(_as_wide(c, "cotangent"), v) for c, v in zip(vjp_fn(dev(u)), vs))
     scale = max(abs(left), abs(right),
-                float(np.sum(np.abs(u) * np.abs(_as_float64(jv, "tangent")))))
+                float(np.sum(np.abs(u) * np.abs(_as_wide(jv, "tangent")))))
     if not abs(left - right) <= rtol * scale:
         raise AssertionError(
             f"check_grads: {label}: transpose identity fails, <u, J v> = {left!r} but "
@@ -348,9 +348,9 @@ def check_grads(f: Callable[..., Any], args: Sequence[ArrayLike], order: int = 2
         check_transpose(f, args, seed=seed, _like=like)
     if order == 2:
         import pyad
-        xs = [_as_float64(a, f"check_grads({label})") for a in args]
+        xs = [_as_wide(a, f"check_grads({label})") for a in args]
         rng = np.random.default_rng(seed + 1)
-        u = _direction(rng, _as_float64(f(*[dev(x) for x in xs]), "output"))
+        u = _direction(rng, _as_wide(f(*[dev(x) for x in xs]), "output"))
         ws = [_direction(rng, x) for x in xs]
         u, ws = dev(u), [dev(w) for w in ws]
 
@@ -383,6 +383,6 @@ def check_grads(f: Callable[..., Any], args: Sequence[ArrayLike], order: int = 2
                 _CHECKS[m](g, xs, rtol=rtol, atol=atol, seed=seed + 2, order=2,
                            _label=f"{inner_name} of {label}", _like=like)
         for m in modes:
-            _CHECKS[m](vjp_dot_in_cotangent, xs + [_as_float64(u, "cotangent")], rtol=rtol,
+            _CHECKS[m](vjp_dot_in_cotangent, xs + [_as_wide(u, "cotangent")], rtol=rtol,
                        atol=atol, seed=seed + 3, order=2, _like=like,
                        _label=f"VJP of {label} in its cotangent (last argument)")

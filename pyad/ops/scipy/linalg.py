@@ -19,16 +19,12 @@ import numpy as np
 from pyad import backend
 from pyad.ops import core as o
 from pyad.ops.array import tril, triu
-from pyad.ops.linalg import cholesky as _lower_cholesky
+from pyad.ops.linalg import cholesky as _lower_cholesky, matrix_transpose
 from pyad.ops.prims import LOOP, _tangent_sum, defprim
 from pyad.engine._tape import Tensor, bind, wrap
 from pyad._typing import ArrayLike
 
 __all__ = ["expm", "sqrtm", "solve_sylvester", "solve_triangular", "solve_banded", "cholesky"]
-
-
-def _t2(x):
-    return o.swapaxes(x, -1, -2)
 
 
 # ----------------------------------------------------------------------------- expm
@@ -40,17 +36,17 @@ def _frechet(a, e):
     return bind(_EXPM, o.concatenate([top, bottom], axis=0))[:n, n:]
 
 
-_EXPM = defprim("expm", lambda g, ans, a: _frechet(_t2(a), g),
+_EXPM = defprim("expm", lambda g, ans, a: _frechet(matrix_transpose(a), g),
                 jvp=lambda dots, ans, a: _frechet(a, dots[0]), lift=LOOP)
 
 
 # ----------------------------------------------------------------------------- sylvester
 def _sylvester_vjp(k):
     def vjp(g, ans, a, b, q):
-        lam = bind(_SYLVESTER, _t2(a), _t2(b), g)
+        lam = bind(_SYLVESTER, matrix_transpose(a), matrix_transpose(b), g)
         if k == 2:
             return lam
-        return -(lam @ _t2(ans)) if k == 0 else -(_t2(ans) @ lam)
+        return -(lam @ matrix_transpose(ans)) if k == 0 else -(matrix_transpose(ans) @ lam)
     return vjp
 
 
@@ -63,7 +59,7 @@ def _sylvester_jvp(dots, ans, a, b, q):
 
 _SYLVESTER = defprim("solve_sylvester", _sylvester_vjp(0), _sylvester_vjp(1), _sylvester_vjp(2),
                      jvp=_sylvester_jvp, lift=LOOP)
-_SQRTM = defprim("sqrtm", lambda g, ans, a: bind(_SYLVESTER, _t2(ans), _t2(ans), g),
+_SQRTM = defprim("sqrtm", lambda g, ans, a: bind(_SYLVESTER, matrix_transpose(ans), matrix_transpose(ans), g),
                  jvp=lambda dots, ans, a: bind(_SYLVESTER, ans, ans, dots[0]), lift=LOOP)
 
 
@@ -79,13 +75,13 @@ def _outer(u, v):
     """u v^T for matrices, or the outer product of vectors."""
     if u.ndim == 1:
         return o.reshape(u, (-1, 1)) * o.reshape(v, (1, -1))
-    return u @ _t2(v)
+    return u @ matrix_transpose(v)
 
 
 def _tri_vjp_a(g, ans, a, b, lower, trans, unit):
     bbar = bind(_TRIANGULAR, a, g, params=(lower, 1 - trans, unit))
     mbar = -_outer(bbar, ans)                       # the cotangent of op(T)
-    return _triangle(mbar if trans == 0 else _t2(mbar), lower, unit)
+    return _triangle(mbar if trans == 0 else matrix_transpose(mbar), lower, unit)
 
 
 def _tri_vjp_b(g, ans, a, b, lower, trans, unit):
@@ -97,7 +93,7 @@ def _tri_jvp(dots, ans, a, b, lower, trans, unit):
     rhs = db
     if da is not None:
         dt = _triangle(da, lower, unit)
-        dm_x = (dt if trans == 0 else _t2(dt)) @ ans
+        dm_x = (dt if trans == 0 else matrix_transpose(dt)) @ ans
         rhs = -dm_x if rhs is None else rhs - dm_x
     return bind(_TRIANGULAR, a, rhs, params=(lower, trans, unit))
 
@@ -140,7 +136,7 @@ def _index(a, like):
 
 def _transposed_band(ab, lower, upper):
     """The band storage (bands swapped) of the transpose of the matrix ab stores."""
-    return _band_of(_t2(_dense(ab, lower, upper, ab.shape[1])), upper, lower)
+    return _band_of(matrix_transpose(_dense(ab, lower, upper, ab.shape[1])), upper, lower)
 
 
 def _banded_vjp_ab(g, ans, ab, b, lower, upper):
@@ -391,4 +387,4 @@ def cholesky(a: ArrayLike, lower: bool = False) -> Tensor:
             [0., 1.]])
     """
     factor = _lower_cholesky(_matrix("cholesky", a))
-    return factor if lower else _t2(factor)
+    return factor if lower else matrix_transpose(factor)

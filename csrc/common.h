@@ -86,6 +86,15 @@ inline double as_double(const char* k, PyObject* o, const char* what) {
     return v;
 }
 
+inline npy_intp as_ssize(const char* k, PyObject* o, const char* what) {
+    npy_intp v = PyLong_AsSsize_t(o);
+    if (v == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        raise(PyExc_TypeError, "pyad._C.%s: %s must be an int", k, what);
+    }
+    return v;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Array checks. Kernels never copy: a non-contiguous input or a bad `out` is an error, because
 // a silent copy of `out` would lose the write (see DESIGN.md, pybind11 array_t pitfall).

@@ -13,6 +13,8 @@ void bind_threads(py::module_& m);
 void bind_allocator(py::module_& m);
 void bind_fused(py::module_& m);
 void bind_vectors(py::module_& m);
+void bind_conv(py::module_& m);
+void bind_norm(py::module_& m);
 }  // namespace pyad
 
 PYBIND11_MODULE(_C, m) {
@@ -33,4 +35,6 @@ PYBIND11_MODULE(_C, m) {
     pyad::bind_allocator(m);
     pyad::bind_fused(m);      // after the kernels, which register their fusible blocks
     pyad::bind_vectors(m);
+    pyad::bind_conv(m);
+    pyad::bind_norm(m);
 }

@@ -15,8 +15,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (accuracy, ad, digits, log, out_dir, parser, progress,  # noqa: E402
-                     pyplot, save_figure, train_epoch)
+from _common import ad, checkpoint_options, digits, parser, train_resumable  # noqa: E402
 
 # what must match between a checkpoint and the command line for --resume to make sense
 CONFIG_KEYS = ("hidden", "activation", "epochs", "batch_size", "lr", "weight_decay", "seed")
@@ -33,44 +32,6 @@ def build(config):
     return model, optimizer, schedule
 
 
-def save_checkpoint(path, model, optimizer, schedule, rng, epoch, step, history, config):
-    ad.save(path, {"model": dict(model.state_dict()), "optimizer": optimizer.state_dict(),
-                   "schedule": schedule.state_dict(), "epoch": epoch, "step": step,
-                   "rng": rng.bit_generator.state, "history": history, "config": config})
-
-
-def load_checkpoint(path, model, optimizer, schedule, rng, config):
-    ckpt = ad.load(path)
-    saved = ckpt["config"]
-    diff = [f"{k}: checkpoint {saved.get(k)!r}, now {config[k]!r}" for k in CONFIG_KEYS
-            if saved.get(k) != config[k]]
-    if diff:
-        raise SystemExit(f"--resume: {path} was written with other settings ("
-                         + "; ".join(diff) + "); pass the same options or start afresh")
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    schedule.load_state_dict(ckpt["schedule"])      # after the optimizer: it sets the lr
-    rng.bit_generator.state = ckpt["rng"]
-    history = {k: list(v) for k, v in ckpt["history"].items()}
-    return int(ckpt["epoch"]), int(ckpt["step"]), history
-
-
-def plot(history, out):
-    plt = pyplot()
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = np.arange(1, len(history["train_loss"]) + 1)
-    ax_loss.plot(epochs, history["train_loss"], "o-", label="train loss")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="training loss")
-    ax_acc.plot(epochs, history["train_acc"], "o-", label="train (during the epoch)")
-    ax_acc.plot(epochs, history["test_acc"], "s-", label="test")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    return save_figure(fig, out, "mlp_digits_curves.png")
-
-
 def main(argv=None):
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=30, help="total epochs (sets the schedule)")
@@ -79,57 +40,12 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--ckpt", default=None, help="checkpoint path (default OUT/mlp_digits.npz)")
-    p.add_argument("--resume", action="store_true", help="continue from --ckpt")
-    p.add_argument("--stop-after", type=int, default=None,
-                   help="stop after this epoch, as if interrupted (for --resume)")
+    checkpoint_options(p, "mlp_digits")
     args = p.parse_args(argv)
-
-    out = out_dir(args.out)
-    ckpt_path = args.ckpt or os.path.join(out, "mlp_digits.npz")
     config = {"hidden": list(args.hidden), "activation": args.activation,
               "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
               "weight_decay": args.weight_decay, "seed": args.seed}
-
-    (x_train, y_train), (x_test, y_test) = digits()
-    model, optimizer, schedule = build(config)
-    rng = np.random.default_rng(args.seed)          # shuffles the minibatches
-    epoch, step = 0, 0
-    history = {"train_loss": [], "train_acc": [], "test_acc": [], "lr": []}
-    if args.resume:
-        if not os.path.exists(ckpt_path):
-            raise SystemExit(f"--resume: no checkpoint at {ckpt_path}")
-        epoch, step, history = load_checkpoint(ckpt_path, model, optimizer, schedule, rng,
-                                               config)
-        log(f"resumed from {ckpt_path} after epoch {epoch} (step {step})")
-    else:
-        log(f"model: {model!r}".replace("\n", "\n       "))
-        log(f"initial: test acc {accuracy(model, x_test, y_test):.3f}")
-
-    last = args.epochs if args.stop_after is None else min(args.epochs, args.stop_after)
-    # one tick per epoch over the whole run (a resumed run starts the bar where it stopped)
-    bar = progress(range(epoch, last), initial=epoch, total=last, desc="epochs", unit="epoch")
-    for _ in bar:
-        lr = optimizer.lr
-        train_loss, train_acc = train_epoch(model, optimizer, x_train, y_train,
-                                            args.batch_size, rng)
-        step += -(-len(x_train) // args.batch_size)
-        schedule.step()
-        epoch += 1
-        test_acc = accuracy(model, x_test, y_test)
-        for k, v in zip(history, (train_loss, train_acc, test_acc, lr)):
-            history[k].append(float(v))
-        bar.set_postfix(loss=f"{train_loss:.4f}", test_acc=f"{test_acc:.3f}", refresh=False)
-        log(f"epoch {epoch:3d}/{args.epochs}  lr {lr:.2e}  train loss {train_loss:.4f}  "
-            f"train acc {train_acc:.3f}  test acc {test_acc:.3f}")
-        save_checkpoint(ckpt_path, model, optimizer, schedule, rng, epoch, step, history,
-                        config)
-
-    if history["test_acc"]:
-        plot(history, out)
-        done = "final" if epoch == args.epochs else f"stopped after epoch {epoch} (--resume goes on)"
-        log(f"{done}: test acc {history['test_acc'][-1]:.3f}; checkpoint {ckpt_path}")
-    return {"history": history, "model": model, "checkpoint": ckpt_path}
+    return train_resumable(args, "mlp_digits", config, CONFIG_KEYS, build, digits())
 
 
 if __name__ == "__main__":

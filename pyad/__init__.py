@@ -17,6 +17,10 @@ from pyad.ops.math import *  # noqa: E402,F401,F403  (the op families: numpy bre
 from pyad.ops.array import *  # noqa: E402,F401,F403
 from pyad.ops.linalg import *  # noqa: E402,F401,F403
 from pyad.ops.complex import *  # noqa: E402,F401,F403  (complex numbers)
+from pyad.ops.activations import *  # noqa: E402,F401,F403  (torch's activations)
+from pyad.ops.convolution import *  # noqa: E402,F401,F403  (the layers' functions)
+from pyad.ops.pooling import *  # noqa: E402,F401,F403
+from pyad.ops.normalization import *  # noqa: E402,F401,F403
 from pyad.ops.prims import PRIMITIVES  # noqa: E402
 from pyad import distributed  # noqa: E402  (the collectives' rows; imports no mpi4py)
 from pyad.ops import custom  # noqa: E402
@@ -30,6 +34,8 @@ from pyad.linalg.vectors import ravel_pytree, vdot  # noqa: E402
 from pyad.transforms import planner, testing  # noqa: E402
 from pyad.train import data, datasets, hessian_free, init, losses, nn, optim  # noqa: E402
 from pyad.train import serialize as checkpoint  # noqa: E402
+from pyad.train import functional as _functional  # noqa: E402  (pyad.nn.functional)
+from pyad.train.functional import one_hot  # noqa: E402
 from pyad.train.serialize import load, save  # noqa: E402
 from pyad.analysis import curvature, implicit, unrolled  # noqa: E402
 from pyad import linalg  # noqa: E402
@@ -105,7 +111,9 @@ __all__ = [
     "not_equal", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
 ]
 from pyad.ops.core import FAMILY_NAMES as _FAMILY_NAMES  # noqa: E402
+from pyad.ops import convolution as _conv, normalization as _norm, pooling as _pool  # noqa: E402
 __all__ += [n for n in _FAMILY_NAMES if n not in __all__]
+__all__ += _conv.__all__ + _pool.__all__ + _norm.__all__ + ["one_hot"]
 
 from pyad.ops import numpy  # noqa: E402  (last: it wraps the names in __all__)
 from pyad.ops import scipy  # noqa: E402
@@ -116,10 +124,11 @@ _SHORT_NAMES = {"data": data, "datasets": datasets, "hessian_free": hessian_free
                 "losses": losses, "nn": nn, "optim": optim, "checkpoint": checkpoint,
                 "curvature": curvature, "implicit": implicit, "unrolled": unrolled,
                 "planner": planner, "testing": testing, "custom": custom, "pytree": pytree,
-                "cuda": cuda,
+                "cuda": cuda, "nn.functional": _functional,
                 "numpy": numpy,
                 "numpy.linalg": numpy.linalg, "numpy.fft": numpy.fft,
                 "scipy": scipy, "scipy.special": scipy.special,
                 "scipy.stats": scipy.stats, "scipy.signal": scipy.signal,
                 "scipy.linalg": scipy.linalg}
 _sys.modules.update({f"pyad.{name}": module for name, module in _SHORT_NAMES.items()})
+nn.functional = _functional

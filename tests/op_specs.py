@@ -52,6 +52,10 @@ DOMAINS = {
     "even": lambda rng, s: _spaced(rng, s, 0.0),
     "odd": lambda rng, s: _spaced(rng, s, 0.25),
     "distinct": _distinct,
+    # 30 <= |x| <= 50: far tails (overflow, log(0)), for forward-only cases
+    "large": lambda rng, s: _grid(_signs(rng, s) * rng.uniform(30.0, 50.0, s)),
+    # class labels 0..4 (cast to integers by the case)
+    "labels": lambda rng, s: rng.integers(0, 5, s).astype(np.float64),
 }
 
 
@@ -745,3 +749,5 @@ import specs_special  # noqa: E402,F401
 import specs_scipy  # noqa: E402,F401
 import specs_complex  # noqa: E402,F401
 import specs_fft  # noqa: E402,F401
+import specs_activations  # noqa: E402,F401
+import specs_layers  # noqa: E402,F401

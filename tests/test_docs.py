@@ -61,7 +61,7 @@ PUBLIC_MODULES = (
     "pyad.curvature", "pyad.implicit", "pyad.unrolled", "pyad.planner", "pyad.checkpoint",
     "pyad.testing", "pyad.custom", "pyad.pytree", "pyad.linalg", "pyad.numpy",
     "pyad.numpy.fft", "pyad.scipy", "pyad.scipy.special", "pyad.scipy.stats",
-    "pyad.scipy.signal", "pyad.scipy.linalg", "pyad.distributed",
+    "pyad.scipy.signal", "pyad.scipy.linalg", "pyad.distributed", "pyad.nn.functional",
     # modules later issues add (pyad.distributed, pyad.cuda) join through pyad.__path__
 )
 # pyad modules with an __all__ that serves pyad's own imports, not users. (Modules whose

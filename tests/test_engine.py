@@ -762,3 +762,29 @@ def test_backward_frees_graphs_nobody_can_reach():
     kept.backward()
     t = np.tanh(x @ w.data)
     np.testing.assert_allclose(w.grad.data, x.T @ (2 * t * (1 - t * t)), rtol=1e-12)
+
+
+def test_transforms_of_tensors_that_require_grad_do_not_pile_up_on_the_implicit_tape():
+    """ad.grad / ad.vjp of Tensors with requires_grad=True record their passes on the implicit
+    backward() tape as well; without a backward() those records used to stay forever (a
+    training loop of ad.grad steps grew by its activations every step). Each call now frees
+    what nothing can reach, so only the latest pass may still be alive."""
+    import gc
+    import weakref
+    w = ad.tensor(np.ones(3), requires_grad=True)
+    refs = []
+
+    def f(w):
+        h = ad.tanh(w)
+        refs.append(weakref.ref(h))
+        return ad.sum(h * h)
+    for _ in range(4):
+        ad.grad(f)(w)
+        ad.vjp(f, w)
+    gc.collect()
+    assert [r() is None for r in refs[:-2]] == [True] * (len(refs) - 2)
+    # a pass still reachable from outside keeps its records: backward() works on it
+    loss = f(w)
+    ad.grad(f)(w)
+    loss.backward()
+    np.testing.assert_allclose(w.grad, 2 * np.tanh(1.0) * (1 - np.tanh(1.0) ** 2) * np.ones(3))

@@ -239,6 +239,20 @@ def _bind_blas():
 BLAS = _bind_blas()     # which library's gemm the products call
 
 
+def gemm_pointers():
+    """(abi, sgemm, dgemm, set_local_threads) as addresses, for C++ kernels that call the same
+    BLAS from their own threads (pyad._C's convolutions): abi 1 = cblas with 32-bit ints
+    (MKL), 2 = cblas with 64-bit ints (numpy's OpenBLAS), 3 = Fortran gemm (scipy's);
+    set_local_threads (0 when absent) sets the calling thread's BLAS thread count."""
+    if _mkl_sgemm != NULL:
+        abi, s, d = 1, <size_t>_mkl_sgemm, <size_t>_mkl_dgemm
+    elif _numpy_sgemm != NULL:
+        abi, s, d = 2, <size_t>_numpy_sgemm, <size_t>_numpy_dgemm
+    else:
+        abi, s, d = 3, <size_t>sgemm, <size_t>dgemm
+    return abi, s, d, <size_t>_set_local_threads
+
+
 cdef inline bint _gemm_ready(a, b):
     """Two 2-D float arrays of one dtype: what gemm takes."""
     return (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2

@@ -8,14 +8,16 @@ CPU and CUDA backends build on this one, overriding the kernels they have faster
 """
 import numpy as np
 
-from pyad.backend import (array_api_array, array_api_core, array_api_fft, array_api_linalg,
-                          array_api_math, array_api_scipy, array_api_special)
+from pyad.backend import (array_api_activations, array_api_array, array_api_conv,
+                          array_api_core, array_api_fft, array_api_linalg, array_api_math,
+                          array_api_norm, array_api_scipy, array_api_special)
 from pyad.backend.array_api_updates import UPDATES
 from pyad.backend.namespace import namespace_dtype
 
 KERNELS = {}
 for _family in (array_api_core, array_api_math, array_api_array, array_api_linalg,
-                array_api_special, array_api_scipy, array_api_fft):
+                array_api_special, array_api_scipy, array_api_fft, array_api_activations,
+                array_api_conv, array_api_norm):
     KERNELS.update(_family.KERNELS)
 
 

@@ -293,7 +293,23 @@ def _nonzero(x):
     return xp.stack(xp.nonzero(x))
 
 
+def _pad(x, widths, value):
+    xp = _ns(x)
+    shape = tuple(n + a + b for n, (a, b) in zip(x.shape, widths))
+    out = xp.full(shape, value, dtype=x.dtype, device=x.device)
+    out[tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, widths))] = x
+    return out
+
+
+def _one_hot(labels, num_classes):
+    xp = _ns(labels)
+    classes = xp.arange(num_classes, dtype=labels.dtype, device=labels.device)
+    return xp.astype(labels[..., None] == classes, xp.int64)
+
+
 KERNELS = {
+    "pad": _pad,
+    "one_hot": _one_hot,
     "cumsum": _cumsum,
     "cumprod": _cumprod,
     "linear_scan": _linear_scan,

@@ -6,17 +6,35 @@ from pyad import _C
 from pyad.backend import array_api
 from pyad.backend._blas import matmul as _matmul, matmul_sum as _matmul_sum
 
+def _merged(shape, axes):
+    """shape with each run of adjacent axes that are all reduced (or all kept) merged into
+    one, and the merged reduced axes: (N, C, H, W) over (0, 2, 3) is (N, C, H W) over (0, 2)."""
+    dims, reduced = [], []
+    for i, n in enumerate(shape):
+        r = i in axes
+        if dims and (i - 1 in axes) == r:
+            dims[-1] *= n
+        else:
+            dims.append(n)
+            if r:
+                reduced.append(len(dims) - 1)
+    return dims, reduced
+
+
 def _reduce(kernel):
-    """Reduce over a sorted tuple of axes: the C++ kernels take one axis (or all of them)."""
+    """Reduce over a sorted tuple of axes: the C++ kernels take one axis (or all of them), so
+    runs of adjacent axes are merged first (one pass each) and the rest reduced in turn."""
     def reduce(x, axes, keepdims):
         if len(axes) == x.ndim:
             out = kernel(x, None)
         elif len(axes) == 1:
             out = kernel(x, axes[0])
         else:
-            out = x
-            for ax in reversed(axes):
+            dims, merged = _merged(x.shape, axes)
+            out = x.reshape(dims)
+            for ax in reversed(merged):
                 out = kernel(np.ascontiguousarray(out), ax)
+            out = out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
         if keepdims:
             out = out.reshape([1 if i in axes else n for i, n in enumerate(x.shape)])
         return out
@@ -126,10 +144,11 @@ FALLBACKS.update(
 )
 
 # the op families' numpy kernels (numpy breadth), one file per family
-from pyad.backend import (numpy_array, numpy_fft, numpy_linalg, numpy_math,  # noqa: E402
-                          numpy_scipy, numpy_special)
+from pyad.backend import (numpy_activations, numpy_array, numpy_conv, numpy_fft,  # noqa: E402
+                          numpy_linalg, numpy_math, numpy_norm, numpy_scipy, numpy_special)
 
-for _family in (numpy_math, numpy_array, numpy_linalg, numpy_special, numpy_scipy, numpy_fft):
+for _family in (numpy_math, numpy_array, numpy_linalg, numpy_special, numpy_scipy, numpy_fft,
+                numpy_activations, numpy_conv, numpy_norm):
     KERNELS.update(_family.KERNELS)
     FALLBACKS.update(getattr(_family, "FALLBACKS", {}))
 

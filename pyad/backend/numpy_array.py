@@ -114,7 +114,19 @@ def _nonzero(x):
     return np.stack(np.nonzero(x)) if x.ndim else np.zeros((0, 0), dtype=np.intp)
 
 
+def _pad(x, widths, value):
+    out = np.full(tuple(n + a + b for n, (a, b) in zip(x.shape, widths)), value, dtype=x.dtype)
+    out[tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, widths))] = x
+    return out
+
+
+def _one_hot(labels, num_classes):
+    return (labels[..., None] == np.arange(num_classes)).astype(np.int64)
+
+
 KERNELS = {
+    "pad": _pad,
+    "one_hot": _one_hot,
     "cumsum": _cumsum,
     "cumprod": _cumprod,
     "linear_scan": _linear_scan,

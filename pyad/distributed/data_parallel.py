@@ -19,10 +19,14 @@ __all__ = ["broadcast_parameters", "DistributedOptimizer", "save", "load"]
 BUCKET_BYTES = 25 << 20     # PyTorch DDP's default bucket_cap_mb
 
 
-def _tensors(params, op):
-    """The Tensors (or arrays) of a module, a list or any pytree of them."""
+def _tensors(params, op, buffers=False):
+    """The Tensors (or arrays) of a module (with buffers: its buffers too), a list or any
+    pytree of them."""
     if hasattr(params, "parameters") and callable(params.parameters):
-        params = list(params.parameters())
+        module = params
+        params = list(module.parameters())
+        if buffers and hasattr(module, "buffers") and callable(module.buffers):
+            params += list(module.buffers())
     leaves, _ = tree_flatten(params)
     for i, p in enumerate(leaves):
         data = p.data if isinstance(p, Tensor) else p
@@ -67,13 +71,14 @@ def broadcast_parameters(params: Any, root: int = 0) -> Any:
 
     Call it once after building the model, before training: ranks that initialised their
     parameters differently (other seeds) then start from the same point. One Bcast per
-    dtype (the values packed into a flat buffer).
+    dtype (the values packed into a flat buffer). Given a module, its buffers (BatchNorm's
+    running statistics) are broadcast too, as PyTorch's DistributedDataParallel does.
 
     Parameters
     ----------
     params : module, list of Tensor, or pytree of Tensors or arrays
-        ``model`` (its ``parameters()``), ``model.parameters()``, or a pytree; numpy and
-        GPU arrays are written in place.
+        ``model`` (its ``parameters()`` and ``buffers()``), ``model.parameters()``, or a
+        pytree; numpy and GPU arrays are written in place.
     root : int, default 0
         The rank whose values are kept.
 
@@ -98,7 +103,7 @@ def broadcast_parameters(params: Any, root: int = 0) -> Any:
     True
     """
     comm = communicator("dist.broadcast_parameters")
-    leaves = _tensors(params, "broadcast_parameters")
+    leaves = _tensors(params, "broadcast_parameters", buffers=True)
     arrays = [p.data if isinstance(p, Tensor) else p for p in leaves]
     for bucket in _buckets(arrays, 1 << 62):
         group = [arrays[i] for i in bucket]

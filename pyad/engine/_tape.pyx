@@ -2558,6 +2558,23 @@ cdef inline void _free_record(Tape tape, _Record rec):
     tape.n_freed += 1
 
 
+def free_dead_implicit_records():
+    """Free the records of the implicit backward() tape that nothing can reach any more, and
+    start a fresh tape when none is left. The functional transforms call this when they
+    return: given Tensors that require grad, their passes are recorded on the implicit tape
+    too (a later backward() may want them), and without a backward() those records would
+    pile up call after call (a training loop of ad.grad steps grew by its activations on
+    every step)."""
+    cdef _ThreadState st = _state()
+    cdef Tape tape = <Tape>st.tapes[0]
+    if not tape.records:
+        return
+    if tape.n_freed < len(tape.records):
+        _free_dead_records(tape)
+    if tape.n_freed == len(tape.records):
+        st.tapes[0] = Tape(_implicit=True)
+
+
 cdef void _free_dead_records(Tape tape) except *:
     """Free the implicit tape's records whose outputs nothing outside the tape can reach any
     more (an evaluation pass run without no_grad(), a graph that was dropped), so they do not

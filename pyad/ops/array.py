@@ -22,7 +22,7 @@ from pyad.ops import core as o
 from pyad.engine._tape import Tensor, apply1, apply2, bind, wrap
 from pyad._typing import ArrayLike, Axis, DTypeLike
 from pyad.ops.lifts import LEADING, shift_axes, shift_first
-from pyad.ops.prims import LINEAR, PRIMITIVES, _expand_reduced, _tangent_sum, defprim
+from pyad.ops.prims import LINEAR, LOOP, PRIMITIVES, _expand_reduced, _tangent_sum, defprim
 
 __all__ = [
     "prod", "cumsum", "cumprod", "std", "average", "ptp",
@@ -1549,6 +1549,20 @@ def rot90(m: ArrayLike, k: int = 1, axes: Tuple[int, int] = (0, 1)) -> Tensor:
     return flip(o.transpose(x, tuple(perm)), a1)
 
 
+def _crop(g, ans, x, widths, value):
+    """The cotangent of a constant pad: the padded cotangent's middle, where x went."""
+    return g[tuple(slice(a, a + n) for n, (a, _) in zip(x.shape, widths))]
+
+
+# pad(x; widths, value): x in the middle of a constant-filled array, in one pass; affine in x,
+# so its tangent is the tangent padded with zeros
+_PAD = defprim("pad", _crop, jvp=lambda dots, ans, x, widths, value:
+               bind(_PAD, dots[0], params=(widths, 0)), lift=LOOP)
+_PAD.complex_ok = True
+# one_hot(labels; num_classes): int64 indicators along a new last axis (PyTorch's one_hot)
+_ONE_HOT = defprim("one_hot", nondiff=True)
+
+
 _PAD_MODES = {"constant": {"constant_values"}, "edge": set(), "reflect": {"reflect_type"},
               "symmetric": {"reflect_type"}, "wrap": set()}
 
@@ -1618,6 +1632,9 @@ def pad(array: ArrayLike, pad_width: Union[int, Sequence], mode: str = "constant
     if mode == "constant":
         values = _pairs("pad", "constant_values", kwargs.get("constant_values", 0), x.ndim,
                         False)
+        if np.all(values == values.flat[0]):          # one fill value: the one-pass row
+            widths = tuple((int(a), int(b)) for a, b in widths)
+            return bind(_PAD, x, params=(widths, values.flat[0].item()))
         for ax in range(x.ndim):
             parts = []
             for side, w in enumerate(widths[ax]):

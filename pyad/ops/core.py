@@ -1896,10 +1896,12 @@ from pyad.ops.math import *  # noqa: E402,F401,F403
 from pyad.ops.array import *  # noqa: E402,F401,F403
 from pyad.ops.linalg import *  # noqa: E402,F401,F403
 from pyad.ops.complex import *  # noqa: E402,F401,F403
+from pyad.ops.activations import *  # noqa: E402,F401,F403
 from pyad.ops import array as _ops_array, linalg as _ops_linalg, math as _ops_math  # noqa: E402
 from pyad.ops import complex as _ops_complex  # noqa: E402
+from pyad.ops import activations as _ops_activations  # noqa: E402
 FAMILY_NAMES = (tuple(_ops_math.__all__) + tuple(_ops_array.__all__) + tuple(_ops_linalg.__all__)
-                + tuple(_ops_complex.__all__))
+                + tuple(_ops_complex.__all__) + tuple(_ops_activations.__all__))
 
 from pyad.ops.numpy_dispatch import _array_function, _array_ufunc  # noqa: E402,F401
 from pyad.ops.numpy_dispatch import register_numpy_names  # noqa: E402

@@ -542,6 +542,10 @@ from pyad.ops import array as _array, linalg as _linalg, math as _math  # noqa: 
 from pyad.ops import special as _special  # noqa: E402,F401
 from pyad.ops import complex as _complex  # noqa: E402,F401
 from pyad.ops import fft as _fft  # noqa: E402,F401
+from pyad.ops import activations as _activations  # noqa: E402,F401
+# the layers' rows (PyTorch's torch.nn.functional breadth)
+from pyad.ops import convolution as _convolution, pooling as _pooling  # noqa: E402,F401
+from pyad.ops import normalization as _normalization  # noqa: E402,F401
 
 for _rule in _CALLS:
     _rule.resolve(PRIMITIVES)

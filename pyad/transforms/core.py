@@ -9,7 +9,8 @@ from typing import Any, Callable, Sequence, Tuple, Union
 import numpy as np
 
 from pyad import backend
-from pyad.engine._tape import JvpTrace, Tape, Tensor, derived, is_tracked, sweep, wrap
+from pyad.engine._tape import (JvpTrace, Tape, Tensor, derived, free_dead_implicit_records,
+                               is_tracked, sweep, wrap)
 from pyad._typing import PyTree
 from pyad.engine.pytree import tree_flatten, tree_unflatten
 
@@ -221,6 +222,8 @@ def value_and_grad(fun: Callable[..., Any], argnums: Union[int, Sequence[int]] =
         grads = _collect(boxed, sweep(tape, [target], [None], sources))
         value = target if _any_tensor(boxed) else _unbox(target, None)
         g = tuple(grads) if multiple else grads[0]
+        del out, result, target
+        free_dead_implicit_records()
         return ((value, aux) if has_aux else value), g
     return value_and_grad_fun
 
@@ -383,6 +386,7 @@ def vjp(fun: Callable[..., Any],
     >>> vjp_fn({"sum": 1.0, "sq": np.array([1.0, 1.0])})
     (array([3., 5.]),)
     """
+    free_dead_implicit_records()        # earlier calls' passes on Tensors that require grad
     args, boxed, _ = _prepare("vjp", primals, tuple(range(len(primals))))
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
     with Tape(persistent=True) as tape:

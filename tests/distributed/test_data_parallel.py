@@ -87,6 +87,20 @@ def test_broadcast_parameters_and_buckets():
     assert "bucket" in repr(opt)
 
 
+def test_broadcast_parameters_sends_buffers_too():
+    model = ad.nn.Sequential(ad.nn.Linear(D, 4, seed=dist.rank()), ad.nn.BatchNorm1d(4))
+    for _ in range(1 + dist.rank()):         # different running statistics and counts
+        model(np.random.default_rng(dist.rank()).standard_normal((8, D)))
+    running = model[1].running_mean
+    dist.broadcast_parameters(model, root=0)
+    assert model[1].running_mean is running                               # in place
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(gathered(value)[0], gathered(value)[-1], err_msg=name)
+    assert int(model[1].num_batches_tracked.item()) == 1
+    params = model.parameters()                 # a list: the parameters only, as before
+    assert dist.broadcast_parameters(params) is params
+
+
 def test_mismatched_models_raise_on_every_rank():
     model = ad.nn.MLP([D, 4 + dist.rank(), C], seed=0)
     with pytest.raises(ValueError, match="broadcast_parameters.*differ"):

@@ -27,7 +27,9 @@ spec("rfftn",
      _case("rfftn", lambda x: F.rfft(x, n=7, norm="ortho"),
            lambda x: np.fft.rfft(x, n=7, norm="ortho"), (2, 5), (np.float64,), "rfft-odd"),
      _case("rfftn", lambda x: F.rfftn(x, norm="forward"),
-           lambda x: np.fft.rfftn(x, norm="forward"), (3, 4), (np.float64,), "rfftn"))
+           lambda x: np.fft.rfftn(x, norm="forward"), (3, 4), (np.float64,), "rfftn"),
+     _case("rfftn", lambda x: F.rfft2(x, norm="ortho"),
+           lambda x: np.fft.rfft2(x, norm="ortho"), (2, 3, 5), FLOATS, "rfft2-odd"))
 spec("irfftn",
      _case("irfftn", F.irfft, np.fft.irfft, (3, 5), COMPLEX, "irfft"),
      _case("irfftn", lambda z: F.irfft(z, n=7, norm="ortho"),

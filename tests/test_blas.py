@@ -64,6 +64,37 @@ def test_active_blas_is_reported():
         assert _C.get_parallel_grain() == 1 << 18      # passive threads: wake-ups cost
 
 
+def _numpy_openblas_threads():
+    """numpy's OpenBLAS's thread count, read through its own symbol."""
+    import ctypes
+    import glob
+    root = os.path.dirname(os.path.dirname(np.__file__))
+    for path in glob.glob(os.path.join(root, "numpy.libs", "*openblas*.so*")):
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
+            if hasattr(lib, name):
+                return getattr(lib, name)()
+    pytest.fail("numpy's OpenBLAS not found")
+
+
+def test_linalg_kernels_run_numpy_lapack_on_one_thread_beside_mkl():
+    """With MKL doing the products, numpy.linalg's kernels run OpenBLAS on the caller's
+    thread (its spinning workers slowed MKL's products 5x) and give the count back after,
+    errors included; with OpenBLAS doing both, they are numpy's own functions."""
+    from pyad.backend import numpy_linalg
+    inv = numpy_linalg.KERNELS["inv"]
+    if _blas.BLAS != "mkl":
+        assert inv is numpy_linalg.inv
+    else:
+        assert inv.__wrapped__ is numpy_linalg.inv
+    before = _numpy_openblas_threads()
+    a = np.random.default_rng(0).standard_normal((50, 50)) + 50 * np.eye(50)
+    np.testing.assert_allclose(inv(a) @ a, np.eye(50), atol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError, match="pyad.linalg.inv: singular"):
+        inv(np.zeros((3, 3)))
+    assert _numpy_openblas_threads() == before
+
+
 def test_openblas_path_in_a_subprocess():
     code = textwrap.dedent("""
         import numpy as np

@@ -138,6 +138,24 @@ def pyad_setup():
             "fft fwd": lambda: pnp.fft.fft(fft_x).data}
 
 
+@framework(FRAMEWORKS, "pyad-compiled", needs=("scipy",))
+def pyad_compiled_setup():
+    """The same gradients under ad.compile (recorded once, replayed without Python's
+    per-op work); the forward calls as in `pyad`."""
+    import pyad as ad
+    import pyad.numpy as pnp
+    from pyad.scipy import signal, stats
+    cases = pyad_setup()
+    g_gp = ad.compile(ad.grad(lambda p: gp(pnp, stats.multivariate_normal, p)))
+    g_lr = ad.compile(ad.grad(lambda w: logistic(pnp, stats.norm, w)))
+    g_conv = ad.compile(ad.grad(lambda w: conv(pnp, signal.convolve, w)))
+    g_fourier = ad.compile(ad.grad(lambda w: fourier(pnp, w)))
+    cases.update({"gp grad": lambda: g_gp(GP_P), "logistic grad": lambda: g_lr(LR_W),
+                  "conv grad": lambda: g_conv(FILTERS),
+                  "fourier grad": lambda: g_fourier(FOURIER_W)})
+    return cases
+
+
 @framework(FRAMEWORKS, "autograd", needs=("autograd",))
 def autograd_setup():
     import autograd

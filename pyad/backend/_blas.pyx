@@ -9,8 +9,9 @@ import numpy as np
 
 cnp.import_array()
 
-# scipy.linalg.cython_blas's Fortran gemm, taken from that module's table of C functions when
-# this module loads (what a cimport of it does), so that building pyad needs no scipy.
+# scipy.linalg.cython_blas's Fortran gemm, taken from that module's table of C functions (what
+# a cimport of it does, so that building pyad needs no scipy), only where neither MKL nor
+# numpy's OpenBLAS is found: importing scipy.linalg took ~0.25 s of `import pyad`.
 ctypedef void (*f77_sgemm_fn)(char*, char*, int*, int*, int*, float*, float*, int*, float*,
                               int*, float*, float*, int*) noexcept nogil
 ctypedef void (*f77_dgemm_fn)(char*, char*, int*, int*, int*, double*, double*, int*,
@@ -23,8 +24,8 @@ cdef void* _scipy_blas(str name) except NULL:
     return PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
 
 
-cdef f77_sgemm_fn sgemm = <f77_sgemm_fn>_scipy_blas("sgemm")
-cdef f77_dgemm_fn dgemm = <f77_dgemm_fn>_scipy_blas("dgemm")
+cdef f77_sgemm_fn sgemm = NULL
+cdef f77_dgemm_fn dgemm = NULL
 
 
 cdef inline bint _layout(cnp.ndarray a, char* trans, int* ld):
@@ -230,6 +231,9 @@ def _bind_blas():
             if gemv:
                 _numpy_dgemv = <cblas_dgemv_fn><size_t>gemv[0]
             return "numpy"
+    global sgemm, dgemm
+    sgemm = <f77_sgemm_fn>_scipy_blas("sgemm")
+    dgemm = <f77_dgemm_fn>_scipy_blas("dgemm")
     found = _symbols("scipy", ["openblas_set_num_threads_local"])
     if found:
         _set_local_threads = <set_threads_fn><size_t>found[0]
@@ -237,6 +241,47 @@ def _bind_blas():
 
 
 BLAS = _bind_blas()     # which library's gemm the products call
+
+
+cdef class _OneThread:
+    """fn(*args, **kwargs) with one OpenBLAS library on the caller's thread alone; the
+    library's thread setter is looked up on the first call (scipy's OpenBLAS loads with
+    scipy.linalg, on first use)."""
+    cdef set_threads_fn set_threads
+    cdef object library
+    cdef public object __wrapped__, __name__, __doc__
+
+    def __call__(self, *args, **kwargs):
+        if self.library is not None:
+            found = _symbols(self.library, ["openblas_set_num_threads_local"])
+            if found:
+                self.set_threads = <set_threads_fn><size_t>found[0]
+            self.library = None
+        if self.set_threads == NULL:
+            return self.__wrapped__(*args, **kwargs)
+        cdef int previous = self.set_threads(1)
+        try:
+            return self.__wrapped__(*args, **kwargs)
+        finally:
+            self.set_threads(previous)
+
+
+def on_one_lapack_thread(fn, library):
+    """fn, which calls LAPACK through library ("numpy": numpy.linalg; "scipy": scipy.linalg,
+    each wheel bundling its own OpenBLAS), made to run that OpenBLAS on the caller's thread
+    alone, unless it is the library pyad's products use (then fn itself). Two thread pools
+    on 2 cores fight: after a threaded call OpenBLAS's workers spin for ~0.1 s, and the other
+    pool's products wait for the core they hold. A gradient through a 300 x 300
+    solve_triangular and a product took 8-16 ms (p90 16-48) with scipy's pool threaded and
+    5.0-5.3 ms pinned; a Gaussian-process gradient with MKL doing the products 2x autograd's
+    time threaded, 0.39x pinned."""
+    if library == BLAS:
+        return fn
+    cdef _OneThread pinned = _OneThread.__new__(_OneThread)
+    pinned.library = library
+    pinned.__wrapped__ = fn
+    pinned.__name__, pinned.__doc__ = getattr(fn, "__name__", "kernel"), fn.__doc__
+    return pinned
 
 
 def gemm_pointers():

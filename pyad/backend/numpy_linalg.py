@@ -14,6 +14,8 @@ pyad.ops.linalg unpacks with differentiable slicing:
 """
 import numpy as np
 
+from pyad.backend._blas import on_one_lapack_thread
+
 LinAlgError = np.linalg.LinAlgError
 
 
@@ -125,6 +127,9 @@ def norm(x, axes, keepdims):
 KERNELS = {
     "inv": inv, "det": det, "slogdet": slogdet, "solve": solve, "cholesky": cholesky,
     "eigh": eigh, "eigvalsh": eigvalsh, "svd": svd, "svdvals": svdvals, "pinv": pinv,
-    "matrix_rank": matrix_rank, "qr": qr, "norm": norm,
+    "matrix_rank": matrix_rank, "qr": qr,
 }
+# numpy's LAPACK on one thread where MKL does the products (two pools fought: see _blas)
+KERNELS = {name: on_one_lapack_thread(fn, "numpy") for name, fn in KERNELS.items()}
+KERNELS["norm"] = norm
 FALLBACKS = {}      # numpy versions for integer/bool inputs, where a kernel takes floats only

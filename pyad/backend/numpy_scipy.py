@@ -6,6 +6,8 @@ import importlib
 
 import numpy as np
 
+from pyad.backend._blas import on_one_lapack_thread
+
 
 class _Lazy:
     """A module imported on first attribute access."""
@@ -35,8 +37,13 @@ def _float(out, *like):
     return np.asarray(out, dtype=np.result_type(*[x.dtype for x in like], np.float32))
 
 
-KERNELS = {
-    "convolve_full": _convolve_full,
+def _one_thread(kernels):
+    """scipy's LAPACK on the caller's thread alone, unless scipy's BLAS does pyad's products
+    (its OpenBLAS is a pool apart from the products': see pyad.backend._blas)."""
+    return {name: on_one_lapack_thread(fn, "scipy") for name, fn in kernels.items()}
+
+
+KERNELS = {"convolve_full": _convolve_full} | _one_thread({
     "expm": lambda a: _float(scipy_linalg.expm(a), a),
     "sqrtm": lambda a: _float(scipy_linalg.sqrtm(a), a),
     "solve_sylvester": lambda a, b, q: _float(scipy_linalg.solve_sylvester(a, b, q), a, b, q),
@@ -44,4 +51,4 @@ KERNELS = {
         scipy_linalg.solve_triangular(a, b, lower=lower, trans=trans, unit_diagonal=unit), a, b),
     "solve_banded": lambda ab, b, lower, upper: _float(
         scipy_linalg.solve_banded((lower, upper), ab, b), ab, b),
-}
+})

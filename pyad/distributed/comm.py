@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import zlib
 from typing import Any, Optional
 
@@ -89,6 +90,9 @@ def _abort_on_uncaught() -> None:
     def abort(kind, value, tb):
         previous(kind, value, tb)
         sys.stderr.flush()
+        # the launcher forwards our stderr through a pipe, and the abort kills its forwarder:
+        # without a pause the traceback was cut short under load (the test saw one line)
+        time.sleep(0.5)
         _mpi().COMM_WORLD.Abort(1)
     abort._pyad_aborts = True
     sys.excepthook = abort

@@ -7,7 +7,6 @@ as numpy composes them (the standard's versions take no absolute tol, no hermiti
 the standard's eigh reads the lower triangle only, so UPLO="U" mirrors the upper one first.
 A failure the namespace reports as a LinAlgError is raised as the CPU raises it.
 """
-import math
 
 from pyad.backend.namespace import namespace_of as _ns
 from pyad.backend.array_api_array import _take_along_axis

@@ -1,8 +1,6 @@
 """Array API kernels of the special-function family: cupyx.scipy.special on CuPy arrays, and
 scipy.special on a host copy for other arrays (the standard has no special functions)."""
-import scipy.special
-
-from pyad.backend.numpy_special import SPECIAL, in_float_dtype
+from pyad.backend.numpy_special import SPECIAL, in_float_dtype, scipy_special
 
 
 def _on_device(x):
@@ -21,7 +19,7 @@ def _kernel(name, kernel):
             return in_float_dtype(kernel, sp)(*args)
         from pyad import backend          # the seam (loaded by now): host copies and back
         host = [backend.to_host(a) if hasattr(a, "__array_namespace__") else a for a in args]
-        return backend.to_backend(in_float_dtype(kernel, scipy.special)(*host), like)
+        return backend.to_backend(in_float_dtype(kernel, scipy_special)(*host), like)
     return run
 
 

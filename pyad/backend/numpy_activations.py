@@ -9,7 +9,8 @@ x sigmoid(2u), which equals 0.5 x (1 + tanh(u)) without its cancellation for x <
 import math
 
 import numpy as np
-from scipy.special import expit, ndtr
+
+from pyad.backend.numpy_special import scipy_special
 
 _TWO_BETA = 2.0 * math.sqrt(2.0 / math.pi)      # 2u = x (2 beta + 2 beta kappa x^2)
 _TWO_BETA_KAPPA = _TWO_BETA * 0.044715
@@ -26,14 +27,14 @@ def _gelu(x, approximate):
         u *= _TWO_BETA_KAPPA
         u += _TWO_BETA
         u *= x
-        out = expit(u)
+        out = scipy_special.expit(u)
         out *= x
         return _like(out, x)
-    return _like(x * ndtr(x), x)
+    return _like(x * scipy_special.ndtr(x), x)
 
 
 def _silu(x):
-    out = expit(x)
+    out = scipy_special.expit(x)
     out *= x
     return _like(out, x)
 

@@ -2,24 +2,12 @@
 
 scipy.signal and scipy.linalg load on a kernel's first call (scipy.signal alone took ~0.5 s,
 doubling `import pyad`)."""
-import importlib
-
 import numpy as np
 
 from pyad.backend._blas import on_one_lapack_thread
+from pyad.backend.lazy_module import LazyModule
 
-
-class _Lazy:
-    """A module imported on first attribute access."""
-
-    def __init__(self, name):
-        self._name = name
-
-    def __getattr__(self, attr):
-        return getattr(importlib.import_module(self._name), attr)
-
-
-scipy_signal, scipy_linalg = _Lazy("scipy.signal"), _Lazy("scipy.linalg")
+scipy_signal, scipy_linalg = LazyModule("scipy.signal"), LazyModule("scipy.linalg")
 
 
 def _convolve_full(a, b, axes):

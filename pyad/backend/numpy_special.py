@@ -7,7 +7,10 @@ dtype (scipy computes some functions in float64 only: float32 in, float32 out, a
 other pyad row); integer inputs give float64, as scipy does.
 """
 import numpy as np
-import scipy.special
+
+from pyad.backend.lazy_module import LazyModule
+
+scipy_special = LazyModule("scipy.special")
 
 # one array, no params: scipy.special's function of the row's name
 UNARY = ("gammaln", "digamma", "gamma", "erf", "erfc", "erfinv", "erfcinv", "logit", "i0",
@@ -42,4 +45,4 @@ def in_float_dtype(kernel, sp):
     return run
 
 
-KERNELS = {name: in_float_dtype(kernel, scipy.special) for name, kernel in SPECIAL.items()}
+KERNELS = {name: in_float_dtype(kernel, scipy_special) for name, kernel in SPECIAL.items()}

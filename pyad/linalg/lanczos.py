@@ -6,7 +6,6 @@ import warnings
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
-import scipy.linalg
 
 from pyad import backend
 from pyad.engine._tape import Tensor
@@ -333,6 +332,7 @@ def _tridiag_eigh(alpha, beta):
     """Eigenpairs of the small tridiagonal T (a host problem, whatever the vectors' backend)."""
     if len(alpha) == 1:
         return np.array(alpha, dtype=float), np.ones((1, 1))
+    import scipy.linalg         # on first use: it took ~0.2 s of `import pyad`
     return scipy.linalg.eigh_tridiagonal(np.asarray(alpha), np.asarray(beta))
 
 

@@ -9,10 +9,29 @@ from pyad.ops import core as ops
 _UFUNCS = {}
 
 
+# callables that register another library's ufuncs once it is imported (see register_later)
+_PENDING = []
+
+
 def register_ufuncs(mapping):
     """Ufuncs of other libraries (scipy.special's) that dispatch to pyad functions on Tensors:
     {ufunc: pyad function of the same signature}."""
     _UFUNCS.update(mapping)
+
+
+def register_later(provider):
+    """provider() registers a library's ufuncs and returns True, or returns False while that
+    library is not imported yet; it runs when a ufunc pyad does not know reaches a Tensor
+    (only an imported library's ufunc can), so pyad need not import the library itself."""
+    _PENDING.append(provider)
+
+
+def _registered(ufunc):
+    fn = _UFUNCS.get(ufunc)
+    if fn is None and _PENDING:
+        _PENDING[:] = [provider for provider in _PENDING if not provider()]
+        fn = _UFUNCS.get(ufunc)
+    return fn
 
 
 def _ufunc_name(ufunc):
@@ -25,7 +44,7 @@ def _ufunc_name(ufunc):
 
 
 def _array_ufunc(ufunc, method, inputs, kwargs):
-    fn = _UFUNCS.get(ufunc)
+    fn = _registered(ufunc)
     if fn is None or method != "__call__":
         name = _ufunc_name(ufunc)
         what = name + ("" if method == "__call__" else f".{method}")

@@ -5,7 +5,7 @@ run in complex128 with autograd's pairing Re(sum(ct * t)) (pyad.transforms.testi
 import numpy as np
 
 import pyad as ad
-from op_specs import COMPLEX, SPECS, C, spec
+from op_specs import COMPLEX, SPECS, C, direct, spec
 
 
 def _cases(name, f, r, shapes, domain="real", label="complex"):
@@ -20,6 +20,16 @@ spec("conj", _cases("conj", ad.conj, np.conj, [(3, 4)]),
      C("conj", lambda z: ad.conj(z) * z, lambda z: np.conj(z) * z, [(4,)],
        label="modulus-squared", dtypes=COMPLEX))
 spec("abs_complex", _cases("abs_complex", ad.abs, np.abs, [(3, 4)], domain="nokink"))
+# |z|'s VJP row, reached directly with a real g and a positive |z| (both parts of a complex
+# input come from the domain: abs of a "nokink" one is >= 0.25), and as abs's rule
+spec("abs_complex_backward",
+     C("abs_complex_backward", lambda g, z, a: direct("abs_complex_backward")(
+         ad.real(g), z, ad.abs(a)),
+       lambda g, z, a: np.real(g) * np.conj(z) / np.abs(a), [(3, 4)] * 3,
+       domain=("real", "real", "nokink"), label="direct", dtypes=COMPLEX),
+     C("abs_complex_backward", lambda z: ad.grad(lambda z: ad.sum(ad.abs(z) * ad.abs(z)))(z),
+       lambda z: 2 * np.conj(z), [(3, 4)], domain="nokink", label="grad-of-abs",
+       dtypes=COMPLEX))
 
 # holomorphic and linear rows on complex inputs: (row, pyad call, numpy, shapes, domain)
 _HOLOMORPHIC = [

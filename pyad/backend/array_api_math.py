@@ -215,6 +215,8 @@ KERNELS = {
     "imag": _part("imag"),
     "conj": lambda z: _xp(z).conj(z),
     "abs_complex": lambda z: _xp(z).abs(z),
+    "abs_complex_backward": lambda g, z, ans: _xp(z).conj(z) * (
+        g / _xp(ans).where(ans == 0, _xp(ans).ones_like(ans), ans)),
     # numpy name -> the standard's, in numpy's float dtype for integer and bool inputs
     **{name: _float_op(std) for name, std in (
         ("sinh", "sinh"), ("cosh", "cosh"), ("tan", "tan"), ("arcsin", "asin"),

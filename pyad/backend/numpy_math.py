@@ -94,5 +94,6 @@ KERNELS.update(
     imag=lambda z: np.array(np.imag(z), copy=True),
     conj=np.conj,
     abs_complex=np.abs,
+    abs_complex_backward=lambda g, z, ans: np.conj(z) * (g / np.where(ans == 0, 1, ans)),
 )
 FALLBACKS = {}      # the kernels are numpy's: they take integer and bool inputs as they are

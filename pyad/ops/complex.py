@@ -12,6 +12,7 @@ rather than guess). The non-holomorphic rows have rules of their own:
     imag:  VJP -i g                      JVP Im(t)
     conj:  VJP conj(g)                   JVP conj(t)
     |z|:   VJP g conj(z) / |z| (0 at 0)  JVP Re(conj(z) t) / |z|
+           (the VJP is one row of its own, abs_complex_backward, for a real g)
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from pyad.ops import core as o
 from pyad.ops.lifts import ELEMENTWISE, same_params
-from pyad.ops.prims import LINEAR, PRIMITIVES, defprim
+from pyad.ops.prims import LINEAR, PRIMITIVES, _tangent_sum, defprim
 from pyad.engine._tape import Tensor, apply1, bind
 from pyad._typing import ArrayLike
 
@@ -47,7 +48,43 @@ def _modulus_weight(z, ans):
     return apply1(_CONJ, z) / (ans + o.astype(o.equal(ans, 0.0), ans.dtype))
 
 
-_ABS = defprim("abs_complex", lambda g, ans, z: g * _modulus_weight(z, ans),
+def _nonzero(ans):
+    """|z| with 1 where it is 0 (conj(z) is 0 there too, so the weight is 0)."""
+    return ans + o.astype(o.equal(ans, 0.0), ans.dtype)
+
+
+# |z|'s VJP as one row: g conj(z) / |z| for a real cotangent g (the composite above took eight
+# recorded steps, two of them promotions). Its own rules, with s = |z| (1 at 0), out = the row:
+#   VJP g: Re(ct conj(z)) / s    VJP z: conj(ct) g / s    VJP |z|: -Re(ct out) / s
+#   JVP: row(dg, z, s) + conj(dz) g / s - out d|z| / s
+def _as(t, like):
+    return o.astype(t, like.dtype)
+
+
+def _abs_backward_jvp(dots, out, g, z, ans):
+    dg, dz, dans = dots
+    s = _nonzero(ans)
+    return _tangent_sum((
+        None if dg is None else bind(_ABS_BACKWARD, dg, z, ans),
+        None if dz is None else apply1(_CONJ, dz) * _as(g / s, out),
+        None if dans is None else -(out * _as(dans / s, out))), out)
+
+
+_ABS_BACKWARD = defprim(
+    "abs_complex_backward",
+    lambda ct, out, g, z, ans: o.real(ct * apply1(_CONJ, z)) / _nonzero(ans),
+    lambda ct, out, g, z, ans: apply1(_CONJ, ct) * _as(g / _nonzero(ans), ct),
+    lambda ct, out, g, z, ans: -o.real(ct * out) / _nonzero(ans),
+    jvp=_abs_backward_jvp, lift=_LIFT)
+
+
+def _abs_vjp(g, ans, z):
+    if g.dtype.kind == "c":
+        return g * _modulus_weight(z, ans)
+    return bind(_ABS_BACKWARD, g, z, ans)
+
+
+_ABS = defprim("abs_complex", _abs_vjp,
                jvp=lambda dots, ans, z: apply1(_REAL, _modulus_weight(z, ans) * dots[0]),
                lift=_LIFT)
 
@@ -59,7 +96,7 @@ COMPLEX_ROWS = (
     "matmul", "matmul_sum", "sum", "sum_to", "broadcast_to", "reshape", "transpose", "concatenate",
     "getitem", "scatter_add", "where", "astype", "equal", "not_equal", "isfinite", "isnan",
     "isinf",
-    "real", "imag", "conj", "abs_complex",
+    "real", "imag", "conj", "abs_complex", "abs_complex_backward",
 )      # (and pyad.distributed's collectives, linear: set where they are defined)
 for _name in COMPLEX_ROWS:
     PRIMITIVES[_name].complex_ok = True

@@ -51,7 +51,7 @@ def _half_spectrum_weights(g, n, axis, per_pair, scale):
         weights[-1] = scale
     shape = [1] * g.ndim
     shape[axis] = m
-    return o.astype(wrap(backend.to_backend(weights.reshape(shape), g.data)), g.dtype)
+    return wrap(backend.to_backend(weights.reshape(shape).astype(g.dtype), g.data))
 
 
 def _rfftn_vjp(g, ans, x, axes, norm):

@@ -126,9 +126,15 @@ add_scalar = _unary("add_scalar", IDENTITY)
 mul_scalar = _unary("mul_scalar", call("mul_scalar", G))
 rsub_scalar = _unary("rsub_scalar", call("negative", G, params=()))
 rdiv_scalar = _unary("rdiv_scalar", lambda g, ans, x, c: -(g * ans) / x)
-pow_scalar = _unary(
-    "pow_scalar",
-    lambda g, ans, x, c: o.zeros_like(g) if c == 0 else g * (o.power(x, c - 1.0) * c))
+def _pow_scalar_vjp(g, ans, x, c):
+    if c == 0:
+        return o.zeros_like(g)
+    if c == 2:                      # x ** 2, the common case: one step fewer, the same values
+        return g * (x * 2.0)
+    return g * (o.power(x, c - 1.0) * c)
+
+
+pow_scalar = _unary("pow_scalar", _pow_scalar_vjp)
 rpow_scalar = _unary("rpow_scalar", lambda g, ans, x, c: g * ans * math.log(c))
 clip = _unary("clip", call("clip_backward", G, X(0)))
 

@@ -80,14 +80,20 @@ void gemm(bool ta, bool tb, npy_intp M, npy_intp N, npy_intp K, T alpha, const T
     }
 }
 
-// One BLAS thread for the calling thread while alive (the previous count restored after).
+// One BLAS thread for the calling thread while alive, undone after: set_local_threads(1)
+// returns the value that undoes it (MKL: the thread's previous count; OpenBLAS, whose count
+// is process-wide: a token for pyad._blas's counted pin).
 struct PinBlas {
-    int previous = -1;
+    bool active = false;
+    int previous = 0;
     explicit PinBlas(bool pin) {
-        if (pin && g_blas.set_local_threads) previous = g_blas.set_local_threads(1);
+        if (pin && g_blas.set_local_threads) {
+            previous = g_blas.set_local_threads(1);
+            active = true;
+        }
     }
     ~PinBlas() {
-        if (previous >= 0) g_blas.set_local_threads(previous);
+        if (active) g_blas.set_local_threads(previous);
     }
 };
 

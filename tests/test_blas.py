@@ -95,6 +95,40 @@ def test_linalg_kernels_run_numpy_lapack_on_one_thread_beside_mkl():
     assert _numpy_openblas_threads() == before
 
 
+def test_concurrent_pins_give_openblas_its_threads_back():
+    """OpenBLAS's thread count is process-wide: threads pinning it for small products,
+    convolutions and LAPACK calls at once must leave it as it was (restoring what each
+    saw, in the wrong order, left it at 1 thread for good)."""
+    code = textwrap.dedent("""
+        import threading
+        import numpy as np
+        import pyad as ad
+        from pyad.backend import _blas
+        import pyad.scipy.linalg as sl
+        from test_blas import _numpy_openblas_threads
+        assert _blas.BLAS == "numpy", _blas.BLAS
+        before = _numpy_openblas_threads()
+        a = np.random.default_rng(0).random((30, 30))
+        x = np.ones((8, 4, 10, 10), np.float32)
+        w = np.ones((4, 4, 3, 3), np.float32)
+        t = np.tril(a) + 30 * np.eye(30)
+        jobs = [lambda: [_blas.matmul(a, a) for _ in range(2000)],
+                lambda: [ad.conv2d(x, w, padding=1) for _ in range(200)],
+                lambda: [sl.solve_triangular(t, a, lower=True) for _ in range(300)],
+                lambda: [ad.linalg.inv(t) for _ in range(300)]]
+        threads = [threading.Thread(target=job) for job in jobs + jobs]
+        [th.start() for th in threads]
+        [th.join() for th in threads]
+        assert _numpy_openblas_threads() == before, (_numpy_openblas_threads(), before)
+    """)
+    env = dict(os.environ, PYAD_BLAS="openblas",
+               PYTHONPATH=os.pathsep.join([os.path.dirname(__file__),
+                                           os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+
+
 def test_openblas_path_in_a_subprocess():
     code = textwrap.dedent("""
         import numpy as np

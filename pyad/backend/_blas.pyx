@@ -5,6 +5,8 @@
 # is ever copied.
 cimport numpy as cnp
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
+from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
+                               PyThread_release_lock, PyThread_type_lock, WAIT_LOCK)
 import numpy as np
 
 cnp.import_array()
@@ -154,6 +156,57 @@ ctypedef void (*cblas_dgemv_fn)(int, int, long long, long long, double, const do
                                 long long, const double*, long long, double, double*,
                                 long long) noexcept nogil
 cdef set_threads_fn _set_local_threads = NULL
+
+
+# OpenBLAS's "local" thread count is process-wide (MKL's is per thread): two threads pinning
+# it to 1 and restoring what each saw, in the wrong order, left it at 1 for good. So pins of
+# an OpenBLAS are counted: the first sets 1, the last gives back what was there. Its setter
+# as pyad calls it (here and in pyad._C's convolutions): f(1) pins and returns PINNED, f(PINNED)
+# unpins; MKL's setter keeps its own protocol (f(1) returns the count that f(count) restores).
+cdef enum:
+    PINNED = -2
+    NUMPY_OPENBLAS = 0
+    SCIPY_OPENBLAS = 1
+cdef set_threads_fn _openblas_setter[2]
+cdef int _pins[2]
+cdef int _saved[2]
+cdef PyThread_type_lock _pin_lock = PyThread_allocate_lock()
+
+
+cdef int _counted(int lib, int n) noexcept nogil:
+    if _openblas_setter[lib] == NULL:
+        return PINNED
+    PyThread_acquire_lock(_pin_lock, WAIT_LOCK)
+    if n == PINNED:
+        _pins[lib] -= 1
+        if _pins[lib] == 0:
+            _openblas_setter[lib](_saved[lib])
+    else:
+        if _pins[lib] == 0:
+            _saved[lib] = _openblas_setter[lib](1)
+        _pins[lib] += 1
+    PyThread_release_lock(_pin_lock)
+    return PINNED
+
+
+cdef int _numpy_openblas_pin(int n) noexcept nogil:
+    return _counted(NUMPY_OPENBLAS, n)
+
+
+cdef int _scipy_openblas_pin(int n) noexcept nogil:
+    return _counted(SCIPY_OPENBLAS, n)
+
+
+cdef int _openblas_index(str library) except -1:
+    """The counted-pin slot of library's OpenBLAS ("numpy" or "scipy"), its setter looked up
+    on first use; -1 when the library bundles none."""
+    cdef int lib = NUMPY_OPENBLAS if library == "numpy" else SCIPY_OPENBLAS
+    if _openblas_setter[lib] == NULL:
+        found = _symbols(library, ["openblas_set_num_threads_local"])
+        if not found:
+            return -1
+        _openblas_setter[lib] = <set_threads_fn><size_t>found[0]
+    return lib
 cdef cblas_dgemv32_fn _mkl_dgemv = NULL
 cdef cblas_dgemv_fn _numpy_dgemv = NULL
 cdef cblas_sgemm32_fn _mkl_sgemm = NULL
@@ -226,7 +279,8 @@ def _bind_blas():
         if found:
             _numpy_sgemm = <cblas_sgemm_fn><size_t>found[0]
             _numpy_dgemm = <cblas_dgemm_fn><size_t>found[1]
-            _set_local_threads = <set_threads_fn><size_t>found[2]
+            _openblas_setter[NUMPY_OPENBLAS] = <set_threads_fn><size_t>found[2]
+            _set_local_threads = _numpy_openblas_pin
             gemv = _symbols("numpy", [f"{prefix}dgemv64_"])
             if gemv:
                 _numpy_dgemv = <cblas_dgemv_fn><size_t>gemv[0]
@@ -234,9 +288,8 @@ def _bind_blas():
     global sgemm, dgemm
     sgemm = <f77_sgemm_fn>_scipy_blas("sgemm")
     dgemm = <f77_dgemm_fn>_scipy_blas("dgemm")
-    found = _symbols("scipy", ["openblas_set_num_threads_local"])
-    if found:
-        _set_local_threads = <set_threads_fn><size_t>found[0]
+    if _openblas_index("scipy") >= 0:
+        _set_local_threads = _scipy_openblas_pin
     return "scipy"
 
 
@@ -244,26 +297,24 @@ BLAS = _bind_blas()     # which library's gemm the products call
 
 
 cdef class _OneThread:
-    """fn(*args, **kwargs) with one OpenBLAS library on the caller's thread alone; the
-    library's thread setter is looked up on the first call (scipy's OpenBLAS loads with
-    scipy.linalg, on first use)."""
-    cdef set_threads_fn set_threads
+    """fn(*args, **kwargs) with one OpenBLAS library on the caller's thread alone (a counted
+    pin: see _counted); the library's setter is looked up on the first call (scipy's
+    OpenBLAS loads with scipy.linalg, on first use)."""
+    cdef int lib
     cdef object library
     cdef public object __wrapped__, __name__, __doc__
 
     def __call__(self, *args, **kwargs):
         if self.library is not None:
-            found = _symbols(self.library, ["openblas_set_num_threads_local"])
-            if found:
-                self.set_threads = <set_threads_fn><size_t>found[0]
+            self.lib = _openblas_index(self.library)
             self.library = None
-        if self.set_threads == NULL:
+        if self.lib < 0:
             return self.__wrapped__(*args, **kwargs)
-        cdef int previous = self.set_threads(1)
+        _counted(self.lib, 1)
         try:
             return self.__wrapped__(*args, **kwargs)
         finally:
-            self.set_threads(previous)
+            _counted(self.lib, PINNED)
 
 
 def on_one_lapack_thread(fn, library):
@@ -278,6 +329,7 @@ def on_one_lapack_thread(fn, library):
     if library == BLAS:
         return fn
     cdef _OneThread pinned = _OneThread.__new__(_OneThread)
+    pinned.lib = -1
     pinned.library = library
     pinned.__wrapped__ = fn
     pinned.__name__, pinned.__doc__ = getattr(fn, "__name__", "kernel"), fn.__doc__
@@ -288,7 +340,9 @@ def gemm_pointers():
     """(abi, sgemm, dgemm, set_local_threads) as addresses, for C++ kernels that call the same
     BLAS from their own threads (pyad._C's convolutions): abi 1 = cblas with 32-bit ints
     (MKL), 2 = cblas with 64-bit ints (numpy's OpenBLAS), 3 = Fortran gemm (scipy's);
-    set_local_threads (0 when absent) sets the calling thread's BLAS thread count."""
+    set_local_threads (0 when absent) pins the calling thread's BLAS to one thread: f(1)
+    returns a value v that f(v) restores (MKL's count; for OpenBLAS, whose count is
+    process-wide, a counted pin: see _counted)."""
     if _mkl_sgemm != NULL:
         abi, s, d = 1, <size_t>_mkl_sgemm, <size_t>_mkl_dgemm
     elif _numpy_sgemm != NULL:

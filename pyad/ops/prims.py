@@ -298,8 +298,9 @@ sqrt_backward = _kernel_prim(
 
 # ------------------------------------------------------------------- reductions
 def _expand_reduced(g, x, axes, keepdims):
-    """Reshape a reduced cotangent so it broadcasts against x again."""
-    if keepdims:
+    """Reshape a reduced cotangent so it broadcasts against x again (as it is when the
+    reduced axes lead: a full sum's 0-d cotangent, say)."""
+    if keepdims or all(a == i for i, a in enumerate(sorted(axes))):
         return g
     return o.reshape(g, [1 if i in axes else n for i, n in enumerate(x.shape)])
 

@@ -749,8 +749,6 @@ def test_norm_layers_initial_values():
      "Conv2d: kernel_size must be an int or a tuple of 2 ints, got (3, 3, 3)"),
     (lambda: nn.Conv2d(3, 4, 0), ValueError, "Conv2d: kernel_size must be >= 1, got 0"),
     (lambda: nn.Conv2d(0, 4, 3), ValueError, "Conv2d: in_channels must be a positive int"),
-    (lambda: nn.MaxPool2d(2, return_indices=True), NotImplementedError,
-     "MaxPool2d: return_indices=True is not supported"),
     (lambda: nn.AvgPool2d(2, divisor_override=0), ValueError,
      "AvgPool2d: divisor_override must be a positive int, got 0"),
     (lambda: nn.Dropout(1.5), ValueError, "Dropout: p must be a probability in [0, 1], got 1.5"),

@@ -188,6 +188,29 @@ def test_image_batched_transposes_match_torch(n):
           lambda x, w, b: TF.conv2d(x, w, b, padding=1, groups=2), [x, w, b], rng, tol=1e-11)
 
 
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=2, dilation=2, ceil_mode=True)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_max_pool2d_return_indices_match_torch(kw, dtype):
+    """return_indices gives torch's int64 flat indices into each plane, ties and NaN
+    included; the layer passes them through and the values keep their derivative."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 4, (2, 3, 7, 6)).astype(dtype)     # many ties
+    x[0, 1, 2, 3] = np.nan
+    y, idx = ad.max_pool2d(x, return_indices=True, **kw)
+    ty, tidx = TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+    assert idx.dtype == np.int64 and idx.shape == tuple(tidx.shape)
+    np.testing.assert_array_equal(np.asarray(idx), tidx.numpy())
+    np.testing.assert_array_equal(np.asarray(y), ty.numpy())
+    layer_y, layer_idx = ad.nn.MaxPool2d(return_indices=True, **kw)(x[0])      # unbatched
+    np.testing.assert_array_equal(np.asarray(layer_idx), tidx.numpy()[0])
+    np.testing.assert_array_equal(np.asarray(layer_y), ty.numpy()[0])
+    g = ad.grad(lambda x: ad.sum(ad.max_pool2d(x, return_indices=True, **kw)[0]))(
+        np.nan_to_num(x))
+    np.testing.assert_array_equal(g, ad.grad(lambda x: ad.sum(ad.max_pool2d(x, **kw)))(
+        np.nan_to_num(x)))
+
+
 def test_max_pool2d_propagates_nan_and_routes_gradient_to_first_maximum():
     x = np.array([[[[1.0, np.nan, 3.0, 3.0], [0.0, 2.0, 3.0, 1.0]]]])
     y, vjp = ad.vjp(lambda x: ad.max_pool2d(x, 2), x)

@@ -10,12 +10,13 @@ as PyTorch's public functions (max_pool2d, avg_pool2d, adaptive_avg_pool2d).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from pyad.backend.windows import pool_out_size
-from pyad.engine._tape import Tensor, bind
+from pyad import backend
+from pyad.engine._tape import Tensor, bind, stop_gradient, wrap
 from pyad.ops import core as o
 from pyad.ops.convolution import _check_input, _pair, kernel_floats
 from pyad.ops.prims import LINEAR, LOOP, defprim
@@ -82,7 +83,8 @@ def _window(name, x, kernel_size, stride, padding, dilation, ceil_mode):
 
 # ----------------------------------------------------------------------------- public
 def max_pool2d(input: ArrayLike, kernel_size: IntPair, stride: Optional[IntPair] = None,
-               padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False) -> Tensor:
+               padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """2-D max pooling (torch's ``max_pool2d``): the maximum of each window of each channel.
 
     Padding counts as -inf (it never wins); NaN propagates. The gradient goes to each
@@ -102,11 +104,16 @@ def max_pool2d(input: ArrayLike, kernel_size: IntPair, stride: Optional[IntPair]
         Spacing of the window's taps.
     ceil_mode : bool, default False
         Round the output size up (a last, partial window), as PyTorch does.
+    return_indices : bool, default False
+        Also return where each maximum is, as PyTorch does.
 
     Returns
     -------
     Tensor
         (N, C, OH, OW), OH = (H + 2 p - d (k - 1) - 1) // s + 1 (rounded up with ceil_mode).
+    Tensor of int64, with return_indices
+        The same shape: each window's first maximum (its NaN, if any) as a flat index
+        h * W + w into its (H, W) plane; not differentiable.
 
     Raises
     ------
@@ -127,8 +134,25 @@ def max_pool2d(input: ArrayLike, kernel_size: IntPair, stride: Optional[IntPair]
     x, unbatched = _check_input("max_pool2d", kernel_floats("max_pool2d", input)[0], 2)
     kernel, stride, pad, dil = _window("max_pool2d", x, kernel_size, stride, padding,
                                        dilation, ceil_mode)
-    y = bind(_MAX, x, params=(kernel, stride, pad, dil, bool(ceil_mode)))
-    return o.squeeze(y, 0) if unbatched else y
+    params = (kernel, stride, pad, dil, bool(ceil_mode))
+    y = bind(_MAX, x, params=params)
+    if not return_indices:
+        return o.squeeze(y, 0) if unbatched else y
+    indices = _argmax_indices(x, params)
+    return (o.squeeze(y, 0), o.squeeze(indices, 0)) if unbatched else (y, indices)
+
+
+def _argmax_indices(x, params):
+    """Each window's argmax as a flat index into its plane: the select row (which reads the
+    derivative's routing) applied to the planes' positions. Positions are exact floats
+    (float32 up to 2**24 per plane, else both in float64, an exact widening)."""
+    x = stop_gradient(x)
+    h, w = x.shape[2:]
+    if h * w > 2 ** 24:
+        x = o.astype(x, np.float64)
+    plane = np.arange(h * w, dtype=x.dtype).reshape(h, w)
+    positions = o.broadcast_to(wrap(backend.to_backend(plane, x.data)), x.shape)
+    return o.astype(bind(_MAX_SELECT, positions, x, params=params), np.int64)
 
 
 def avg_pool2d(input: ArrayLike, kernel_size: IntPair, stride: Optional[IntPair] = None,

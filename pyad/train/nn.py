@@ -1452,14 +1452,13 @@ class MaxPool2d(Module):
     dilation : int or (int, int), default 1
         Spacing of the window's taps.
     return_indices : bool, default False
-        PyTorch's option to return the argmax too; not supported (must be False).
+        Also return each window's argmax as a flat index into its plane (int64), as
+        PyTorch does.
     ceil_mode : bool, default False
         Round the output size up (a last, partial window).
 
     Raises
     ------
-    NotImplementedError
-        For return_indices=True.
     ValueError, TypeError
         For sizes that are not positive ints or pairs of them.
 
@@ -1478,8 +1477,6 @@ class MaxPool2d(Module):
                  padding: Union[int, Sequence[int]] = 0, dilation: Union[int, Sequence[int]] = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
-        if return_indices:
-            raise NotImplementedError("MaxPool2d: return_indices=True is not supported")
         _ints("MaxPool2d", "kernel_size", kernel_size, 2, 1)
         if stride is not None:
             _ints("MaxPool2d", "stride", stride, 2, 1)
@@ -1488,13 +1485,13 @@ class MaxPool2d(Module):
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = False, bool(ceil_mode)
+        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
 
-    def forward(self, input: ArrayLike) -> Tensor:
-        """Same as ``ad.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)``
-        with the layer's arguments."""
+    def forward(self, input: ArrayLike) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+        """Same as ``ad.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode,
+        return_indices)`` with the layer's arguments."""
         return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                          self.ceil_mode)
+                          self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "

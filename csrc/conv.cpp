@@ -122,53 +122,54 @@ PyObject* set_blas_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwna
 // img[c, oh sh - ph + i dh, ow sw - pw + j dw] for output rows oh0 <= oh < oh1, zero outside the
 // image. The rows of one group are contiguous, so group g's GEMM reads a row block; ld wider
 // than the block puts several images' columns side by side.
-template <class T>
-void unfold_rows(const T* img, T* col, npy_intp C, npy_intp H, npy_intp W, const Geom& g, npy_intp oh0,
-                 npy_intp oh1, npy_intp ld) {
+//
+// The walk both directions share: f(col_row, image_row, lo, hi) for each output row of each
+// column row, col_row its OW entries, image_row the pixel its column ow = 0 stands for
+// (entries lo <= ow < hi read image_row[ow sw]; the others fall in the padding), or nullptr
+// when the whole row lies in the padding.
+template <class T, class Img, class F>
+void walk_taps(Img* img, T* col, npy_intp C, npy_intp H, npy_intp W, const Geom& g, npy_intp oh0,
+               npy_intp oh1, npy_intp ld, F&& f) {
     for (npy_intp r = 0; r < C * g.kh * g.kw; ++r) {
         const npy_intp c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
         const npy_intp off = j * g.dw - g.pw;
         npy_intp lo, hi;
         valid_span(off, g.sw, W, g.OW, &lo, &hi);
-        T* dst = col + r * ld;
-        const T* plane = img + c * H * W;
-        for (npy_intp oh = oh0; oh < oh1; ++oh, dst += g.OW) {
+        T* row = col + r * ld;
+        for (npy_intp oh = oh0; oh < oh1; ++oh, row += g.OW) {
             const npy_intp ih = oh * g.sh - g.ph + i * g.dh;
-            if (ih < 0 || ih >= H) {
-                std::fill(dst, dst + g.OW, T(0));
-                continue;
-            }
-            const T* src = plane + ih * W + off;
-            std::fill(dst, dst + lo, T(0));
-            if (g.sw == 1) std::copy(src + lo, src + hi, dst + lo);
-            else
-                for (npy_intp ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw];
-            std::fill(dst + hi, dst + g.OW, T(0));
+            f(row, ih < 0 || ih >= H ? nullptr : img + c * H * W + ih * W + off, lo, hi);
         }
     }
+}
+
+template <class T>
+void unfold_rows(const T* img, T* col, npy_intp C, npy_intp H, npy_intp W, const Geom& g, npy_intp oh0,
+                 npy_intp oh1, npy_intp ld) {
+    walk_taps(img, col, C, H, W, g, oh0, oh1, ld, [&](T* dst, const T* src, npy_intp lo, npy_intp hi) {
+        if (!src) {
+            std::fill(dst, dst + g.OW, T(0));
+            return;
+        }
+        std::fill(dst, dst + lo, T(0));
+        if (g.sw == 1) std::copy(src + lo, src + hi, dst + lo);
+        else
+            for (npy_intp ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw];
+        std::fill(dst + hi, dst + g.OW, T(0));
+    });
 }
 
 // The transpose of unfold_rows: every column entry added back onto the pixel it came from.
 template <class T>
 void fold_rows(const T* col, T* img, npy_intp C, npy_intp H, npy_intp W, const Geom& g, npy_intp oh0,
                npy_intp oh1, npy_intp ld) {
-    for (npy_intp r = 0; r < C * g.kh * g.kw; ++r) {
-        const npy_intp c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
-        const npy_intp off = j * g.dw - g.pw;
-        npy_intp lo, hi;
-        valid_span(off, g.sw, W, g.OW, &lo, &hi);
-        const T* src = col + r * ld;
-        T* plane = img + c * H * W;
-        for (npy_intp oh = oh0; oh < oh1; ++oh, src += g.OW) {
-            const npy_intp ih = oh * g.sh - g.ph + i * g.dh;
-            if (ih < 0 || ih >= H) continue;
-            T* row = plane + ih * W + off;
-            if (g.sw == 1)
-                for (npy_intp ow = lo; ow < hi; ++ow) row[ow] += src[ow];
-            else
-                for (npy_intp ow = lo; ow < hi; ++ow) row[ow * g.sw] += src[ow];
-        }
-    }
+    walk_taps(img, col, C, H, W, g, oh0, oh1, ld, [&](const T* src, T* row, npy_intp lo, npy_intp hi) {
+        if (!row) return;
+        if (g.sw == 1)
+            for (npy_intp ow = lo; ow < hi; ++ow) row[ow] += src[ow];
+        else
+            for (npy_intp ow = lo; ow < hi; ++ow) row[ow * g.sw] += src[ow];
+    });
 }
 
 // ------------------------------------------------------------------- convolutions

@@ -54,6 +54,51 @@ def test_row_slices_and_errors():
         _blas.gemm(np.ones((2, 3)), np.ones((3, 2)), np.ones((2, 2), dtype=np.float32))
 
 
+def _length_one_operands(dtype):
+    """Operands with a dimension of length 1 whose stride is arbitrary (0 after broadcasting,
+    huge, negative): numpy calls such arrays contiguous, and a gemm that trusted those strides
+    passed BLAS a leading dimension of 0 or garbage (MKL refused it, leaving the output
+    unwritten)."""
+    from numpy.lib.stride_tricks import as_strided
+    base = np.arange(1.0, 13.0, dtype=dtype)
+    isz = base.itemsize
+    for shape, strides in [((1, 1), (0, 0)), ((1, 1), (isz << 40, -isz)), ((1, 3), (0, isz)),
+                           ((1, 3), (-isz * 7, isz)), ((3, 1), (isz, 0)), ((3, 1), (isz, 3 << 33)),
+                           ((3, 1), (2 * isz, -isz)), ((1, 4), (0, 2 * isz))]:
+        yield as_strided(base, shape, strides)
+    yield np.broadcast_to(base[:1], (1, 1))
+    yield np.broadcast_to(base[:3], (1, 3))
+    yield np.broadcast_to(base[:1, None], (3, 1))
+
+
+def check_length_one_strides():
+    for dtype in (np.float32, np.float64):
+        ops = list(_length_one_operands(dtype))
+        for a in ops:
+            for b in ops + [np.ones((a.shape[1], 2), dtype), np.ones((a.shape[1], 1), dtype).T.T]:
+                if a.shape[1] != b.shape[0]:
+                    continue
+                want = a.astype(np.float64) @ b.astype(np.float64)
+                np.testing.assert_allclose(_blas.gemm(a, b), want, rtol=1e-6)
+                out = np.ones(want.shape, dtype)
+                np.testing.assert_allclose(_blas.gemm(a, b, out), want + 1, rtol=1e-6)
+                np.testing.assert_allclose(_blas.gemm(b.T, a.T), want.T, rtol=1e-6)
+
+
+def test_length_one_dimensions_with_any_stride():
+    check_length_one_strides()
+
+
+def test_gradient_through_a_one_by_one_broadcast_cotangent():
+    # sum(x @ w + b): the product's cotangent is a (1, 1) broadcast of ones, strides (0, 0)
+    import pyad as ad
+    for _ in range(20):
+        w = ad.tensor([[1.0], [2.0]], requires_grad=True)
+        b = ad.tensor([0.5], requires_grad=True)
+        ad.sum(np.array([[1.0, 3.0]]) @ w + b).backward()
+        np.testing.assert_array_equal(w.grad.numpy(), [[1.0], [3.0]])
+
+
 def test_active_blas_is_reported():
     from pyad import _C
     assert _blas.BLAS in ("mkl", "numpy", "scipy")
@@ -131,6 +176,7 @@ def test_concurrent_pins_give_openblas_its_threads_back():
 
 def test_openblas_path_in_a_subprocess():
     code = textwrap.dedent("""
+        import sys
         import numpy as np
         from pyad.backend import _blas
         import pyad as ad
@@ -151,8 +197,11 @@ def test_openblas_path_in_a_subprocess():
         w, v = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
         h = [ad.hvp(f, (w,), (v,), mode=m) for m in ("fwd-rev", "rev-rev")]
         np.testing.assert_allclose(h[0], h[1], rtol=1e-10)
+        sys.path.insert(0, TESTS)
+        from test_blas import check_length_one_strides
+        check_length_one_strides()
         print("ok", _blas.BLAS)
-    """)
+    """).replace("TESTS", repr(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYAD_BLAS="openblas")
     env.pop("GOMP_SPINCOUNT", None)
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

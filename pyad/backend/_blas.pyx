@@ -30,19 +30,27 @@ cdef f77_sgemm_fn sgemm = NULL
 cdef f77_dgemm_fn dgemm = NULL
 
 
+cdef inline bint _leading(Py_ssize_t stride, Py_ssize_t length, Py_ssize_t isz):
+    """Whether `stride` (bytes) is a BLAS leading dimension over `length` items: a whole
+    number of items, at least `length`, and within gemm's int."""
+    return stride % isz == 0 and stride >= max(length, 1) * isz and stride // isz <= 0x7fffffff
+
+
 cdef inline bint _layout(cnp.ndarray a, char* trans, int* ld):
     """BLAS view of a 2-D row-major operand: 'N' with ld = row length for C order, 'T' with
-    ld = column length for F order. False if the array has neither layout."""
+    ld = column length for F order. False if the array has neither layout. The stride of a
+    dimension of length 1 is never followed, so it is ignored: numpy gives such dimensions
+    any stride (0 after broadcasting) and still calls the array contiguous."""
     cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(a)
     cdef Py_ssize_t r = cnp.PyArray_DIM(a, 0), c = cnp.PyArray_DIM(a, 1)
     cdef Py_ssize_t s0 = cnp.PyArray_STRIDE(a, 0), s1 = cnp.PyArray_STRIDE(a, 1)
-    if (s1 == isz or c == 1) and s0 >= max(c, 1) * isz and s0 % isz == 0:
+    if (s1 == isz or c <= 1) and (r <= 1 or _leading(s0, c, isz)):
         trans[0] = b'N'
-        ld[0] = <int>max(s0 // isz, max(c, 1))
+        ld[0] = <int>(max(c, 1) if r <= 1 else s0 // isz)
         return True
-    if (s0 == isz or r == 1) and s1 >= max(r, 1) * isz and s1 % isz == 0:
+    if (s0 == isz or r <= 1) and (c <= 1 or _leading(s1, r, isz)):
         trans[0] = b'T'
-        ld[0] = <int>max(s1 // isz, max(r, 1))
+        ld[0] = <int>(max(r, 1) if c <= 1 else s1 // isz)
         return True
     return False
 
@@ -52,36 +60,41 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None):
     with out (C-contiguous, of the result's shape and dtype) it returns out += a @ b, the
     add done by gemm itself (beta = 1). Products up to DIRECT_MAX_WORK multiply-adds run
     single-threaded, larger ones on the BLAS's own threads."""
-    cdef int m = <int>cnp.PyArray_DIM(a, 0), k = <int>cnp.PyArray_DIM(a, 1)
-    cdef int n = <int>cnp.PyArray_DIM(b, 1)
+    cdef Py_ssize_t rows = cnp.PyArray_DIM(a, 0), inner = cnp.PyArray_DIM(a, 1)
+    cdef Py_ssize_t cols = cnp.PyArray_DIM(b, 1)
     cdef int tn = cnp.PyArray_TYPE(a)
+    if out is not None and (cnp.PyArray_TYPE(out) != tn or cnp.PyArray_NDIM(out) != 2
+                            or cnp.PyArray_DIM(out, 0) != rows or cnp.PyArray_DIM(out, 1) != cols
+                            or not cnp.PyArray_IS_C_CONTIGUOUS(out)):
+        raise ValueError(f"pyad gemm: out must be a C-contiguous ({rows}, {cols}) array of "
+                         f"{(<object>a).dtype}, got {(<object>out).shape} {(<object>out).dtype}")
+    if rows == 0 or inner == 0 or cols == 0:
+        return np.zeros((rows, cols), dtype=a.dtype) if out is None else out
+    if max(rows, inner, cols) > 0x7fffffff:     # past the int sizes gemm takes
+        product = np.matmul(a, b)
+        if out is None:
+            return product
+        out += product
+        return out
+    cdef int m = <int>rows, k = <int>inner, n = <int>cols
     cdef char ta, tb
-    cdef int lda, ldb, ldc = max(n, 1)
-    cdef cnp.npy_intp dims[2]
-    dims[0] = m
-    dims[1] = n
+    cdef int lda = 1, ldb = 1, ldc = n
+    # a fresh C-order copy always has the 'N' layout
     if not _layout(a, &ta, &lda):
-        a = np.ascontiguousarray(a)
+        a = np.array(a, order="C")
         _layout(a, &ta, &lda)
     if not _layout(b, &tb, &ldb):
-        b = np.ascontiguousarray(b)
+        b = np.array(b, order="C")
         _layout(b, &tb, &ldb)
     cdef cnp.ndarray c
     cdef float fone = 1.0, fbeta = 0.0
     cdef double done = 1.0, dbeta = 0.0
+    cdef cnp.npy_intp dims[2]
+    dims[0] = m
+    dims[1] = n
     if out is None:
-        if k == 0 or m == 0 or n == 0:
-            return np.zeros((m, n), dtype=a.dtype)
         c = cnp.PyArray_EMPTY(2, dims, tn, 0)
     else:
-        if (cnp.PyArray_TYPE(out) != tn or cnp.PyArray_NDIM(out) != 2
-                or cnp.PyArray_DIM(out, 0) != m or cnp.PyArray_DIM(out, 1) != n
-                or not cnp.PyArray_IS_C_CONTIGUOUS(out)):
-            raise ValueError(f"pyad gemm: out must be a C-contiguous ({m}, {n}) array of "
-                             f"{(<object>a).dtype}, got {(<object>out).shape} "
-                             f"{(<object>out).dtype}")
-        if k == 0 or m == 0 or n == 0:
-            return out
         c = out
         fbeta = dbeta = 1.0
     cdef float* fa = <float*>cnp.PyArray_DATA(a)

@@ -15,6 +15,8 @@ void bind_fused(py::module_& m);
 void bind_vectors(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_norm(py::module_& m);
+void bind_complex(py::module_& m);
+void bind_views(py::module_& m);
 }  // namespace pyad
 
 PYBIND11_MODULE(_C, m) {
@@ -37,4 +39,6 @@ PYBIND11_MODULE(_C, m) {
     pyad::bind_vectors(m);
     pyad::bind_conv(m);
     pyad::bind_norm(m);
+    pyad::bind_complex(m);
+    pyad::bind_views(m);
 }

@@ -56,3 +56,21 @@ def test_errors():
         ad.numpy.fft.fft(ad.tensor(np.ones(4)), n=0)
     with pytest.raises(ValueError, match="out of range"):
         ad.numpy.fft.fft(ad.tensor(np.ones(4)), axis=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1,), (2,), (7,), (4096,), (3, 10), (2, 3, 9)])
+def test_real_input_transforms_complete_the_half_spectrum_like_numpy(dtype, shape):
+    # fft/ifft of a real input run rfft and mirror its conjugate into the upper half
+    from pyad.backend.numpy_fft import KERNELS
+    x = _rng.standard_normal(shape).astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for norm in ("backward", "ortho", "forward"):
+        for inverse, numpys in ((False, np.fft.fft), (True, np.fft.ifft)):
+            want = numpys(x, norm=norm)
+            got = KERNELS["fftn"](x, (x.ndim - 1,), norm, inverse)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, **tol)
+    xs = x[..., ::2]                                  # a strided view: the same path
+    np.testing.assert_allclose(KERNELS["fftn"](xs, (x.ndim - 1,), "backward", False),
+                               np.fft.fft(xs), **tol)

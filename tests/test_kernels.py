@@ -710,3 +710,81 @@ def test_axpy_dot_errors():
     y.flags.writeable = False
     with pytest.raises(ValueError, match="not writeable"):
         _C.axpy_dot(y, x, 1.0, x)
+
+
+@pytest.mark.parametrize("ctype", [np.complex128, np.complex64])
+@pytest.mark.parametrize("shape", [(), (0,), (5,), (5000,), (3, 4)])
+def test_abs_complex_backward_is_numpys_expression_in_one_pass(ctype, shape):
+    r = np.random.default_rng(1)
+    z = np.asarray(r.standard_normal(shape) + 1j * r.standard_normal(shape), ctype)
+    if z.size:
+        z.reshape(-1)[0] = 0                          # |z| = 0 counts as 1
+    ans = np.asarray(np.abs(z))
+    real = ans.dtype
+    tol = 1e-6 if ctype == np.complex64 else 1e-15
+    for g in (r.standard_normal(shape).astype(real), np.array(1.5, real),
+              np.broadcast_to(np.array(-2.0, real), shape), np.ones((1,) * len(shape), real)):
+        want = np.conj(z) * (g / np.where(ans == 0, 1, ans))
+        got = _C.abs_complex_backward(g, z, ans)
+        assert got.dtype == ctype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def test_abs_complex_backward_errors():
+    z = np.ones(4, np.complex128)
+    with pytest.raises(TypeError, match="precision"):
+        _C.abs_complex_backward(np.ones(4, np.float32), z, np.ones(4))
+    with pytest.raises(TypeError, match="precision"):
+        _C.abs_complex_backward(np.ones(4), np.ones(4), np.ones(4))
+    with pytest.raises(ValueError, match="same shape"):
+        _C.abs_complex_backward(np.ones(3), z, np.ones(4))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.abs_complex_backward(np.ones(8)[::2], z, np.ones(4))
+
+
+@pytest.mark.parametrize("src,shape", [((), (3,)), ((3,), (2, 3)), ((1, 3), (4, 3)),
+                                       ((2, 1), (2, 5)), ((3,), (3,)), ((0,), (2, 0)),
+                                       ((1,), (0,)), ((2, 1, 3), (4, 2, 6, 3))])
+@pytest.mark.parametrize("dtype", [np.float64, np.int32, np.complex64, np.bool_])
+def test_broadcast_view_is_numpys_broadcast_to(src, shape, dtype):
+    x = np.arange(int(np.prod(src)), dtype=np.int64).reshape(src).astype(dtype)
+    for x_ in (x, np.asarray(x.T) if x.ndim > 1 else x):
+        if x_.shape != src:
+            continue
+        want = np.broadcast_to(x_, shape)
+        got = _C.broadcast_view(x_, shape)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert got.strides == want.strides and not got.flags.writeable
+        assert np.shares_memory(got, x_) or x_.size == 0 or got.size == 0
+        np.testing.assert_array_equal(got, want)
+    s = np.float64(2.5)                               # a numpy scalar
+    np.testing.assert_array_equal(_C.broadcast_view(s, (2, 2)), np.full((2, 2), 2.5))
+
+
+def test_broadcast_view_errors():
+    with pytest.raises(ValueError, match=r"cannot broadcast shape \(3,\) to \(2,4\)"):
+        _C.broadcast_view(np.ones(3), (2, 4))
+    with pytest.raises(ValueError, match="cannot broadcast"):
+        _C.broadcast_view(np.ones((2, 3)), (3,))
+    with pytest.raises(ValueError, match="cannot broadcast"):
+        _C.broadcast_view(np.ones(1), (-1,))
+    with pytest.raises(TypeError, match="integers"):
+        _C.broadcast_view(np.ones(1), (2.0,))
+    with pytest.raises(TypeError, match="tuple"):
+        _C.broadcast_view(np.ones(1), [2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logaddexp_against_zero_is_softplus_at_numpys_values(dtype):
+    with np.errstate(invalid="ignore"):          # numpy warns at inf - inf
+        from pyad.backend.cpu import KERNELS
+        x = np.concatenate([data((5000,), dtype, -40, 40), np.array(
+            [0, -800, 800, 1e-30, -1e-30, 36, -36, np.inf, -np.inf, np.nan], dtype)])
+        zero = np.zeros((), dtype)
+        want = np.logaddexp(zero, x)
+        for got in (KERNELS["logaddexp"](zero, x), KERNELS["logaddexp"](x, zero)):
+            assert got.dtype == dtype and got.shape == x.shape
+            np.testing.assert_allclose(got, want, rtol=RTOL[dtype] * 10, atol=0)
+        one, y = np.ones((), dtype), x[::2]             # not zero, or strided: numpy's own call
+        np.testing.assert_array_equal(KERNELS["logaddexp"](one, x), np.logaddexp(one, x))
+        np.testing.assert_array_equal(KERNELS["logaddexp"](zero, y), np.logaddexp(zero, y))

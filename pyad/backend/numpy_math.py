@@ -2,13 +2,17 @@
 
 Each kernel is numpy's own function, so values and output dtypes (integer and bool inputs
 included) are numpy's exactly; ufuncs take strided views and any dtype, so no FALLBACKS are
-needed. The one kernel of our own is sinc's: its row carries the derivative order n as a
-parameter (the rules of the n-th derivative use the (n+1)-th), computed from a Maclaurin series
-near 0 and from Leibniz's rule elsewhere, so every order is exact at x = 0 too.
+needed. Three kernels are our own: sinc's row carries the derivative order n as a parameter
+(the rules of the n-th derivative use the (n+1)-th), computed from a Maclaurin series near 0 and
+from Leibniz's rule elsewhere, so every order is exact at x = 0 too; |z|'s backward is one C++
+pass (pyad._C.abs_complex_backward) where its inputs allow, numpy's expression elsewhere; and
+logaddexp against a zero is the C++ softplus.
 """
 import math
 
 import numpy as np
+
+from pyad import _C
 
 # one input, numpy ufuncs (the row's name is numpy's)
 UNARY = ("reciprocal", "sinh", "cosh", "tan", "arcsin", "arccos", "arctan", "arcsinh",
@@ -82,6 +86,33 @@ def _sinc(x, n):
 
 
 KERNELS = {name: getattr(np, name) for name in UNARY + BINARY + PREDICATES}
+def _logaddexp(a, b):
+    """np.logaddexp; against a zero (logaddexp(0, x): the softplus of logistic losses) the C++
+    softplus kernel, at half numpy's time (numpy's loop is generic, for any pair)."""
+    for zero, x in ((a, b), (b, a)):
+        if (type(x) is np.ndarray and type(zero) is np.ndarray and zero.ndim == 0
+                and x.dtype == zero.dtype and (x.dtype == np.float64 or x.dtype == np.float32)
+                and zero == 0 and x.flags.c_contiguous):
+            return _C.kernels.softplus(x)
+    return np.logaddexp(a, b)
+
+
+_PARTS = {np.dtype(np.complex128): np.dtype(np.float64), np.dtype(np.complex64): np.dtype(np.float32)}
+
+
+def _abs_complex_backward(g, z, ans):
+    """conj(z) * g / |z| (|z| = 0 counts as 1): one C++ pass for a contiguous complex z with
+    |z| and g of its precision (g of z's shape or one broadcast value), else numpy's."""
+    part = _PARTS.get(z.dtype) if type(z) is np.ndarray else None
+    if (part is not None and type(ans) is np.ndarray and type(g) is np.ndarray
+            and ans.dtype == part and g.dtype == part and ans.shape == z.shape
+            and z.flags.c_contiguous and ans.flags.c_contiguous
+            and (g.shape == z.shape and (g.flags.c_contiguous or not any(g.strides))
+                 or g.size == 1 and g.ndim <= z.ndim)):
+        return _C.abs_complex_backward(g, z, ans)
+    return np.conj(z) * (g / np.where(ans == 0, 1, ans))
+
+
 KERNELS.update(
     sinc=_sinc,
     round=_round,
@@ -94,6 +125,7 @@ KERNELS.update(
     imag=lambda z: np.array(np.imag(z), copy=True),
     conj=np.conj,
     abs_complex=np.abs,
-    abs_complex_backward=lambda g, z, ans: np.conj(z) * (g / np.where(ans == 0, 1, ans)),
+    abs_complex_backward=_abs_complex_backward,
+    logaddexp=_logaddexp,
 )
 FALLBACKS = {}      # the kernels are numpy's: they take integer and bool inputs as they are

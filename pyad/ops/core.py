@@ -1362,12 +1362,10 @@ def broadcast_to(x: ArrayLike, shape: Shape) -> Tensor:
     shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
     if shape == x.shape:
         return x
-    try:
-        np.broadcast_shapes(x.shape, shape)
-        if len(shape) < x.ndim or np.broadcast_shapes(x.shape, shape) != shape:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"pyad.broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+    lead = len(shape) - x.ndim
+    if lead < 0 or any(n < 0 for n in shape) or any(
+            m != 1 and m != n for m, n in zip(x.shape, shape[lead:])):
+        raise ValueError(f"pyad.broadcast_to: cannot broadcast shape {x.shape} to {shape}")
     return bind(_P.broadcast_to, x, params=(shape,))
 
 

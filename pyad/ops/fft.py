@@ -14,6 +14,7 @@ the rules are transforms again:
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional, Sequence
 
@@ -44,14 +45,23 @@ def _half_spectrum_weights(g, n, axis, per_pair, scale):
     """(1, .., m, .., 1) weights along axis for a half spectrum g of m = n//2 + 1
     frequencies: 1 at frequency 0 (and n/2 for even n), per_pair at the others, which stand
     for two entries of the full spectrum; times scale, as a tensor of g's dtype and backend."""
-    m = g.shape[axis]
+    shape = [1] * g.ndim
+    shape[axis] = g.shape[axis]
+    weights = _weights(tuple(shape), axis, n, per_pair, scale, np.dtype(g.dtype))
+    return wrap(backend.to_backend(weights, g.data))
+
+
+@functools.lru_cache(maxsize=64)
+def _weights(shape, axis, n, per_pair, scale, dtype):
+    """The host array of _half_spectrum_weights, made once per shape (read-only: shared)."""
+    m = shape[axis]
     weights = np.full(m, per_pair * scale)
     weights[0] = scale
     if n % 2 == 0:
         weights[-1] = scale
-    shape = [1] * g.ndim
-    shape[axis] = m
-    return wrap(backend.to_backend(weights.reshape(shape).astype(g.dtype), g.data))
+    weights = weights.reshape(shape).astype(dtype)
+    weights.flags.writeable = False
+    return weights
 
 
 def _rfftn_vjp(g, ans, x, axes, norm):
@@ -106,6 +116,11 @@ def _norm(name, norm):
 
 def _axes_and_sizes(name, t, s, axes, default_ndim=None):
     """numpy's rules for s and axes: normalised axes and the length along each."""
+    if s is None and axes is not None and len(axes) == 1 and type(axes[0]) is int \
+            and -t.ndim <= axes[0] < t.ndim:        # the 1-d transforms' common case
+        axis = axes[0] % t.ndim
+        if t.shape[axis] >= 1:
+            return (t.shape[axis],), (axis,)
     if axes is None:
         if s is None:
             axes = tuple(range(t.ndim)) if default_ndim is None else \
@@ -132,6 +147,8 @@ def _axes_and_sizes(name, t, s, axes, default_ndim=None):
 
 def _fit(t, sizes, axes):
     """t cropped or zero-padded to `sizes` along `axes` (numpy's n/s)."""
+    if all(t.shape[a] == n for n, a in zip(sizes, axes)):
+        return t
     key = [slice(None)] * t.ndim
     widths = [(0, 0)] * t.ndim
     for n, a in zip(sizes, axes):

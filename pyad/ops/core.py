@@ -1427,8 +1427,10 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     ts = [_t(a) for a in arrays]
     if not ts:
         raise ValueError("pyad.concatenate: need at least one array to concatenate")
-    dt = np.result_type(*[backend.dtype_of(t.data) for t in ts])
-    ts = [astype(t, dt) for t in ts]
+    dtypes = [backend.dtype_of(t.data) for t in ts]
+    if any(d != dtypes[0] for d in dtypes):
+        dt = np.result_type(*dtypes)
+        ts = [astype(t, dt) for t in ts]
     nd = ts[0].ndim
     if nd == 0:
         raise ValueError("pyad.concatenate: zero-dimensional arrays cannot be concatenated")

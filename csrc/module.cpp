@@ -17,6 +17,7 @@ void bind_conv(py::module_& m);
 void bind_norm(py::module_& m);
 void bind_complex(py::module_& m);
 void bind_views(py::module_& m);
+void bind_buckets(py::module_& m);
 }  // namespace pyad
 
 PYBIND11_MODULE(_C, m) {
@@ -41,4 +42,5 @@ PYBIND11_MODULE(_C, m) {
     pyad::bind_norm(m);
     pyad::bind_complex(m);
     pyad::bind_views(m);
+    pyad::bind_buckets(m);
 }

@@ -788,3 +788,24 @@ def test_logaddexp_against_zero_is_softplus_at_numpys_values(dtype):
         one, y = np.ones((), dtype), x[::2]             # not zero, or strided: numpy's own call
         np.testing.assert_array_equal(KERNELS["logaddexp"](one, x), np.logaddexp(one, x))
         np.testing.assert_array_equal(KERNELS["logaddexp"](zero, y), np.logaddexp(zero, y))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pack_scaled_fills_a_bucket_in_one_call(dtype):
+    r = np.random.default_rng(3)
+    arrays = [r.standard_normal(s).astype(dtype) for s in [(3, 4), (5,), (70000,)]]
+    flat = np.full(12 + 5 + 70000 + 2, -1.0, dtype)
+    _C.pack_scaled(flat, arrays, [0, 12, 17], 1.0 / 3.0)
+    want = np.concatenate([a.reshape(-1) * dtype(1.0 / 3.0) for a in arrays])
+    np.testing.assert_array_equal(flat[:-2], want)          # numpy's multiply, bit for bit
+    np.testing.assert_array_equal(flat[-2:], [-1.0, -1.0])  # nothing past the parts
+    with pytest.raises(ValueError, match="does not fit"):
+        _C.pack_scaled(flat, [arrays[2]], [100], 1.0)
+    with pytest.raises(TypeError, match="dtype"):
+        _C.pack_scaled(flat, [arrays[0].astype(np.float16)], [0], 1.0)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.pack_scaled(flat, [arrays[0].T], [0], 1.0)
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.pack_scaled(flat, [flat[5:9]], [6], 1.0)
+    with pytest.raises(TypeError, match="lists of one length"):
+        _C.pack_scaled(flat, arrays, [0], 1.0)

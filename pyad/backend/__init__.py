@@ -273,6 +273,7 @@ UPDATES = CPU.updates   # the CPU's, by name
 
 
 axpy_dot = _C.axpy_dot     # axpy_dot(y, x, a, z): y += a x, return z . y (float64, one pass)
+pack_scaled = _C.pack_scaled   # pack_scaled(flat, arrays, starts, s): arrays * s into flat
 _FUSIBLE = _C.fusible_kernels()     # {name: (id, array inputs, float params)}
 fused_map = _C.fused_map            # fused_map(*inputs, program): see fusible()
 

@@ -36,6 +36,14 @@ def _tensors(params, op, buffers=False):
     return leaves
 
 
+def _packable(h, flat, part):
+    """Whether gradient array h goes into flat[part] by backend.pack_scaled: C-contiguous, of
+    the bucket's dtype and the part's size, and not memory of the bucket itself (numpy's
+    multiply takes the rest: casts, strides, and its error for a wrong size)."""
+    return (h.dtype == flat.dtype and h.size == part.stop - part.start
+            and h.flags.c_contiguous and h.base is not flat)
+
+
 def _buckets(arrays, limit):
     """Indices of arrays grouped by dtype and device, in order, each group cut into runs of
     at most `limit` bytes (an array larger than that is a bucket of its own)."""
@@ -295,7 +303,10 @@ class DistributedOptimizer:
             flat[flag] = 0
         else:
             h = g if type(g) is np.ndarray else backend.to_host(g)
-            np.multiply(h.reshape(-1), self._scale, out=flat[part])
+            if _packable(h, flat, part):
+                backend.pack_scaled(flat, [h], [part.start], self._scale)
+            else:
+                np.multiply(h.reshape(-1), self._scale, out=flat[part])
             flat[flag] = 1
         self._packed[b].add(i)
 
@@ -352,6 +363,7 @@ class DistributedOptimizer:
                         self._pack(i, None if g is None else g.data)
             else:                       # the whole bucket now: the lean loop
                 flat = self._flats[b] = self._buffer(b, params[self.buckets[b][0]].data.dtype)
+                arrays, starts = [], []
                 for i, part, flag in self._layout[b]:
                     g = params[i].grad
                     if g is None:
@@ -361,8 +373,14 @@ class DistributedOptimizer:
                         h = g.data
                         if type(h) is not np.ndarray:
                             h = backend.to_host(h)
-                        np.multiply(h.reshape(-1), scale, out=flat[part])
+                        if _packable(h, flat, part):
+                            arrays.append(h)
+                            starts.append(part.start)
+                        else:
+                            np.multiply(h.reshape(-1), scale, out=flat[part])
                         flat[flag] = 1
+                if arrays:              # one C++ pass for the bucket (csrc/buckets.cpp)
+                    backend.pack_scaled(flat, arrays, starts, scale)
             self._start(b)
         if self._requests:
             _mpi().Request.Waitall(self._requests)

@@ -594,7 +594,8 @@ cdef class Tensor:
                     f"dtype {self.data.dtype}, got {type(value).__name__}; to clear it, assign "
                     f"None (optimizer.zero_grad() does)")
             arr = (<Tensor>value).data if isinstance(value, Tensor) else value
-            _backend.same_backend("Tensor.grad", [self.data, arr])
+            if type(arr) is not np.ndarray or type(self.data) is not np.ndarray:
+                _backend.same_backend("Tensor.grad", [self.data, arr])
             if arr.shape != self.data.shape or arr.dtype != self.data.dtype:
                 raise ValueError(
                     f"Tensor.grad must have the tensor's shape {self.data.shape} and dtype "

@@ -78,12 +78,14 @@ def test_broadcast_parameters_and_buckets():
         p.grad = ad.tensor(np.full(p.shape, 1.0 + dist.rank()))
     model.parameters()[0].grad = None if dist.rank() == 0 else model.parameters()[0].grad
     model.parameters()[1].grad = None                      # None on every rank: stays None
+    w = model.parameters()[2]                               # a non-C-contiguous gradient
+    w.grad = ad.tensor(np.full(w.shape[::-1], 1.0 + dist.rank()).T)
     opt.average_gradients()
     params = model.parameters()
     np.testing.assert_array_equal(params[0].grad.data, np.full(params[0].shape, R / 2.0))
     assert params[1].grad is None
-    np.testing.assert_array_equal(params[2].grad.data,
-                                  np.full(params[2].shape, (R + 1) / 2.0))
+    for p in params[2:]:
+        np.testing.assert_array_equal(p.grad.data, np.full(p.shape, (R + 1) / 2.0))
     assert "bucket" in repr(opt)
 
 

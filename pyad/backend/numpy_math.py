@@ -85,7 +85,6 @@ def _sinc(x, n):
     return (out * np.pi ** n).astype(dtype, copy=False)
 
 
-KERNELS = {name: getattr(np, name) for name in UNARY + BINARY + PREDICATES}
 def _logaddexp(a, b):
     """np.logaddexp; against a zero (logaddexp(0, x): the softplus of logistic losses) the C++
     softplus kernel, at half numpy's time (numpy's loop is generic, for any pair)."""
@@ -97,7 +96,8 @@ def _logaddexp(a, b):
     return np.logaddexp(a, b)
 
 
-_PARTS = {np.dtype(np.complex128): np.dtype(np.float64), np.dtype(np.complex64): np.dtype(np.float32)}
+_PARTS = {np.dtype(np.complex128): np.dtype(np.float64),       # z's dtype -> |z|'s
+          np.dtype(np.complex64): np.dtype(np.float32)}
 
 
 def _abs_complex_backward(g, z, ans):
@@ -113,6 +113,7 @@ def _abs_complex_backward(g, z, ans):
     return np.conj(z) * (g / np.where(ans == 0, 1, ans))
 
 
+KERNELS = {name: getattr(np, name) for name in UNARY + BINARY + PREDICATES}
 KERNELS.update(
     sinc=_sinc,
     round=_round,

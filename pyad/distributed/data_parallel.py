@@ -36,12 +36,21 @@ def _tensors(params, op, buffers=False):
     return leaves
 
 
-def _packable(h, flat, part):
-    """Whether gradient array h goes into flat[part] by backend.pack_scaled: C-contiguous, of
-    the bucket's dtype and the part's size, and not memory of the bucket itself (numpy's
-    multiply takes the rest: casts, strides, and its error for a wrong size)."""
-    return (h.dtype == flat.dtype and h.size == part.stop - part.start
-            and h.flags.c_contiguous and h.base is not flat)
+def _pack_into(flat, grads, scale):
+    """flat[part] = h * scale for each (h, part) of grads (host arrays): those that are
+    C-contiguous, of the bucket's dtype and the part's size, and not memory of the bucket
+    itself in one C++ pass (backend.pack_scaled), the rest by numpy's multiply (casts,
+    strides, and its error for a wrong size)."""
+    arrays, starts = [], []
+    for h, part in grads:
+        if (h.dtype == flat.dtype and h.size == part.stop - part.start
+                and h.flags.c_contiguous and h.base is not flat):
+            arrays.append(h)
+            starts.append(part.start)
+        else:
+            np.multiply(h.reshape(-1), scale, out=flat[part])
+    if arrays:
+        backend.pack_scaled(flat, arrays, starts, scale)
 
 
 def _buckets(arrays, limit):
@@ -302,11 +311,8 @@ class DistributedOptimizer:
             flat[part] = 0
             flat[flag] = 0
         else:
-            h = g if type(g) is np.ndarray else backend.to_host(g)
-            if _packable(h, flat, part):
-                backend.pack_scaled(flat, [h], [part.start], self._scale)
-            else:
-                np.multiply(h.reshape(-1), self._scale, out=flat[part])
+            _pack_into(flat, [(g if type(g) is np.ndarray else backend.to_host(g), part)],
+                       self._scale)
             flat[flag] = 1
         self._packed[b].add(i)
 
@@ -363,7 +369,7 @@ class DistributedOptimizer:
                         self._pack(i, None if g is None else g.data)
             else:                       # the whole bucket now: the lean loop
                 flat = self._flats[b] = self._buffer(b, params[self.buckets[b][0]].data.dtype)
-                arrays, starts = [], []
+                grads = []
                 for i, part, flag in self._layout[b]:
                     g = params[i].grad
                     if g is None:
@@ -371,16 +377,9 @@ class DistributedOptimizer:
                         flat[flag] = 0
                     else:
                         h = g.data
-                        if type(h) is not np.ndarray:
-                            h = backend.to_host(h)
-                        if _packable(h, flat, part):
-                            arrays.append(h)
-                            starts.append(part.start)
-                        else:
-                            np.multiply(h.reshape(-1), scale, out=flat[part])
+                        grads.append((h if type(h) is np.ndarray else backend.to_host(h), part))
                         flat[flag] = 1
-                if arrays:              # one C++ pass for the bucket (csrc/buckets.cpp)
-                    backend.pack_scaled(flat, arrays, starts, scale)
+                _pack_into(flat, grads, scale)      # one C++ pass for the bucket
             self._start(b)
         if self._requests:
             _mpi().Request.Waitall(self._requests)

@@ -194,16 +194,7 @@ class _Basis:
         return w, c
 
     def combine(self, m, coef):
-        """Q[:m].T @ coef for host coef of shape (m, k): shape (n, k). One column (k = 1, the
-        common case) is a gemv over the rows, which streams them at about twice a one-column
-        gemm's rate."""
-        if coef.shape[1] == 1:
-            out = np.zeros(self.n)
-            column = np.ascontiguousarray(coef[:, 0], dtype=np.float64)
-            for start, rows in self._parts(m):
-                backend.rows_matvec(rows, column[start:start + len(rows)], out, 1.0, 1.0,
-                                    transpose=True)
-            return out.reshape(-1, 1)
+        """Q[:m].T @ coef for host coef of shape (m, k): shape (n, k)."""
         out = None
         for start, rows in self._parts(m):
             part = backend.pool_matmul(rows.T, np.ascontiguousarray(
@@ -377,7 +368,8 @@ def lanczos(matvec: Matvec, v0_or_dim: Union[int, ArrayLike], k: int = 1,
     matvec: v -> A v on flat float64 vectors. v0_or_dim: a start vector, or the dimension n
     (then the start is uniform in [-1, 1)^n from `seed`). which: "largest" (the k
     algebraically largest, descending), "smallest" (the k smallest, ascending) or "both" (the
-    k smallest and the k largest, together ascending). Asking for more pairs than the dimension returns all n.
+    k smallest and the k largest, together ascending). Asking for more pairs than the
+    dimension returns all n.
 
     The vectors live on the backend of the start vector (of ``like`` for a dimension; numpy
     by default): numpy vectors for numpy operators, arrays of another Array API library for

@@ -45,7 +45,7 @@ _CONJ = defprim("conj", lambda g, ans, z: apply1(_CONJ, g), jvp=LINEAR, lift=_LI
 def _modulus_weight(z, ans):
     """conj(z) / |z|, 0 where z = 0 (the subgradient abs takes at its kink): there the
     denominator is 1 and conj(z) is 0 (no where(): two fewer passes)."""
-    return apply1(_CONJ, z) / (ans + o.astype(o.equal(ans, 0.0), ans.dtype))
+    return apply1(_CONJ, z) / _nonzero(ans)
 
 
 def _nonzero(ans):

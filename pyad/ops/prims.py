@@ -126,6 +126,8 @@ add_scalar = _unary("add_scalar", IDENTITY)
 mul_scalar = _unary("mul_scalar", call("mul_scalar", G))
 rsub_scalar = _unary("rsub_scalar", call("negative", G, params=()))
 rdiv_scalar = _unary("rdiv_scalar", lambda g, ans, x, c: -(g * ans) / x)
+
+
 def _pow_scalar_vjp(g, ans, x, c):
     if c == 0:
         return o.zeros_like(g)

@@ -388,3 +388,88 @@ def test_a_leaf_made_inside_that_backward_feeds_is_an_error_and_as_an_argument_w
         w = ad.tensor(np.arange(2.0) + k, requires_grad=True)
         g = argument(w)                          # replays hand the new argument its .grad
         assert same_bits(g, 2 * (np.arange(2.0) + k)) and same_bits(w.grad, g)
+
+
+class _StandInGraph:
+    """A CPU stand-in for a CUDA graph (backend.graph_capture on numpy arrays): capture
+    records `run` without running it, launch copies the inputs in and runs it, as a graph
+    launch does; so the replay's graph plumbing (input buffers, outputs copied out, when to
+    capture again, when to fall back) is tested without a GPU (tests/test_cuda.py runs the
+    real thing on a GPU)."""
+    captured = []
+
+    def __init__(self, run):
+        self.run, self.launches = run, 0
+
+    def launch(self, copies=()):
+        for buf, x in copies:
+            buf[...] = x
+        self.launches += 1
+        self.run()
+
+    @classmethod
+    def capture(cls, run):
+        graph = cls(run)
+        cls.captured.append(graph)
+        return graph, None
+
+
+@pytest.fixture
+def stand_in_graphs(monkeypatch):
+    _StandInGraph.captured = []
+    monkeypatch.setattr(ad.backend, "graph_capture",
+                        lambda like: _StandInGraph.capture if isinstance(like, np.ndarray) else None)
+    return _StandInGraph
+
+
+def test_graph_replay_plumbing_equals_eager(stand_in_graphs):
+    def f(w, x):
+        return ad.sum(ad.tanh(x @ w) ** 2), x         # an argument returned as is
+    g = ad.grad(f, has_aux=True)
+    compiled = ad.compile(g)
+    w = RNG.standard_normal((5, 3))
+    outs = []
+    for k in range(5):
+        x = RNG.standard_normal((4, 5))
+        got, want = compiled(w, x), g(w, x)
+        assert same_bits(got[0], want[0]) and got[1] is x
+        outs.append((got[0], np.array(got[0])))
+    assert compiled.graphs == 1 and len(stand_in_graphs.captured) == 1
+    assert stand_in_graphs.captured[0].launches == 3        # calls 3-5; 1 and 2 record
+    assert all(same_bits(a, b) for a, b in outs)             # earlier results kept their values
+    # a non-contiguous argument replays plainly; the graph stays for the next contiguous one
+    xt = np.asfortranarray(RNG.standard_normal((4, 5)))
+    assert same_bits(compiled(w, xt)[0], g(w, xt)[0])
+    assert stand_in_graphs.captured[0].launches == 3 and compiled.graphs == 1
+
+
+def test_graph_is_captured_again_when_a_parameter_is_replaced(stand_in_graphs):
+    model = nn.Linear(4, 2, seed=0)
+    loss = ad.compile(lambda x: ad.sum(model(x) ** 2))
+    x = RNG.standard_normal((3, 4))
+    for k in range(8):
+        if k in (4, 6):
+            model.weight.data = model.weight.data * 0.5       # a new array: captured again
+        assert same_bits(loss(x), ad.sum(model(x) ** 2))
+    assert len(stand_in_graphs.captured) == 3 and loss.graphs == 1
+
+
+def test_no_graph_for_python_steps_failed_captures_or_when_turned_off(stand_in_graphs, monkeypatch):
+    _, _, step = training_step("sgd")
+    compiled = ad.compile(step)
+    for x, y in batches(4):
+        compiled(x, y)
+    assert compiled.graphs == 0 and not stand_in_graphs.captured    # backward()/step(): Python
+    off = ad.compile(lambda x: ad.exp(x) * 2.0, cuda_graph=False)
+    x = RNG.standard_normal(6)
+    for _ in range(4):
+        assert same_bits(off(x), ad.exp(x) * 2.0)
+    assert off.graphs == 0 and not stand_in_graphs.captured
+
+    def refuse(run):
+        raise NotImplementedError("calling cuBLAS API during stream capture is unsupported")
+    monkeypatch.setattr(ad.backend, "graph_capture", lambda like: refuse)
+    refused = ad.compile(lambda x: ad.exp(x) * 2.0)
+    for _ in range(4):
+        assert same_bits(refused(x), ad.exp(x) * 2.0)
+    assert refused.graphs == 0

@@ -49,6 +49,29 @@ def test_cuda_without_a_usable_gpu_says_so(fresh_cuda, monkeypatch):
         ad.tensor([1.0, 2.0], device="cuda:0")
 
 
+def test_the_backend_builds_where_cupy_sees_a_gpu(fresh_cuda, monkeypatch):
+    """backend() from CuPy to a CudaBackend with every row's kernel, CuPy's modules stood in:
+    wiring mistakes there (a name that is not the module it seems) otherwise show only on a
+    GPU, and then fail every GPU test at once."""
+    from pyad.backend import namespaces
+    fake = types.ModuleType("cupy")
+    fake.is_available = lambda: True
+    fake.ndarray = type("ndarray", (), {})
+    fake.ElementwiseKernel = lambda *spec, name: ("kernel", name, spec)
+    fake.cublas = types.ModuleType("cupy.cublas")
+    compat = types.ModuleType("array_api_compat")
+    compat.cupy = types.ModuleType("array_api_compat.cupy")
+    for name, module in [("cupy", fake), ("cupy.cublas", fake.cublas),
+                         ("array_api_compat", compat), ("array_api_compat.cupy", compat.cupy)]:
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(namespaces, "_REGISTERED", dict(namespaces._REGISTERED))
+    b = cuda.backend()
+    assert isinstance(b, cuda.CudaBackend) and b.xp is compat.cupy and b.cupy is fake
+    assert set(b.kernels) >= cuda.kernel_names()
+    assert namespaces.namespace_of(fake.ndarray()) is compat.cupy
+    assert cuda.backend() is b
+
+
 @pytest.mark.parametrize("name", ["gpu", "cuda:x", "cuda:-1", "CPU"])
 def test_unknown_devices_are_refused(name):
     with pytest.raises(ValueError, match="unknown device"):
@@ -81,6 +104,11 @@ CASES = [c for cases in SPECS.values() for c in cases] if HAVE_GPU else []
 GRAD64 = [c for c in CASES if c.grad]
 
 
+# float32 decompositions: cuSOLVER's algorithms are not LAPACK's, and their rounding reaches
+# ~1e-5 of an entry in float32 (float64 still agrees to 1e-10)
+LOOSE32 = {"svd": 1e-4, "eigh": 1e-4}
+
+
 def _on_gpu(a):
     import cupy
     return cupy.asarray(a)
@@ -106,7 +134,8 @@ def test_value_on_cuda_equals_cpu(case, dtype):
     got = case.fn(*[ad.tensor(_on_gpu(x)) for x in xs])
     assert all(leaf.device.startswith("cuda")
                for leaf in ad.tree_flatten(got)[0] if isinstance(leaf, ad.Tensor))
-    _same(host_leaves(got), want, case.id, 1e-10 if np.dtype(dtype) == np.float64 else 1e-5)
+    _same(host_leaves(got), want, case.id, 1e-10 if np.dtype(dtype) == np.float64
+          else LOOSE32.get(case.id.split("[")[0], 1e-5))
 
 
 @pytest.mark.gpu
@@ -129,7 +158,8 @@ def test_vjp_jvp_hvp_on_cuda_equal_cpu(case):
 
         def scalar(*a):
             y = f(*a)
-            return ad.sum(y * ad.tensor(w if isinstance(y.data, np.ndarray) else _on_gpu(w)))
+            s = ad.sum(y * ad.tensor(w if isinstance(y.data, np.ndarray) else _on_gpu(w)))
+            return ad.real(s) if np.dtype(s.dtype).kind == "c" else s
         _same(host_leaves(ad.hvp(scalar, [_on_gpu(x) for x in xs], [_on_gpu(v) for v in vs])),
               host_leaves(ad.hvp(scalar, xs, vs)), f"hvp {case.id}")
 
@@ -156,8 +186,11 @@ def test_optimizer_steps_on_cuda_equal_cpu(make, dtype):
             ad.sum(ad.tanh(model(ad.tensor(x, device=device))) ** 2).backward()
             opt.step()
         return backend.to_host(model.weight.data)
+    # float32: the GPU's tanh and fused multiply-adds round differently from the CPU's, and
+    # three momentum steps carry the differences (2.3e-5 of an entry seen for Nesterov)
     np.testing.assert_allclose(train("cuda"), train("cpu"),
-                               rtol=1e-12 if dtype == np.float64 else 1e-5)
+                               rtol=1e-12 if dtype == np.float64 else 1e-4,
+                               atol=0 if dtype == np.float64 else 1e-6)
 
 
 @pytest.mark.gpu
@@ -228,3 +261,34 @@ def test_compiled_training_step_and_hvp_on_cuda_equal_eager_bitwise():
         v = _on_gpu(rng.standard_normal((6, 3)))
         got, want = hv(w, v), ad.hvp(lambda w: ad.sum(ad.tanh(w) ** 3), (w,), (v,))
         assert cupy.asnumpy(got).tobytes() == cupy.asnumpy(want).tobytes()
+
+
+@pytest.mark.gpu
+@gpu
+def test_compiled_elementwise_program_is_one_cuda_graph_bitwise_equal_to_eager():
+    import cupy
+
+    def chain(h):
+        for _ in range(50):
+            h = ad.tanh(0.9 * h + 0.1)
+        return ad.sum(h)
+    g = ad.grad(chain)
+    compiled = ad.compile(g)
+    rng = np.random.default_rng(6)
+    results = []
+    for _ in range(6):
+        h = _on_gpu(rng.uniform(-1, 1, 64))
+        got, want = compiled(h), g(h)
+        assert isinstance(got, cupy.ndarray)
+        assert cupy.asnumpy(got).tobytes() == cupy.asnumpy(want).tobytes()
+        results.append((got, cupy.asnumpy(got)))
+    assert compiled.graphs == 1
+    # each launch writes the graph's own buffers: results handed out earlier keep their values
+    assert all(cupy.asnumpy(a).tobytes() == b.tobytes() for a, b in results)
+    # a program with a cuBLAS product (CuPy refuses cuBLAS under capture) replays plainly
+    w = _on_gpu(rng.standard_normal((8, 4)))
+    mlp = ad.grad(lambda w, x: ad.sum(ad.tanh(x @ w) ** 2))
+    cmlp = ad.compile(mlp)
+    for _ in range(4):
+        x = _on_gpu(rng.standard_normal((5, 8)))
+        assert cupy.asnumpy(cmlp(w, x)).tobytes() == cupy.asnumpy(mlp(w, x)).tobytes()

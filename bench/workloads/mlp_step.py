@@ -74,13 +74,18 @@ def verify(case, fw, out):
 
 
 def check_blocks(out, reference, label):
-    """The flat gradient `out` vs the reference blocks, each to 1e-3 of its largest entry."""
+    """The flat gradient `out` vs the reference blocks, each to 1e-3 in relative norm.
+
+    Not entry by entry: in float32 some pre-activations of the wide cases (XL's 4096 units
+    by 1024 samples) round to the other side of relu's kink than in float64, which moves a
+    few hundredths of a percent of the first layer's entries by more than 1e-3 of the largest
+    (torch and pyad, CPU and GPU, all alike), while a wrong gradient is off by O(1)."""
     k = 0
     for i, want in enumerate(reference):
-        got = out[k:k + want.size].reshape(want.shape)
+        got = np.asarray(out[k:k + want.size], dtype=np.float64).reshape(want.shape)
         k += want.size
-        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max() + 1e-12,
-                                   err_msg=f"{label}: gradient block {i}")
+        err = np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300)
+        assert err <= 1e-3, f"{label}: gradient block {i} off by {err:.2e} in relative norm"
     assert k == out.size, f"{label}: {out.size} gradient entries, expected {k}"
 
 

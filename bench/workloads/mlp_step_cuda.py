@@ -51,4 +51,5 @@ def _torch():
     """Eager nn.Sequential on the GPU, F.cross_entropy, optim.SGD."""
     import torch
     torch.backends.cuda.matmul.allow_tf32 = False       # full float32 GEMMs, as pyad's
+    torch.set_float32_matmul_precision("highest")      # (torch 2.9+ reads this one)
     return {case: torch_case(*data(case), device="cuda") for case in SIZES}

@@ -40,7 +40,7 @@ if not any(os.environ.get(v) for v in _MALLOC_VARS):
 
 from pyad.backend._blas import pool_matmul, rows_matvec  # noqa: E402,F401  (curvature's products)
 from pyad.backend.cpu import CPU  # noqa: E402
-from pyad.backend.namespace import has_namespace, numpy_dtype  # noqa: E402,F401
+from pyad.backend.namespaces import has_namespace, numpy_dtype  # noqa: E402,F401
 from pyad.backend.array_api import ArrayAPIBackend  # noqa: E402
 
 # array type -> its backend; other types are looked at once, on first sight (backend_of)
@@ -260,6 +260,15 @@ def astype(x, dtype):
 def namespace(x):
     """The array namespace (numpy for numpy arrays) of x."""
     return backend_of(x).xp
+
+
+def graph_capture(like):
+    """The CUDA-graph recorder of `like`'s backend, or None where the backend has none (the
+    CPU, the other Array API backends): ``capture(run)`` returns ``(graph, run())`` with every
+    kernel run() launched recorded in `graph` rather than run; ``graph.launch(copies)`` first
+    copies each ``(buffer, array)`` pair, then runs the recorded kernels (ad.compile's
+    replay)."""
+    return getattr(backend_of(like), "capture", None)
 
 
 def optimizer_update(name, like=None):

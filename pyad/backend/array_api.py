@@ -12,7 +12,7 @@ from pyad.backend import (array_api_activations, array_api_array, array_api_conv
                           array_api_core, array_api_fft, array_api_linalg, array_api_math,
                           array_api_norm, array_api_scipy, array_api_special)
 from pyad.backend.array_api_updates import UPDATES
-from pyad.backend.namespace import namespace_dtype
+from pyad.backend.namespaces import namespace_dtype
 
 KERNELS = {}
 for _family in (array_api_core, array_api_math, array_api_array, array_api_linalg,

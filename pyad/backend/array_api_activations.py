@@ -4,7 +4,7 @@ gelu's normal CDF is the special family's ndtr kernel (cupyx.scipy.special on Cu
 scipy.special on a host copy for other arrays, which the standard gives no erf for)."""
 from pyad.backend.array_api_core import _sigmoid
 from pyad.backend.array_api_special import KERNELS as _SPECIAL
-from pyad.backend.namespace import namespace_of as _xp
+from pyad.backend.namespaces import namespace_of as _xp
 from pyad.backend.numpy_activations import _TWO_BETA, _TWO_BETA_KAPPA
 
 _NDTR = _SPECIAL["ndtr"]

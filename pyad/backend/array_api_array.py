@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from pyad.backend.array_api_core import _index_array
-from pyad.backend.namespace import namespace_of as _ns
+from pyad.backend.namespaces import namespace_of as _ns
 
 
 

@@ -2,7 +2,7 @@
 strided slices of a padded copy (one per kernel tap), products through the namespace's
 matmul, and their transposes as slice-adds, so they run on any standard array (CuPy's too).
 """
-from pyad.backend.namespace import namespace_of as _ns
+from pyad.backend.namespaces import namespace_of as _ns
 from pyad.backend.windows import adaptive_rows, geometry, pool_geometry
 
 

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from pyad.backend.namespace import has_namespace, namespace_dtype, numpy_dtype, namespace_of as _xp
+from pyad.backend.namespaces import has_namespace, namespace_dtype, numpy_dtype, namespace_of as _xp
 
 
 # ------------------------------------------------------------------- shared helpers

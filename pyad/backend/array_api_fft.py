@@ -1,5 +1,5 @@
 """Array API kernels of the FFT family's rows: the namespace's fft extension (CuPy's cuFFT)."""
-from pyad.backend.namespace import namespace_of as _xp
+from pyad.backend.namespaces import namespace_of as _xp
 
 
 def _complex(x):

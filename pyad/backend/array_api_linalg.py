@@ -8,7 +8,7 @@ the standard's eigh reads the lower triangle only, so UPLO="U" mirrors the upper
 A failure the namespace reports as a LinAlgError is raised as the CPU raises it.
 """
 
-from pyad.backend.namespace import namespace_of as _ns
+from pyad.backend.namespaces import namespace_of as _ns
 from pyad.backend.array_api_array import _take_along_axis
 from pyad.backend.numpy_linalg import _SINGULAR_FIX, _raise
 

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from pyad.backend.namespace import namespace_of as _xp, numpy_dtype
+from pyad.backend.namespaces import namespace_of as _xp, numpy_dtype
 
 _LOG2E = 1.0 / math.log(2.0)
 

@@ -1,5 +1,5 @@
 """Array API kernels of the normalisation rows and dropout (see backend/array_api.py)."""
-from pyad.backend.namespace import namespace_of as _ns
+from pyad.backend.namespaces import namespace_of as _ns
 
 
 def _stats(x, axes, eps):

@@ -2,7 +2,7 @@
 in place like the CPU's fused kernels."""
 import math
 
-from pyad.backend.namespace import namespace_of as _xp, numpy_dtype
+from pyad.backend.namespaces import namespace_of as _xp, numpy_dtype
 
 
 def _scalars(p, *values):

@@ -11,7 +11,8 @@ import pathlib
 
 import numpy as np
 
-from pyad.backend import array_api, namespace
+from pyad.backend import array_api
+from pyad.backend.namespaces import register as register_namespace
 
 INSTALL_HINT = ('pip install "pyad[cuda12]" (CUDA 12) or "pyad[cuda13]" (CUDA 13), which '
                 'bring CuPy')
@@ -147,8 +148,9 @@ def backend():
             raise RuntimeError("pyad: CuPy is installed but finds no usable CUDA GPU "
                                "(cupy.is_available() is False): check the driver and "
                                "CUDA_VISIBLE_DEVICES, or use device='cpu'")
+        import cupy.cublas      # noqa: F401  (a submodule CuPy does not import itself)
         from array_api_compat import cupy as xp     # the standard's names over CuPy
-        namespace.register(cupy.ndarray, xp)
+        register_namespace(cupy.ndarray, xp)
         _BACKEND = CudaBackend(xp, cupy)
     return _BACKEND
 
@@ -206,12 +208,32 @@ class CudaBackend(array_api.ArrayAPIBackend):
         with self.device(device):
             return self.cupy.asarray(a)
 
+    # ------------------------------------------------------------------- CUDA graphs
+    def capture(self, run):
+        """run() with the kernels it launches recorded into a CUDA graph instead of run:
+        (CudaGraph, what run returned). Capture happens on a stream of its own, and every
+        array made meanwhile comes from a memory pool that only the graph uses, so no later
+        allocation is handed memory the graph writes. Raises what CuPy raises for work a graph
+        cannot hold: cuBLAS calls (CuPy refuses them under capture), copies from the host,
+        synchronisation."""
+        cp = self.cupy
+        stream, pool = cp.cuda.Stream(non_blocking=True), cp.cuda.MemoryPool()
+        with stream, cp.cuda.using_allocator(pool.malloc):
+            stream.begin_capture()
+            try:
+                result = run()
+            finally:
+                graph = stream.end_capture()
+        return CudaGraph(graph, pool), result
+
     # ------------------------------------------------------------------- kernels
     def _matmul_sum(self, a, b, c, d):
         """a @ b + c @ d: the second product accumulates into the first (beta = 1)."""
         out = self.cupy.matmul(a, b)
         if (out.ndim == 2 and c.ndim == 2 and d.ndim == 2 and out.flags.c_contiguous
                 and c.dtype == out.dtype and d.dtype == out.dtype):
+            if out.size == 0 or c.shape[1] == 0:
+                return out          # nothing to add (cuBLAS refuses empty operands)
             self.cupy.cublas.gemm("N", "N", c, d, out=out, alpha=1.0, beta=1.0)
             return out
         return out + self.cupy.matmul(c, d)
@@ -353,3 +375,18 @@ class CudaBackend(array_api.ArrayAPIBackend):
             (t(momentum),) if buf is not None else ())
         states = [x for x in (param, square_avg, grad_avg, buf) if x is not None]
         self._updates[name](grad, *hyper, *states)
+
+
+class CudaGraph:
+    """A captured CUDA graph, with the private memory pool its arrays live in."""
+
+    def __init__(self, graph, pool):
+        self.graph, self.pool = graph, pool
+
+    def launch(self, copies=()):
+        """Copy each (buffer, array) pair (device to device, on the current stream), then run
+        the recorded kernels on the current stream."""
+        for buf, x in copies:
+            if x.nbytes:
+                buf.data.copy_from_device_async(x.data, x.nbytes)
+        self.graph.launch()

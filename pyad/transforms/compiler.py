@@ -330,7 +330,7 @@ class _Program:
     """A checked recording, ready to replay: the second call's steps, verified against the
     first's, with dead steps dropped and each value freed after its last use."""
 
-    def __init__(self, name, first, second):
+    def __init__(self, name, first, second, graphs=True):
         self._check(name, first, second)
         kinds, values = list(second.kinds), second.values
         state = []
@@ -367,6 +367,13 @@ class _Program:
                       in enumerate(kept)]
         self.template = [values[s] if kinds[s] == _CONST and s in needed else None
                          for s in range(len(values))]
+        self.kinds = kinds
+        # a CUDA graph of the whole program: None until the first replay tries to capture
+        # one, False where it cannot (a step that runs Python between kernels, or work that
+        # CuPy will not capture: cuBLAS, host copies), else (graph, input buffers, values)
+        self.graph = None if graphs and not any(step[0] == "host" for step in kept) else False
+        self.captures = 0
+        self.capture = None         # the backend's capture function, found at the first replay
         self.loads = second.loads
         self.state = [(s, t, t.data, _array_key(t.data)) for s, t in state]
         # a constant array returned is copied per call, as eager calls return a fresh one
@@ -442,6 +449,14 @@ class _Program:
         return True
 
     def run(self, leaves):
+        if self.graph is None and self.capture is None:
+            self.capture = self._graph_capture(leaves)
+            if self.capture is None:
+                self.graph = False
+        if self.graph is not False:
+            out = self._run_graph(leaves)
+            if out is not None:
+                return out
         vals = list(self.template)
         for s, i, kind in self.loads:
             x = leaves[i]
@@ -459,13 +474,97 @@ class _Program:
         return tree_unflatten(self.out_tree, out)
 
 
+    # --- the CUDA-graph replay
+    def _graph_capture(self, leaves):
+        """The capture function of the backend of the arrays this program reads, or None
+        where that backend has no graphs (anything but CUDA)."""
+        arrays = [leaves[i].data if isinstance(leaves[i], Tensor) else leaves[i]
+                  for s, i, kind in self.loads if kind == _INPUT]
+        arrays += [t.data for _, t, _, _ in self.state]
+        arrays += [v for v in self.template if v is not None and _is_array(v)]
+        if not arrays:
+            return None
+        self.array_type = type(arrays[0])
+        return backend.graph_capture(arrays[0])
+
+    def _inputs(self, leaves):
+        """(slot, array) of each array argument, or None when one is not a C-contiguous
+        array of the graph's backend (a graph reads fixed device buffers; other layouts, and
+        host arrays, replay plainly)."""
+        pairs = []
+        for s, i, kind in self.loads:
+            if kind == _INPUT:
+                x = leaves[i].data if isinstance(leaves[i], Tensor) else leaves[i]
+                if type(x) is not self.array_type or not x.flags.c_contiguous:
+                    return None
+                pairs.append((s, x))
+        return pairs
+
+    def _capture(self, leaves, inputs):
+        """(graph, [(buffer, slot)], values) of this program, or False when a step cannot
+        be captured (or parameters were replaced at each of 3 captures)."""
+        if self.captures >= 3:
+            return False
+        self.captures += 1
+        vals = list(self.template)
+        buffers = []
+        for s, x in inputs:
+            vals[s] = backend.copy(x)       # the graph's own input buffer, filled for this call
+            buffers.append((vals[s], s))
+        for s, i, kind in self.loads:
+            if kind == _TENSOR:
+                vals[s] = leaves[i]
+        for s, t, _, _ in self.state:
+            vals[s] = t.data
+        try:
+            graph, _ = self.capture(lambda: run_program(self.steps, vals))
+        except Exception:       # not capturable (see CudaBackend.capture): replay plainly
+            return False
+        return graph, buffers, vals
+
+    def _run_graph(self, leaves):
+        """This call's results from one graph launch, or None (replay plainly instead)."""
+        inputs = self._inputs(leaves)
+        if inputs is None:
+            return None
+        if self.graph is None or any(self.graph[2][s] is not t.data for s, t, _, _ in self.state):
+            self.graph = self._capture(leaves, inputs)
+            if self.graph is False:
+                return None
+            graph, buffers, vals = self.graph
+            graph.launch()                  # the buffers already hold this call's inputs
+        else:
+            graph, buffers, vals = self.graph
+            current = dict(inputs)
+            graph.launch([(buf, current[s]) for buf, s in buffers])
+        given = dict(inputs)
+        out = []
+        for how, v, _ in self.outs:
+            if how == "const":
+                out.append(v)
+                continue
+            if how == "same":
+                out.append(next(leaves[i] for s, i, _ in self.loads if s == v))
+                continue
+            kind = self.kinds[v]
+            if kind == _INPUT:
+                value = given[v]        # an argument returned: itself, as eagerly
+            elif kind == _STATE:
+                value = vals[v]
+            else:                       # the graph writes its results in place at each launch
+                value = backend.copy(vals[v] if kind == _MADE else self.template[v])
+            out.append(wrap(value) if how == "tensor" else value)
+        return tree_unflatten(self.out_tree, out)
+
+
 class Compiled:
     """A function compiled by :func:`pyad.compile` (call it as the function)."""
 
-    def __init__(self, fn, debug=False):
+    def __init__(self, fn, debug=False, cuda_graph=True):
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.debug = debug
+        self.cuda_graph = cuda_graph
         self._programs = {}     # signature -> the first call's _Recorder, then its _Program
         self._lock = threading.Lock()
         self.recordings = 0     # calls recorded so far (two per signature)
@@ -482,6 +581,11 @@ class Compiled:
         """The replayable programs, one per argument signature: (steps recorded, calls each
         replay makes after dropping dead kernels and fusing elementwise runs)."""
         return [(p.n_recorded, p.n_kept) for p in self._programs.values() if type(p) is _Program]
+
+    @property
+    def graphs(self):
+        """How many of the programs replay as one CUDA graph launch (see compile)."""
+        return sum(type(p) is _Program and bool(p.graph) for p in self._programs.values())
 
     def __call__(self, *args, **kwargs):
         if _tape.capturing() or _tape.active_tapes() or _tape.debug_nans_enabled():
@@ -537,7 +641,7 @@ class Compiled:
             self._programs[key] = recorder
         else:
             self._programs.pop(key)
-            self._programs[key] = _Program(self._name(), first, recorder)
+            self._programs[key] = _Program(self._name(), first, recorder, self.cuda_graph)
         # untracked, as the replays' results are (an argument returned stays itself)
         arguments = {id(x) for x in leaves if isinstance(x, Tensor)}
         outs, tree = tree_flatten(out)
@@ -545,8 +649,8 @@ class Compiled:
                                      else x for x in outs])
 
 
-def compile(fn: Optional[Callable[..., Any]] = None, *,
-            debug: bool = False) -> Union[Compiled, Callable[[Callable[..., Any]], Compiled]]:
+def compile(fn: Optional[Callable[..., Any]] = None, *, debug: bool = False,
+            cuda_graph: bool = True) -> Union[Compiled, Callable[[Callable[..., Any]], Compiled]]:
     """Compile a function: record the kernels it runs once per argument signature, then
     replay them without Python tracing, tapes or dispatch.
 
@@ -570,6 +674,14 @@ def compile(fn: Optional[Callable[..., Any]] = None, *,
         values. Used as ``@ad.compile`` or ``@ad.compile(debug=True)`` too.
     debug : bool, default False
         Warn (CompileWarning) at every recording, saying why (first call, a new signature).
+    cuda_graph : bool, default True
+        On CUDA arrays, capture the program into a CUDA graph at its first replay, so that
+        each later call is one graph launch (its array arguments copied into the graph's
+        buffers first, its results copied out). A program stays a plain replay when it runs
+        Python between kernels (``backward()`` handing out ``.grad``, ``optimizer.step()``),
+        when CuPy will not capture a step (cuBLAS products: CuPy refuses cuBLAS calls under
+        capture; copies from the host, e.g. numpy labels), or when an argument is not
+        C-contiguous. ``Compiled.graphs`` counts the programs that replay as graphs.
 
     Returns
     -------
@@ -606,7 +718,7 @@ def compile(fn: Optional[Callable[..., Any]] = None, *,
     [(3, 2)]
     """
     if fn is None:
-        return functools.partial(compile, debug=debug)
+        return functools.partial(compile, debug=debug, cuda_graph=cuda_graph)
     if not callable(fn):
         raise TypeError(f"pyad.compile: expected a function, got {type(fn).__name__}")
-    return Compiled(fn, debug=debug)
+    return Compiled(fn, debug=debug, cuda_graph=cuda_graph)

@@ -9,7 +9,7 @@ import pytest
 
 import pyad as ad
 from pyad import backend
-from pyad.backend import cuda
+from pyad.backend import cuda, cuda_gemm
 
 from backend_checks import host_leaves
 from op_specs import SPECS, traced
@@ -70,6 +70,53 @@ def test_the_backend_builds_where_cupy_sees_a_gpu(fresh_cuda, monkeypatch):
     assert set(b.kernels) >= cuda.kernel_names()
     assert namespaces.namespace_of(fake.ndarray()) is compat.cupy
     assert cuda.backend() is b
+
+
+def _column_major_gemm(op_a, op_b, m, n, k, a, lda, b, ldb, ldc):
+    """What a column-major BLAS reads and computes from the operands' memory: op(A) op(B),
+    m x n, returned as the C-contiguous array its column-major result (ld ldc) is."""
+    def matrix(x, rows, cols, ld):
+        return np.lib.stride_tricks.as_strided(x, (rows, cols), (x.itemsize, ld * x.itemsize))
+    A = matrix(a, m, k, lda) if op_a == cuda_gemm.OP_N else matrix(a, k, m, lda).T
+    B = matrix(b, k, n, ldb) if op_b == cuda_gemm.OP_N else matrix(b, n, k, ldb).T
+    assert ldc == max(m, 1)
+    return (A @ B).T
+
+
+def _layouts(rows, cols, rng):
+    """(name, array) of one rows x cols matrix in C order, F order, as a transposed view,
+    and with any stride on a length-1 dimension."""
+    x = rng.standard_normal((rows, cols))
+    yield "C", x
+    yield "F", np.asfortranarray(x)
+    yield "T-view", np.ascontiguousarray(x.T).T
+    if rows == 1 or cols == 1:
+        odd = (12345 * 8, 8) if rows == 1 else (8, -999 * 8)
+        yield "length-1 stride", np.lib.stride_tricks.as_strided(x.copy(), x.shape, odd)
+
+
+@pytest.mark.parametrize("m,k,n", [(3, 4, 5), (1, 4, 5), (3, 1, 5), (3, 4, 1), (1, 1, 1),
+                                   (6, 2, 6)])
+def test_the_cublas_gemm_plan_computes_a_at_b_for_every_layout(m, k, n):
+    """The direct cuBLAS path's operands, ops and leading dimensions (cuda_gemm.gemm_plan),
+    run through a column-major GEMM emulated on the same memory: a @ b for C and F order,
+    transposed views and odd strides on length-1 dimensions; None for strided views."""
+    rng = np.random.default_rng(m * 100 + k * 10 + n)
+    for name_a, a in _layouts(m, k, rng):
+        for name_b, b in _layouts(k, n, rng):
+            plan = cuda_gemm.gemm_plan(a, b)
+            assert plan is not None, (name_a, name_b)
+            op_b, op_a, pn, pm, pk, ldb, lda, ldc = plan
+            got = _column_major_gemm(op_b, op_a, pn, pm, pk, b, ldb, a, lda, ldc)
+            np.testing.assert_allclose(got, a @ b, rtol=1e-13, err_msg=f"{name_a} @ {name_b}")
+    a = rng.standard_normal((2 * m, k))[::2]
+    assert m == 1 or cuda_gemm.gemm_plan(a, rng.standard_normal((k, n))) is None
+    assert cuda_gemm.gemm_plan(rng.standard_normal((2, m, k)), rng.standard_normal((k, n))) is None
+
+
+def test_loaded_libraries_are_found_by_name():
+    assert cuda_gemm.loaded_library("libc") is not None         # every Linux process has it
+    assert cuda_gemm.loaded_library("libpyad-no-such-library") is None
 
 
 @pytest.mark.parametrize("name", ["gpu", "cuda:x", "cuda:-1", "CPU"])
@@ -285,10 +332,51 @@ def test_compiled_elementwise_program_is_one_cuda_graph_bitwise_equal_to_eager()
     assert compiled.graphs == 1
     # each launch writes the graph's own buffers: results handed out earlier keep their values
     assert all(cupy.asnumpy(a).tobytes() == b.tobytes() for a, b in results)
-    # a program with a cuBLAS product (CuPy refuses cuBLAS under capture) replays plainly
+    # products too (pyad calls cuBLAS itself: CuPy's wrappers refuse to run under capture)
     w = _on_gpu(rng.standard_normal((8, 4)))
     mlp = ad.grad(lambda w, x: ad.sum(ad.tanh(x @ w) ** 2))
     cmlp = ad.compile(mlp)
-    for _ in range(4):
+    for _ in range(5):
         x = _on_gpu(rng.standard_normal((5, 8)))
         assert cupy.asnumpy(cmlp(w, x)).tobytes() == cupy.asnumpy(mlp(w, x)).tobytes()
+    assert cmlp.graphs == 1
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_direct_cublas_products_equal_cupy_matmul_for_every_layout(dtype):
+    import cupy
+    gemm = cuda.backend()._gemm
+    assert gemm is not None, "libcublas was not found among the loaded libraries"
+    rng = np.random.default_rng(7)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for m, k, n in [(3, 4, 5), (1, 7, 1), (64, 1, 9), (130, 70, 33)]:
+        for _, a in _layouts(m, k, rng):
+            for _, b in _layouts(k, n, rng):
+                ga, gb = cupy.asarray(a.astype(dtype)), cupy.asarray(b.astype(dtype))
+                ga = cupy.asfortranarray(ga) if a.flags.f_contiguous and not a.flags.c_contiguous else ga
+                gb = cupy.asfortranarray(gb) if b.flags.f_contiguous and not b.flags.c_contiguous else gb
+                want = cupy.asnumpy(cupy.matmul(ga, gb))
+                got = gemm(ga, gb)
+                np.testing.assert_allclose(cupy.asnumpy(got), want, rtol=tol, atol=tol)
+                acc = cupy.ones((m, n), dtype)
+                assert gemm(ga, gb, out=acc) is acc
+                np.testing.assert_allclose(cupy.asnumpy(acc), want + 1, rtol=tol, atol=tol)
+
+
+@pytest.mark.gpu
+@gpu
+def test_labels_copied_once_a_step_yet_never_stale():
+    """The loss's backward reuses the forward's device copy of host labels, but only while
+    they are the same array with the same values (an in-place change is copied again)."""
+    b = cuda.backend()
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((5, 3))
+    y = np.array([0, 1, 2, 0, 1])
+    first = backend.to_host(b.kernels["softmax_cross_entropy"](_on_gpu(z), y))
+    y[0] = 2
+    again = backend.to_host(b.kernels["softmax_cross_entropy"](_on_gpu(z), y))
+    cpu = ad.backend.kernel_for("softmax_cross_entropy", [z])
+    np.testing.assert_allclose(first, cpu(z, np.array([0, 1, 2, 0, 1])), rtol=1e-12)
+    np.testing.assert_allclose(again, cpu(z, y), rtol=1e-12)

@@ -12,6 +12,7 @@ import pathlib
 import numpy as np
 
 from pyad.backend import array_api
+from pyad.backend.cuda_gemm import Gemm
 from pyad.backend.namespaces import register as register_namespace
 
 INSTALL_HINT = ('pip install "pyad[cuda12]" (CUDA 12) or "pyad[cuda13]" (CUDA 13), which '
@@ -23,6 +24,8 @@ INSTALL_HINT = ('pip install "pyad[cuda12]" (CUDA 12) or "pyad[cuda13]" (CUDA 13
 FUSED = {
     "tanh_backward": ("T g, T y", "T out", "out = g * (T(1) - y * y)"),
     "sigmoid_backward": ("T g, T y", "T out", "out = g * y * (T(1) - y)"),
+    # forward relu in one pass (the generic where(x < 0, 0, x) makes three), as it: NaN stays
+    "relu": ("T x", "T out", "out = x < T(0) ? T(0) : x"),
     "relu_backward": ("T g, T x", "T out", "out = x > T(0) ? g : T(0)"),
     "abs_backward": ("T g, T x", "T out",
                      "out = g * (x > T(0) ? T(1) : (x < T(0) ? T(-1) : (x == T(0) ? T(0) : x)))"),
@@ -177,10 +180,16 @@ class CudaBackend(array_api.ArrayAPIBackend):
         clip = fused["clip_backward"]       # its Python-float bounds, in g's dtype
         kernels["clip_backward"] = lambda g, x, lo, hi: clip(g, x, g.dtype.type(lo),
                                                              g.dtype.type(hi))
+        relu = fused["relu"]                # float arrays (numpy's relu of ints is int64)
+        kernels["relu"] = lambda x: relu(x) if x.dtype.kind == "f" else array_api.KERNELS["relu"](x)
+        kernels["sum_to"] = self._sum_to
+        kernels["matmul"] = self._matmul
         kernels["matmul_sum"] = self._matmul_sum
         self._generic = dict(array_api.KERNELS)         # the row kernels' fallback
         self._row_module = None                         # compiled on first use
         self._row_kernels = {}
+        self._ones = {}                 # (rows, dtype, device) -> a (1, rows) row of ones
+        self._last_labels = None        # (host labels, their copy, on the GPU): see _labels
         kernels.update({row: getattr(self, f"_{row}") for row in ROWS})
         self._updates = {name: cupy.ElementwiseKernel(*spec, name=f"pyad_{name}_update")
                          for name, spec in UPDATE_KERNELS.items()}
@@ -188,6 +197,10 @@ class CudaBackend(array_api.ArrayAPIBackend):
                          updates={"sgd": self._sgd, "adam": self._adam,
                                   "rmsprop": self._rmsprop})
         self.cupy = cupy
+        try:        # cuBLAS called directly: products a CUDA graph can capture (cuda_gemm.py)
+            self._gemm = Gemm(cupy)
+        except (OSError, AttributeError):     # no libcublas to find: CuPy's matmul only
+            self._gemm = None
 
     # ------------------------------------------------------------------- devices
     def device_of(self, x):
@@ -227,16 +240,47 @@ class CudaBackend(array_api.ArrayAPIBackend):
         return CudaGraph(graph, pool), result
 
     # ------------------------------------------------------------------- kernels
+    def _matmul(self, a, b):
+        """a @ b: cuBLAS directly for 2-D float products (capturable), else CuPy's matmul."""
+        out = None if self._gemm is None else self._gemm(a, b)
+        return out if out is not None else self._generic["matmul"](a, b)
+
+    def _capturing(self):
+        """Whether the current stream is being captured into a CUDA graph (ad.compile):
+        then nothing may be cached from, or reused in place of, work the graph records."""
+        return self.cupy.cuda.get_current_stream().is_capturing()
+
+    def _sum_to(self, x, shape):
+        """x summed to `shape`; a C-contiguous float matrix's column sums (a bias gradient)
+        as ones @ x, one cuBLAS call that reads x once, coalesced (CuPy's axis-0 reduction
+        is many times slower on tall matrices)."""
+        shape = tuple(shape)
+        if (self._gemm is not None and x.ndim == 2 and x.shape[0] > 1 and x.dtype.kind == "f"
+                and shape in ((x.shape[1],), (1, x.shape[1])) and x.flags.c_contiguous):
+            key = (x.shape[0], x.dtype, x.device.id)
+            ones = self._ones.get(key)
+            if ones is None:
+                with x.device:
+                    ones = self.cupy.ones((1, x.shape[0]), x.dtype)
+                if not self._capturing():      # under capture its fill runs only in the graph
+                    self._ones[key] = ones
+            out = self._gemm(ones, x)
+            if out is not None:
+                return out.reshape(shape)
+        return self._generic["sum_to"](x, shape)
+
     def _matmul_sum(self, a, b, c, d):
         """a @ b + c @ d: the second product accumulates into the first (beta = 1)."""
-        out = self.cupy.matmul(a, b)
+        out = self._matmul(a, b)
+        if self._gemm is not None and self._gemm(c, d, out=out) is not None:
+            return out
         if (out.ndim == 2 and c.ndim == 2 and d.ndim == 2 and out.flags.c_contiguous
                 and c.dtype == out.dtype and d.dtype == out.dtype):
             if out.size == 0 or c.shape[1] == 0:
                 return out          # nothing to add (cuBLAS refuses empty operands)
             self.cupy.cublas.gemm("N", "N", c, d, out=out, alpha=1.0, beta=1.0)
             return out
-        return out + self.cupy.matmul(c, d)
+        return out + self._matmul(c, d)
 
     # ------------------------------------------------------------------- row kernels
     def _row_kernel(self, row, dtype):
@@ -308,8 +352,15 @@ class CudaBackend(array_api.ArrayAPIBackend):
         int64 on z's device, or None where they are no (N,) integer array for z (N, C)."""
         if not hasattr(labels, "dtype") or np.dtype(labels.dtype).kind not in "iu":
             return None
-        with z.device:
-            lab = self.cupy.ascontiguousarray(self.cupy.asarray(labels, dtype=np.int64))
+        last = None if self._capturing() else self._last_labels    # a graph copies afresh
+        if (isinstance(labels, np.ndarray) and last is not None and last[0] is labels
+                and last[2].device.id == z.device.id and np.array_equal(last[1], labels)):
+            lab = last[2]       # the loss's backward gets the forward's labels: one copy a step
+        else:
+            with z.device:
+                lab = self.cupy.ascontiguousarray(self.cupy.asarray(labels, dtype=np.int64))
+            if isinstance(labels, np.ndarray):
+                self._last_labels = (labels, labels.copy(), lab)
         return lab if lab.shape == z.shape[:1] else None
 
     def _softmax_cross_entropy(self, z, labels):

@@ -342,6 +342,13 @@ def test_compiled_elementwise_program_is_one_cuda_graph_bitwise_equal_to_eager()
     assert cmlp.graphs == 1
 
 
+def _like_on_gpu(a, dtype):
+    """a on the GPU in `dtype`, F-ordered where a is only F-contiguous."""
+    import cupy
+    g = cupy.asarray(a.astype(dtype))
+    return cupy.asfortranarray(g) if a.flags.f_contiguous and not a.flags.c_contiguous else g
+
+
 @pytest.mark.gpu
 @gpu
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -354,9 +361,7 @@ def test_direct_cublas_products_equal_cupy_matmul_for_every_layout(dtype):
     for m, k, n in [(3, 4, 5), (1, 7, 1), (64, 1, 9), (130, 70, 33)]:
         for _, a in _layouts(m, k, rng):
             for _, b in _layouts(k, n, rng):
-                ga, gb = cupy.asarray(a.astype(dtype)), cupy.asarray(b.astype(dtype))
-                ga = cupy.asfortranarray(ga) if a.flags.f_contiguous and not a.flags.c_contiguous else ga
-                gb = cupy.asfortranarray(gb) if b.flags.f_contiguous and not b.flags.c_contiguous else gb
+                ga, gb = _like_on_gpu(a, dtype), _like_on_gpu(b, dtype)
                 want = cupy.asnumpy(cupy.matmul(ga, gb))
                 got = gemm(ga, gb)
                 np.testing.assert_allclose(cupy.asnumpy(got), want, rtol=tol, atol=tol)

@@ -24,7 +24,7 @@ INSTALL_HINT = ('pip install "pyad[cuda12]" (CUDA 12) or "pyad[cuda13]" (CUDA 13
 FUSED = {
     "tanh_backward": ("T g, T y", "T out", "out = g * (T(1) - y * y)"),
     "sigmoid_backward": ("T g, T y", "T out", "out = g * y * (T(1) - y)"),
-    # forward relu in one pass (the generic where(x < 0, 0, x) makes three), as it: NaN stays
+    # the forward relu in one pass where the generic where(x < 0, 0, x) makes three (NaN stays)
     "relu": ("T x", "T out", "out = x < T(0) ? T(0) : x"),
     "relu_backward": ("T g, T x", "T out", "out = x > T(0) ? g : T(0)"),
     "abs_backward": ("T g, T x", "T out",
@@ -151,7 +151,7 @@ def backend():
             raise RuntimeError("pyad: CuPy is installed but finds no usable CUDA GPU "
                                "(cupy.is_available() is False): check the driver and "
                                "CUDA_VISIBLE_DEVICES, or use device='cpu'")
-        import cupy.cublas      # noqa: F401  (a submodule CuPy does not import itself)
+        import cupy.cublas      # noqa: F401  (loads libcublas, which cuda_gemm.Gemm calls)
         from array_api_compat import cupy as xp     # the standard's names over CuPy
         register_namespace(cupy.ndarray, xp)
         _BACKEND = CudaBackend(xp, cupy)
@@ -180,8 +180,8 @@ class CudaBackend(array_api.ArrayAPIBackend):
         clip = fused["clip_backward"]       # its Python-float bounds, in g's dtype
         kernels["clip_backward"] = lambda g, x, lo, hi: clip(g, x, g.dtype.type(lo),
                                                              g.dtype.type(hi))
-        relu = fused["relu"]                # float arrays (numpy's relu of ints is int64)
-        kernels["relu"] = lambda x: relu(x) if x.dtype.kind == "f" else array_api.KERNELS["relu"](x)
+        relu, generic_relu = fused["relu"], array_api.KERNELS["relu"]
+        kernels["relu"] = lambda x: relu(x) if x.dtype.kind == "f" else generic_relu(x)  # ints: int64
         kernels["sum_to"] = self._sum_to
         kernels["matmul"] = self._matmul
         kernels["matmul_sum"] = self._matmul_sum
@@ -227,8 +227,8 @@ class CudaBackend(array_api.ArrayAPIBackend):
         (CudaGraph, what run returned). Capture happens on a stream of its own, and every
         array made meanwhile comes from a memory pool that only the graph uses, so no later
         allocation is handed memory the graph writes. Raises what CuPy raises for work a graph
-        cannot hold: cuBLAS calls (CuPy refuses them under capture), copies from the host,
-        synchronisation."""
+        cannot hold: its own cuBLAS calls (batched products; pyad's 2-D products call cuBLAS
+        directly, see cuda_gemm.py), copies from the host, synchronisation."""
         cp = self.cupy
         stream, pool = cp.cuda.Stream(non_blocking=True), cp.cuda.MemoryPool()
         with stream, cp.cuda.using_allocator(pool.malloc):
@@ -273,12 +273,6 @@ class CudaBackend(array_api.ArrayAPIBackend):
         """a @ b + c @ d: the second product accumulates into the first (beta = 1)."""
         out = self._matmul(a, b)
         if self._gemm is not None and self._gemm(c, d, out=out) is not None:
-            return out
-        if (out.ndim == 2 and c.ndim == 2 and d.ndim == 2 and out.flags.c_contiguous
-                and c.dtype == out.dtype and d.dtype == out.dtype):
-            if out.size == 0 or c.shape[1] == 0:
-                return out          # nothing to add (cuBLAS refuses empty operands)
-            self.cupy.cublas.gemm("N", "N", c, d, out=out, alpha=1.0, beta=1.0)
             return out
         return out + self._matmul(c, d)
 

@@ -328,7 +328,8 @@ def _fused_step(run, values):
 
 class _Program:
     """A checked recording, ready to replay: the second call's steps, verified against the
-    first's, with dead steps dropped and each value freed after its last use."""
+    first's, with dead steps dropped and each value freed after its last use; on CUDA,
+    captured into one CUDA graph at the first replay where it can be."""
 
     def __init__(self, name, first, second, graphs=True):
         self._check(name, first, second)
@@ -370,7 +371,8 @@ class _Program:
         self.kinds = kinds
         # a CUDA graph of the whole program: None until the first replay tries to capture
         # one, False where it cannot (a step that runs Python between kernels, or work that
-        # CuPy will not capture: cuBLAS, host copies), else (graph, input buffers, values)
+        # CuPy will not capture: host copies, synchronisation), else (graph, input buffers,
+        # values)
         self.graph = None if graphs and not any(step[0] == "host" for step in kept) else False
         self.captures = 0
         self.capture = None         # the backend's capture function, found at the first replay

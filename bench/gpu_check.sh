@@ -7,8 +7,9 @@
 #   pip download --no-deps --python-version 3.12 --only-binary=:all: -d build/wheels \
 #       array-api-compat array-api-strict
 # Logs go to $OUT (the device tool's folder) when it is set, else to build/gpu_check/.
-# Environment: TEST_SECONDS (default 240) and BENCH_SECONDS (default 240) bound the two parts;
-# WORKLOADS (default "chain_cuda hvp_cuda mlp_step_cuda") picks the benchmarks.
+# Environment: TEST_SECONDS (default 240), BENCH_SECONDS (default 240) and PROFILE_SECONDS
+# (default 60) bound the three parts; WORKLOADS (default "chain_cuda hvp_cuda mlp_step_cuda")
+# picks the benchmarks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -41,4 +42,8 @@ elapsed tests
 # recordings make mlp_step_cuda the longest)
 timeout "${BENCH_SECONDS:-240}" $PY bench/run.py ${WORKLOADS:-chain_cuda hvp_cuda mlp_step_cuda} \
     --repeat 5 --min-sample 0.05 --timeout 120 2>&1 | tee "$LOGS/bench.log"
+# where the MLP steps' time goes (each kernel's GPU time, pyad's host time): for the next
+# round of GPU work, in $LOGS/profile.log
+timeout "${PROFILE_SECONDS:-60}" $PY bench/cuda_profile.py > "$LOGS/profile.log" 2>&1
+echo "profile exit: $? ($LOGS/profile.log)"
 elapsed total

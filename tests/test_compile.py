@@ -441,6 +441,12 @@ def test_graph_replay_plumbing_equals_eager(stand_in_graphs):
     xt = np.asfortranarray(RNG.standard_normal((4, 5)))
     assert same_bits(compiled(w, xt)[0], g(w, xt)[0])
     assert stand_in_graphs.captured[0].launches == 3 and compiled.graphs == 1
+    # while another thread runs the graph (its buffers serve one call at a time): plainly
+    program = next(iter(compiled._programs.values()))
+    with program.graph_lock:
+        x = RNG.standard_normal((4, 5))
+        assert same_bits(compiled(w, x)[0], g(w, x)[0])
+    assert stand_in_graphs.captured[0].launches == 3
 
 
 def test_graph_is_captured_again_when_a_parameter_is_replaced(stand_in_graphs):

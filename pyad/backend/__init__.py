@@ -263,12 +263,13 @@ def namespace(x):
 
 
 def graph_capture(like):
-    """The CUDA-graph recorder of `like`'s backend, or None where the backend has none (the
-    CPU, the other Array API backends): ``capture(run)`` returns ``(graph, run())`` with every
-    kernel run() launched recorded in `graph` rather than run; ``graph.launch(copies)`` first
-    copies each ``(buffer, array)`` pair, then runs the recorded kernels (ad.compile's
-    replay)."""
-    return getattr(backend_of(like), "capture", None)
+    """The CUDA-graph recorder of `like`'s backend and device, or None where the backend has
+    none (the CPU, the other Array API backends): ``capture(run)`` returns ``(graph, run())``
+    with every kernel run() launched recorded in `graph` rather than run;
+    ``graph.launch(copies)`` first copies each ``(buffer, array)`` pair, then runs the
+    recorded kernels (ad.compile's replay)."""
+    capture = getattr(backend_of(like), "capture", None)
+    return None if capture is None else (lambda run: capture(run, like))
 
 
 def optimizer_update(name, like=None):

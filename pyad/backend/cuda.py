@@ -222,22 +222,24 @@ class CudaBackend(array_api.ArrayAPIBackend):
             return self.cupy.asarray(a)
 
     # ------------------------------------------------------------------- CUDA graphs
-    def capture(self, run):
+    def capture(self, run, like):
         """run() with the kernels it launches recorded into a CUDA graph instead of run:
-        (CudaGraph, what run returned). Capture happens on a stream of its own, and every
+        (CudaGraph, what run returned), on the device of array `like` (the graph launches
+        there too). Capture happens on a stream of its own, and every
         array made meanwhile comes from a memory pool that only the graph uses, so no later
         allocation is handed memory the graph writes. Raises what CuPy raises for work a graph
         cannot hold: its own cuBLAS calls (batched products; pyad's 2-D products call cuBLAS
         directly, see cuda_gemm.py), copies from the host, synchronisation."""
         cp = self.cupy
-        stream, pool = cp.cuda.Stream(non_blocking=True), cp.cuda.MemoryPool()
-        with stream, cp.cuda.using_allocator(pool.malloc):
-            stream.begin_capture()
-            try:
-                result = run()
-            finally:
-                graph = stream.end_capture()
-        return CudaGraph(graph, pool), result
+        with like.device:
+            stream, pool = cp.cuda.Stream(non_blocking=True), cp.cuda.MemoryPool()
+            with stream, cp.cuda.using_allocator(pool.malloc):
+                stream.begin_capture()
+                try:
+                    result = run()
+                finally:
+                    graph = stream.end_capture()
+        return CudaGraph(graph, pool, like.device), result
 
     # ------------------------------------------------------------------- kernels
     def _matmul(self, a, b):
@@ -423,15 +425,16 @@ class CudaBackend(array_api.ArrayAPIBackend):
 
 
 class CudaGraph:
-    """A captured CUDA graph, with the private memory pool its arrays live in."""
+    """A captured CUDA graph, with the private memory pool its arrays live in and its device."""
 
-    def __init__(self, graph, pool):
-        self.graph, self.pool = graph, pool
+    def __init__(self, graph, pool, device):
+        self.graph, self.pool, self.device = graph, pool, device
 
     def launch(self, copies=()):
         """Copy each (buffer, array) pair (device to device, on the current stream), then run
         the recorded kernels on the current stream."""
-        for buf, x in copies:
-            if x.nbytes:
-                buf.data.copy_from_device_async(x.data, x.nbytes)
-        self.graph.launch()
+        with self.device:
+            for buf, x in copies:
+                if x.nbytes:
+                    buf.data.copy_from_device_async(x.data, x.nbytes)
+            self.graph.launch()

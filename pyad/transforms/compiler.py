@@ -376,6 +376,7 @@ class _Program:
         self.graph = None if graphs and not any(step[0] == "host" for step in kept) else False
         self.captures = 0
         self.capture = None         # the backend's capture function, found at the first replay
+        self.graph_lock = threading.Lock()
         self.loads = second.loads
         self.state = [(s, t, t.data, _array_key(t.data)) for s, t in state]
         # a constant array returned is copied per call, as eager calls return a fresh one
@@ -525,7 +526,16 @@ class _Program:
         return graph, buffers, vals
 
     def _run_graph(self, leaves):
-        """This call's results from one graph launch, or None (replay plainly instead)."""
+        """This call's results from one graph launch, or None (replay plainly instead: also
+        while another thread runs the graph, whose buffers one call at a time may use)."""
+        if not self.graph_lock.acquire(blocking=False):
+            return None
+        try:
+            return self._launch(leaves)
+        finally:
+            self.graph_lock.release()
+
+    def _launch(self, leaves):
         inputs = self._inputs(leaves)
         if inputs is None:
             return None

@@ -7,7 +7,7 @@
 #   pip download --no-deps --python-version 3.12 --only-binary=:all: -d build/wheels \
 #       array-api-compat array-api-strict
 # Logs go to $OUT (the device tool's folder) when it is set, else to build/gpu_check/.
-# Environment: TEST_SECONDS (default 240), BENCH_SECONDS (default 240) and PROFILE_SECONDS
+# Environment: TEST_SECONDS (default 180), BENCH_SECONDS (default 180) and PROFILE_SECONDS
 # (default 60) bound the three parts; WORKLOADS (default "chain_cuda hvp_cuda mlp_step_cuda")
 # picks the benchmarks.
 set -uo pipefail
@@ -31,7 +31,7 @@ $PY -c "import pyad, cupy; print('cuda available:', pyad.cuda.is_available(), 'c
 # compiles dominate the first use of each kernel; the on-disk cache above is shared)
 workers=()
 if $PY -c "import xdist" 2>/dev/null; then workers=(-n "$(( $(nproc) > 12 ? 12 : $(nproc) ))"); fi
-timeout "${TEST_SECONDS:-240}" $PY -m pytest -q -p no:cacheprovider -m gpu "${workers[@]}" \
+timeout "${TEST_SECONDS:-180}" $PY -m pytest -q -p no:cacheprovider -m gpu "${workers[@]}" \
     --tb=short -rfE tests/test_cuda.py tests/test_cuda_sources.py > "$LOGS/pytest.log" 2>&1
 echo "pytest exit: $?"
 grep -E "^(FAILED|ERROR)" "$LOGS/pytest.log" | cut -c1-200 | head -60
@@ -40,7 +40,7 @@ elapsed tests
 # the GPU workloads (bench/README.md): pyad on cuda against PyTorch eager CUDA; each worker
 # is bounded; tables print as each workload ends (chain_cuda first: the compiled frameworks'
 # recordings make mlp_step_cuda the longest)
-timeout "${BENCH_SECONDS:-240}" $PY bench/run.py ${WORKLOADS:-chain_cuda hvp_cuda mlp_step_cuda} \
+timeout "${BENCH_SECONDS:-180}" $PY bench/run.py ${WORKLOADS:-chain_cuda hvp_cuda mlp_step_cuda} \
     --repeat 5 --min-sample 0.05 --timeout 120 2>&1 | tee "$LOGS/bench.log"
 # where the MLP steps' time goes (each kernel's GPU time, pyad's host time): for the next
 # round of GPU work, in $LOGS/profile.log

@@ -472,7 +472,7 @@ def test_no_graph_for_python_steps_failed_captures_or_when_turned_off(stand_in_g
         assert same_bits(off(x), ad.exp(x) * 2.0)
     assert off.graphs == 0 and not stand_in_graphs.captured
 
-    def refuse(run):
+    def refuse(run):    # a backend that cannot capture a step raises (CuPy's words here)
         raise NotImplementedError("calling cuBLAS API during stream capture is unsupported")
     monkeypatch.setattr(ad.backend, "graph_capture", lambda like: refuse)
     refused = ad.compile(lambda x: ad.exp(x) * 2.0)

@@ -453,72 +453,73 @@ class _Program:
 
     def run(self, leaves):
         if self.graph is None and self.capture is None:
-            self.capture = self._graph_capture(leaves)
+            self.capture, self.array_type = self._graph_backend(leaves)
             if self.capture is None:
                 self.graph = False
         if self.graph is not False:
             out = self._run_graph(leaves)
             if out is not None:
                 return out
-        vals = list(self.template)
+        vals = self._load(list(self.template), leaves)
+        run_program(self.steps, vals)
+        return self._results(vals)
+
+    def _load(self, vals, leaves):
+        """vals with this call's arguments and the parameters' current arrays in their slots."""
         for s, i, kind in self.loads:
             x = leaves[i]
             vals[s] = x if kind == _TENSOR else (x.data if isinstance(x, Tensor) else x)
         for s, t, _, _ in self.state:
             vals[s] = t.data
-        run_program(self.steps, vals)
+        return vals
+
+    def _results(self, vals, made_in_place=False):
+        """The call's results from the slots; made_in_place: the kernels' results are a
+        graph's buffers, which its next launch writes over, so they are copied out."""
         out = []
         for how, v, copy in self.outs:
             if how == "const":
                 out.append(v)
                 continue
-            value = backend.copy(vals[v]) if copy else vals[v]
+            if copy or made_in_place and self.kinds[v] == _MADE:
+                value = backend.copy(vals[v])
+            else:
+                value = vals[v]
             out.append(wrap(value) if how == "tensor" else value)
         return tree_unflatten(self.out_tree, out)
 
-
     # --- the CUDA-graph replay
-    def _graph_capture(self, leaves):
-        """The capture function of the backend of the arrays this program reads, or None
-        where that backend has no graphs (anything but CUDA)."""
+    def _graph_backend(self, leaves):
+        """(the capture function, the array type) of the backend of the arrays this program
+        reads; (None, None) where that backend has no graphs (anything but CUDA)."""
         arrays = [leaves[i].data if isinstance(leaves[i], Tensor) else leaves[i]
                   for s, i, kind in self.loads if kind == _INPUT]
         arrays += [t.data for _, t, _, _ in self.state]
         arrays += [v for v in self.template if v is not None and _is_array(v)]
         if not arrays:
-            return None
-        self.array_type = type(arrays[0])
-        return backend.graph_capture(arrays[0])
+            return None, None
+        return backend.graph_capture(arrays[0]), type(arrays[0])
 
-    def _inputs(self, leaves):
-        """(slot, array) of each array argument, or None when one is not a C-contiguous
-        array of the graph's backend (a graph reads fixed device buffers; other layouts, and
-        host arrays, replay plainly)."""
-        pairs = []
-        for s, i, kind in self.loads:
-            if kind == _INPUT:
-                x = leaves[i].data if isinstance(leaves[i], Tensor) else leaves[i]
-                if type(x) is not self.array_type or not x.flags.c_contiguous:
-                    return None
-                pairs.append((s, x))
-        return pairs
+    def _graphable(self, vals):
+        """Whether this call's array arguments (loaded in vals) are C-contiguous arrays of
+        the graph's backend: a graph reads fixed device buffers; other layouts, and host
+        arrays, replay plainly."""
+        return all(type(vals[s]) is self.array_type and vals[s].flags.c_contiguous
+                   for s, _, kind in self.loads if kind == _INPUT)
 
-    def _capture(self, leaves, inputs):
-        """(graph, [(buffer, slot)], values) of this program, or False when a step cannot
-        be captured (or parameters were replaced at each of 3 captures)."""
+    def _capture(self, vals):
+        """(graph, [(slot, input buffer)], values) of this program for this call's loaded
+        values, or False when a step cannot be captured (or parameters were replaced at
+        each of 3 captures)."""
         if self.captures >= 3:
             return False
         self.captures += 1
-        vals = list(self.template)
+        vals = list(vals)
         buffers = []
-        for s, x in inputs:
-            vals[s] = backend.copy(x)       # the graph's own input buffer, filled for this call
-            buffers.append((vals[s], s))
-        for s, i, kind in self.loads:
-            if kind == _TENSOR:
-                vals[s] = leaves[i]
-        for s, t, _, _ in self.state:
-            vals[s] = t.data
+        for s, _, kind in self.loads:
+            if kind == _INPUT:
+                vals[s] = backend.copy(vals[s])     # the graph's own buffer, filled for this call
+                buffers.append((s, vals[s]))
         try:
             graph, _ = self.capture(lambda: run_program(self.steps, vals))
         except Exception:       # not capturable (see CudaBackend.capture): replay plainly
@@ -536,37 +537,22 @@ class _Program:
             self.graph_lock.release()
 
     def _launch(self, leaves):
-        inputs = self._inputs(leaves)
-        if inputs is None:
+        given = self._load(list(self.template), leaves)
+        if not self._graphable(given):
             return None
         if self.graph is None or any(self.graph[2][s] is not t.data for s, t, _, _ in self.state):
-            self.graph = self._capture(leaves, inputs)
+            self.graph = self._capture(given)
             if self.graph is False:
                 return None
-            graph, buffers, vals = self.graph
+            graph, _, vals = self.graph
             graph.launch()                  # the buffers already hold this call's inputs
         else:
             graph, buffers, vals = self.graph
-            current = dict(inputs)
-            graph.launch([(buf, current[s]) for buf, s in buffers])
-        given = dict(inputs)
-        out = []
-        for how, v, _ in self.outs:
-            if how == "const":
-                out.append(v)
-                continue
-            if how == "same":
-                out.append(next(leaves[i] for s, i, _ in self.loads if s == v))
-                continue
-            kind = self.kinds[v]
-            if kind == _INPUT:
-                value = given[v]        # an argument returned: itself, as eagerly
-            elif kind == _STATE:
-                value = vals[v]
-            else:                       # the graph writes its results in place at each launch
-                value = backend.copy(vals[v] if kind == _MADE else self.template[v])
-            out.append(wrap(value) if how == "tensor" else value)
-        return tree_unflatten(self.out_tree, out)
+            graph.launch([(buf, given[s]) for s, buf in buffers])
+        for how, v, _ in self.outs:     # results made by kernels: in the graph's slots
+            if how != "const" and self.kinds[v] == _MADE:
+                given[v] = vals[v]
+        return self._results(given, made_in_place=True)
 
 
 class Compiled:

@@ -2,13 +2,19 @@
 
     mpiexec -n 2 python bench/dist_allreduce.py [--rounds 60]
 
-The 784-512-512-10 float32 MLP's gradients (2.7 MB): `raw` is one mpi4py Allreduce of the same
-bytes from one flat buffer into another; `pyad` is DistributedOptimizer.average_gradients()
-on fresh gradients (as backward() hands them out). Two timings per round, alternating which
-runs first: `synchronised` (a Barrier, then one call timed alone: the ranks enter together, as
-after a training step) and `back to back` (20 calls in a row: the ranks drift apart and MPICH
-pipelines the calls). Medians over the rounds; rank 0 prints. bench/run.py's `dist` workload
-times the calls in its own processes (its numbers are the README's).
+The 784-512-512-10 float32 MLP's gradients (2.7 MB). `raw` is one mpi4py Allreduce of the
+same bytes from one flat buffer into another (the gradients put there untimed, as a
+hand-written data-parallel step would have them). `pyad` is DistributedOptimizer.average_gradients()
+on the gradients of a real batch as a training step has them: `opt.zero_grad()`, then
+`loss.backward()` (untimed), which writes the weights' gradients into their places in the
+bucket; the average then divides them by the rank count in place and reduces the bucket in
+place (the biases' gradients are copied in). `pyad-assigned` averages gradients assigned to
+`.grad` by hand (arrays from elsewhere), which must first be packed into the bucket (one
+copy). Each timed call follows a forward and backward pass (untimed, for all three, so
+each starts from what a training step leaves in the caches) and a Barrier (the ranks enter
+together), the three in an order that alternates between rounds. Medians over the
+rounds; rank 0 prints. bench/run.py's `dist` workload times the assigned case and the whole
+training step in their own processes.
 """
 import argparse
 import os
@@ -23,7 +29,7 @@ import numpy as np  # noqa: E402
 
 import pyad as ad  # noqa: E402
 import pyad.distributed as dist  # noqa: E402
-from bench.workloads.dist import SIZES, _grads  # noqa: E402
+from bench.workloads.dist import BATCH, SIZES, _data, _grads  # noqa: E402
 
 
 def main(argv=None):
@@ -34,40 +40,55 @@ def main(argv=None):
     from mpi4py import MPI
     comm, rank = MPI.COMM_WORLD, dist.rank()
     model = ad.nn.MLP(list(SIZES), seed=0)
-    opt = dist.DistributedOptimizer(ad.optim.SGD(model.parameters(), lr=1e-20))
-    grads = [ad.tensor(g) for g in _grads(rank)]
     params = model.parameters()
+    opt = dist.DistributedOptimizer(ad.optim.SGD(params, lr=1e-20))
+    _, _, x, y = _data(rank)
+    assigned = [ad.tensor(g) for g in _grads(rank)]
     send = np.concatenate([g.ravel() for g in _grads(rank)])
     recv = np.empty_like(send)
 
-    def raw():
-        comm.Allreduce(send, recv, op=MPI.SUM)
+    def backward():
+        opt.zero_grad()
+        ad.nn.softmax_cross_entropy(model(x), y).backward()
 
-    def pyad_average():
-        for p_, g in zip(params, grads):
+    def assign():
+        for p_, g in zip(params, assigned):
             p_.grad = g
-        opt.average_gradients()
 
-    calls = {"raw": raw, "pyad": pyad_average}
-    times = {(k, mode): [] for k in calls for mode in ("synchronised", "back to back")}
+    # the average is the mean of the ranks' own gradients, and the weights' were made in place
+    backward()
+    local = [p_.grad.data.copy() for p_ in params]
+    in_bucket = [np.shares_memory(p_.grad.data, opt._flats[0]) for p_ in params]
+    opt.average_gradients()
+    for p_, g in zip(params, local):
+        want = np.mean(comm.allgather(g), axis=0)
+        np.testing.assert_allclose(p_.grad.data, want, rtol=1e-6, atol=1e-7)
+
+    def gather_send():          # raw's bytes: this backward's gradients, in its flat buffer
+        np.concatenate([p_.grad.data.ravel() for p_ in params], out=send)
+
+    cases = {"raw": (gather_send, lambda: comm.Allreduce(send, recv, op=MPI.SUM)),
+             "pyad": (None, opt.average_gradients),
+             "pyad-assigned": (assign, opt.average_gradients)}
+    times = {name: [] for name in cases}
     for r in range(args.rounds):
-        order = list(calls) if r % 2 else list(reversed(calls))
+        order = list(cases) if r % 2 else list(reversed(cases))
         for name in order:
+            setup, call = cases[name]
+            backward()          # before every call: each starts after a step's compute
+            if setup is not None:
+                setup()
             comm.Barrier()
             t0 = time.perf_counter()
-            calls[name]()
-            times[(name, "synchronised")].append(time.perf_counter() - t0)
-            comm.Barrier()
-            t0 = time.perf_counter()
-            for _ in range(20):
-                calls[name]()
-            times[(name, "back to back")].append((time.perf_counter() - t0) / 20)
+            call()
+            times[name].append(time.perf_counter() - t0)
     if rank == 0:
-        for mode in ("synchronised", "back to back"):
-            raw_t = np.median(times[("raw", mode)][5:]) * 1e6
-            ours = np.median(times[("pyad", mode)][5:]) * 1e6
-            print(f"{mode:>13}: raw {raw_t:7.1f} us   pyad {ours:7.1f} us   "
-                  f"ratio {ours / raw_t:.2f}")
+        med = {name: np.median(ts[5:]) * 1e6 for name, ts in times.items()}
+        print(f"weights' gradients made in the bucket by backward(): "
+              f"{sum(in_bucket)} of {len(in_bucket)} (batch {BATCH})")
+        print(f"raw {med['raw']:7.1f} us   pyad {med['pyad']:7.1f} us (ratio "
+              f"{med['pyad'] / med['raw']:.2f})   pyad-assigned {med['pyad-assigned']:7.1f} us "
+              f"(ratio {med['pyad-assigned'] / med['raw']:.2f})")
 
 
 if __name__ == "__main__":

@@ -788,3 +788,72 @@ def test_transforms_of_tensors_that_require_grad_do_not_pile_up_on_the_implicit_
     ad.grad(f)(w)
     loss.backward()
     np.testing.assert_allclose(w.grad, 2 * np.tanh(1.0) * (1 - np.tanh(1.0) ** 2) * np.ones(3))
+
+
+# ============================================================================ gradient destinations
+def _mlp_grads(dtype, dests=None, shared=False):
+    """An MLP's gradients by backward(), with destinations given to its parameters first."""
+    from pyad.engine._tape import set_grad_destination
+    model = ad.nn.MLP([5, 7, 3], seed=0, dtype=dtype)
+    params = model.parameters()
+    x = np.random.default_rng(3).standard_normal((9, 5)).astype(dtype)
+    y = np.arange(9) % 3
+    for p, d in zip(params, dests or ()):
+        set_grad_destination(p, d)
+    out = model(x)
+    if shared:                     # the first weight read twice: its gradient is a sum
+        out = out + ad.sum(params[0] * params[0])
+    ad.nn.softmax_cross_entropy(out, y).backward()
+    return params
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_writes_weight_gradients_into_their_destinations(dtype):
+    plain = [p.grad.data for p in _mlp_grads(dtype)]
+    dests = [np.full(p.shape, np.nan, dtype) for p in plain]
+    params = _mlp_grads(dtype, dests)
+    for k, (p, d, want) in enumerate(zip(params, dests, plain)):
+        np.testing.assert_array_equal(p.grad.data, want)        # the same bits
+        # the weights' gradients (one GEMM each) are made in place; the biases' (a sum
+        # over the batch) are new arrays, their destinations left alone
+        assert (p.grad.data is d) == (k % 2 == 0)
+        if k % 2:
+            assert np.isnan(d).all()
+    # each destination serves one backward(): the next one makes new arrays
+    for p in params:
+        p.grad = None
+    x = np.ones((2, 5), dtype)
+    ad.sum(x @ params[0]).backward()             # one product: would be written there
+    assert params[0].grad.data is not dests[0]
+
+
+def test_gradient_destinations_leave_sums_and_accumulation_alone():
+    from pyad.engine._tape import set_grad_destination
+    want = [p.grad.data for p in _mlp_grads(np.float64, shared=True)]
+    dests = [np.zeros(g.shape) for g in want]
+    params = _mlp_grads(np.float64, dests, shared=True)
+    close(params[0].grad, want[0])                  # a sum of two rules' cotangents
+    assert params[0].grad.data is not dests[0] and not dests[0].any()
+    assert params[2].grad.data is dests[2]          # the other weight: its one product
+    # a leaf with a .grad to add to: the sum is a new array, the destination unused
+    w = ad.tensor(arr(4, 3), requires_grad=True)
+    x = arr(2, 4)
+    ad.sum(x @ w).backward()
+    first = w.grad.data.copy()
+    dest = np.zeros((4, 3))
+    set_grad_destination(w, dest)
+    ad.sum(x @ w).backward()
+    close(w.grad, 2 * first)
+    assert not dest.any()
+
+
+def test_gradient_destination_errors():
+    from pyad.engine._tape import set_grad_destination
+    w = ad.tensor(np.ones((2, 3)), requires_grad=True)
+    for bad in (np.ones((3, 2)), np.ones((2, 3), np.float32), np.ones((4, 3))[::2],
+                np.ones((2, 3))[None].repeat(1, 0)):
+        with pytest.raises(ValueError, match="shape .2, 3. and dtype float64"):
+            set_grad_destination(w, bad)
+    with pytest.raises(TypeError, match="Tensor"):
+        set_grad_destination(np.ones(2), np.ones(2))
+    set_grad_destination(w, None)           # removing one that is not there is fine

@@ -293,14 +293,20 @@ def _rosen_like(x):
     return ad.sum(ad.tanh(x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
+def _counted(f):
+    """f, and a one-entry list that counts its calls."""
+    calls = [0]
+
+    def counted(*args):
+        calls[0] += 1
+        return f(*args)
+    return counted, calls
+
+
 def test_hvp_fn_replays_without_running_fun_and_is_exact():
     x = arr(6)
     H = ad.hessian(_rosen_like)(x)
-    calls = [0]
-
-    def counted(v):
-        calls[0] += 1
-        return _rosen_like(v)
+    counted, calls = _counted(_rosen_like)
     apply = ad.hvp_fn(counted, x)
     n = calls[0]
     for _ in range(4):
@@ -310,6 +316,32 @@ def test_hvp_fn_replays_without_running_fun_and_is_exact():
     assert calls[0] == n                     # replays only: fun never ran again
     with pytest.raises(ValueError, match="shape"):
         apply(arr(5))
+
+
+def test_hvp_fn_recorded_with_its_first_vector_gives_that_product():
+    """The private first-vector form (hessian_eigs' matvec): the recording made at v0 returns
+    H v0 itself, and its replays are the products at other vectors."""
+    from pyad.transforms.products import _hvp_fn
+    x = arr(6)
+    H = ad.hessian(_rosen_like)(x)
+    counted, calls = _counted(_rosen_like)
+    v0 = arr(6)
+    keep = v0.copy()
+    apply, hv0 = _hvp_fn(counted, (x,), (v0,))
+    assert calls[0] == 1
+    assert rel_err(hv0, H @ v0) < 1e-12
+    assert np.array_equal(v0, keep)                # the vector is read, never written
+    for _ in range(3):
+        v = arr(6)
+        assert rel_err(apply(v), H @ v) < 1e-12
+    assert calls[0] == 1
+    # the same bits as the zero-vector recording's replay at v0
+    np.testing.assert_array_equal(apply(v0), ad.hvp_fn(_rosen_like, x)(v0))
+    with pytest.raises(ValueError, match="shape"):
+        _hvp_fn(_rosen_like, (x,), (arr(5),))
+    # a vector an outer transform differentiates: the product through the recorded gradient
+    got = ad.grad(lambda v: ad.vdot(_hvp_fn(_rosen_like, (x,), (v,))[1], v))(v0)
+    close(got, 2.0 * H @ v0, rtol=1e-10)
 
 
 def test_hvp_fn_falls_back_when_a_comparison_reads_the_tangent():

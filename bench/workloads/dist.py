@@ -12,7 +12,9 @@ training loop does; there pyad's pass packing the gradients shows more (1.10-1.1
 backward, gradient average, SGD update) at batch 128 per rank; `step-overlap` with 1 MB
 buckets whose averaging starts inside backward() (DistributedOptimizer(overlap=True));
 `step-compute` the same step without the average (each rank's own update), so the
-difference is what averaging costs.
+difference is what averaging costs; `step-eager` and `step-eager-compute` the same two
+steps uncompiled, where backward() writes the weights' gradients straight into the bucket
+(after opt.zero_grad()), so the average divides and reduces them in place.
 Weak scaling: `pyad` (2 ranks) against `pyad-1rank` (1 rank, the same per-rank batch); each
 rank runs one BLAS/OpenMP thread, so the 2 ranks use the machine's 2 cores.
 """
@@ -61,7 +63,7 @@ def verify(case, fw, out):
     if key not in _EXPECTED:
         per_rank = [np.concatenate([g.ravel() for g in reference_grads(*_data(r))])
                     for r in range(size)]
-        _EXPECTED[key] = per_rank[rank] if case == "step-compute" else np.mean(per_rank, 0)
+        _EXPECTED[key] = per_rank[rank] if case.endswith("-compute") else np.mean(per_rank, 0)
     want = _EXPECTED[key]
     np.testing.assert_allclose(out, want, rtol=1e-3, atol=1e-4 * np.abs(want).max(),
                                err_msg=f"dist/{case}/{fw}")
@@ -95,6 +97,9 @@ def _pyad_cases():
     for case, wrap in (("step", dist.DistributedOptimizer), ("step-overlap", overlapped),
                        ("step-compute", None)):
         cases[case] = pyad_case(SIZES, *_data(rank), compiled=True, wrap=wrap)
+    # eager: backward() writes the weights' gradients into the bucket (after zero_grad())
+    for case, wrap in (("step-eager", dist.DistributedOptimizer), ("step-eager-compute", None)):
+        cases[case] = pyad_case(SIZES, *_data(rank), compiled=False, wrap=wrap)
     return cases
 
 

@@ -28,7 +28,7 @@ from pyad.linalg.lanczos import (Matvec, across_ranks, lanczos, lanczos_quadratu
                                  operator_product)
 from pyad.linalg.vectors import on_backend_of, ravel_pytree, vdot
 from pyad.transforms.core import grad
-from pyad.transforms.products import gnvp, hvp_fn
+from pyad.transforms.products import _hvp_fn, gnvp
 from pyad.transforms.dense import hessian
 from pyad._typing import ArrayLike, PyTree
 
@@ -99,12 +99,19 @@ def _eigs_of_operator(matvec, flat, unravel, k, which, v0, lanczos_kw):
 
 def _hessian_matvec(f, params, args):
     """(matvec on flat vectors, flat params, unravel) for the Hessian of f(params, *args): one
-    ad.hvp_fn recording, one reverse sweep per product."""
+    ad.hvp_fn recording, made by the first product, and one replay of it per later product."""
     flat, unravel = ravel(params)
-    apply = hvp_fn(lambda p: f(p, *args), params)
+    fun = lambda p: f(p, *args)      # noqa: E731
+    recorded = []
 
     def matvec(v):
-        return _flat(apply(unravel(v)))
+        if recorded:
+            return _flat(recorded[0](unravel(v)))
+        # the first product makes the recording, with v as its tangent: its own result is
+        # H v, one replay fewer than recording with a zero vector first (_flat copies it)
+        apply, hv = _hvp_fn(fun, (params,), (unravel(v),))
+        recorded.append(apply)
+        return _flat(hv)
     return matvec, flat, unravel
 
 

@@ -55,11 +55,12 @@ cdef inline bint _layout(cnp.ndarray a, char* trans, int* ld):
     return False
 
 
-def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None):
+def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None, bint accumulate=True):
     """a @ b for 2-D float32/float64 arrays of one dtype (C order, F order or row slices);
     with out (C-contiguous, of the result's shape and dtype) it returns out += a @ b, the
-    add done by gemm itself (beta = 1). Products up to DIRECT_MAX_WORK multiply-adds run
-    single-threaded, larger ones on the BLAS's own threads."""
+    add done by gemm itself (beta = 1), or with accumulate=False out = a @ b (beta = 0).
+    Products up to DIRECT_MAX_WORK multiply-adds run single-threaded, larger ones on the
+    BLAS's own threads."""
     cdef Py_ssize_t rows = cnp.PyArray_DIM(a, 0), inner = cnp.PyArray_DIM(a, 1)
     cdef Py_ssize_t cols = cnp.PyArray_DIM(b, 1)
     cdef int tn = cnp.PyArray_TYPE(a)
@@ -69,12 +70,18 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None):
         raise ValueError(f"pyad gemm: out must be a C-contiguous ({rows}, {cols}) array of "
                          f"{(<object>a).dtype}, got {(<object>out).shape} {(<object>out).dtype}")
     if rows == 0 or inner == 0 or cols == 0:
-        return np.zeros((rows, cols), dtype=a.dtype) if out is None else out
-    if max(rows, inner, cols) > 0x7fffffff:     # past the int sizes gemm takes
-        product = np.matmul(a, b)
         if out is None:
-            return product
-        out += product
+            return np.zeros((rows, cols), dtype=a.dtype)
+        if not accumulate:
+            out[...] = 0
+        return out
+    if max(rows, inner, cols) > 0x7fffffff:     # past the int sizes gemm takes
+        if out is None:
+            return np.matmul(a, b)
+        if accumulate:
+            out += np.matmul(a, b)
+        else:
+            np.matmul(a, b, out=out)
         return out
     cdef int m = <int>rows, k = <int>inner, n = <int>cols
     cdef char ta, tb
@@ -96,7 +103,8 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None):
         c = cnp.PyArray_EMPTY(2, dims, tn, 0)
     else:
         c = out
-        fbeta = dbeta = 1.0
+        if accumulate:
+            fbeta = dbeta = 1.0
     cdef float* fa = <float*>cnp.PyArray_DATA(a)
     cdef float* fb = <float*>cnp.PyArray_DATA(b)
     cdef float* fc = <float*>cnp.PyArray_DATA(c)
@@ -384,6 +392,19 @@ def matmul(a, b):
         _check_aligned(a, b)
         return gemm(a, b)
     return np.matmul(a, b)
+
+
+def matmul_into(dest, a, b):
+    """dest = a @ b by gemm writing into dest, for 2-D float arrays of dest's dtype and a
+    C-contiguous dest of the product's shape (a gradient's place in a bucket, see
+    pyad.engine's set_grad_destination); returns False, writing nothing, for anything else
+    (batched or mixed-dtype products, a dest that does not fit)."""
+    if not (_gemm_ready(a, b) and type(dest) is np.ndarray and dest.dtype == a.dtype
+            and dest.ndim == 2 and dest.shape[0] == a.shape[0] and dest.shape[1] == b.shape[1]
+            and a.shape[1] == b.shape[0] and dest.flags.c_contiguous and dest.flags.writeable):
+        return False
+    gemm(a, b, dest, False)
+    return True
 
 
 def rows_matvec(cnp.ndarray A, cnp.ndarray x, cnp.ndarray y, double alpha, double beta,

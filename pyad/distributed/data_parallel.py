@@ -37,13 +37,17 @@ def _tensors(params, op, buffers=False):
 
 
 def _pack_into(flat, grads, scale):
-    """flat[part] = h * scale for each (h, part) of grads (host arrays): those that are
-    C-contiguous, of the bucket's dtype and the part's size, and not memory of the bucket
-    itself in one C++ pass (backend.pack_scaled), the rest by numpy's multiply (casts,
-    strides, and its error for a wrong size)."""
+    """flat[part] = h * scale for each (h, part) of grads (host arrays): those already in
+    their place (backward() wrote them there) scaled in place, those that are C-contiguous,
+    of the bucket's dtype and the part's size, and not other memory of the bucket in one C++
+    pass (backend.pack_scaled), the rest by numpy's multiply (casts, strides, and its error
+    for a wrong size)."""
     arrays, starts = [], []
     for h, part in grads:
-        if (h.dtype == flat.dtype and h.size == part.stop - part.start
+        if h.base is flat and _in_place(h, flat, part):
+            if scale != 1.0:
+                np.multiply(h, scale, out=h)
+        elif (h.dtype == flat.dtype and h.size == part.stop - part.start
                 and h.flags.c_contiguous and h.base is not flat):
             arrays.append(h)
             starts.append(part.start)
@@ -51,6 +55,13 @@ def _pack_into(flat, grads, scale):
             np.multiply(h.reshape(-1), scale, out=flat[part])
     if arrays:
         backend.pack_scaled(flat, arrays, starts, scale)
+
+
+def _in_place(h, flat, part):
+    """Whether h is flat[part] itself, in order."""
+    return (h.dtype == flat.dtype and h.size == part.stop - part.start and h.flags.c_contiguous
+            and h.__array_interface__["data"][0]
+            == flat.__array_interface__["data"][0] + part.start * flat.itemsize)
 
 
 def _buckets(arrays, limit):
@@ -153,7 +164,12 @@ class DistributedOptimizer:
 
     Gradients are packed into flat buckets of about ``bucket_mb`` megabytes (per dtype and
     device) and each bucket is one ``Allreduce``, as PyTorch's DDP does: a few calls per
-    step, not one per tensor. A parameter whose gradient is None on every rank is skipped
+    step, not one per tensor. After ``zero_grad()``, ``backward()`` writes the gradients of
+    matrix products (the weights of ``Linear`` layers) straight into their place in the
+    bucket, as DDP's ``gradient_as_bucket_view`` does, so the step averages them where they
+    are, with no copy into the bucket; the ``.grad`` it handed out then holds the mean after
+    ``step()`` (the others are copied in on the way). A parameter whose gradient is None on
+    every rank is skipped
     as the wrapped optimizer skips it; one that has a gradient on some ranks counts as zero
     on the others. Everything else (``lr``, ``zero_grad()``, ``state_dict()``, schedules)
     is the wrapped optimizer's. Under :func:`pyad.compile` the whole step is replayed.
@@ -254,6 +270,22 @@ class DistributedOptimizer:
         True
         """
         self.optimizer.zero_grad()
+        if not self.overlap:        # (overlap averages during backward, from copies)
+            self._give_destinations()
+
+    def _give_destinations(self):
+        """Let the next backward() write each gradient into its place in this round's bucket
+        buffers (see pyad.engine set_grad_destination): a buffer no one else holds again."""
+        params = self.optimizer.params
+        for b, layout in enumerate(self._layout):
+            if any(type(params[i].data) is not np.ndarray for i, _, _ in layout):
+                continue        # device arrays: packed into the host buffer at the step
+            for i, _, _ in layout:      # last round's unused places let go of the buffer
+                _tape.set_grad_destination(params[i], None)
+            self._flats[b] = None
+            flat = self._flats[b] = self._buffer(b, params[layout[0][0]].data.dtype)
+            for i, part, _ in layout:
+                _tape.set_grad_destination(params[i], flat[part].reshape(params[i].data.shape))
 
     def average_gradients(self) -> None:
         """Replace every parameter's ``.grad`` by its mean over the ranks (what step() does
@@ -368,7 +400,9 @@ class DistributedOptimizer:
                         g = params[i].grad
                         self._pack(i, None if g is None else g.data)
             else:                       # the whole bucket now: the lean loop
-                flat = self._flats[b] = self._buffer(b, params[self.buckets[b][0]].data.dtype)
+                flat = self._flats[b]       # given to backward() by zero_grad(), or new
+                if flat is None:
+                    flat = self._flats[b] = self._buffer(b, params[self.buckets[b][0]].data.dtype)
                 grads = []
                 for i, part, flag in self._layout[b]:
                     g = params[i].grad

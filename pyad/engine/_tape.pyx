@@ -112,6 +112,9 @@ cdef class Primitive:
     cdef public bint complex_ok    # takes complex inputs: its kernel computes them and its
                                    # rules are right for them (autograd's convention); other
                                    # rows refuse complex arrays rather than guess
+    cdef public object into        # into(dest, *arrays, *params) -> bool: the kernel writing
+                                   # its output into the numpy array dest where it can (False
+                                   # where it cannot); see set_grad_destination
 
     def __init__(self, str name, impl, vjps=None, *, jvp=None, fallback=None,
                  bint variadic=False, bint contiguous_floats=False):
@@ -128,6 +131,7 @@ cdef class Primitive:
         self.vjp_all = None
         self.communicates = False
         self.complex_ok = False
+        self.into = None
 
     def __repr__(self):
         return f"<pyad primitive {self.name}>"
@@ -2180,7 +2184,8 @@ cdef class Tape:
         return tree_unflatten(treedef, grads)
 
     cdef list _sweep(self, list targets, list seeds, list sources, bint retain,
-                     bint defer_sources=False, Py_ssize_t batch=0, object ready=None):
+                     bint defer_sources=False, Py_ssize_t batch=0, object ready=None,
+                     list dests=None):
         """Reverse sweep from targets (seeded with seeds, None meaning ones) to sources;
         returns one cotangent per source, None where the targets do not depend on it.
         defer_sources: only the cotangents' tangents on an enclosing JvpTrace will be read,
@@ -2188,7 +2193,9 @@ cdef class Tape:
         computed (see _bind_deferred). batch > 0: each seed is a stack of that many
         cotangents, (batch,) + target shape, and so is every cotangent returned. ready:
         ready(k, cotangent) is called as soon as source k's cotangent is final (the sweep
-        has passed every record that reads it), before the rest of the sweep runs."""
+        has passed every record that reads it), before the rest of the sweep runs. dests:
+        per source, None or a numpy array its cotangent is written into where the last
+        product makes it in one kernel with an `into` form (see set_grad_destination)."""
         if self.released:
             raise RuntimeError(
                 "pyad: this tape was already used by gradient()/backward() and its saved values "
@@ -2242,6 +2249,8 @@ cdef class Tape:
                     defer_into[(<_Record>r).out_slot] = 0
         cdef dict finished_at = _finished_at(records, source_slots, start) \
             if ready is not None else None
+        cdef list dest_of = _destinations(records, source_slots, start, dests, grads) \
+            if dests is not None and not batch and not defer_sources else None
         try:
             for i in range(start, -1, -1):
                 if finished_at is not None and i + 1 in finished_at:
@@ -2273,6 +2282,8 @@ cdef class Tape:
                                             batch)
                     elif defer_into != NULL and defer_into[s] and _deferrable(rec, k):
                         ct = _run_rule_deferred(st, rec, k, g)
+                    elif dest_of is not None and dest_of[s] is not None and _deferrable(rec, k):
+                        ct = _run_rule_into(st, rec, k, g, dest_of[s])
                     else:
                         ct = rec.run_rule(k, g)
                     if ct is None:
@@ -2304,25 +2315,57 @@ cdef dict _finished_at(list records, list source_slots, Py_ssize_t start):
     i..start}: i is the earliest record that reads the source (0 for sources no record
     reads, reported at the end)."""
     cdef dict position = {}
-    cdef Py_ssize_t k, i, s
-    cdef _Record rec
+    cdef Py_ssize_t k, s
     for k in range(len(source_slots)):
         s = source_slots[k]
         if s >= 0:
             position.setdefault(s, []).append(k)
-    cdef dict earliest = {}
+    cdef dict reads = _reads(records, start, position)
+    cdef dict at = {}
+    for s, ks in position.items():
+        at.setdefault(reads[s][0] if s in reads else 0, []).extend(ks)
+    return at
+
+
+cdef dict _reads(list records, Py_ssize_t start, slots):
+    """{slot: [index of the earliest record reading it, number of record inputs reading it]}
+    over records 0..start, for the slots in `slots` that some record reads."""
+    cdef dict reads = {}
+    cdef Py_ssize_t i, k, s
+    cdef _Record rec
     for i in range(start + 1):
         if records[i] is None:
             continue
         rec = <_Record>records[i]
         for k in range(rec.nin):
             s = rec.in_slot(k)
-            if s >= 0 and s in position and s not in earliest:
-                earliest[s] = i
-    cdef dict at = {}
-    for s, ks in position.items():
-        at.setdefault(earliest.get(s, 0), []).extend(ks)
-    return at
+            if s >= 0 and s in slots:
+                if s in reads:
+                    reads[s][1] += 1
+                else:
+                    reads[s] = [i, 1]
+    return reads
+
+
+cdef list _destinations(list records, list source_slots, Py_ssize_t start, list dests,
+                        list grads):
+    """Per slot, the array its cotangent may be written into (dests[k] for source k): only
+    for a slot that no target seeds and that exactly one record input reads up to `start`,
+    so its cotangent is that one rule's result, never a sum."""
+    cdef dict wanted = {}
+    cdef Py_ssize_t k, s
+    for k in range(len(source_slots)):
+        s = source_slots[k]
+        if s >= 0 and dests[k] is not None and grads[s] is None:
+            wanted[s] = dests[k]
+    if not wanted:
+        return None
+    cdef dict reads = _reads(records, start, wanted)
+    cdef list dest_of = [None] * len(grads)
+    for s, d in wanted.items():
+        if s in reads and reads[s][1] == 1:
+            dest_of[s] = d
+    return dest_of
 
 
 cdef void _report_ready(ready, list ks, list source_slots, list grads) except *:
@@ -2497,7 +2540,12 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
         leaves.append(y)
     ready = None if _grad_ready_hook is None else \
         functools.partial(_report_grad, _grad_ready_hook, leaves)
-    grads = tape._sweep([y], [gradient], leaves, retain, False, 0, ready)
+    dests = None
+    if _grad_destinations:
+        dests = [_take_destination(<Tensor>leaf) for leaf in leaves]
+        if _capture is not None or not any(d is not None for d in dests):
+            dests = None        # ad.compile's replay runs its kernels, not these writes
+    grads = tape._sweep([y], [gradient], leaves, retain, False, 0, ready, dests)
     arrays = [None if g is None else (<Tensor>g).data for g in grads]
     if _capture is not None and _capturing():
         # replayed as one step, on the leaves that get a gradient (the tape may hold others
@@ -2505,7 +2553,7 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
         given = [k for k in range(len(arrays)) if arrays[k] is not None]
         host_step(_hand_out_grads, [leaves[k] for k in given], [arrays[k] for k in given])
     else:
-        _hand_out_grads(leaves, arrays)
+        _hand_out_grads(leaves, arrays, dests)
     if not retain:
         if tape.n_freed < len(tape.records):
             _free_dead_records(tape)
@@ -2514,6 +2562,37 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
 
 
 cdef object _grad_ready_hook = None
+cdef dict _grad_destinations = {}       # id(leaf) -> (leaf, array): set_grad_destination
+
+
+def set_grad_destination(leaf, dest):
+    """The next backward() that computes leaf's gradient while leaf.grad is None writes it
+    into dest (a writeable C-contiguous numpy array of leaf's shape and dtype, which becomes
+    leaf.grad) where the product that makes it can write there itself (a matrix product's
+    GEMM, with its `into` kernel) and the gradient is that one product, not a sum; otherwise
+    the gradient is a new array as usual. One backward() uses each destination once;
+    dest=None removes leaf's. For gradient buckets (pyad.distributed): the gradient is then
+    in the bucket as it is made, with no copy into it."""
+    if not isinstance(leaf, Tensor):
+        raise TypeError(f"set_grad_destination: leaf must be a Tensor, got {type(leaf).__name__}")
+    if dest is None:
+        _grad_destinations.pop(id(leaf), None)
+        return
+    if (type(dest) is not cnp.ndarray or dest.shape != (<Tensor>leaf).data.shape
+            or dest.dtype != (<Tensor>leaf).data.dtype or not dest.flags.c_contiguous
+            or not dest.flags.writeable):
+        raise ValueError(f"set_grad_destination: dest must be a writeable C-contiguous numpy "
+                         f"array of the leaf's shape {leaf.shape} and dtype "
+                         f"{(<Tensor>leaf).data.dtype}")
+    _grad_destinations[id(leaf)] = (leaf, dest)
+
+
+cdef object _take_destination(Tensor leaf):
+    """leaf's registered destination (removed), when leaf has no .grad to add to."""
+    entry = _grad_destinations.pop(id(leaf), None)
+    if entry is None or entry[0] is not leaf or leaf._grad is not None:
+        return None
+    return entry[1]
 
 
 def set_grad_ready_hook(hook):
@@ -2530,8 +2609,9 @@ def _report_grad(hook, list leaves, Py_ssize_t k, g):
     host_step(hook, leaves[k], (<Tensor>g).data)
 
 
-def _hand_out_grads(list leaves, list arrays):
-    """backward()'s last part: add each leaf's gradient array (None: none) into its .grad."""
+def _hand_out_grads(list leaves, list arrays, list dests=None):
+    """backward()'s last part: add each leaf's gradient array (None: none) into its .grad
+    (a gradient written into the leaf's destination is handed over as it is)."""
     cdef Tensor leaf
     cdef set handed_out = set()
     for k in range(len(leaves)):
@@ -2539,7 +2619,9 @@ def _hand_out_grads(list leaves, list arrays):
         gd = arrays[k]
         if gd is None:
             continue
-        if leaf._grad is None:
+        if dests is not None and gd is dests[k] and leaf._grad is None:
+            leaf._grad = _wrap(gd)
+        elif leaf._grad is None:
             # a fresh array the sweep made is handed over as is; views, read-only broadcasts
             # and arrays shared with another leaf are copied
             if (type(gd) is cnp.ndarray and gd.dtype == leaf.data.dtype and gd.flags.owndata
@@ -2624,6 +2706,33 @@ cdef object _run_rule_deferred(_ThreadState st, _Record rec, Py_ssize_t k, g):
         st.defer = False
         st.pending = None        # the rule's final product: never computed
         _deferring -= 1
+
+
+cdef object _run_rule_into(_ThreadState st, _Record rec, Py_ssize_t k, g, dest):
+    """rec's rule for input k, its last product written into dest where it can: the rule runs
+    in a deferred window (its final product left pending, see _bind_deferred); when that
+    product is the rule's result and its row's `into` kernel takes dest, it runs into dest,
+    otherwise as usual."""
+    global _deferring
+    _deferring += 1
+    st.defer = True
+    try:
+        ct = rec.run_rule(k, g)
+        pending = st.pending
+    finally:
+        st.defer = False
+        st.pending = None
+        _deferring -= 1
+    if pending is None:
+        return ct
+    out, prim, args, params = pending
+    into = (<Primitive>prim).into
+    if (out is ct and into is not None and not _debug_nans
+            and into(dest, *[(<Tensor>a).data for a in <tuple>args], *<tuple>params)):
+        (<Tensor>out).data = dest
+    else:
+        (<Tensor>out).data = _run(<Primitive>prim, <tuple>args, <tuple>params)
+    return ct
 
 
 def sweep(Tape tape, list targets, list seeds, list sources, bint primal_unused=False,

@@ -71,6 +71,7 @@ def defprim(name, *vjps, jvp=None, nondiff=False, variadic=False, kernel=False, 
     elif jvp == LINEAR:
         jvp = _linear_jvp(prim)
     prim.jvp = jvp
+    prim.into = backend.CPU.into_kernels.get(name)
     PRIMITIVES[name] = prim
     return prim
 

@@ -145,30 +145,60 @@ def hvp_fn(fun: Callable[..., Any], *primals: PyTree) -> Callable[..., PyTree]:
     >>> apply_h(np.array([1.0, 0.0])), apply_h(np.array([0.0, 1.0]))
     (array([6., 0.]), array([ 0., 12.]))
     """
+    return _hvp_fn(fun, primals)[0]
+
+
+def _hvp_fn(fun, primals, first=None):
+    """hvp_fn's apply, and H v for v = `first` (a tuple of vectors, one per primal) when
+    given: the recording is then made with v as its tangent, so that the first product is the
+    recording's own result instead of one more replay (a Lanczos run saves a product). Its
+    numpy arrays are the recording's: the caller must copy them before writing into them."""
     argnums = tuple(range(len(primals)))
     args, boxed, _ = _prepare("hvp_fn", primals, argnums)
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
     primal_td = tree_flatten(tuple(primals))[1]
     by_sweeps = _hvp_by_sweeps(fun, args, boxed, sources, primals)
-    if any(is_tracked(s) for s in sources):
-        return by_sweeps()
-    seeds = [wrap(backend.zeros_like(s.data)) for s in sources]
-    with Tape(persistent=True, watch_accessed_variables=False) as linear:
-        linear.watch(*seeds)
-        dots = _fwd_rev_tangents(fun, args, sources, seeds)
-    if not linear.replayable:
-        return by_sweeps()
 
-    def apply(*tangents):
+    def check(tangents):
         v_leaves, v_td = tree_flatten(tuple(tangents))
         if v_td != primal_td:
             raise ValueError(f"pyad.hvp_fn: vector structure {v_td} does not match the "
                              f"primals' {primal_td}")
+        return v_leaves
+
+    first_leaves = None if first is None else check(first)
+    # a first vector an outer transform differentiates is not recorded: its product comes
+    # from apply, through the recorded gradient's sweeps
+    record_first = first is not None and not any(is_tracked(v) for v in first_leaves)
+    if any(is_tracked(s) for s in sources):
+        apply = by_sweeps()
+        return apply, None if first is None else apply(*first)
+    if record_first:
+        seeds = [wrap(backend.asarray(v.data if isinstance(v, Tensor) else v,
+                                      backend.dtype_of(s.data), s.data, "hvp_fn"))
+                 for v, s in zip(first_leaves, sources)]
+        for seed, s in zip(seeds, sources):
+            if seed.shape != s.shape:
+                raise ValueError(f"pyad.hvp_fn: tangent of shape {seed.shape} for a primal "
+                                 f"of shape {s.shape}")
+    else:
+        seeds = [wrap(backend.zeros_like(s.data)) for s in sources]
+    with Tape(persistent=True, watch_accessed_variables=False) as linear:
+        linear.watch(*seeds)
+        dots = _fwd_rev_tangents(fun, args, sources, seeds)
+    if not linear.replayable:
+        apply = by_sweeps()
+        return apply, None if first is None else apply(*first)
+
+    def apply(*tangents):
+        v_leaves = check(tangents)
         if any(is_tracked(v) for v in v_leaves):
             return by_sweeps()(*tangents)
         hv = _replay("hvp_fn", linear, seeds, sources, v_leaves, dots)
         return _single(tuple(_collect(boxed, hv, tangents)), primals)
-    return apply
+    if record_first:
+        return apply, _single(tuple(_collect(boxed, dots, first)), primals)
+    return apply, None if first is None else apply(*first)
 
 
 def _hvp_by_sweeps(fun, args, boxed, sources, primals):

@@ -253,3 +253,27 @@ def test_overlap_starts_buckets_during_backward_and_handles_accumulation():
         results.append([p.data.copy() for p in model.parameters()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_writes_weight_gradients_into_the_bucket(dtype):
+    x, y = _data(dtype)
+    model = _model(dtype, seed=5)
+    params = model.parameters()
+    opt = dist.DistributedOptimizer(ad.optim.SGD(params, lr=0.1))
+    held = None
+    for step in range(3):
+        rows = slice(dist.rank() * 8 + step, dist.rank() * 8 + step + 8)
+        opt.zero_grad()
+        ad.losses.softmax_cross_entropy(model(x[rows]), y[rows]).backward()
+        local = [p.grad.data.copy() for p in params]
+        for p in params:         # the Linear weights' gradients were made in the bucket
+            assert np.shares_memory(p.grad.data, opt._flats[0]) == (p.ndim == 2)
+        opt.average_gradients()
+        for p, g in zip(params, local):
+            np.testing.assert_allclose(p.grad.data, gathered(g).mean(0), rtol=1e-6 if dtype
+                                       == np.float32 else 1e-14)
+        if held is not None:     # a .grad kept from the last step is never written over
+            np.testing.assert_array_equal(held.data, held_values)
+        held, held_values = params[0].grad, params[0].grad.data.copy()
+        opt.step()               # (its average of equal gradients changes nothing)

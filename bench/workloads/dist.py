@@ -1,13 +1,15 @@
 """Workload `dist`: data-parallel training over MPI ranks (mpiexec -n 2 on this machine).
 
 `allreduce`: averaging the gradients of the 784-512-512-10 float32 MLP (669,706 values,
-2.7 MB), pyad's DistributedOptimizer (packed into one 25 MB bucket, one Allreduce, unpacked
-into each .grad) against raw mpi4py: one `Allreduce` of the same bytes from one flat buffer
-into another, nothing else (the floor). Each call starts with a Barrier in both, so the
-ranks enter together as they do after a training step's compute (the Barrier's wait for the
-rank the last call released later is in both times). Back to back without it the ranks drift
-apart and MPICH pipelines successive calls (~410 us a call instead of ~880 us), which no
-training loop does; there pyad's pass packing the gradients shows more (1.10-1.15x).
+2.7 MB) where backward() leaves them after opt.zero_grad() (the weights' gradients in their
+places in the one 25 MB bucket, the biases' new arrays: set up without running backward, in
+the timed call with the Barrier), with DistributedOptimizer.average_gradients (divide in
+place, copy the biases in, one in-place Allreduce, a view per .grad), against raw mpi4py:
+one `Allreduce` of the same bytes from one flat buffer into another, nothing else (the
+floor). `allreduce-assigned`: the same average of arrays assigned to .grad by hand, which it
+first packs into the bucket (one pass). Each call starts with a Barrier in all of them, so
+the ranks enter together as they do after a training step's compute (the Barrier's wait for
+the rank the last call released later is in every time).
 `step`: one compiled data-parallel training step of that MLP (forward, softmax cross-entropy,
 backward, gradient average, SGD update) at batch 128 per rank; `step-overlap` with 1 MB
 buckets whose averaging starts inside backward() (DistributedOptimizer(overlap=True));
@@ -53,7 +55,7 @@ _EXPECTED = {}
 
 def verify(case, fw, out):
     rank, size = _rank()
-    if case == "allreduce":
+    if case.startswith("allreduce"):
         base = np.concatenate([g.ravel() for g in _grads(0)]).astype(np.float64)
         scale = sum(1.0 + r for r in range(size)) / (size if fw.startswith("pyad") else 1)
         np.testing.assert_allclose(out, base * scale, rtol=1e-6, err_msg=f"dist/{fw}")
@@ -75,22 +77,45 @@ def _pyad_cases():
     dist.init()
     rank = dist.rank()
 
-    # allreduce: fresh gradients (as backward() hands them out) averaged, from a common start
+    # allreduce: the gradients where backward() leaves them after opt.zero_grad(): the
+    # weights' in their places in the bucket (its GEMMs write them there), the biases' new
+    # arrays; set up here without running backward(), whose time is not the average's.
+    # allreduce-assigned: arrays from elsewhere assigned to .grad (packed into the bucket)
+    from pyad.engine._tape import wrap as tensor_of     # (no copy)
     model = ad.nn.MLP(list(SIZES), seed=0)
     opt = dist.DistributedOptimizer(ad.optim.SGD(model.parameters(), lr=LR))
     grads = [ad.tensor(g) for g in _grads(rank)]
     params = model.parameters()
 
-    def average():
-        dist.barrier()
+    def in_bucket(values=False):
+        opt.zero_grad()
+        flat = opt._flats[0]
+        for i, part, _ in opt._layout[0]:
+            if params[i].ndim == 2:
+                view = flat[part].reshape(params[i].shape)
+                if values:          # the checked call: this rank's own gradients
+                    view[...] = grads[i].data
+                params[i].grad = tensor_of(view)
+            else:
+                params[i].grad = grads[i]
+
+    def assigned(values=False):     # (the arrays always hold this rank's gradients)
         for p, g in zip(params, grads):
             p.grad = g
-        opt.average_gradients()
 
-    def checked_average():
-        average()
-        return np.concatenate([p.grad.data.ravel() for p in params])
-    cases = {"allreduce": (average, checked_average)}
+    def averaging(setup):
+        def average():
+            dist.barrier()
+            setup()
+            opt.average_gradients()
+
+        def checked():
+            dist.barrier()
+            setup(values=True)
+            opt.average_gradients()
+            return np.concatenate([p.grad.data.ravel() for p in params])
+        return average, checked
+    cases = {"allreduce": averaging(in_bucket), "allreduce-assigned": averaging(assigned)}
 
     # the training steps (mlp_step's compiled step): averaged, overlapped, or each rank's own
     overlapped = lambda o: dist.DistributedOptimizer(o, bucket_mb=1.0, overlap=True)  # noqa
@@ -117,7 +142,7 @@ def mpi4py_raw():
     def checked():
         allreduce()
         return recv
-    return {"allreduce": (allreduce, checked)}
+    return {"allreduce": (allreduce, checked), "allreduce-assigned": (allreduce, checked)}
 
 
 @framework(FRAMEWORKS, "pyad", needs=("mpi4py",), ranks=2)

@@ -857,3 +857,14 @@ def test_gradient_destination_errors():
     with pytest.raises(TypeError, match="Tensor"):
         set_grad_destination(np.ones(2), np.ones(2))
     set_grad_destination(w, None)           # removing one that is not there is fine
+
+
+def test_a_gradient_destination_goes_with_its_leaf():
+    from pyad.engine import _tape
+    w = ad.tensor(np.ones((2, 3)), requires_grad=True)
+    dest = np.zeros((2, 3))
+    _tape.set_grad_destination(w, dest)
+    held = sys.getrefcount(dest)
+    del w
+    gc.collect()
+    assert sys.getrefcount(dest) == held - 1      # the registry let go of it

@@ -18,6 +18,7 @@ cdef extern from "Python.h":
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 import functools
 import threading
+import weakref
 import numpy as np
 
 from pyad import backend as _backend   # the seam: which backend an array lives on
@@ -2562,7 +2563,7 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
 
 
 cdef object _grad_ready_hook = None
-cdef dict _grad_destinations = {}       # id(leaf) -> (leaf, array): set_grad_destination
+cdef dict _grad_destinations = {}       # id(leaf) -> (weakref to leaf, array): see below
 
 
 def set_grad_destination(leaf, dest):
@@ -2584,13 +2585,15 @@ def set_grad_destination(leaf, dest):
         raise ValueError(f"set_grad_destination: dest must be a writeable C-contiguous numpy "
                          f"array of the leaf's shape {leaf.shape} and dtype "
                          f"{(<Tensor>leaf).data.dtype}")
-    _grad_destinations[id(leaf)] = (leaf, dest)
+    key = id(leaf)        # (dropped with the leaf: a discarded model keeps no bucket alive)
+    _grad_destinations[key] = (weakref.ref(leaf, lambda _: _grad_destinations.pop(key, None)),
+                               dest)
 
 
 cdef object _take_destination(Tensor leaf):
     """leaf's registered destination (removed), when leaf has no .grad to add to."""
     entry = _grad_destinations.pop(id(leaf), None)
-    if entry is None or entry[0] is not leaf or leaf._grad is not None:
+    if entry is None or entry[0]() is not leaf or leaf._grad is not None:
         return None
     return entry[1]
 

@@ -1,5 +1,6 @@
-// Convolution and pooling kernels on NCHW planes: convolutions as per-image unfolding (im2col)
-// and GEMMs on pyad's BLAS, with their two transposes; max and average pooling with backwards.
+// Convolution and pooling kernels on NCHW planes: convolutions as per-image unfolding (im2col) and
+// GEMMs on pyad's BLAS, 3x3 stride-1 ones as Winograd F(2x2, 3x3), with their two transposes;
+// max and average pooling with backwards.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -96,6 +97,25 @@ struct PinBlas {
         if (active) g_blas.set_local_threads(previous);
     }
 };
+
+// f(threads, thread) on nt OpenMP threads (1: the caller's), each with its BLAS pinned to one
+// thread when `pin`. Pinned on the caller's thread before the workers start as well as on
+// each worker: OpenBLAS's "local" thread count is process-wide, so workers pinning and
+// restoring it one after another left the others' GEMMs threaded and serialised on its lock.
+template <class F>
+void on_pinned_threads(int nt, bool pin, F&& f) {
+    PinBlas pin_caller(pin);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        PinBlas pin_worker(pin);
+        f((npy_intp)omp_get_num_threads(), (npy_intp)omp_get_thread_num());
+    }
+#else
+    (void)nt;
+    f(npy_intp(1), npy_intp(0));
+#endif
+}
 
 PyObject* set_blas_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
     static const char* const names[] = {"abi", "sgemm", "dgemm", "set_local_threads"};
@@ -205,25 +225,12 @@ void for_images(const ConvShape& s, bool batch, F&& f) {
 #ifdef _OPENMP
     nt = std::min<npy_intp>(nt, s.N);
 #endif
-    // Pinned on the caller's thread before the workers start as well as on each worker:
-    // OpenBLAS's "local" thread count is process-wide, so workers pinning and restoring it
-    // one after another left the others' GEMMs threaded and serialised on its lock.
-    const bool pin = nt > 1 || s.O * s.K * rows * s.g.OW < kThreadedGemm;
-    PinBlas pin_caller(pin);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const npy_intp T_ = omp_get_num_threads(), t = omp_get_thread_num();
-#else
-    {
-        const npy_intp T_ = 1, t = 0;
-#endif
+    on_pinned_threads(nt, nt > 1 || s.O * s.K * rows * s.g.OW < kThreadedGemm, [&](npy_intp T_, npy_intp t) {
         std::vector<T> col(col_size), gbuf(gbuf_size);
-        PinBlas pin_worker(pin);
         const npy_intp end = s.N * (t + 1) / T_;
         for (npy_intp n = s.N * t / T_; n < end; n += per_group)
             f(n, std::min(per_group, end - n), col.data(), gbuf.data(), t, rows);
-    }
+    });
 }
 
 // gbuf (O, count P) <- gy's images n0 .. n0 + count - 1, side by side.
@@ -234,8 +241,187 @@ void gather_images(const T* gy, T* gbuf, npy_intp n0, npy_intp count, const Conv
             std::copy_n(gy + ((n0 + i) * s.O + o) * s.P, s.P, gbuf + o * count * s.P + i * s.P);
 }
 
+// ------------------------------------------------------------------- Winograd F(2x2, 3x3)
+// A 3x3, stride-1, undilated, ungrouped convolution as Lavin & Gray's minimal filtering: each
+// 2x2 block of outputs from a 4x4 block of input takes 16 multiplications per channel pair
+// instead of 36, so the GEMMs (16 of them, one per point of the 4x4 transformed tile: O x C
+// filters times C x tiles) do 2.25x fewer multiply-adds than im2col's. The transforms'
+// coefficients are 0, +-1 and 1/2, exact in binary. Rows of tiles are handed out in blocks,
+// a block's transformed input and products staying in cache between the three passes.
+constexpr npy_intp kWinogradBlock = 192;      // tiles per block (the GEMMs' width), at least a row
+
+// U[xi][o][c] (16 x O x C): G g G^T of each filter g = w[o][c] (3x3), G = [1 0 0; 1/2 1/2 1/2;
+// 1/2 -1/2 1/2; 0 0 1]. flipped: g = w[c][o] rotated by 180 degrees, the filters of the
+// input gradient (O, C are then the weights' in and out channels).
+template <class T>
+void winograd_filters(const T* w, T* U, npy_intp O, npy_intp C, bool flipped) {
+    for (npy_intp o = 0; o < O; ++o)
+        for (npy_intp c = 0; c < C; ++c) {
+            T g[3][3];
+            const T* src = flipped ? w + (c * O + o) * 9 : w + (o * C + c) * 9;
+            for (int i = 0; i < 3; ++i)
+                for (int j = 0; j < 3; ++j) g[i][j] = flipped ? src[(2 - i) * 3 + (2 - j)] : src[i * 3 + j];
+            T t[4][3];          // G g
+            for (int j = 0; j < 3; ++j) {
+                t[0][j] = g[0][j];
+                t[1][j] = T(0.5) * (g[0][j] + g[1][j] + g[2][j]);
+                t[2][j] = T(0.5) * (g[0][j] - g[1][j] + g[2][j]);
+                t[3][j] = g[2][j];
+            }
+            for (int i = 0; i < 4; ++i) {   // (G g) G^T
+                T u[4] = {t[i][0], T(0.5) * (t[i][0] + t[i][1] + t[i][2]), T(0.5) * (t[i][0] - t[i][1] + t[i][2]),
+                          t[i][2]};
+                for (int j = 0; j < 4; ++j) U[((i * 4 + j) * O + o) * C + c] = u[j];
+            }
+        }
+}
+
+// The input transform of a block's tiles, one vector lane per tile: D[(4 i + j) * ld + t] is
+// tile t's input d[i][j]; v[xi * vstep + t] = (B^T d B)[xi], B^T = [1 0 -1 0; 0 1 1 0;
+// 0 -1 1 0; 0 1 0 -1].
+template <class T>
+PYAD_CLONES void winograd_input_block(const T* __restrict D, npy_intp ld, T* __restrict v, npy_intp vstep,
+                                      npy_intp nb) {
+#pragma omp simd
+    for (npy_intp t = 0; t < nb; ++t) {
+        T d[4][4];
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) d[i][j] = D[(i * 4 + j) * ld + t];
+        T e[4][4];      // B^T d
+        for (int j = 0; j < 4; ++j) {
+            e[0][j] = d[0][j] - d[2][j];
+            e[1][j] = d[1][j] + d[2][j];
+            e[2][j] = d[2][j] - d[1][j];
+            e[3][j] = d[1][j] - d[3][j];
+        }
+        for (int i = 0; i < 4; ++i) {      // (B^T d) B
+            v[(i * 4 + 0) * vstep + t] = e[i][0] - e[i][2];
+            v[(i * 4 + 1) * vstep + t] = e[i][1] + e[i][2];
+            v[(i * 4 + 2) * vstep + t] = e[i][2] - e[i][1];
+            v[(i * 4 + 3) * vstep + t] = e[i][1] - e[i][3];
+        }
+    }
+}
+
+// The output transform of a block's tiles, one lane per tile: y = A^T m A, A^T = [1 1 1 0;
+// 0 1 -1 -1], from m[xi * mstep + t]; tile t's two output rows at y0[2 t], y1[2 t], so a row
+// of tiles' outputs lie side by side as in the image.
+template <class T>
+PYAD_CLONES void winograd_output_block(const T* __restrict m, npy_intp mstep, T* __restrict y0,
+                                       T* __restrict y1, npy_intp nb) {
+#pragma omp simd
+    for (npy_intp t = 0; t < nb; ++t) {
+        T a[2][4];
+        for (int j = 0; j < 4; ++j) {
+            const T m0 = m[j * mstep + t], m1 = m[(4 + j) * mstep + t], m2 = m[(8 + j) * mstep + t],
+                    m3 = m[(12 + j) * mstep + t];
+            a[0][j] = m0 + m1 + m2;
+            a[1][j] = m1 - m2 - m3;
+        }
+        y0[2 * t] = a[0][0] + a[0][1] + a[0][2];
+        y0[2 * t + 1] = a[0][1] - a[0][2] - a[0][3];
+        y1[2 * t] = a[1][0] + a[1][1] + a[1][2];
+        y1[2 * t + 1] = a[1][1] - a[1][2] - a[1][3];
+    }
+}
+
+// out (N, O, OH, OW) = the 3x3 convolution of x (N, C, H, W) with the filters U, zero padding
+// ph rows above and pw columns left (and whatever the output size implies after). Work is
+// handed out in blocks of whole rows of tiles (about kWinogradBlock tiles).
+template <class T>
+void winograd_conv(const T* x, const T* U, T* out, npy_intp N, npy_intp C, npy_intp H, npy_intp W,
+                   npy_intp O, npy_intp ph, npy_intp pw, npy_intp OH, npy_intp OW) {
+    const npy_intp TH = (OH + 1) / 2, TW = (OW + 1) / 2, tile_rows = N * TH;
+    const npy_intp rows_per_block = std::max<npy_intp>(1, kWinogradBlock / TW), width = rows_per_block * TW;
+    const npy_intp blocks = (tile_rows + rows_per_block - 1) / rows_per_block;
+    int nt = threads_for(N * TH * TW * 16 * O * C / 4);
+#ifdef _OPENMP
+    nt = (int)std::min<npy_intp>(nt, blocks);
+#endif
+    // the block GEMMs are small: single-threaded BLAS each
+    on_pinned_threads(nt, true, [&](npy_intp T_, npy_intp t_) {
+        std::vector<T> V((size_t)(16 * C * width)), M((size_t)(16 * O * width));
+        std::vector<T> D((size_t)(16 * width)), Y((size_t)(4 * width));
+        for (npy_intp b = blocks * t_ / T_; b < blocks * (t_ + 1) / T_; ++b) {
+            const npy_intp r0 = b * rows_per_block, r1 = std::min(tile_rows, r0 + rows_per_block);
+            const npy_intp nb = (r1 - r0) * TW;
+            for (npy_intp c = 0; c < C; ++c) {
+                for (npy_intp r = r0; r < r1; ++r) {    // the tiles' 4x4 inputs, zero padded
+                    const npy_intp n = r / TH, ih0 = (r % TH) * 2 - ph, k = (r - r0) * TW;
+                    const T* plane = x + (n * C + c) * H * W;
+                    for (int i = 0; i < 4; ++i) {       // tile tx reads columns 2 tx - pw + j
+                        const npy_intp ih = ih0 + i;
+                        T* dst = D.data() + i * 4 * width + k;
+                        if (ih < 0 || ih >= H) {
+                            for (int j = 0; j < 4; ++j) std::fill(dst + j * width, dst + j * width + TW, T(0));
+                            continue;
+                        }
+                        const T* src = plane + ih * W;
+                        auto at = [&](npy_intp iw) { return iw >= 0 && iw < W ? src[iw] : T(0); };
+                        for (npy_intp tx = 0; tx < TW; ++tx) {
+                            const npy_intp iw = 2 * tx - pw;
+                            dst[tx] = at(iw);
+                            dst[width + tx] = at(iw + 1);
+                            dst[2 * width + tx] = at(iw + 2);
+                            dst[3 * width + tx] = at(iw + 3);
+                        }
+                    }
+                }
+                winograd_input_block(D.data(), width, V.data() + c * width, C * width, nb);
+            }
+            for (int xi = 0; xi < 16; ++xi)      // M[xi] (O x nb) = U[xi] (O x C) V[xi] (C x nb)
+                gemm<T>(false, false, O, nb, C, T(1), U + xi * O * C, C, V.data() + xi * C * width, width, T(0),
+                        M.data() + xi * O * width, width);
+            for (npy_intp o = 0; o < O; ++o) {
+                T* y0 = Y.data();
+                T* y1 = Y.data() + 2 * width;
+                winograd_output_block(M.data() + o * width, O * width, y0, y1, nb);
+                for (npy_intp r = r0; r < r1; ++r) {
+                    const npy_intp n = r / TH, oh = (r % TH) * 2, k = 2 * (r - r0) * TW;
+                    T* dst = out + ((n * O + o) * OH + oh) * OW;
+                    const npy_intp rows = oh + 1 < OH ? 2 : 1;
+                    for (npy_intp a = 0; a < rows; ++a) {      // (short rows: no memmove call)
+                        const T* y = (a ? y1 : y0) + k;
+                        T* d = dst + a * OW;
+#pragma omp simd
+                        for (npy_intp q = 0; q < OW; ++q) d[q] = y[q];
+                    }
+                }
+            }
+        }
+    });
+}
+
+bool g_winograd = true;     // set_winograd: off, every convolution takes im2col (tests compare)
+
+// Whether a convolution of this shape takes the Winograd path: 3x3, stride 1, no dilation,
+// one group, enough channels for the 16 small GEMMs to pay (C, O >= 16; the first layer of
+// an image network, C = 1 or 3, stays on im2col), padding at most 2 (the input gradient's
+// own padding is then 2 - p >= 0).
+inline bool winograd_fits(const ConvShape& s) {
+    return g_winograd && s.g.kh == 3 && s.g.kw == 3 && s.g.sh == 1 && s.g.sw == 1 && s.g.dh == 1 && s.g.dw == 1 &&
+           s.groups == 1 && s.C >= 16 && s.O >= 16 && s.g.ph <= 2 && s.g.pw <= 2 && s.g.OH >= 2 && s.g.OW >= 2;
+}
+
+template <class T>
+void winograd_forward(const T* x, const T* w, T* y, const ConvShape& s) {
+    std::vector<T> U((size_t)(16 * s.O * s.C));
+    winograd_filters(w, U.data(), s.O, s.C, false);
+    winograd_conv(x, U.data(), y, s.N, s.C, s.H, s.W, s.O, s.g.ph, s.g.pw, s.g.OH, s.g.OW);
+}
+
+// dx = conv2d(gy, w rotated and transposed, padding 2 - p): the transpose of the stride-1
+// convolution, on gy's (OH, OW) images, giving (H, W) ones.
+template <class T>
+void winograd_input_grad(const T* gy, const T* w, T* dx, const ConvShape& s) {
+    std::vector<T> U((size_t)(16 * s.O * s.C));
+    winograd_filters(w, U.data(), s.C, s.O, true);
+    winograd_conv(gy, U.data(), dx, s.N, s.O, s.g.OH, s.g.OW, s.C, 2 - s.g.ph, 2 - s.g.pw, s.H, s.W);
+}
+
 template <class T>
 void conv_forward_typed(const T* x, const T* w, T* y, const ConvShape& s) {
+    if (winograd_fits(s)) return winograd_forward(x, w, y, s);
     // one image per GEMM: side by side, its output would need a copy back to NCHW, and the
     // wider GEMM was no faster
     for_images<T>(s, false, [&](npy_intp n, npy_intp, T* col, T*, npy_intp, npy_intp rows) {
@@ -252,6 +438,7 @@ void conv_forward_typed(const T* x, const T* w, T* y, const ConvShape& s) {
 
 template <class T>
 void conv_input_grad_typed(const T* gy, const T* w, T* dx, const ConvShape& s) {
+    if (winograd_fits(s)) return winograd_input_grad(gy, w, dx, s);
     for_images<T>(s, true, [&](npy_intp n0, npy_intp count, T* col, T* gbuf, npy_intp, npy_intp rows) {
         std::fill(dx + n0 * s.C * s.H * s.W, dx + (n0 + count) * s.C * s.H * s.W, T(0));
         if (count > 1) {        // whole images, side by side
@@ -701,9 +888,23 @@ PyObject* avg_pool_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwna
     return out.release().ptr();
 }
 
+PyObject* set_winograd_entry(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    static const char* const names[] = {"enabled"};
+    PyObject* slot[1];
+    parse_args("set_winograd", args, nargs, kwnames, names, 1, 1, slot);
+    const int on = PyObject_IsTrue(slot[0]);
+    if (on < 0) throw PyErrSet{};
+    const bool previous = g_winograd;
+    g_winograd = on != 0;
+    return PyBool_FromLong(previous);
+}
+
 }  // namespace
 
 void bind_conv(py::module_& m) {
+    def_fast<set_winograd_entry>(m, "set_winograd",
+        "set_winograd(enabled)\n--\n\nWhether 3x3 stride-1 convolutions (and their input gradients) may take "
+        "the Winograd F(2x2, 3x3) path (default True); returns the previous setting.");
     def_fast<set_blas_entry>(m, "set_blas",
         "set_blas(abi, sgemm, dgemm, set_local_threads)\n--\n\nThe GEMM the convolutions call (see pyad.backend._blas.gemm_pointers).");
     def_fast<conv_entry<0>>(m, "conv2d_forward",

@@ -364,6 +364,56 @@ def _scipy_gemm_pointers():
     return [get(c, name(c)) for c in caps]
 
 
+WINOGRAD = [((2, 16, 9, 8), 16, 1), ((3, 20, 7, 7), 24, 0), ((2, 16, 6, 9), 18, 2),
+            ((1, 32, 2, 2), 16, 1), ((2, 17, 5, 4), 16, "same"), ((1, 16, 3, 30), 20, 1)]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding=.same.")
+@pytest.mark.parametrize("shape,out,padding", WINOGRAD, ids=str)
+def test_winograd_convolutions_match_torch(shape, out, padding):
+    """3x3 stride-1 convolutions with >= 16 channels in and out run as Winograd F(2x2, 3x3)
+    (the forward and the input gradient): equal to torch in float64 through every edge of
+    the 2x2 tiling (odd sizes, a lone partial tile, padding 0 to 2, a wide row of tiles)."""
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((out, shape[1], 3, 3))
+    b = rng.standard_normal(out)
+    _both(lambda x, w, b: ad.conv2d(x, w, b, padding=padding),
+          lambda x, w, b: TF.conv2d(x, w, b, padding=padding), [x, w, b], rng)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-6), (np.float64, 1e-13)])
+def test_winograd_agrees_with_im2col(dtype, tol):
+    """The two paths of one convolution: values, VJPs and a second-order product (an HVP of
+    a small CNN, whose derivatives are these convolutions again) agree to rounding, relative
+    to the largest entry."""
+    from pyad import _C
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((4, 16, 10, 10)).astype(dtype)
+    w1 = (rng.standard_normal((24, 16, 3, 3)) / 12).astype(dtype)
+    w2 = (rng.standard_normal((16, 24, 3, 3)) / 15).astype(dtype)
+    v1, v2 = rng.standard_normal(w1.shape).astype(dtype), rng.standard_normal(w2.shape).astype(dtype)
+
+    def f(w1, w2):
+        h = ad.tanh(ad.conv2d(x, w1, padding=1))
+        return ad.sum(ad.tanh(ad.conv2d(h, w2, padding=1)) ** 2)
+
+    def run():
+        out, vjp = ad.vjp(lambda x, w: ad.conv2d(x, w, padding=1), x, w1)
+        u = np.cos(np.arange(np.asarray(out).size)).reshape(out.shape).astype(dtype)
+        return [np.asarray(out), *vjp(u), *ad.hvp(f, (w1, w2), (v1, v2))]
+    before = _C.set_winograd(False)
+    try:
+        assert before is True           # on by default
+        im2col = run()
+        assert _C.set_winograd(True) is False
+        winograd = run()
+    finally:
+        _C.set_winograd(True)
+    for a, b in zip(winograd, im2col):
+        assert np.abs(a - b).max() <= tol * np.abs(b).max()
+
+
 def test_convolutions_on_every_blas_interface():
     """The C++ convolutions call the BLAS pyad's products use, through its C interface with
     64-bit integers (numpy's OpenBLAS), 32-bit ones (MKL) or scipy's Fortran gemm: the

@@ -2,7 +2,10 @@
 
 A convolution runs in C++ (pyad._C, csrc/conv.cpp): per image and block of output rows,
 im2col then one GEMM per group on pyad's BLAS, the unfolded block staying in cache, images
-split between pyad's threads, each calling BLAS single-threaded. Its two transposes,
+split between pyad's threads, each calling BLAS single-threaded; a 3x3 stride-1 one with at
+least 16 channels in and out (and its input gradient) as Winograd F(2x2, 3x3) instead, 16
+GEMMs over blocks of 2x2 output tiles with 2.25x fewer multiply-adds
+(pyad._C.set_winograd(False) turns that off). Its two transposes,
 conv_transpose2d (the VJP in the input) and conv2d_weight (the VJP in the weight), are the
 same GEMMs the other way round, with col2im. Pooling is one C++ pass over each plane;
 adaptive average pooling two small products with averaging matrices.

@@ -337,6 +337,10 @@ def test_hvp_fn_recorded_with_its_first_vector_gives_that_product():
     assert calls[0] == 1
     # the same bits as the zero-vector recording's replay at v0
     np.testing.assert_array_equal(apply(v0), ad.hvp_fn(_rosen_like, x)(v0))
+    # and written into a given array (hessian_eigs' flat vectors)
+    dest = np.full(6, np.nan)
+    apply.into([v0], [dest])
+    np.testing.assert_array_equal(dest, apply(v0))
     with pytest.raises(ValueError, match="shape"):
         _hvp_fn(_rosen_like, (x,), (arr(5),))
     # a vector an outer transform differentiates: the product through the recorded gradient
@@ -1050,3 +1054,42 @@ def test_tape_replay_reevaluates_with_new_inputs_and_refuses_what_it_cannot_see(
     assert not masked.replayable
     with pytest.raises(RuntimeError, match="non-differentiable"):
         masked.replay([x], [new], [z])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tape_replay_writes_outputs_into_given_arrays(dtype):
+    """Tape.replay(into=...): an output made by a matrix product (matmul, matmul_sum) is
+    written there by its GEMM, any other output and one the replay does not recompute is
+    copied there; the values are the plain replay's bits."""
+    from pyad.engine._tape import wrap
+    from pyad.ops.prims import PRIMITIVES
+    rng = np.random.default_rng(5)
+    a, b = wrap(rng.standard_normal((4, 3)).astype(dtype)), rng.standard_normal((3, 5)).astype(dtype)
+    d = rng.standard_normal((4, 5)).astype(dtype)
+    with ad.Tape(persistent=True) as tape:
+        tape.watch(a)
+        prod = a @ b
+        both = ad.bind(PRIMITIVES["matmul_sum"], a, b, a * 2.0, b)     # a b + 2 a b
+        elementwise = ad.tanh(a)
+        constant = ad.tensor(d) * 3.0                  # not recomputed: no watched input
+    outputs = [prod, both, elementwise, constant]
+    new = rng.standard_normal((4, 3)).astype(dtype)
+    plain = tape.replay([a], [new], outputs)
+    dests = [np.full(o.shape, np.nan, dtype) for o in outputs]
+    written = []
+    saved = {n: PRIMITIVES[n].into for n in ("matmul", "matmul_sum")}
+    try:
+        for n, f in saved.items():
+            PRIMITIVES[n].into = lambda dest, *arrays, f=f, n=n: written.append(n) or f(dest, *arrays)
+        got = tape.replay([a], [new], outputs, into=dests)
+    finally:
+        for n, f in saved.items():
+            PRIMITIVES[n].into = f
+    assert written == ["matmul", "matmul_sum"]     # the products' GEMMs wrote there
+    for g, p_, dest in zip(got, plain, dests):
+        assert g is dest
+        np.testing.assert_array_equal(g, p_)
+    close(plain[1], 3.0 * plain[0], rtol=1e-6 if dtype == np.float32 else 1e-14)
+    # None leaves an output to the plain replay
+    got = tape.replay([a], [new], outputs, into=[None, dests[1], None, None])
+    assert got[0] is not dests[0] and got[1] is dests[1]

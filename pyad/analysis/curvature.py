@@ -23,6 +23,8 @@ from pyad import backend
 from pyad.analysis.dynamics import (QuadraticModel, condition_number, gd_regime,  # noqa: F401
                                     max_stable_lr)
 from pyad.analysis.implicit import argmin, response_jacobian  # noqa: F401
+from pyad.engine._tape import Tensor
+from pyad.engine.pytree import tree_flatten
 from pyad.linalg.cg import cg  # noqa: F401
 from pyad.linalg.lanczos import (Matvec, across_ranks, lanczos, lanczos_quadrature,
                                  operator_product)
@@ -103,15 +105,27 @@ def _hessian_matvec(f, params, args):
     flat, unravel = ravel(params)
     fun = lambda p: f(p, *args)      # noqa: E731
     recorded = []
+    # numpy parameters of one dtype: the products are written straight into a flat vector
+    # (each weight's by the GEMM that makes it), with no copy to flatten them
+    leaves = tree_flatten(params)[0]
+    in_place = type(flat) is np.ndarray and all(
+        type(a) is np.ndarray and a.dtype == flat.dtype
+        for a in (x.data if isinstance(x, Tensor) else x for x in leaves))
 
     def matvec(v):
-        if recorded:
-            return _flat(recorded[0](unravel(v)))
-        # the first product makes the recording, with v as its tangent: its own result is
-        # H v, one replay fewer than recording with a zero vector first (_flat copies it)
-        apply, hv = _hvp_fn(fun, (params,), (unravel(v),))
-        recorded.append(apply)
-        return _flat(hv)
+        if not recorded:
+            # the first product makes the recording, with v as its tangent: its own result
+            # is H v, one replay fewer than recording with a zero vector first (_flat copies)
+            apply, hv = _hvp_fn(fun, (params,), (unravel(v),))
+            recorded.append(apply)
+            return _flat(hv)
+        apply = recorded[0]
+        into = getattr(apply, "into", None)     # (none where the products are sweeps)
+        if in_place and into is not None and type(v) is np.ndarray:
+            out = np.empty_like(flat)
+            into(tree_flatten(unravel(v))[0], tree_flatten(unravel(out))[0])
+            return out
+        return _flat(apply(unravel(v)))
     return matvec, flat, unravel
 
 

@@ -407,6 +407,17 @@ def matmul_into(dest, a, b):
     return True
 
 
+def matmul_sum_into(dest, a, b, c, d):
+    """dest = a @ b + c @ d by two gemm calls writing into dest (the second adding, beta = 1),
+    on the terms matmul_into takes; False, writing nothing, otherwise."""
+    if not (_gemm_ready(c, d) and c.dtype == a.dtype and c.shape[0] == a.shape[0]
+            and d.shape[1] == b.shape[1] and c.shape[1] == d.shape[0]
+            and matmul_into(dest, a, b)):
+        return False
+    gemm(c, d, dest)
+    return True
+
+
 def rows_matvec(cnp.ndarray A, cnp.ndarray x, cnp.ndarray y, double alpha, double beta,
                 bint transpose=False):
     """y = alpha * op(A) @ x + beta * y in place, op(A) = A or A.T, for a C-contiguous float64

@@ -5,7 +5,7 @@ import numpy as np
 from pyad import _C
 from pyad.backend import array_api
 from pyad.backend._blas import matmul as _matmul, matmul_into as _matmul_into
-from pyad.backend._blas import matmul_sum as _matmul_sum
+from pyad.backend._blas import matmul_sum as _matmul_sum, matmul_sum_into as _matmul_sum_into
 
 def _merged(shape, axes):
     """shape with each run of adjacent axes that are all reduced (or all kept) merged into
@@ -198,5 +198,6 @@ CPU = CpuBackend(np, name="cpu", kernels={**array_api.KERNELS, **KERNELS}, fallb
                  updates={"sgd": _C.sgd_update, "rmsprop": _C.rmsprop_update,
                           "adam": _C.adam_update})
 # rows whose kernel can write its output into a given array: into(dest, *arrays, *params) ->
-# whether it did (the engine's gradient destinations: gradients made in their bucket)
-CPU.into_kernels = {"matmul": _matmul_into}
+# whether it did (the engine's gradient destinations, gradients made in their bucket, and
+# Tape.replay's outputs, Hessian products made in a flat vector)
+CPU.into_kernels = {"matmul": _matmul_into, "matmul_sum": _matmul_sum_into}

@@ -2059,12 +2059,15 @@ cdef class Tape:
                                 f"wrap arrays with ad.tensor(x)")
             self._watch_one(<Tensor>t)
 
-    def replay(self, inputs, values, outputs):
+    def replay(self, inputs, values, outputs, into=None):
         """Evaluate the recording again with new arrays for the watched tensors `inputs`
         (everything the recording did not track keeps its recorded value) and return the
         arrays of `outputs`. Only forward kernels run: nothing is recorded, no rule runs.
         For a recording that is linear in its inputs (the tangent part of a forward-mode
         pass) this re-applies the same linear map without recomputing what it depends on.
+        into: per output, None or a numpy array its value is written into (by the kernel
+        itself where its row has an `into` form, a matrix product's GEMM; copied otherwise),
+        which is then what is returned for it.
 
         Parameters
         ----------
@@ -2110,6 +2113,12 @@ cdef class Tape:
             if s < 0:
                 raise ValueError("Tape.replay: an input is not watched by this tape")
             vals[s] = v
+        cdef dict dest_of = {}
+        if into is not None and _capture is None and not _debug_nans:
+            for o, d in zip(outputs, into):
+                s = _slot(<Tensor>o, self)
+                if d is not None and s >= 0:
+                    dest_of[s] = d
         for r in self.records:
             if r is None:
                 continue
@@ -2121,6 +2130,11 @@ cdef class Tape:
                 s = rec.in_slot(k)
                 datas.append(vals[s] if s >= 0 and vals[s] is not None
                              else (<Tensor>rec.args[k]).data)
+            dest = dest_of.pop(rec.out_slot, None) if dest_of else None
+            if dest is not None and rec.prim.into is not None \
+                    and rec.prim.into(dest, *datas, *rec.params):
+                vals[rec.out_slot] = dest
+                continue
             logged = list(datas) if _capture is not None else None
             out = _select(rec.prim, datas)(*datas, *rec.params)
             if type(out) is not cnp.ndarray and isinstance(out, cnp.generic):
@@ -2129,9 +2143,13 @@ cdef class Tape:
                 _capture_op(rec.prim, logged, rec.params, out, rec.args)
             vals[rec.out_slot] = out
         result = []
-        for o in outputs:
+        for k, o in enumerate(outputs):
             s = _slot(<Tensor>o, self)
-            result.append(vals[s] if s >= 0 and vals[s] is not None else (<Tensor>o).data)
+            value = vals[s] if s >= 0 and vals[s] is not None else (<Tensor>o).data
+            if into is not None and into[k] is not None and value is not into[k]:
+                np.copyto(into[k], value)
+                value = into[k]
+            result.append(value)
         return result
 
     def gradient(self, target, sources, output_gradients=None):

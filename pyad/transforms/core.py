@@ -440,9 +440,10 @@ def _traced(fun, args, sources, tangents):
                                 for o in out_leaves]
 
 
-def _replay(fn_name, linear, seeds, sources, leaves, dots):
+def _replay(fn_name, linear, seeds, sources, leaves, dots, into=None):
     """The recorded tangents `dots` (None stays None) for new seed values `leaves`, one per
-    source and of its shape, by replaying the tape `linear` (see Tape.replay)."""
+    source and of its shape, by replaying the tape `linear` (see Tape.replay); into: per
+    dot, None or a numpy array of its shape and dtype the replay writes it into."""
     values = []
     for v, s in zip(leaves, sources):
         a = derived(backend.asarray, [v.data if isinstance(v, Tensor) else v],
@@ -451,7 +452,9 @@ def _replay(fn_name, linear, seeds, sources, leaves, dots):
             raise ValueError(f"pyad.{fn_name}: tangent of shape {a.shape} for a primal of "
                              f"shape {s.shape}")
         values.append(a)
-    outs = iter(linear.replay(seeds, values, [d for d in dots if d is not None]))
+    wanted = [k for k, d in enumerate(dots) if d is not None]
+    outs = iter(linear.replay(seeds, values, [dots[k] for k in wanted],
+                              None if into is None else [into[k] for k in wanted]))
     result = []
     for d in dots:
         a = None if d is None else next(outs)

@@ -196,6 +196,16 @@ def _hvp_fn(fun, primals, first=None):
             return by_sweeps()(*tangents)
         hv = _replay("hvp_fn", linear, seeds, sources, v_leaves, dots)
         return _single(tuple(_collect(boxed, hv, tangents)), primals)
+
+    def apply_into(v_leaves, dests):
+        """H v for the flat list of vectors v_leaves (untracked, one per source), written
+        into dests (numpy arrays, one per source, of its shape and dtype): the replay's last
+        products make them there (zeros where H v does not depend on v)."""
+        hv = _replay("hvp_fn", linear, seeds, sources, v_leaves, dots, dests)
+        for h, d in zip(hv, dests):
+            if h is None:
+                d[...] = 0
+    apply.into = apply_into
     if record_first:
         return apply, _single(tuple(_collect(boxed, dots, first)), primals)
     return apply, None if first is None else apply(*first)

@@ -2065,9 +2065,9 @@ cdef class Tape:
         arrays of `outputs`. Only forward kernels run: nothing is recorded, no rule runs.
         For a recording that is linear in its inputs (the tangent part of a forward-mode
         pass) this re-applies the same linear map without recomputing what it depends on.
-        into: per output, None or a numpy array its value is written into (by the kernel
-        itself where its row has an `into` form, a matrix product's GEMM; copied otherwise),
-        which is then what is returned for it.
+        into: per output, None or a numpy array (sharing no memory with the inputs) its value
+        is written into (by the kernel itself where its row has an `into` form, a matrix
+        product's GEMM; copied otherwise), which is then what is returned for it.
 
         Parameters
         ----------

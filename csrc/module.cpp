@@ -14,6 +14,7 @@ void bind_allocator(py::module_& m);
 void bind_fused(py::module_& m);
 void bind_vectors(py::module_& m);
 void bind_conv(py::module_& m);
+void bind_winograd(py::module_& m);
 void bind_norm(py::module_& m);
 void bind_complex(py::module_& m);
 void bind_views(py::module_& m);
@@ -39,6 +40,7 @@ PYBIND11_MODULE(_C, m) {
     pyad::bind_fused(m);      // after the kernels, which register their fusible blocks
     pyad::bind_vectors(m);
     pyad::bind_conv(m);
+    pyad::bind_winograd(m);
     pyad::bind_norm(m);
     pyad::bind_complex(m);
     pyad::bind_views(m);

@@ -33,9 +33,9 @@ CASES = {
     "allgather-1": (lambda x: dist.allgather(x, axis=-1), lambda X: ad.stack(
         [ad.concatenate(_stacked(X), axis=1)] * R), (2, 3)),
     "reduce_scatter-0": (lambda x: dist.reduce_scatter(x), lambda X: ad.stack(
-        [ad.sum(X, 0)[2 * r:2 * r + 2] for r in range(R)]), (4, 3)),
+        [ad.sum(X, 0)[2 * r:2 * r + 2] for r in range(R)]), (2 * R, 3)),
     "reduce_scatter-1": (lambda x: dist.reduce_scatter(x, axis=1), lambda X: ad.stack(
-        [ad.sum(X, 0)[:, 3 * r:3 * r + 3] for r in range(R)]), (2, 6)),
+        [ad.sum(X, 0)[:, 3 * r:3 * r + 3] for r in range(R)]), (2, 3 * R)),
 }
 
 
@@ -238,7 +238,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="0-d"):
         dist.allgather(np.float64(1.0))
     with pytest.raises(ValueError, match="not a multiple"):
-        dist.reduce_scatter(np.ones(3))
+        dist.reduce_scatter(np.ones(R + 1))
     with pytest.raises(TypeError, match="float16.*cast"):
         dist.allreduce(np.ones(2, dtype=np.float16))
     with pytest.raises(TypeError, match="mean"):

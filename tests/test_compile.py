@@ -472,9 +472,11 @@ def test_no_graph_for_python_steps_failed_captures_or_when_turned_off(stand_in_g
         assert same_bits(off(x), ad.exp(x) * 2.0)
     assert off.graphs == 0 and not stand_in_graphs.captured
 
-    def refuse(run):    # a backend that cannot capture a step raises (CuPy's words here)
+    def capture_as_cupy_refuses(run):
+        # a test double of CuPy's capture for a step it will not record: it raises, with
+        # CuPy's own exception and words, and the replay must fall back to plain kernels
         raise NotImplementedError("calling cuBLAS API during stream capture is unsupported")
-    monkeypatch.setattr(ad.backend, "graph_capture", lambda like: refuse)
+    monkeypatch.setattr(ad.backend, "graph_capture", lambda like: capture_as_cupy_refuses)
     refused = ad.compile(lambda x: ad.exp(x) * 2.0)
     for _ in range(4):
         assert same_bits(refused(x), ad.exp(x) * 2.0)

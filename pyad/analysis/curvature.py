@@ -116,11 +116,10 @@ def _hessian_matvec(f, params, args):
         if not recorded:
             # the first product makes the recording, with v as its tangent: its own result
             # is H v, one replay fewer than recording with a zero vector first (_flat copies)
-            apply, hv = _hvp_fn(fun, (params,), (unravel(v),))
-            recorded.append(apply)
+            apply, into, hv = _hvp_fn(fun, (params,), (unravel(v),))
+            recorded.extend((apply, into))
             return _flat(hv)
-        apply = recorded[0]
-        into = getattr(apply, "into", None)     # (none where the products are sweeps)
+        apply, into = recorded
         if in_place and into is not None and type(v) is np.ndarray:
             out = np.empty_like(flat)
             into(tree_flatten(unravel(v))[0], tree_flatten(unravel(out))[0])

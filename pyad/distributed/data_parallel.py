@@ -282,7 +282,7 @@ class DistributedOptimizer:
                 continue        # device arrays: packed into the host buffer at the step
             for i, _, _ in layout:      # last round's unused places let go of the buffer
                 _tape.set_grad_destination(params[i], None)
-            self._flats[b] = None
+            self._flats[b] = None       # (this round's reference would count as a holder)
             flat = self._flats[b] = self._buffer(b, params[layout[0][0]].data.dtype)
             for i, part, _ in layout:
                 _tape.set_grad_destination(params[i], flat[part].reshape(params[i].data.shape))

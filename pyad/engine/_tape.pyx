@@ -2113,8 +2113,9 @@ cdef class Tape:
             if s < 0:
                 raise ValueError("Tape.replay: an input is not watched by this tape")
             vals[s] = v
-        cdef dict dest_of = {}
+        cdef dict dest_of = None
         if into is not None and _capture is None and not _debug_nans:
+            dest_of = {}
             for o, d in zip(outputs, into):
                 s = _slot(<Tensor>o, self)
                 if d is not None and s >= 0:
@@ -2717,33 +2718,32 @@ cdef inline bint _deferrable(_Record rec, Py_ssize_t k):
     return getattr(rule, "deferrable", False)
 
 
-cdef object _run_rule_deferred(_ThreadState st, _Record rec, Py_ssize_t k, g):
-    global _deferring
-    _deferring += 1
-    st.defer = True
-    try:
-        return rec.run_rule(k, g)
-    finally:
-        st.defer = False
-        st.pending = None        # the rule's final product: never computed
-        _deferring -= 1
-
-
-cdef object _run_rule_into(_ThreadState st, _Record rec, Py_ssize_t k, g, dest):
-    """rec's rule for input k, its last product written into dest where it can: the rule runs
-    in a deferred window (its final product left pending, see _bind_deferred); when that
-    product is the rule's result and its row's `into` kernel takes dest, it runs into dest,
-    otherwise as usual."""
+cdef tuple _rule_in_window(_ThreadState st, _Record rec, Py_ssize_t k, g):
+    """(cotangent, pending): rec's rule for input k run in a deferred window (see
+    _bind_deferred), and its final product left uncomputed there ([out, prim, args, params],
+    or None when the rule's last op could not be deferred)."""
     global _deferring
     _deferring += 1
     st.defer = True
     try:
         ct = rec.run_rule(k, g)
-        pending = st.pending
+        return ct, st.pending
     finally:
         st.defer = False
         st.pending = None
         _deferring -= 1
+
+
+cdef object _run_rule_deferred(_ThreadState st, _Record rec, Py_ssize_t k, g):
+    """rec's rule for input k, its final product never computed (only its tangent is read)."""
+    return _rule_in_window(st, rec, k, g)[0]
+
+
+cdef object _run_rule_into(_ThreadState st, _Record rec, Py_ssize_t k, g, dest):
+    """rec's rule for input k, its final product written into dest where it can: when that
+    product is the rule's result and its row's `into` kernel takes dest, it runs into dest,
+    otherwise as usual."""
+    ct, pending = _rule_in_window(st, rec, k, g)
     if pending is None:
         return ct
     out, prim, args, params = pending

@@ -376,6 +376,7 @@ class _Program:
         self.graph = None if graphs and not any(step[0] == "host" for step in kept) else False
         self.captures = 0
         self.capture = None         # the backend's capture function, found at the first replay
+        self.array_type = None      # and the type of its arrays
         self.graph_lock = threading.Lock()
         self.loads = second.loads
         self.state = [(s, t, t.data, _array_key(t.data)) for s, t in state]
@@ -677,9 +678,9 @@ def compile(fn: Optional[Callable[..., Any]] = None, *, debug: bool = False,
         each later call is one graph launch (its array arguments copied into the graph's
         buffers first, its results copied out). A program stays a plain replay when it runs
         Python between kernels (``backward()`` handing out ``.grad``, ``optimizer.step()``),
-        when CuPy will not capture a step (cuBLAS products: CuPy refuses cuBLAS calls under
-        capture; copies from the host, e.g. numpy labels), or when an argument is not
-        C-contiguous. ``Compiled.graphs`` counts the programs that replay as graphs.
+        when CuPy will not capture a step (its own cuBLAS calls, e.g. batched products: pyad's
+        2-D products call cuBLAS directly and are captured; copies from the host, e.g. numpy
+        labels), or when an argument is not C-contiguous. ``Compiled.graphs`` counts the programs that replay as graphs.
 
     Returns
     -------

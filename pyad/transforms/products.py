@@ -149,10 +149,14 @@ def hvp_fn(fun: Callable[..., Any], *primals: PyTree) -> Callable[..., PyTree]:
 
 
 def _hvp_fn(fun, primals, first=None):
-    """hvp_fn's apply, and H v for v = `first` (a tuple of vectors, one per primal) when
-    given: the recording is then made with v as its tangent, so that the first product is the
-    recording's own result instead of one more replay (a Lanczos run saves a product). Its
-    numpy arrays are the recording's: the caller must copy them before writing into them."""
+    """(apply, into, H first): hvp_fn's apply; into(v_leaves, dests), the same product for a
+    flat list of untracked vectors (one per source) written into numpy arrays of the
+    sources' shapes and dtypes, the replay's last products making them there (None where
+    the products are sweeps of the recorded gradient, not a replay); and H v for v = `first`
+    (a tuple of vectors, one per primal) when given: the recording is then made with v as
+    its tangent, so that the first product is the recording's own result instead of one
+    more replay (a Lanczos run saves a product). Its numpy arrays are the recording's: the
+    caller must copy them before writing into them."""
     argnums = tuple(range(len(primals)))
     args, boxed, _ = _prepare("hvp_fn", primals, argnums)
     sources = [t for _, _, tensors, _ in boxed for t in tensors]
@@ -172,7 +176,7 @@ def _hvp_fn(fun, primals, first=None):
     record_first = first is not None and not any(is_tracked(v) for v in first_leaves)
     if any(is_tracked(s) for s in sources):
         apply = by_sweeps()
-        return apply, None if first is None else apply(*first)
+        return apply, None, None if first is None else apply(*first)
     if record_first:
         seeds = [wrap(backend.asarray(v.data if isinstance(v, Tensor) else v,
                                       backend.dtype_of(s.data), s.data, "hvp_fn"))
@@ -188,7 +192,7 @@ def _hvp_fn(fun, primals, first=None):
         dots = _fwd_rev_tangents(fun, args, sources, seeds)
     if not linear.replayable:
         apply = by_sweeps()
-        return apply, None if first is None else apply(*first)
+        return apply, None, None if first is None else apply(*first)
 
     def apply(*tangents):
         v_leaves = check(tangents)
@@ -197,18 +201,14 @@ def _hvp_fn(fun, primals, first=None):
         hv = _replay("hvp_fn", linear, seeds, sources, v_leaves, dots)
         return _single(tuple(_collect(boxed, hv, tangents)), primals)
 
-    def apply_into(v_leaves, dests):
-        """H v for the flat list of vectors v_leaves (untracked, one per source), written
-        into dests (numpy arrays, one per source, of its shape and dtype): the replay's last
-        products make them there (zeros where H v does not depend on v)."""
+    def into(v_leaves, dests):
         hv = _replay("hvp_fn", linear, seeds, sources, v_leaves, dots, dests)
         for h, d in zip(hv, dests):
-            if h is None:
+            if h is None:           # H v does not depend on this source's v: zeros
                 d[...] = 0
-    apply.into = apply_into
     if record_first:
-        return apply, _single(tuple(_collect(boxed, dots, first)), primals)
-    return apply, None if first is None else apply(*first)
+        return apply, into, _single(tuple(_collect(boxed, dots, first)), primals)
+    return apply, into, None if first is None else apply(*first)
 
 
 def _hvp_by_sweeps(fun, args, boxed, sources, primals):

@@ -9,7 +9,7 @@
 # Logs go to $OUT (the device tool's folder) when it is set, else to build/gpu_check/.
 # Environment: TEST_SECONDS (default 180), BENCH_SECONDS (default 180) and PROFILE_SECONDS
 # (default 60) bound the three parts; WORKLOADS (default "chain_cuda hvp_cuda mlp_step_cuda")
-# picks the benchmarks.
+# picks the benchmarks and BENCH_ROUNDS (default 1) how many times each framework runs them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -41,7 +41,8 @@ elapsed tests
 # is bounded; tables print as each workload ends (chain_cuda first: the compiled frameworks'
 # recordings make mlp_step_cuda the longest)
 timeout "${BENCH_SECONDS:-180}" $PY bench/run.py ${WORKLOADS:-chain_cuda hvp_cuda mlp_step_cuda} \
-    --repeat 5 --min-sample 0.05 --timeout 120 2>&1 | tee "$LOGS/bench.log"
+    --repeat 5 --min-sample 0.05 --rounds "${BENCH_ROUNDS:-1}" --timeout 120 2>&1 \
+    | tee "$LOGS/bench.log"
 # where the MLP steps' time goes (each kernel's GPU time, pyad's host time): for the next
 # round of GPU work, in $LOGS/profile.log
 timeout "${PROFILE_SECONDS:-60}" $PY bench/cuda_profile.py > "$LOGS/profile.log" 2>&1

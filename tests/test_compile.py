@@ -391,11 +391,12 @@ def test_a_leaf_made_inside_that_backward_feeds_is_an_error_and_as_an_argument_w
 
 
 class _StandInGraph:
-    """A CPU stand-in for a CUDA graph (backend.graph_capture on numpy arrays): capture
-    records `run` without running it, launch copies the inputs in and runs it, as a graph
-    launch does; so the replay's graph plumbing (input buffers, outputs copied out, when to
-    capture again, when to fall back) is tested without a GPU (tests/test_cuda.py runs the
-    real thing on a GPU)."""
+    """A CPU stand-in for a CUDA graph (backend.graph_capture on numpy arrays): capture runs
+    `run` once, as a capture runs the Python (a host step with no graph form abandons it
+    there), and keeps it; launch copies the inputs in and runs it again, as a graph launch
+    does; so the replay's graph plumbing (input buffers, outputs copied out, when to capture
+    again, when to fall back) is tested without a GPU (tests/test_cuda.py runs the real thing
+    on a GPU, host steps' graph forms included)."""
     captured = []
 
     def __init__(self, run):
@@ -411,6 +412,7 @@ class _StandInGraph:
     def capture(cls, run):
         graph = cls(run)
         cls.captured.append(graph)
+        run()
         return graph, None
 
 
@@ -460,12 +462,43 @@ def test_graph_is_captured_again_when_a_parameter_is_replaced(stand_in_graphs):
     assert len(stand_in_graphs.captured) == 3 and loss.graphs == 1
 
 
+def test_graph_is_captured_again_when_host_labels_change_in_place(stand_in_graphs):
+    """A graph holds what a derived step made from a host array (numpy labels copied to the
+    device) at its capture: an in-place change of that array is seen and captured again."""
+    x = RNG.standard_normal((6, 4))
+    y = np.array([0, 1, 2, 0, 1, 2])
+    g = ad.grad(lambda w: ad.nn.softmax_cross_entropy(x @ w, y))
+    compiled = ad.compile(g)
+    w = RNG.standard_normal((4, 3))
+    for k in range(6):
+        if k == 4:
+            y[:] = [2, 2, 1, 1, 0, 0]
+        assert same_bits(compiled(w), g(w)), f"call {k}"
+    assert len(stand_in_graphs.captured) == 2 and compiled.graphs == 1
+
+
+def test_a_graph_stale_at_every_call_gives_way_to_plain_replays(stand_in_graphs):
+    x = RNG.standard_normal((6, 4))
+    y = np.zeros(6, dtype=np.int64)
+    g = ad.grad(lambda w: ad.nn.softmax_cross_entropy(x @ w, y))
+    compiled = ad.compile(g)
+    w = RNG.standard_normal((4, 3))
+    for k in range(10):
+        y[:] = k % 3                        # new labels at every call: each graph is stale
+        assert same_bits(compiled(w), g(w)), f"call {k}"
+    assert len(stand_in_graphs.captured) == 3 and compiled.graphs == 0
+
+
 def test_no_graph_for_python_steps_failed_captures_or_when_turned_off(stand_in_graphs, monkeypatch):
-    _, _, step = training_step("sgd")
+    model, _, step = training_step("sgd")
     compiled = ad.compile(step)
     for x, y in batches(4):
         compiled(x, y)
-    assert compiled.graphs == 0 and not stand_in_graphs.captured    # backward()/step(): Python
+    # backward() hands numpy gradients out (no graph buffers): the one capture tried is
+    # abandoned at the hand-out, its Python effects undone, and the step replays plainly
+    assert compiled.graphs == 0 and len(stand_in_graphs.captured) == 1
+    assert all(p.grad is not None for p in model.parameters())
+    stand_in_graphs.captured.clear()
     off = ad.compile(lambda x: ad.exp(x) * 2.0, cuda_graph=False)
     x = RNG.standard_normal(6)
     for _ in range(4):

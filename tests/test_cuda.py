@@ -312,6 +312,100 @@ def test_compiled_training_step_and_hvp_on_cuda_equal_eager_bitwise():
 
 @pytest.mark.gpu
 @gpu
+@pytest.mark.parametrize("opt_name", ["sgd", "momentum", "rmsprop", "adam"])
+@pytest.mark.parametrize("labels_on", ["host", "cuda"])
+def test_compiled_training_step_is_one_cuda_graph_equal_to_eager(opt_name, labels_on):
+    """zero_grad(), forward, backward() and the update replay as one graph launch (Adam's
+    update takes the step count: plainly), bitwise equal to eager steps, with the same
+    .grads and step counts; a changed learning rate is captured again."""
+    import cupy
+    from pyad import nn, optim
+    rng = np.random.default_rng(8)
+    x = ad.tensor(rng.standard_normal((32, 20)).astype(np.float32), device="cuda")
+    labels = rng.integers(0, 4, 32)
+    y = labels if labels_on == "host" else cupy.asarray(labels)
+    make_opt = {"sgd": lambda ps: optim.SGD(ps, lr=0.05),
+                "momentum": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+                "rmsprop": lambda ps: optim.RMSprop(ps, lr=1e-3, momentum=0.5, centered=True),
+                "adam": lambda ps: optim.Adam(ps, lr=1e-2)}[opt_name]
+
+    def make():
+        model = nn.MLP([20, 16, 16, 4], activation="relu", seed=1).to("cuda")
+        opt = make_opt(model.parameters())
+
+        def step(xb):
+            opt.zero_grad()
+            loss = nn.softmax_cross_entropy(model(xb), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return model, opt, step
+    (m1, o1, eager), (m2, o2, step) = make(), make()
+    compiled = ad.compile(step)
+    bits = lambda a: cupy.asnumpy(a.data if isinstance(a, ad.Tensor) else a).tobytes()
+    for i in range(8):
+        if i == 5:
+            o1.lr = o2.lr = o1.lr / 2           # a schedule: the graph is captured again
+        a, b = eager(x), compiled(x)
+        assert bits(a) == bits(b), f"loss differs at step {i}"
+        for p, q in zip(m1.parameters(), m2.parameters()):
+            assert bits(p) == bits(q) and bits(p.grad) == bits(q.grad), f"step {i}"
+        assert [s["step"] for s in o1.state] == [s["step"] for s in o2.state]
+    program = next(iter(compiled._programs.values()))
+    assert compiled.graphs == (opt_name != "adam")
+    if opt_name != "adam":
+        assert program.captures == 2 and program.launches == 2      # calls 3-5, then 6-8
+        # a .grad is the graph's buffer, which each launch rewrites (the docs say so)
+        first = list(m2.parameters())[0]
+        where = first.grad.data.data.ptr
+        compiled(x)
+        assert first.grad.data.data.ptr == where
+
+
+@pytest.mark.gpu
+@gpu
+def test_compiled_steps_with_host_labels_are_graphs_each_and_see_labels_change():
+    """Programs recorded one after another, each with its own numpy labels, are each one
+    graph (the labels are copied to the device outside the capture); labels changed in
+    place are captured again, as eager calls would read them."""
+    import cupy
+    from pyad import nn, optim
+    rng = np.random.default_rng(9)
+    bits = lambda a: cupy.asnumpy(a.data if isinstance(a, ad.Tensor) else a).tobytes()
+    runs = []
+    for n in (16, 24):
+        x = ad.tensor(rng.standard_normal((n, 8)).astype(np.float32), device="cuda")
+        y = rng.integers(0, 3, n)
+        pair = []
+        for _ in range(2):
+            model = nn.MLP([8, 12, 3], activation="relu", seed=2).to("cuda")
+            opt = optim.SGD(model.parameters(), lr=0.1)
+
+            def step(model=model, opt=opt, x=x, y=y):
+                opt.zero_grad()
+                loss = nn.softmax_cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                return loss
+            pair.append((model, step))
+        compiled = ad.compile(pair[1][1])
+        compiled(), compiled()                  # both programs recorded before any replay
+        pair[0][1](), pair[0][1]()
+        runs.append((pair, compiled, y))
+    for k in range(6):
+        for (eager_pair, comp_pair), compiled, y in runs:
+            if k == 4:
+                y[:] = (y + 1) % 3              # in place: the graph must see it
+            assert bits(eager_pair[1]()) == bits(compiled()), f"call {k}"
+            for p, q in zip(eager_pair[0].parameters(), comp_pair[0].parameters()):
+                assert bits(p) == bits(q)
+    for _, compiled, _ in runs:
+        assert compiled.graphs == 1
+        assert next(iter(compiled._programs.values())).captures == 2
+
+
+@pytest.mark.gpu
+@gpu
 def test_compiled_elementwise_program_is_one_cuda_graph_bitwise_equal_to_eager():
     import cupy
 

@@ -69,6 +69,13 @@ def test_the_row_kernels_compile_with_every_name_the_backend_launches(nvrtc, arc
     assert set(cuda.ROWS) <= set(ad.PRIMITIVES)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_vectorised_kernels_compile_with_every_name_the_backend_launches(nvrtc, arch):
+    ptx = _ptx(nvrtc, cuda.vec_source(), cuda.VEC_SOURCE.name, arch, cuda.ROW_OPTIONS)
+    assert sorted(_entries(ptx)) == sorted(cuda.VEC_KERNEL_NAMES)
+    assert "v4.f32" in ptx and "v2.f64" in ptx         # 16-byte loads and stores
+
+
 # CuPy's ElementwiseKernel: `typedef <dtype> T;`, each array input read as
 # `const T &name = _raw_name[i];`, each output as `T &name = _raw_name[i];`, then the body
 _CTYPES = {"T": "T", "int32": "int", "int64": "long long", "float32": "float",
@@ -124,7 +131,8 @@ def test_a_broken_body_fails_the_compile_check(nvrtc):
 # ------------------------------------------------------------------- packaging, anywhere
 def test_the_cuda_sources_are_package_data_in_wheels_and_sdists():
     sources = sorted(cuda.ROW_SOURCE.parent.glob("*.cu"))
-    assert cuda.ROW_SOURCE in sources and cuda.ROW_SOURCE.is_relative_to(PACKAGE)
+    assert {cuda.ROW_SOURCE, cuda.VEC_SOURCE} <= set(sources)
+    assert cuda.ROW_SOURCE.is_relative_to(PACKAGE)
     # pyproject's [tool.setuptools.package-data] line for pyad (no toml parser needed)
     line = re.search(r"^pyad = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(), re.M)
     assert line, "pyproject.toml has no package-data line for pyad"
@@ -242,3 +250,67 @@ def test_cross_entropy_training_gradients_on_cuda_equal_cpu(dtype):
     for gg, w in zip(got, want):
         _close(gg.data if isinstance(gg, ad.Tensor) else gg, np.asarray(w), dtype, "grad",
                1e-10 if dtype == np.float64 else 1e-5)
+
+
+# the vectorised kernels: sizes with and without a tail past the last whole vector, one past
+# the grid's stride (4096 blocks of 256 threads of 4 floats), and 0
+VEC_SIZES = [(1,), (7,), (3, 8), (5, 1001), (0, 4), (4097, 1024)]
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", VEC_SIZES, ids=[str(s) for s in VEC_SIZES])
+def test_vectorised_kernels_equal_the_elementwise_ones_bitwise(dtype, shape, monkeypatch):
+    import cupy
+    b = cuda.backend()
+    monkeypatch.setattr(b, "vec_min_size", 0)      # small arrays too: the tails, n = 0
+    launched = []
+    launch = b._vec_launch
+    monkeypatch.setattr(b, "_vec_launch", lambda name, *a: launched.append(name) or launch(name, *a))
+    rng = np.random.default_rng(7)
+    x, y, g = (cupy.asarray(rng.standard_normal(shape).astype(dtype)) for _ in range(3))
+    if x.size > 3:
+        x.ravel()[:3] = cupy.asarray([0.0, np.nan, -0.0], dtype)      # relu's edge cases
+    for name, args in (("relu", (x,)), ("relu_backward", (g, x)), ("tanh_backward", (g, y))):
+        got = b.kernels[name](*args)
+        want = b._fused[name](*args)           # the ElementwiseKernel of the same body
+        np.testing.assert_array_equal(cupy.asnumpy(got), cupy.asnumpy(want), err_msg=name)
+    np.testing.assert_array_equal(cupy.asnumpy(b.kernels["add"](x, y)), cupy.asnumpy(x + y))
+    row = y.reshape(-1, y.shape[-1])[0].copy() if y.size else cupy.zeros(shape[-1], dtype)
+    np.testing.assert_array_equal(cupy.asnumpy(b.kernels["add"](x, row)), cupy.asnumpy(x + row))
+    np.testing.assert_array_equal(cupy.asnumpy(b.kernels["add"](row, x)), cupy.asnumpy(row + x))
+    p, q = x.copy(), x.copy()
+    b.updates["sgd"](p, g, None, 0.01, 0.0, 0.0, False, 0.1, True)
+    b._updates["sgd"](g, *b._hyper(q, 0.01, 0.1), q)
+    np.testing.assert_array_equal(cupy.asnumpy(p), cupy.asnumpy(q))
+    rows = len(shape) == 2 and shape[1] % (16 // np.dtype(dtype).itemsize) == 0
+    want = (["relu", "relu_backward", "tanh_backward", "add"] + ["add_row"] * 2 * rows
+            + ["add"] * 2 * (len(shape) == 1) + ["sgd"]) if x.size else []
+    assert launched == want            # the vectorised kernels ran (not the fallbacks)
+
+
+@pytest.mark.gpu
+@gpu
+def test_vectorised_kernels_leave_other_layouts_to_the_elementwise_ones(monkeypatch):
+    import cupy
+    b = cuda.backend()
+    big = cupy.ones(cuda.VEC_MIN_SIZE, cupy.float32)
+    assert b._vectorisable(big) == np.float32
+    assert b._vectorisable(big[:-4]) is None          # fewer elements than VEC_MIN_SIZE
+    monkeypatch.setattr(b, "vec_min_size", 0)
+    base = cupy.arange(4 * 9, dtype=cupy.float32).reshape(4, 9) - 17
+    shifted = base.ravel()[1:33].reshape(4, 8)             # data 4 bytes past an aligned start
+    transposed = base[:, :8].T
+    assert b._vectorisable(shifted) is None and b._vectorisable(transposed) is None
+    assert b._vectorisable(base, base.astype(cupy.float64)) is None
+    for x in (shifted, transposed, base[:, ::2]):
+        np.testing.assert_array_equal(cupy.asnumpy(b.kernels["relu"](x)),
+                                      np.maximum(cupy.asnumpy(x), 0))
+        np.testing.assert_array_equal(cupy.asnumpy(b.kernels["add"](x, x[0])),
+                                      cupy.asnumpy(x) + cupy.asnumpy(x[0]))
+    odd = cupy.ones((3, 6), cupy.float32)       # a bias row of 6: not a whole number of vectors
+    np.testing.assert_array_equal(cupy.asnumpy(b.kernels["add"](odd, odd[0])), 2)
+    ints = cupy.arange(8)
+    assert b.kernels["add"](ints, ints).dtype == cupy.int64
+    assert b.kernels["relu"](ints - 4).dtype == cupy.int64

@@ -210,6 +210,32 @@ def test_losses_on_strict_arrays_equal_numpys():
         assert_close(g_got, g_want, what=f"grad of {name}")
 
 
+def test_labels_on_the_logits_device_stay_there_and_mark_bad_rows_nan(monkeypatch):
+    """Labels on the logits' device are never copied to the host (a range check there would
+    wait for the device at every step): a label out of range makes its row's loss and
+    gradient NaN instead of the IndexError that host labels give."""
+    rng = np.random.default_rng(3)
+    z, y = rng.normal(size=(5, 4)), np.array([0, 3, 1, 2, 2])
+    want = ad.nn.softmax_cross_entropy(z, y, reduction="none")
+    to_host = backend.to_host
+    monkeypatch.setattr(backend, "to_host", lambda a: pytest.fail("labels copied to the host")
+                        if isinstance(a, STRICT) and a.dtype == xp.int64 else to_host(a))
+    got = ad.nn.softmax_cross_entropy(strict(z), strict(y), reduction="none")
+    monkeypatch.setattr(backend, "to_host", to_host)
+    assert_close(got, want, what="strict labels")
+    bad = strict(np.array([0, 4, 1, -1, 2]))
+    loss = ad.nn.softmax_cross_entropy(strict(z), bad, reduction="none")
+    assert np.isnan(host(loss)).tolist() == [False, True, False, True, False]
+    g = host(ad.grad(lambda z: ad.sum(ad.nn.softmax_cross_entropy(z, bad, reduction="none")))(
+        strict(z)))
+    assert np.isnan(g).all(axis=1).tolist() == [False, True, False, True, False]
+    assert not np.isnan(g[[0, 2, 4]]).any()
+    with pytest.raises(IndexError, match="label 4 is out of range for 4 classes"):
+        ad.nn.softmax_cross_entropy(strict(z), np.array([0, 4, 1, 1, 2]))
+    with pytest.raises(ValueError, match=r"labels of shape \(4,\) do not match"):
+        ad.nn.softmax_cross_entropy(strict(z), strict(y[:4]))
+
+
 # ------------------------------------------------------------------- training
 OPTIMIZERS = {
     "sgd-momentum-step": (lambda ps: ad.optim.SGD(ps, lr=0.2, momentum=0.9, weight_decay=1e-3),

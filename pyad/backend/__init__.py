@@ -226,6 +226,12 @@ def to_device(x, device):
     return cuda.backend().put(to_host(x) if not _is_cupy(x) else x, device)
 
 
+def owns_memory(x):
+    """Whether foreign array x shares its memory with no other array (a kernel's fresh
+    result): backward() then hands it out as a .grad without a copy."""
+    return backend_of(x).owns_memory(x)
+
+
 def is_floating(x):
     """Whether x has a real floating dtype."""
     return backend_of(x).is_floating(x)

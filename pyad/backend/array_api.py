@@ -67,6 +67,12 @@ class ArrayAPIBackend:
             return self.from_host(obj if dtype is None else obj.astype(dtype), like)
         return self.xp.asarray(obj, dtype=self.dtype(dtype), device=like.device)
 
+    def owns_memory(self, x):
+        """Whether x is an array no other array shares memory with (a kernel's fresh result,
+        not a view), so that it can be handed out as a .grad without a copy. Unknown for a
+        namespace in general: False."""
+        return False
+
     def to_host(self, x):
         """A numpy copy, through DLPack (the standard's exchange protocol)."""
         return np.array(np.from_dlpack(x), copy=True)

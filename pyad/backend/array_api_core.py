@@ -223,20 +223,23 @@ def _ce_parts(z, labels):
 
 def _softmax_cross_entropy(z, labels):
     # per row: log(sum(exp(z - max))) - (z[label] - max); the standard has no
-    # take_along_axis before 2024.12, so the label's entry is picked by a one-hot mask
+    # take_along_axis before 2024.12, so the label's entry is picked by a one-hot mask. A
+    # row whose label is out of range (device labels are not checked on the host) is NaN.
     xp = _xp(z)
     shifted, s, onehot = _ce_parts(z, labels)
     picked = xp.sum(xp.where(onehot, shifted, xp.zeros_like(shifted)), axis=1)
-    return xp.log(s[:, 0]) - picked
+    loss = xp.log(s[:, 0]) - picked
+    return xp.where(xp.any(onehot, axis=1), loss, xp.full_like(loss, xp.nan))
 
 
 def _softmax_cross_entropy_backward(g, z, labels):
-    # g[:, None] * (softmax(z) - onehot(labels))
+    # g[:, None] * (softmax(z) - onehot(labels)); NaN rows where the label is out of range
     xp = _xp(z)
     shifted, s, onehot = _ce_parts(z, labels)
     g = g[:, None]
     p = xp.exp(shifted) * (g / s)
-    return p - xp.where(onehot, g, xp.zeros_like(p))
+    out = p - xp.where(onehot, g, xp.zeros_like(p))
+    return xp.where(xp.any(onehot, axis=1, keepdims=True), out, xp.full_like(out, xp.nan))
 
 
 # ------------------------------------------------------------------- shapes

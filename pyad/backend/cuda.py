@@ -6,6 +6,7 @@ Importing this module imports nothing from CuPy: `import pyad` on a machine with
 without a GPU, costs nothing. CuPy is imported when a CUDA array or device is first used
 (backend()), and "CuPy imports" is not "a GPU is usable": is_available() asks CuPy.
 """
+import functools
 import operator
 import pathlib
 
@@ -93,11 +94,31 @@ ROW_KERNEL_NAMES = tuple(f"{row}_{suffix}" for row in ROWS for suffix in ROW_SUF
 # --device-as-default-execution-space); tests/test_cuda_sources.py compiles with these too
 ROW_OPTIONS = ()
 _MAX_GRID = 2 ** 31 - 1        # the kernels stride over the rows: any grid covers them all
+_DEVICE_NAMES = {i: f"cuda:{i}" for i in range(64)}
+
+
+# Vectorised elementwise kernels for the hot rows of a training step (16-byte loads, a
+# grid-stride loop; see the file's header): the names cuda.py launches, each `<name>_f32` and
+# `<name>_f64`, on C-contiguous, 16-byte aligned arrays (else the ElementwiseKernels above)
+VEC_SOURCE = ROW_SOURCE.with_name("elementwise.cu")
+VEC_KERNELS = ("relu", "relu_backward", "tanh_backward", "add", "add_row", "sgd")
+VEC_KERNEL_NAMES = tuple(f"{k}_{suffix}" for k in VEC_KERNELS for suffix in ROW_SUFFIX.values())
+_VEC_WIDTH = {np.dtype(np.float32): 4, np.dtype(np.float64): 2}     # elements per 16 bytes
+_VEC_BLOCK, _VEC_MAX_GRID = 256, 4096
+# below this many elements an array's pass costs the GPU a few microseconds either way, while
+# a raw launch with its checks costs the host more than an ElementwiseKernel's (measured on an
+# H200 host: 13 against 10 us): small arrays take the ElementwiseKernels
+VEC_MIN_SIZE = 2 ** 20
 
 
 def row_source():
     """The CUDA C++ source of the row kernels (ROW_KERNEL_NAMES), as NVRTC compiles it."""
     return ROW_SOURCE.read_text()
+
+
+def vec_source():
+    """The CUDA C++ source of the vectorised kernels (VEC_KERNEL_NAMES)."""
+    return VEC_SOURCE.read_text()
 
 
 def _threads(n):
@@ -177,19 +198,28 @@ class CudaBackend(array_api.ArrayAPIBackend):
         fused = {name: cupy.ElementwiseKernel(*spec, name=f"pyad_{name}")
                  for name, spec in FUSED.items()}
         kernels.update(fused)
+        self._fused = fused
         clip = fused["clip_backward"]       # its Python-float bounds, in g's dtype
         kernels["clip_backward"] = lambda g, x, lo, hi: clip(g, x, g.dtype.type(lo),
                                                              g.dtype.type(hi))
         relu, generic_relu = fused["relu"], array_api.KERNELS["relu"]
-        kernels["relu"] = lambda x: relu(x) if x.dtype.kind == "f" else generic_relu(x)  # ints: int64
+        kernels["relu"] = lambda x: (self._vec_map("relu", x) if x.dtype.kind == "f"
+                                     else generic_relu(x))      # ints: int64, as numpy
+        for name in ("relu_backward", "tanh_backward"):
+            kernels[name] = functools.partial(self._vec_map, name)
+        kernels["add"] = self._add
         kernels["sum_to"] = self._sum_to
         kernels["matmul"] = self._matmul
         kernels["matmul_sum"] = self._matmul_sum
         self._generic = dict(array_api.KERNELS)         # the row kernels' fallback
         self._row_module = None                         # compiled on first use
         self._row_kernels = {}
+        self._vec_module = None                         # compiled on first use
+        self._vec_kernels = {}
+        self.vec_min_size = VEC_MIN_SIZE                # the vectorised kernels' smallest array
         self._ones = {}                 # (rows, dtype, device) -> a (1, rows) row of ones
         self._last_labels = None        # (host labels, their copy, on the GPU): see _labels
+        self._graph_reads = None        # under a capture: arrays from outside that it reads
         kernels.update({row: getattr(self, f"_{row}") for row in ROWS})
         self._updates = {name: cupy.ElementwiseKernel(*spec, name=f"pyad_{name}_update")
                          for name, spec in UPDATE_KERNELS.items()}
@@ -204,10 +234,16 @@ class CudaBackend(array_api.ArrayAPIBackend):
 
     # ------------------------------------------------------------------- devices
     def device_of(self, x):
-        return f"cuda:{x.device.id}"
+        try:        # the memory's device id is an attribute; x.device makes an object
+            return _DEVICE_NAMES[x.data.device_id]
+        except (AttributeError, KeyError):
+            return f"cuda:{x.device.id}"
 
     def device(self, name):
         return self.cupy.cuda.Device(device_index(name))
+
+    def owns_memory(self, x):
+        return x.base is None        # CuPy's views keep their base; fresh arrays have none
 
     def to_host(self, x):
         return self.cupy.asnumpy(x)
@@ -231,15 +267,19 @@ class CudaBackend(array_api.ArrayAPIBackend):
         cannot hold: its own cuBLAS calls (batched products; pyad's 2-D products call cuBLAS
         directly, see cuda_gemm.py), copies from the host, synchronisation."""
         cp = self.cupy
-        with like.device:
-            stream, pool = cp.cuda.Stream(non_blocking=True), cp.cuda.MemoryPool()
-            with stream, cp.cuda.using_allocator(pool.malloc):
-                stream.begin_capture()
-                try:
-                    result = run()
-                finally:
-                    graph = stream.end_capture()
-        return CudaGraph(graph, pool, like.device), result
+        self._graph_reads = []
+        try:
+            with like.device:
+                stream, pool = cp.cuda.Stream(non_blocking=True), cp.cuda.MemoryPool()
+                with stream, cp.cuda.using_allocator(pool.malloc):
+                    stream.begin_capture()
+                    try:
+                        result = run()
+                    finally:
+                        graph = stream.end_capture()
+            return CudaGraph(graph, pool, like.device, self._graph_reads), result
+        finally:
+            self._graph_reads = None
 
     # ------------------------------------------------------------------- kernels
     def _matmul(self, a, b):
@@ -266,9 +306,10 @@ class CudaBackend(array_api.ArrayAPIBackend):
                     ones = self.cupy.ones((1, x.shape[0]), x.dtype)
                 if not self._capturing():      # under capture its fill runs only in the graph
                     self._ones[key] = ones
-            out = self._gemm(ones, x)
-            if out is not None:
-                return out.reshape(shape)
+            with x.device:      # the sums' own array (a (1, n) view of it is the GEMM's out)
+                out = self.cupy.empty(shape, x.dtype)
+            if self._gemm(ones, x, out=out.reshape(1, -1), accumulate=False) is not None:
+                return out
         return self._generic["sum_to"](x, shape)
 
     def _matmul_sum(self, a, b, c, d):
@@ -277,6 +318,77 @@ class CudaBackend(array_api.ArrayAPIBackend):
         if self._gemm is not None and self._gemm(c, d, out=out) is not None:
             return out
         return out + self._matmul(c, d)
+
+    # ------------------------------------------------------------------- vectorised kernels
+    def _vec_kernel(self, name, dtype):
+        """The compiled vectorised kernel `name` for float dtype `dtype`."""
+        key = (name, dtype)
+        kernel = self._vec_kernels.get(key)
+        if kernel is None:
+            if self._vec_module is None:
+                self._vec_module = self.cupy.RawModule(code=vec_source(), options=ROW_OPTIONS)
+            kernel = self._vec_kernels[key] = self._vec_module.get_function(
+                f"{name}_{ROW_SUFFIX[dtype]}")
+        return kernel
+
+    def _vectorisable(self, *arrays):
+        """The dtype of arrays when they are C-contiguous CuPy arrays of one float32 or
+        float64 dtype on one device whose data start on a 16-byte boundary (what the
+        vectorised kernels load), the first of at least vec_min_size elements; else None."""
+        first = arrays[0]
+        dtype, ndarray = first.dtype, self.cupy.ndarray
+        if first.size < self.vec_min_size or dtype not in _VEC_WIDTH:
+            return None
+        device = first.data.device_id
+        for a in arrays:
+            if (type(a) is not ndarray or a.dtype != dtype or a.data.ptr % 16
+                    or a.data.device_id != device or not a.flags.c_contiguous):
+                return None
+        return dtype
+
+    def _vec_launch(self, name, dtype, args, n, tail=()):
+        """Run vectorised kernel `name` over n elements (args: its arguments before n, tail:
+        after it)."""
+        blocks = -(-n // (_VEC_BLOCK * _VEC_WIDTH[dtype]))
+        self._vec_kernel(name, dtype)((min(max(blocks, 1), _VEC_MAX_GRID),), (_VEC_BLOCK,),
+                                      tuple(args) + (np.int64(n),) + tuple(tail))
+
+    def _vec_map(self, name, *arrays):
+        """Row `name` (relu, relu_backward, tanh_backward) on same-shape arrays: the
+        vectorised kernel where it applies, else the ElementwiseKernel."""
+        x = arrays[0]
+        if (self._vectorisable(*arrays) is None
+                or any(a.shape != x.shape for a in arrays[1:])):
+            return self._fused[name](*arrays)
+        with x.device:
+            out = self.cupy.empty(x.shape, x.dtype)
+        if x.size:
+            self._vec_launch(name, x.dtype, arrays + (out,), x.size)
+        return out
+
+    def _add(self, x, y):
+        """x + y: the vectorised kernel for two same-shape float arrays, or a matrix and a row
+        of its last axis's length (a bias), else CuPy's broadcasting add."""
+        ndarray = self.cupy.ndarray
+        if type(x) is not ndarray or type(y) is not ndarray or x.ndim == 0 or y.ndim == 0:
+            return self._generic["add"](x, y)
+        big, row = (x, y) if x.size >= y.size else (y, x)     # a + b == b + a in floating point
+        dtype = self._vectorisable(big, row)
+        if dtype is None:
+            return self._generic["add"](x, y)
+        cols = big.shape[-1]
+        if big.shape == row.shape:
+            kind, tail = "add", ()
+        elif row.ndim == 1 and big.ndim > 1 and row.shape[0] == cols \
+                and cols % _VEC_WIDTH[dtype] == 0:
+            kind, tail = "add_row", (np.int64(cols),)
+        else:
+            return self._generic["add"](x, y)
+        with big.device:
+            out = self.cupy.empty(big.shape, dtype)
+        if out.size:
+            self._vec_launch(kind, dtype, (big, row, out), out.size, tail)
+        return out
 
     # ------------------------------------------------------------------- row kernels
     def _row_kernel(self, row, dtype):
@@ -348,10 +460,25 @@ class CudaBackend(array_api.ArrayAPIBackend):
         int64 on z's device, or None where they are no (N,) integer array for z (N, C)."""
         if not hasattr(labels, "dtype") or np.dtype(labels.dtype).kind not in "iu":
             return None
-        last = None if self._capturing() else self._last_labels    # a graph copies afresh
-        if (isinstance(labels, np.ndarray) and last is not None and last[0] is labels
-                and last[2].device.id == z.device.id and np.array_equal(last[1], labels)):
-            lab = last[2]       # the loss's backward gets the forward's labels: one copy a step
+        last = self._last_labels
+        if (isinstance(labels, np.ndarray) and last is not None
+                and last[2].device.id == z.device.id and last[1].shape == labels.shape
+                and np.array_equal(last[1], labels)):
+            # the same values as the last host labels (the loss's backward gets the forward's;
+            # a training loop often passes one batch's labels again): no copy (~20 us of host
+            # time each)
+            lab = last[2]
+            if self._graph_reads is not None and self._capturing():
+                self._graph_reads.append(lab)       # the graph keeps them (the cache may not)
+        elif isinstance(labels, np.ndarray) and self._capturing():
+            # a copy from the host cannot go into a graph (it would read its pinned staging
+            # buffer at every launch): it is made now, on a stream of its own, and the graph
+            # reads the copy (ad.compile checks the host labels for changes at each launch)
+            cp = self.cupy
+            with z.device, cp.cuda.Stream(non_blocking=True) as side:
+                lab = cp.ascontiguousarray(cp.asarray(labels, dtype=np.int64))
+                side.synchronize()
+            self._graph_reads.append(lab)
         else:
             with z.device:
                 lab = self.cupy.ascontiguousarray(self.cupy.asarray(labels, dtype=np.int64))
@@ -395,7 +522,12 @@ class CudaBackend(array_api.ArrayAPIBackend):
     def _sgd(self, param, grad, buf, lr, momentum, dampening, nesterov, weight_decay,
              first_step):
         if buf is None:
-            self._updates["sgd"](grad, *self._hyper(param, lr, weight_decay), param)
+            hyper = self._hyper(param, lr, weight_decay)
+            if self._vectorisable(param, grad) is not None and grad.shape == param.shape:
+                if param.size:
+                    self._vec_launch("sgd", param.dtype, (param, grad, *hyper), param.size)
+            else:
+                self._updates["sgd"](grad, *hyper, param)
             return
         lr, mu, damp, wd = self._hyper(param, lr, momentum, 1.0 - float(param.dtype.type(
             dampening)), weight_decay)
@@ -425,10 +557,11 @@ class CudaBackend(array_api.ArrayAPIBackend):
 
 
 class CudaGraph:
-    """A captured CUDA graph, with the private memory pool its arrays live in and its device."""
+    """A captured CUDA graph, with the private memory pool its arrays live in, its device,
+    and the arrays made before the capture that it reads (kept alive with it)."""
 
-    def __init__(self, graph, pool, device):
-        self.graph, self.pool, self.device = graph, pool, device
+    def __init__(self, graph, pool, device, reads=()):
+        self.graph, self.pool, self.device, self.reads = graph, pool, device, list(reads)
 
     def launch(self, copies=()):
         """Copy each (buffer, array) pair (device to device, on the current stream), then run

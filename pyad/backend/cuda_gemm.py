@@ -70,44 +70,61 @@ class Gemm:
         ptr, i32 = ctypes.c_void_p, ctypes.c_int
         self._set_stream = lib.cublasSetStream_v2
         self._set_stream.argtypes, self._set_stream.restype = [ptr, ptr], i32
+        self._get_stream = lib.cublasGetStream_v2
+        self._get_stream.argtypes, self._get_stream.restype = [ptr, ptr], i32
+        self._handle_stream = ctypes.c_void_p()
         self._gemm = {}
         for dtype, symbol, scalar in ((np.float32, "cublasSgemm_v2", ctypes.c_float),
                                       (np.float64, "cublasDgemm_v2", ctypes.c_double)):
             fn = getattr(lib, symbol)
             fn.argtypes = [ptr, i32, i32, i32, i32, i32, ptr, ptr, i32, ptr, i32, ptr, ptr, i32]
             fn.restype = i32
-            self._gemm[np.dtype(dtype)] = (fn, scalar(1.0), scalar(0.0), scalar(1.0))
+            one, zero = scalar(1.0), scalar(0.0)
+            self._gemm[np.dtype(dtype)] = (fn, ctypes.addressof(one), ctypes.addressof(zero),
+                                           (one, zero))     # the last keeps the scalars alive
 
-    def __call__(self, a, b, out=None):
-        """a @ b as a new C-contiguous array, or added into `out` (C-contiguous, m x n, a's
-        dtype); None (nothing done) where the product needs CuPy's matmul."""
+    def _handle(self):
+        """CuPy's cuBLAS handle of the current device, on the current stream. cuBLAS resets
+        its workspace whenever its stream is set, so it is set only where it differs (CuPy
+        sets it before each of its own calls too, so another stream may have been left)."""
+        cp = self.cupy
+        handle = cp.cuda.device.get_cublas_handle()
+        stream = cp.cuda.get_current_stream().ptr
+        self._get_stream(handle, ctypes.byref(self._handle_stream))
+        if (self._handle_stream.value or 0) != stream:
+            self._set_stream(handle, stream)
+        return handle
+
+    def __call__(self, a, b, out=None, accumulate=True):
+        """a @ b as a new C-contiguous array, or into `out` (C-contiguous, m x n, a's dtype):
+        added to it (accumulate) or written over it; None (nothing done) where the product
+        needs CuPy's matmul."""
         entry = self._gemm.get(a.dtype)
-        if entry is None or b.dtype != a.dtype or a.device.id != b.device.id:
+        if entry is None or b.dtype != a.dtype:
             return None
         plan = gemm_plan(a, b)
         if plan is None:
             return None
         op_b, op_a, n, m, k, ldb, lda, ldc = plan
-        cp = self.cupy
-        with a.device:
+        device = a.device
+        if device.id != b.device.id:
+            return None
+        with device:
             if out is None:
-                out, beta = cp.empty((m, n), a.dtype), entry[2]
+                out, beta = self.cupy.empty((m, n), a.dtype), entry[2]
             elif (out.shape != (m, n) or out.dtype != a.dtype or not out.flags.c_contiguous
-                  or out.device.id != a.device.id):
+                  or out.device.id != device.id):
                 return None
             else:
-                beta = entry[3]
+                beta = entry[1] if accumulate else entry[2]
             if m == 0 or n == 0:
                 return out
             if k == 0:
-                if beta is entry[2]:
+                if beta == entry[2]:
                     out.fill(0)
                 return out
-            handle = cp.cuda.device.get_cublas_handle()
-            self._set_stream(handle, cp.cuda.get_current_stream().ptr)
-            status = entry[0](handle, op_b, op_a, n, m, k, ctypes.byref(entry[1]),
-                              b.data.ptr, ldb, a.data.ptr, lda, ctypes.byref(beta),
-                              out.data.ptr, ldc)
+            status = entry[0](self._handle(), op_b, op_a, n, m, k, entry[1], b.data.ptr, ldb,
+                              a.data.ptr, lda, beta, out.data.ptr, ldc)
         if status != 0:
             raise RuntimeError(f"pyad: cuBLAS gemm of {a.shape} @ {b.shape} ({a.dtype}) "
                                f"failed with status {status}")

@@ -1436,6 +1436,39 @@ def host_step(fn, *args):
         set_capture(recorder)
 
 
+# host steps a CUDA graph can hold: fn (a function, or the function of a method) -> its
+# graph_step factory (see register_graph_step)
+_graph_steps = {}
+
+
+def register_graph_step(fn, factory):
+    """Let host step fn (a function, or a class's method) run from ad.compile's CUDA graph.
+
+    Under a capture, ``factory(*args)`` (a method's: ``factory(obj, *args)``) is called just
+    before ``fn(*args)`` runs there, so that fn's kernels go into the graph instead of running.
+    It returns None where fn's work cannot be replayed from the graph (the program then
+    replays plainly), else an object with:
+
+    - ``check(ctx)``: at each later call, before the launch, whether the captured kernels are
+      still fn's work (the same arrays, hyperparameters and state); ctx is a dict the
+      program's host steps share in order, for what an earlier one establishes (zero_grad's
+      cleared gradients, backward()'s handed-out ones);
+    - ``apply()``: after the launch, fn's effects on Python state (a .grad, a step count)
+      without its kernels;
+    - ``undo()``: where the capture is abandoned after fn ran under it, the Python state fn
+      changed put back (the plain replay then runs fn again)."""
+    _graph_steps[fn] = factory
+
+
+def graph_step_of(fn):
+    """The graph_step factory of host step fn, bound to fn's object for a method; None where
+    none is registered (see register_graph_step)."""
+    factory = _graph_steps.get(getattr(fn, "__func__", fn))
+    if factory is not None and hasattr(fn, "__self__"):
+        return functools.partial(factory, fn.__self__)
+    return factory
+
+
 def derived(fn, arrays, tuple params=()):
     """fn(*arrays, *params): an array made from arrays by code outside the kernels (a label
     check, a cast), recorded while ad.compile records, so the replay makes it again."""
@@ -2646,14 +2679,59 @@ def _hand_out_grads(list leaves, list arrays, list dests=None):
         elif leaf._grad is None:
             # a fresh array the sweep made is handed over as is; views, read-only broadcasts
             # and arrays shared with another leaf are copied
-            if (type(gd) is cnp.ndarray and gd.dtype == leaf.data.dtype and gd.flags.owndata
-                    and gd.flags.writeable and id(gd) not in handed_out):
+            if (gd.dtype == leaf.data.dtype and id(gd) not in handed_out
+                    and (gd.flags.owndata and gd.flags.writeable if type(gd) is cnp.ndarray
+                         else _backend.owns_memory(gd))):
                 handed_out.add(id(gd))
                 leaf._grad = _wrap(gd)
             else:
                 leaf._grad = _wrap(_array(gd, leaf.data.dtype))
         else:
             leaf._grad = _wrap((<Tensor>leaf._grad).data + gd)
+
+
+class _HandOutGraphStep:
+    """backward()'s hand-out under a CUDA graph (see register_graph_step): at every launch,
+    each leaf gets the graph's gradient buffer as its .grad, rewritten by the next launch."""
+
+    def __init__(self, pairs):
+        self.pairs = pairs          # [(leaf, the graph's gradient array)]
+
+    def check(self, ctx):
+        cleared, grads = ctx.get("cleared", ()), ctx.setdefault("grads", {})
+        for leaf, gd in self.pairs:
+            if ((<Tensor>leaf)._grad is not None and id(leaf) not in cleared) or id(leaf) in grads:
+                return False        # it would add to a .grad: kernels the graph does not hold
+            grads[id(leaf)] = gd
+        return True
+
+    def apply(self):
+        for leaf, gd in self.pairs:
+            (<Tensor>leaf)._grad = _wrap(gd)
+
+    def undo(self):
+        for leaf, _ in self.pairs:
+            (<Tensor>leaf)._grad = None
+
+
+def _hand_out_graph_step(list leaves, list arrays, list dests=None):
+    """The hand-out as a graph step where it is only assignments: no leaf has a .grad to add
+    to, and each gradient is a fresh array of its leaf's dtype that no other leaf gets."""
+    if dests is not None:
+        return None
+    pairs, seen = [], set()
+    for leaf, gd in zip(leaves, arrays):
+        if gd is None:
+            continue
+        if ((<Tensor>leaf)._grad is not None or id(gd) in seen or not _foreign(gd)
+                or gd.dtype != (<Tensor>leaf).data.dtype or not _backend.owns_memory(gd)):
+            return None
+        seen.add(id(gd))
+        pairs.append((leaf, gd))
+    return _HandOutGraphStep(pairs)
+
+
+register_graph_step(_hand_out_grads, _hand_out_graph_step)
 
 
 cdef inline void _free_record(Tape tape, _Record rec):

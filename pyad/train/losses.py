@@ -43,6 +43,18 @@ def _flat_labels(target, name, logits_shape):
     return _labels(name, backend.to_host(target), logits_shape).reshape(-1)
 
 
+def _device_labels(target, name, logits_shape):
+    """Labels on the logits' device as the flat int64 array the kernel takes there, left
+    there: a range check would copy them to the host, which waits for the device every step.
+    The kernels make a row with a label out of range NaN instead (its loss and gradient)."""
+    if tuple(target.shape) != tuple(logits_shape[:-1]):
+        raise ValueError(f"pyad.{name}: labels of shape {tuple(target.shape)} do not match "
+                         f"logits of shape {logits_shape} (expected {logits_shape[:-1]})")
+    if backend.dtype_of(target) != np.int64:
+        target = backend.astype(target, np.int64)
+    return backend.namespace(target).reshape(target, (-1,))
+
+
 def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,
                           reduction: str = "mean") -> Tensor:
     """Cross-entropy of softmax(logits) against class labels or target probabilities.
@@ -95,9 +107,12 @@ def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,
         raise ValueError("pyad.softmax_cross_entropy: logits need a class axis (ndim >= 1)")
     target = labels.data if isinstance(labels, Tensor) else backend.as_array(labels)
     if backend.dtype_of(target).kind in "iub" and target.shape != z.shape:
-        # integer labels are a kernel param, a numpy index array on every backend (their
-        # range check reads them too): labels of another backend are copied to the host
-        lab = derived(_flat_labels, [target], ("softmax_cross_entropy", z.shape))
+        # integer labels are a kernel param: a numpy index array (range-checked), or an array
+        # on the logits' own device (see _device_labels); labels elsewhere go to the host
+        on_device = (backend.is_foreign(target) and type(target) is type(z.data)
+                     and backend.device_of(target) == backend.device_of(z.data))
+        lab = derived(_device_labels if on_device else _flat_labels, [target],
+                      ("softmax_cross_entropy", z.shape))
         flat = ops.reshape(z, (-1, z.shape[-1]))
         per = bind(prims.softmax_cross_entropy, flat, params=(lab,))
         per = ops.reshape(per, z.shape[:-1])

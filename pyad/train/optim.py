@@ -9,7 +9,7 @@ import numpy as np
 
 from pyad import backend
 from pyad.backend import optimizer_update
-from pyad.engine._tape import Tensor, host_step
+from pyad.engine._tape import Tensor, host_step, register_graph_step
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "HessianFree", "StepLR",
            "CosineAnnealingLR", "LinearWarmup", "LambdaLR"]
@@ -66,6 +66,68 @@ def clear_grads(params):
         p.grad = None
 
 
+class _ClearGraphStep:
+    """zero_grad under ad.compile's CUDA graph (see _tape.register_graph_step): no kernels;
+    at each launch the .grads are cleared, and a later hand-out in the program may assign."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def check(self, ctx):
+        ctx.setdefault("cleared", set()).update(id(p) for p in self.params)
+        grads = ctx.get("grads")
+        for p in self.params if grads else ():
+            grads.pop(id(p), None)
+        return True
+
+    def apply(self):
+        clear_grads(self.params)
+
+    def undo(self):
+        pass        # the plain replay clears them again
+
+
+register_graph_step(clear_grads, _ClearGraphStep)
+
+
+class _UpdateGraphStep:
+    """Optimizer.step under ad.compile's CUDA graph (see _tape.register_graph_step): the
+    captured update kernels are the step's work while the hyperparameters, each parameter's
+    array, its gradient's array and its state are the captured ones; each launch counts one
+    step per updated parameter."""
+
+    def __init__(self, opt):
+        self.opt, self.hyper = opt, opt.hyperparameters()
+        self.entries = [(p, None if p.grad is None else p.grad.data, p.data, state,
+                         tuple(state.get(k) for k in opt._buffers()))
+                        for p, state in zip(opt.params, opt.state)]
+
+    def check(self, ctx):
+        opt = self.opt
+        if opt.hyperparameters() != self.hyper:
+            return False
+        grads, cleared = ctx.get("grads", {}), ctx.get("cleared", ())
+        for (p, g, data, state, buffers), now in zip(self.entries, opt.state):
+            if id(p) in grads:
+                grad = grads[id(p)]
+            else:
+                grad = None if id(p) in cleared or p.grad is None else p.grad.data
+            if grad is not g or p.data is not data or now is not state or any(
+                    state.get(k) is not b for k, b in zip(opt._buffers(), buffers)):
+                return False
+        return True
+
+    def apply(self):
+        for _, g, _, state, _ in self.entries:
+            if g is not None:
+                state["step"] += 1
+
+    def undo(self):
+        for _, g, _, state, _ in self.entries:
+            if g is not None:
+                state["step"] -= 1
+
+
 class Optimizer:
     """Base class of the optimizers: the parameter list, zero_grad(), step() and
     state_dict() round trips.
@@ -100,6 +162,7 @@ class Optimizer:
     tensor([0.8, 1.6], requires_grad=True)
     """
     _state_names = ()
+    _graph_safe = False     # whether the update's kernels are the same at every step (graphs)
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         self.params = list(params)
@@ -191,6 +254,17 @@ class Optimizer:
 
     def _buffers(self):
         return self._state_names
+
+    def _graph_step(self):
+        """This step as a CUDA-graph step (see _UpdateGraphStep), or None: for an update
+        whose kernels take the step count (Adam's bias corrections), or a parameter whose
+        state the step would create (its buffers must not be the graph's)."""
+        if not self._graph_safe:
+            return None
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None and state.get("step", 0) < 1:
+                return None
+        return _UpdateGraphStep(self)
 
     def hyperparameters(self) -> Dict[str, Any]:
         """The optimizer's hyperparameters by name (what :meth:`state_dict` stores).
@@ -286,6 +360,9 @@ class Optimizer:
         return self
 
 
+register_graph_step(Optimizer._step, lambda opt: opt._graph_step())
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, torch.optim.SGD's arithmetic.
 
@@ -325,6 +402,8 @@ class SGD(Optimizer):
     >>> w
     tensor([0.8, 1.6], requires_grad=True)
     """
+
+    _graph_safe = True
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
                  dampening: float = 0.0, nesterov: bool = False,
@@ -391,6 +470,8 @@ class RMSprop(Optimizer):
     >>> w
     tensor([0.9, 1.9], requires_grad=True)
     """
+
+    _graph_safe = True
 
     def __init__(self, params: Iterable[Tensor], lr: float = 0.01, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,

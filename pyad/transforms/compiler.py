@@ -11,12 +11,17 @@ import numpy as np
 
 from pyad import backend
 from pyad.engine import _tape
-from pyad.engine._tape import Slot, Step, Tensor, run_program, select_kernel, wrap
+from pyad.engine._tape import (Slot, Step, Tensor, graph_step_of, run_program, select_kernel,
+                               wrap)
 from pyad.engine.pytree import tree_flatten, tree_unflatten
 
 __all__ = ["compile", "Compiled", "CompileWarning"]
 
 MAX_SIGNATURES = 32      # past this many programs for one function, warn (a changing number argument)
+# a CUDA graph found stale (a parameter replaced, a learning rate changed) is captured again
+# while fewer than this many captures were made, or after this many launches of the last one:
+# state that changes every few calls ends the graph (the program then replays plainly)
+QUICK_CAPTURES, LAUNCHES_PER_CAPTURE = 3, 50
 
 # what a program slot holds
 _INPUT = 0       # an argument's array (a Tensor argument's .data, or the array passed)
@@ -27,6 +32,11 @@ _MADE = 4        # a kernel's (or a derived step's) output
 
 
 _INSTR = struct.Struct("<4i2d")      # one fused_map instruction: kernel, a, b, dst, p0, p1
+
+
+class _NoGraphForm(Exception):
+    """A host step with no CUDA-graph form now (see _tape.register_graph_step): the capture
+    is abandoned and the program replays plainly."""
 
 
 class CompileWarning(UserWarning):
@@ -368,13 +378,20 @@ class _Program:
                       in enumerate(kept)]
         self.template = [values[s] if kinds[s] == _CONST and s in needed else None
                          for s in range(len(values))]
+        # host arrays from outside that derived steps read (numpy labels): a graph holds what
+        # they gave at its capture, so each launch first checks they still hold those values
+        self.host_reads = sorted({s for step in kept if step[0] == "derived"
+                                  for s in _reads(step)
+                                  if kinds[s] == _CONST and type(values[s]) is np.ndarray})
         self.kinds = kinds
         # a CUDA graph of the whole program: None until the first replay tries to capture
-        # one, False where it cannot (a step that runs Python between kernels, or work that
-        # CuPy will not capture: host copies, synchronisation), else (graph, input buffers,
-        # values)
-        self.graph = None if graphs and not any(step[0] == "host" for step in kept) else False
+        # one, False where it cannot (a host step with no graph form, see
+        # _tape.register_graph_step, or work that CuPy will not capture: host copies,
+        # synchronisation), else (graph, input buffers, values, host steps' graph forms)
+        self.graph = None if graphs and all(graph_step_of(step[1]) is not None
+                                            for step in kept if step[0] == "host") else False
         self.captures = 0
+        self.launches = 0           # of the graph since its capture
         self.capture = None         # the backend's capture function, found at the first replay
         self.array_type = None      # and the type of its arrays
         self.graph_lock = threading.Lock()
@@ -509,23 +526,41 @@ class _Program:
                    for s, _, kind in self.loads if kind == _INPUT)
 
     def _capture(self, vals):
-        """(graph, [(slot, input buffer)], values) of this program for this call's loaded
-        values, or False when a step cannot be captured (or parameters were replaced at
-        each of 3 captures)."""
-        if self.captures >= 3:
-            return False
+        """(graph, [(slot, input buffer)], values, host steps' graph forms, [(slot, host
+        array's values)]) of this program for this call's loaded values, or False when a
+        step cannot be captured. The host steps run under the capture (their Python effects
+        happen now, their kernels go into the graph); where one has no graph form now, those
+        that ran are undone."""
         self.captures += 1
+        self.launches = 0
         vals = list(vals)
         buffers = []
         for s, _, kind in self.loads:
             if kind == _INPUT:
                 vals[s] = backend.copy(vals[s])     # the graph's own buffer, filled for this call
                 buffers.append((s, vals[s]))
+        hosts = []
+        snapshots = [(s, self.template[s].copy()) for s in self.host_reads]
+
+        def graphed(fn):
+            factory = graph_step_of(fn)
+
+            def run(*args):
+                form = factory(*args)
+                if form is None:
+                    raise _NoGraphForm(fn)
+                hosts.append(form)
+                return fn(*args)
+            return run
+        steps = [Step(graphed(st.fn), st.prim, st.ins, st.params, st.out, st.select,
+                      st.resolve, True, st.frees) if st.host else st for st in self.steps]
         try:
-            graph, _ = self.capture(lambda: run_program(self.steps, vals))
+            graph, _ = self.capture(lambda: run_program(steps, vals))
         except Exception:       # not capturable (see CudaBackend.capture): replay plainly
+            for form in reversed(hosts):
+                form.undo()
             return False
-        return graph, buffers, vals
+        return graph, buffers, vals, hosts, snapshots
 
     def _run_graph(self, leaves):
         """This call's results from one graph launch, or None (replay plainly instead: also
@@ -537,19 +572,37 @@ class _Program:
         finally:
             self.graph_lock.release()
 
+    def _stale(self):
+        """Whether the captured graph no longer does this call's work: a parameter's array
+        was replaced, a host array a derived step reads changed its values, or a host step's
+        state changed (each host step's check, in order)."""
+        graph, _, vals, hosts, snapshots = self.graph
+        if any(vals[s] is not t.data for s, t, _, _ in self.state) or any(
+                not np.array_equal(self.template[s], seen) for s, seen in snapshots):
+            return True
+        ctx = {}
+        return not all(form.check(ctx) for form in hosts)
+
     def _launch(self, leaves):
         given = self._load(list(self.template), leaves)
         if not self._graphable(given):
             return None
-        if self.graph is None or any(self.graph[2][s] is not t.data for s, t, _, _ in self.state):
+        if self.graph is not None and not self._stale():
+            graph, buffers, vals, hosts, _ = self.graph
+            graph.launch([(buf, given[s]) for s, buf in buffers])
+            for form in hosts:
+                form.apply()
+            self.launches += 1
+        else:
+            if self.graph is not None and self.captures >= QUICK_CAPTURES \
+                    and self.launches < LAUNCHES_PER_CAPTURE:
+                self.graph = False          # stale again soon after each capture
+                return None
             self.graph = self._capture(given)
             if self.graph is False:
                 return None
-            graph, _, vals = self.graph
+            graph, _, vals, _, _ = self.graph
             graph.launch()                  # the buffers already hold this call's inputs
-        else:
-            graph, buffers, vals = self.graph
-            graph.launch([(buf, given[s]) for s, buf in buffers])
         for how, v, _ in self.outs:     # results made by kernels: in the graph's slots
             if how != "const" and self.kinds[v] == _MADE:
                 given[v] = vals[v]
@@ -676,11 +729,19 @@ def compile(fn: Optional[Callable[..., Any]] = None, *, debug: bool = False,
     cuda_graph : bool, default True
         On CUDA arrays, capture the program into a CUDA graph at its first replay, so that
         each later call is one graph launch (its array arguments copied into the graph's
-        buffers first, its results copied out). A program stays a plain replay when it runs
-        Python between kernels (``backward()`` handing out ``.grad``, ``optimizer.step()``),
-        when CuPy will not capture a step (its own cuBLAS calls, e.g. batched products: pyad's
-        2-D products call cuBLAS directly and are captured; copies from the host, e.g. numpy
-        labels), or when an argument is not C-contiguous. ``Compiled.graphs`` counts the programs that replay as graphs.
+        buffers first, its results copied out). A whole training step is one launch:
+        ``zero_grad()``, ``backward()`` handing out ``.grad`` and an SGD or RMSprop
+        ``step()`` go into the graph, their Python effects (the ``.grad`` arrays, step
+        counts) redone at each launch; then each ``.grad`` is the graph's buffer, which the
+        next call rewrites (copy one to keep it). A changed learning rate or replaced
+        parameter is captured again (a graph stale again within 50 calls of each of 3
+        captures ends in plain replays). A program stays a plain replay when it runs Python
+        the graph cannot redo (Adam's update, whose bias corrections take the step count; a
+        hook; a data-parallel average), when CuPy will not capture a step (its own cuBLAS
+        calls, e.g. batched products: pyad's 2-D products call cuBLAS directly and are
+        captured; copies from the host, e.g. labels given as a numpy argument; constant
+        numpy labels are copied once, before), or when an argument is not C-contiguous.
+        ``Compiled.graphs`` counts the programs that replay as graphs.
 
     Returns
     -------

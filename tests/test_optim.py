@@ -654,3 +654,45 @@ def test_schedule_drives_optimizer_lr():
         sched.step()
     np.testing.assert_allclose(p.data, [-total], rtol=1e-15)
     assert math.isclose(opt.lr, 1 / 16)
+
+
+def test_graph_forms_of_zero_grad_and_step_check_what_a_graph_holds():
+    """The CUDA-graph forms of zero_grad() and step() (ad.compile; _tape.register_graph_step),
+    exercised here on host arrays: a step's form stands while the hyperparameters, arrays and
+    state are the captured ones, counts steps at each launch, and undoes its count; Adam's,
+    a subclass's and a first step's have none."""
+    from pyad.engine._tape import graph_step_of
+    from pyad.train.optim import clear_grads
+    w, b = ad.tensor([1.0, 2.0], requires_grad=True), ad.tensor([0.5], requires_grad=True)
+    opt = optim.SGD([w, b], lr=0.1, momentum=0.9)
+    ad.sum(w * w + b).backward()
+    assert graph_step_of(opt._step)() is None          # its first step makes the buffers
+    opt.step()
+    form = graph_step_of(opt._step)()
+    grads = {id(w): w.grad.data, id(b): b.grad.data}
+    assert form.check({}) and form.check({"grads": grads})
+    assert not form.check({"grads": {id(w): w.grad.data.copy(), id(b): b.grad.data}})
+    assert not form.check({"cleared": {id(w), id(b)}})       # no gradient there any more
+    clear = graph_step_of(clear_grads)([w, b])
+    ctx = {"grads": dict(grads)}
+    assert clear.check(ctx) and ctx == {"grads": {}, "cleared": {id(w), id(b)}}
+    form.apply()
+    assert [s["step"] for s in opt.state] == [2, 2]
+    form.undo()
+    assert [s["step"] for s in opt.state] == [1, 1]
+    opt.lr = 0.05                                            # a schedule: captured again
+    assert not form.check({})
+    opt.lr = 0.1
+    opt.load_state_dict(opt.state_dict())                   # new state buffers
+    assert not form.check({})
+    clear.apply()
+    assert w.grad is None and b.grad is None
+
+    class MySGD(optim.SGD):
+        def _update(self, p, g, state):
+            super()._update(p, g * state["step"], state)
+    for other in (optim.Adam([w], lr=0.1), MySGD([w], lr=0.1)):
+        ad.sum(w * w).backward()
+        other.step()
+        assert graph_step_of(other._step)() is None
+        w.grad = None

@@ -162,7 +162,9 @@ class Optimizer:
     tensor([0.8, 1.6], requires_grad=True)
     """
     _state_names = ()
-    _graph_safe = False     # whether the update's kernels are the same at every step (graphs)
+    # whether the update's kernels are the same at every step (CUDA graphs): each class says
+    # so for itself, a subclass does not inherit it
+    _graph_safe = False
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         self.params = list(params)
@@ -257,9 +259,10 @@ class Optimizer:
 
     def _graph_step(self):
         """This step as a CUDA-graph step (see _UpdateGraphStep), or None: for an update
-        whose kernels take the step count (Adam's bias corrections), or a parameter whose
-        state the step would create (its buffers must not be the graph's)."""
-        if not self._graph_safe:
+        whose kernels take the step count (Adam's bias corrections), a subclass that has not
+        said its own update is safe (it may read more than its hyperparameters), or a
+        parameter whose state the step would create (its buffers must not be the graph's)."""
+        if not type(self).__dict__.get("_graph_safe", False):
             return None
         for p, state in zip(self.params, self.state):
             if p.grad is not None and state.get("step", 0) < 1:

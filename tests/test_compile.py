@@ -462,9 +462,10 @@ def test_graph_is_captured_again_when_a_parameter_is_replaced(stand_in_graphs):
     assert len(stand_in_graphs.captured) == 3 and loss.graphs == 1
 
 
-def test_graph_is_captured_again_when_host_labels_change_in_place(stand_in_graphs):
-    """A graph holds what a derived step made from a host array (numpy labels copied to the
-    device) at its capture: an in-place change of that array is seen and captured again."""
+def replays_with_labels_changed_in_place():
+    """(labels, compiled, w) after six calls of a compiled cross-entropy gradient whose numpy
+    labels it reads from outside, changed in place before the fifth; each call checked
+    bitwise against eager."""
     x = RNG.standard_normal((6, 4))
     y = np.array([0, 1, 2, 0, 1, 2])
     g = ad.grad(lambda w: ad.nn.softmax_cross_entropy(x @ w, y))
@@ -474,7 +475,27 @@ def test_graph_is_captured_again_when_host_labels_change_in_place(stand_in_graph
         if k == 4:
             y[:] = [2, 2, 1, 1, 0, 0]
         assert same_bits(compiled(w), g(w)), f"call {k}"
+    return y, compiled, w
+
+
+def test_graph_is_captured_again_when_host_labels_change_in_place(stand_in_graphs):
+    """A graph holds what a derived step made from a host array (numpy labels copied to the
+    device) at its capture: an in-place change of that array is seen and captured again."""
+    _, compiled, _ = replays_with_labels_changed_in_place()
     assert len(stand_in_graphs.captured) == 2 and compiled.graphs == 1
+
+
+def test_replays_keep_the_label_check_until_the_labels_change():
+    """The labels' check and flattening (a derived step on a host array from outside) is
+    kept across replays while the labels hold the same bytes: a change in place is seen,
+    and a label out of range still raises at the replay that meets it."""
+    y, compiled, w = replays_with_labels_changed_in_place()
+    memo = [st.fn for st in next(iter(compiled._programs.values())).steps
+            if type(st.fn).__name__ == "_HostMemo"]
+    assert len(memo) == 1
+    y[0] = 3
+    with pytest.raises(IndexError, match="label 3 is out of range for 3 classes"):
+        compiled(w)
 
 
 def test_a_graph_stale_at_every_call_gives_way_to_plain_replays(stand_in_graphs):

@@ -202,7 +202,7 @@ class CudaBackend(array_api.ArrayAPIBackend):
         clip = fused["clip_backward"]       # its Python-float bounds, in g's dtype
         kernels["clip_backward"] = lambda g, x, lo, hi: clip(g, x, g.dtype.type(lo),
                                                              g.dtype.type(hi))
-        relu, generic_relu = fused["relu"], array_api.KERNELS["relu"]
+        generic_relu = array_api.KERNELS["relu"]
         kernels["relu"] = lambda x: (self._vec_map("relu", x) if x.dtype.kind == "f"
                                      else generic_relu(x))      # ints: int64, as numpy
         for name in ("relu_backward", "tanh_backward"):
@@ -218,7 +218,7 @@ class CudaBackend(array_api.ArrayAPIBackend):
         self._vec_kernels = {}
         self.vec_min_size = VEC_MIN_SIZE                # the vectorised kernels' smallest array
         self._ones = {}                 # (rows, dtype, device) -> a (1, rows) row of ones
-        self._last_labels = None        # (host labels, their copy, on the GPU): see _labels
+        self._last_labels = None        # (a copy of the last host labels, on the GPU): _labels
         self._graph_reads = None        # under a capture: arrays from outside that it reads
         kernels.update({row: getattr(self, f"_{row}") for row in ROWS})
         self._updates = {name: cupy.ElementwiseKernel(*spec, name=f"pyad_{name}_update")
@@ -462,12 +462,11 @@ class CudaBackend(array_api.ArrayAPIBackend):
             return None
         last = self._last_labels
         if (isinstance(labels, np.ndarray) and last is not None
-                and last[2].device.id == z.device.id and last[1].shape == labels.shape
-                and np.array_equal(last[1], labels)):
+                and last[1].device.id == z.device.id and np.array_equal(last[0], labels)):
             # the same values as the last host labels (the loss's backward gets the forward's;
             # a training loop often passes one batch's labels again): no copy (~20 us of host
             # time each)
-            lab = last[2]
+            lab = last[1]
             if self._graph_reads is not None and self._capturing():
                 self._graph_reads.append(lab)       # the graph keeps them (the cache may not)
         elif isinstance(labels, np.ndarray) and self._capturing():
@@ -483,7 +482,7 @@ class CudaBackend(array_api.ArrayAPIBackend):
             with z.device:
                 lab = self.cupy.ascontiguousarray(self.cupy.asarray(labels, dtype=np.int64))
             if isinstance(labels, np.ndarray):
-                self._last_labels = (labels, labels.copy(), lab)
+                self._last_labels = (labels.copy(), lab)
         return lab if lab.shape == z.shape[:1] else None
 
     def _softmax_cross_entropy(self, z, labels):

@@ -2664,6 +2664,16 @@ def _report_grad(hook, list leaves, Py_ssize_t k, g):
     host_step(hook, leaves[k], (<Tensor>g).data)
 
 
+cdef inline bint _own_gradient(Tensor leaf, gd):
+    """Whether gradient array gd can become leaf's .grad as it is: of leaf's dtype, and a
+    fresh array the sweep made (owning its memory, writeable), not a view or broadcast."""
+    if gd.dtype != leaf.data.dtype:
+        return False
+    if type(gd) is cnp.ndarray:
+        return gd.flags.owndata and gd.flags.writeable
+    return _backend.owns_memory(gd)
+
+
 def _hand_out_grads(list leaves, list arrays, list dests=None):
     """backward()'s last part: add each leaf's gradient array (None: none) into its .grad
     (a gradient written into the leaf's destination is handed over as it is)."""
@@ -2679,9 +2689,7 @@ def _hand_out_grads(list leaves, list arrays, list dests=None):
         elif leaf._grad is None:
             # a fresh array the sweep made is handed over as is; views, read-only broadcasts
             # and arrays shared with another leaf are copied
-            if (gd.dtype == leaf.data.dtype and id(gd) not in handed_out
-                    and (gd.flags.owndata and gd.flags.writeable if type(gd) is cnp.ndarray
-                         else _backend.owns_memory(gd))):
+            if id(gd) not in handed_out and _own_gradient(leaf, gd):
                 handed_out.add(id(gd))
                 leaf._grad = _wrap(gd)
             else:
@@ -2716,7 +2724,7 @@ class _HandOutGraphStep:
 
 def _hand_out_graph_step(list leaves, list arrays, list dests=None):
     """The hand-out as a graph step where it is only assignments: no leaf has a .grad to add
-    to, and each gradient is a fresh array of its leaf's dtype that no other leaf gets."""
+    to, and each gradient is its own (_own_gradient), given to no other leaf."""
     if dests is not None:
         return None
     pairs, seen = [], set()
@@ -2724,8 +2732,8 @@ def _hand_out_graph_step(list leaves, list arrays, list dests=None):
         if gd is None:
             continue
         if ((<Tensor>leaf)._grad is not None or id(gd) in seen or not _foreign(gd)
-                or gd.dtype != (<Tensor>leaf).data.dtype or not _backend.owns_memory(gd)):
-            return None
+                or not _own_gradient(<Tensor>leaf, gd)):
+            return None         # (a graph's buffers are device arrays: numpy ones never are)
         seen.add(id(gd))
         pairs.append((leaf, gd))
     return _HandOutGraphStep(pairs)

@@ -24,11 +24,15 @@ def _reduce(name, per_item, reduction):
     raise ValueError(f"pyad.{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _check_label_shape(name, shape, logits_shape):
+    if tuple(shape) != tuple(logits_shape[:-1]):
+        raise ValueError(f"pyad.{name}: labels of shape {tuple(shape)} do not match logits of "
+                         f"shape {logits_shape} (expected {logits_shape[:-1]})")
+
+
 def _labels(name, lab, logits_shape):
     """Integer class labels (a numpy array) as int64 of logits_shape[:-1], checked for range."""
-    if lab.shape != logits_shape[:-1]:
-        raise ValueError(f"pyad.{name}: labels of shape {lab.shape} do not match logits of "
-                         f"shape {logits_shape} (expected {logits_shape[:-1]})")
+    _check_label_shape(name, lab.shape, logits_shape)
     n_classes = logits_shape[-1]
     if lab.size and (lab.min() < 0 or lab.max() >= n_classes):
         bad = lab.min() if lab.min() < 0 else lab.max()
@@ -47,9 +51,7 @@ def _device_labels(target, name, logits_shape):
     """Labels on the logits' device as the flat int64 array the kernel takes there, left
     there: a range check would copy them to the host, which waits for the device every step.
     The kernels make a row with a label out of range NaN instead (its loss and gradient)."""
-    if tuple(target.shape) != tuple(logits_shape[:-1]):
-        raise ValueError(f"pyad.{name}: labels of shape {tuple(target.shape)} do not match "
-                         f"logits of shape {logits_shape} (expected {logits_shape[:-1]})")
+    _check_label_shape(name, target.shape, logits_shape)
     if backend.dtype_of(target) != np.int64:
         target = backend.astype(target, np.int64)
     return backend.namespace(target).reshape(target, (-1,))

@@ -336,19 +336,31 @@ def _fused_step(run, values):
     return ("op", backend.fused_map, None, tuple(inputs), (program,), run[-1][0][5], False, False)
 
 
-def _host_memo_slots(steps, kinds, values, out_slots):
-    """The output slots of derived steps that read only host arrays from outside (numpy
-    constants) and whose result only kernels read, as a parameter (numpy labels, checked
-    and flattened for the loss): their results can be kept across replays (_HostMemo)."""
+def _host_reads(steps, kinds, values):
+    """The slots of host arrays from outside (numpy constants: labels) that derived steps
+    read."""
+    return {s for step in steps if step[0] == "derived" for s in _reads(step)
+            if kinds[s] == _CONST and type(values[s]) is np.ndarray}
+
+
+def _host_memo_slots(steps, host_reads, out_slots):
+    """The output slots of derived steps that read only host_reads and whose result only
+    kernels read, as a parameter (numpy labels, checked and flattened for the loss): their
+    results can be kept across replays (_HostMemo)."""
     memo = set()
     for step in steps:
         reads, out = _reads(step), step[5]
         if (step[0] == "derived" and reads and out not in out_slots
-                and all(kinds[s] == _CONST and type(values[s]) is np.ndarray for s in reads)
+                and set(reads) <= host_reads
                 and all(other[0] == "op" and out not in other[3]
                         for other in steps if out in _reads(other))):
             memo.add(out)
     return memo
+
+
+def _host_bytes(arrays):
+    """What host arrays hold, to tell later whether they changed in place."""
+    return [a.tobytes() for a in arrays]
 
 
 class _HostMemo:
@@ -361,7 +373,7 @@ class _HostMemo:
         self.fn, self.seen, self.out = fn, None, None
 
     def __call__(self, *args):
-        seen = [a.tobytes() for a in args if type(a) is np.ndarray]
+        seen = _host_bytes(a for a in args if type(a) is np.ndarray)
         if seen != self.seen:
             self.out, self.seen = self.fn(*args), seen
         return self.out
@@ -403,23 +415,24 @@ class _Program:
         for s, j in last_use.items():
             if kinds[s] == _MADE and s not in out_slots:
                 frees[j].append(s)
-        memo = _host_memo_slots(kept, kinds, values, out_slots)
+        # host arrays from outside that derived steps read (numpy labels): the work on them
+        # is kept while they hold the same bytes, and a graph holds what they gave at its
+        # capture, so each launch first checks they still hold those bytes
+        host_reads = _host_reads(kept, kinds, values)
+        memo = _host_memo_slots(kept, host_reads, out_slots)
         self.steps = [Step(_HostMemo(fn) if out in memo else fn, prim, ins, params, out, select,
                            resolve, kind == "host", tuple(frees[j]))
                       for j, (kind, fn, prim, ins, params, out, select, resolve)
                       in enumerate(kept)]
         self.template = [values[s] if kinds[s] == _CONST and s in needed else None
                          for s in range(len(values))]
-        # host arrays from outside that derived steps read (numpy labels): a graph holds what
-        # they gave at its capture, so each launch first checks they still hold those values
-        self.host_reads = sorted({s for step in kept if step[0] == "derived"
-                                  for s in _reads(step)
-                                  if kinds[s] == _CONST and type(values[s]) is np.ndarray})
+        self.host_reads = sorted(host_reads)
         self.kinds = kinds
         # a CUDA graph of the whole program: None until the first replay tries to capture
         # one, False where it cannot (a host step with no graph form, see
         # _tape.register_graph_step, or work that CuPy will not capture: host copies,
-        # synchronisation), else (graph, input buffers, values, host steps' graph forms)
+        # synchronisation), else (graph, input buffers, values, host steps' graph forms,
+        # the host_reads' bytes)
         self.graph = None if graphs and all(graph_step_of(step[1]) is not None
                                             for step in kept if step[0] == "host") else False
         self.captures = 0
@@ -558,11 +571,11 @@ class _Program:
                    for s, _, kind in self.loads if kind == _INPUT)
 
     def _capture(self, vals):
-        """(graph, [(slot, input buffer)], values, host steps' graph forms, [(slot, host
-        array's values)]) of this program for this call's loaded values, or False when a
-        step cannot be captured. The host steps run under the capture (their Python effects
-        happen now, their kernels go into the graph); where one has no graph form now, those
-        that ran are undone."""
+        """(graph, [(slot, input buffer)], values, host steps' graph forms, the host_reads'
+        bytes) of this program for this call's loaded values, or False when a step cannot be
+        captured. The host steps run under the capture (their Python effects happen now,
+        their kernels go into the graph); where one has no graph form now, those that ran
+        are undone."""
         self.captures += 1
         self.launches = 0
         vals = list(vals)
@@ -572,7 +585,7 @@ class _Program:
                 vals[s] = backend.copy(vals[s])     # the graph's own buffer, filled for this call
                 buffers.append((s, vals[s]))
         hosts = []
-        snapshots = [(s, self.template[s].copy()) for s in self.host_reads]
+        snapshots = _host_bytes(self.template[s] for s in self.host_reads)
 
         def graphed(fn):
             factory = graph_step_of(fn)
@@ -609,8 +622,8 @@ class _Program:
         was replaced, a host array a derived step reads changed its values, or a host step's
         state changed (each host step's check, in order)."""
         graph, _, vals, hosts, snapshots = self.graph
-        if any(vals[s] is not t.data for s, t, _, _ in self.state) or any(
-                not np.array_equal(self.template[s], seen) for s, seen in snapshots):
+        if any(vals[s] is not t.data for s, t, _, _ in self.state) or snapshots and \
+                _host_bytes(self.template[s] for s in self.host_reads) != snapshots:
             return True
         ctx = {}
         return not all(form.check(ctx) for form in hosts)

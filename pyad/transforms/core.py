@@ -440,10 +440,9 @@ def _traced(fun, args, sources, tangents):
                                 for o in out_leaves]
 
 
-def _replay(fn_name, linear, seeds, sources, leaves, dots, into=None):
-    """The recorded tangents `dots` (None stays None) for new seed values `leaves`, one per
-    source and of its shape, by replaying the tape `linear` (see Tape.replay); into: per
-    dot, None or a numpy array of its shape and dtype the replay writes it into."""
+def _tangent_arrays(fn_name, leaves, sources):
+    """Vectors `leaves` (arrays or Tensors, one per source) as arrays on each source's
+    backend and device in its dtype, checked for its shape."""
     values = []
     for v, s in zip(leaves, sources):
         a = derived(backend.asarray, [v.data if isinstance(v, Tensor) else v],
@@ -452,6 +451,14 @@ def _replay(fn_name, linear, seeds, sources, leaves, dots, into=None):
             raise ValueError(f"pyad.{fn_name}: tangent of shape {a.shape} for a primal of "
                              f"shape {s.shape}")
         values.append(a)
+    return values
+
+
+def _replay(fn_name, linear, seeds, sources, leaves, dots, into=None):
+    """The recorded tangents `dots` (None stays None) for new seed values `leaves`, one per
+    source and of its shape, by replaying the tape `linear` (see Tape.replay); into: per
+    dot, None or a numpy array of its shape and dtype the replay writes it into."""
+    values = _tangent_arrays(fn_name, leaves, sources)
     wanted = [k for k, d in enumerate(dots) if d is not None]
     outs = iter(linear.replay(seeds, values, [dots[k] for k in wanted],
                               None if into is None else [into[k] for k in wanted]))

@@ -9,7 +9,7 @@ from pyad.engine._tape import JvpTrace, Tape, Tensor, is_tracked, sweep, wrap
 from pyad.engine.pytree import tree_flatten, tree_unflatten
 from pyad.linalg.vectors import vdot
 from pyad.transforms.core import (_collect, _fresh, _prepare, _replay, _scalar_output,
-                                  _tangent_leaves, _unbox, grad, jvp)
+                                  _tangent_arrays, _tangent_leaves, _unbox, grad, jvp)
 from pyad._typing import PyTree
 
 __all__ = ["hvp", "hvp_fn", "gnvp"]
@@ -178,13 +178,7 @@ def _hvp_fn(fun, primals, first=None):
         apply = by_sweeps()
         return apply, None, None if first is None else apply(*first)
     if record_first:
-        seeds = [wrap(backend.asarray(v.data if isinstance(v, Tensor) else v,
-                                      backend.dtype_of(s.data), s.data, "hvp_fn"))
-                 for v, s in zip(first_leaves, sources)]
-        for seed, s in zip(seeds, sources):
-            if seed.shape != s.shape:
-                raise ValueError(f"pyad.hvp_fn: tangent of shape {seed.shape} for a primal "
-                                 f"of shape {s.shape}")
+        seeds = [wrap(a) for a in _tangent_arrays("hvp_fn", first_leaves, sources)]
     else:
         seeds = [wrap(backend.zeros_like(s.data)) for s in sources]
     with Tape(persistent=True, watch_accessed_variables=False) as linear:

@@ -560,6 +560,109 @@ def test_gradient_of_wrong_shape():
         opt.step()
 
 
+def _counting_many(monkeypatch, name):
+    """CPU's multi-parameter kernel of `name`, wrapped to count the calls that updated."""
+    from pyad.backend import CPU
+    calls = []
+    kernel = CPU.many_updates[name.lower().rstrip("w")]
+
+    def counted(*args):
+        done = kernel(*args)
+        calls.append(done)
+        return done
+    monkeypatch.setitem(CPU.many_updates, name.lower().rstrip("w"), counted)
+    return calls
+
+
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=_ids(CONFIGS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_call_for_all_parameters_equals_one_each(name, kw, dtype, monkeypatch):
+    """From the second step on, a step is one call of the multi-parameter kernel, whose
+    results equal the one-parameter kernel's bit for bit."""
+    calls = _counting_many(monkeypatch, name)
+    cls = getattr(optim, name)
+
+    class OneEach(cls):         # its own _update: parameter by parameter
+        def _update(self, p, g, state):
+            super()._update(p, g, state)
+    init = _initial(dtype)
+    runs = []
+    for make in (cls, OneEach):
+        ps = [ad.tensor(a.copy(), requires_grad=True) for a in init]
+        opt = make(ps, **kw)
+        for t in range(4):
+            for i, p in enumerate(ps):
+                p.grad = _grad(t, init[i], i)
+            opt.step()
+        runs.append((ps, opt))
+    assert calls == [True] * 3
+    for a, b in zip(*(r[0] for r in runs)):
+        np.testing.assert_array_equal(a.data, b.data)
+    for sa, sb in zip(*(r[1].state for r in runs)):
+        assert sa.keys() == sb.keys()
+        for k in sa:
+            np.testing.assert_array_equal(sa[k], sb[k])
+
+
+def test_one_call_steps_aside_for_what_it_does_not_take(monkeypatch):
+    """A frozen parameter, unequal step counts, a gradient the kernel would copy first: the
+    step goes parameter by parameter."""
+    calls = _counting_many(monkeypatch, "SGD")
+    a = ad.tensor(np.ones((3, 2), np.float32), requires_grad=True)
+    b = ad.tensor(np.ones(4, np.float32), requires_grad=True)
+    opt = optim.SGD([a, b], lr=0.5, momentum=0.5)
+
+    def step(ga, gb):
+        a.grad, b.grad = ga, gb
+        opt.step()
+    ones = np.ones((3, 2), np.float32)
+    step(ones, np.ones(4, np.float32))                  # the first step makes the state
+    assert calls == []
+    step(ones, None)                                    # b frozen
+    assert calls == [] and [s["step"] for s in opt.state] == [2, 1]
+    step(ones, np.ones(4, np.float32))                  # unequal step counts
+    assert calls == [] and [s["step"] for s in opt.state] == [3, 2]
+    b.grad = None
+    step(None, np.ones(4, np.float32))                  # equal again: one call
+    step(ones, np.ones(4, np.float32))
+    assert calls == [True]
+    want = a.data - 0.5 * (0.5 * opt.state[0]["momentum_buffer"] + 1)
+    step(np.ones((2, 3), np.float32).T, np.ones(4, np.float32))   # transposed: by itself
+    assert calls == [True, False]
+    np.testing.assert_array_equal(a.data, want)
+
+
+def test_many_kernel_checks_every_item_before_writing():
+    """pyad._C's multi-parameter updates refuse (False, nothing written) lists with an item
+    the one-parameter kernel would convert, and raise TypeError for lists that do not fit."""
+    from pyad import _C
+    p = [np.ones(3, np.float32), np.ones((2, 2), np.float32)]
+    before = [a.copy() for a in p]
+    bad_items = [
+        [np.ones(3, np.float32), np.ones(4, np.float32)],               # another shape
+        [np.ones(3, np.float32), np.ones((2, 2), np.float64)],          # another dtype
+        [np.ones(3, np.float32), np.ones((2, 2), np.float32).T],        # not C order
+        [np.ones(3, np.float32), [[1.0, 1.0], [1.0, 1.0]]],             # not an array
+    ]
+    for grads in bad_items:
+        assert _C.sgd_update_many(p, grads, None, 0.1, 0.0, 0.0, False, 0.0, False) is False
+    ro = np.ones(3, np.float32)
+    ro.flags.writeable = False
+    grads = [np.ones(3, np.float32), np.ones((2, 2), np.float32)]
+    assert _C.sgd_update_many([ro, p[1]], grads, None, 0.1, 0.0, 0.0, False, 0.0, False) is False
+    assert _C.adam_update_many(p, grads, [np.zeros(3, np.float32), None],       # m missing
+                               [np.zeros(3, np.float32), np.zeros((2, 2), np.float32)], None,
+                               0.1, 0.9, 0.999, 1e-8, 0.0, 1.0, False) is False
+    for a, b in zip(p, before):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="sgd_update_many: params must be a list"):
+        _C.sgd_update_many(tuple(p), grads, None, 0.1, 0.0, 0.0, False, 0.0, False)
+    with pytest.raises(TypeError, match="list of 2 arrays"):
+        _C.sgd_update_many(p, grads[:1], None, 0.1, 0.0, 0.0, False, 0.0, False)
+    assert _C.sgd_update_many(p, grads, None, 0.5, 0.0, 0.0, False, 0.0, False) is True
+    np.testing.assert_array_equal(p[1], np.full((2, 2), 0.5, np.float32))
+
+
 # ------------------------------------------------------------------- schedules
 def _schedule_pair(make_ours, make_torch, lr=0.1, epochs=N_STEPS):
     torch = pytest.importorskip("torch")

@@ -285,6 +285,14 @@ def optimizer_update(name, like=None):
     return backend.updates[name]
 
 
+def optimizer_update_many(name, like):
+    """The update kernel of optimizer `name` over lists of parameters like `like` and their
+    gradients and states, one call for all (see pyad._C.sgd_update_many), or None where
+    like's backend has none. It returns False, updating nothing, for lists that need the
+    one-parameter kernel's conversions or errors."""
+    return backend_of(like).many_updates.get(name)
+
+
 UPDATES = CPU.updates   # the CPU's, by name
 
 

@@ -30,6 +30,9 @@ class ArrayAPIBackend:
         self.kernels = dict(KERNELS) if kernels is None else kernels
         self.fallbacks = {} if fallbacks is None else fallbacks   # generic kernels take all dtypes
         self.updates = dict(UPDATES) if updates is None else updates
+        # the same updates over lists of parameters in one call, where the backend has them
+        # (see optimizer_update_many)
+        self.many_updates = {}
 
     def __repr__(self):
         return f"<pyad backend {self.name}>"

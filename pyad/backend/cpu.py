@@ -197,6 +197,8 @@ class CpuBackend(array_api.ArrayAPIBackend):
 CPU = CpuBackend(np, name="cpu", kernels={**array_api.KERNELS, **KERNELS}, fallbacks=FALLBACKS,
                  updates={"sgd": _C.sgd_update, "rmsprop": _C.rmsprop_update,
                           "adam": _C.adam_update})
+CPU.many_updates = {"sgd": _C.sgd_update_many, "rmsprop": _C.rmsprop_update_many,
+                    "adam": _C.adam_update_many}
 # rows whose kernel can write its output into a given array: into(dest, *arrays, *params) ->
 # whether it did (the engine's gradient destinations, gradients made in their bucket, and
 # Tape.replay's outputs, Hessian products made in a flat vector)

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 import numpy as np
 
 from pyad import backend
-from pyad.backend import optimizer_update
+from pyad.backend import optimizer_update, optimizer_update_many
 from pyad.engine._tape import Tensor, host_step, register_graph_step
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "HessianFree", "StepLR",
@@ -132,8 +132,9 @@ class Optimizer:
     """Base class of the optimizers: the parameter list, zero_grad(), step() and
     state_dict() round trips.
 
-    A subclass gives its update rule (``_update``, one fused C++ pass per parameter) and
-    its state buffers. The learning rate ``lr`` may be changed at any time (schedules do).
+    A subclass names its update rule (``_kernel``, the backend's fused pass, with the state
+    buffers it takes, ``_kernel_states``, and its numbers, ``_kernel_hyper``) or overrides
+    ``_update`` with its own, and names its state buffers. The learning rate ``lr`` may be changed at any time (schedules do).
 
     Parameters
     ----------
@@ -162,6 +163,8 @@ class Optimizer:
     tensor([0.8, 1.6], requires_grad=True)
     """
     _state_names = ()
+    _kernel = None          # the backends' fused update (optimizer_update) _update calls
+    _kernel_states = ()     # the state buffers it takes, in its order (None where absent)
     # whether the update's kernels are the same at every step (CUDA graphs): each class says
     # so for itself, a subclass does not inherit it
     _graph_safe = False
@@ -229,6 +232,8 @@ class Optimizer:
         host_step(self._step)      # ad.compile replays the whole update as one step
 
     def _step(self):
+        if self._step_all():
+            return
         owned = self._owned
         for i, (p, state) in enumerate(zip(self.params, self.state)):
             grad = p.grad
@@ -253,6 +258,47 @@ class Optimizer:
                 state["step"] = 0
             state["step"] += 1
             self._update(p.data, g, state)
+
+    def _step_all(self):
+        """The step as one call of the backend's update over all parameters (per-parameter
+        calls cost ~1 us each through Python, a fifth of a small MLP's step), when every
+        parameter has a gradient, its array is the one _own_buffer passed and its state
+        exists with the others' step count; False, nothing changed, otherwise (the first
+        step, a parameter without a gradient, a gradient the kernel would convert: those go
+        parameter by parameter, with the same arithmetic)."""
+        if self._kernel is None or type(self)._update is not Optimizer._update:
+            return False        # a subclass's own rule
+        many = optimizer_update_many(self._kernel, self._owned[0])
+        first = self.state[0]
+        if many is None or "step" not in first:
+            return False
+        step = first["step"]
+        grads = []
+        for p, data, state in zip(self.params, self._owned, self.state):
+            g = p.grad
+            if g is None or p.data is not data or state.get("step") != step:
+                return False
+            grads.append(g.data if type(g) is Tensor else g)
+        states = [[state.get(k) for state in self.state] if k in first else None
+                  for k in self._kernel_states]
+        if not many(self._owned, grads, *states, *self._kernel_hyper(step + 1)):
+            return False
+        for state in self.state:
+            state["step"] = step + 1
+        return True
+
+    def _update(self, p, g, state):
+        """One parameter's update: the fused kernel `_kernel` of p's backend on p, g, the
+        state buffers `_kernel_states` names and `_kernel_hyper`'s numbers."""
+        if self._kernel is None:
+            raise NotImplementedError(f"{type(self).__name__}: an optimizer names its update "
+                                      f"kernel (_kernel) or overrides _update")
+        optimizer_update(self._kernel, p)(p, g, *[state.get(k) for k in self._kernel_states],
+                                          *self._kernel_hyper(state["step"]))
+
+    def _kernel_hyper(self, step):
+        """The update kernel's numbers (its arguments after the arrays) for step `step`."""
+        return (self.lr,)
 
     def _buffers(self):
         return self._state_names
@@ -407,6 +453,7 @@ class SGD(Optimizer):
     """
 
     _graph_safe = True
+    _kernel, _kernel_states = "sgd", ("momentum_buffer",)
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
                  dampening: float = 0.0, nesterov: bool = False,
@@ -426,10 +473,9 @@ class SGD(Optimizer):
         return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
                 "nesterov": self.nesterov, "weight_decay": self.weight_decay}
 
-    def _update(self, p, g, state):
-        update = optimizer_update("sgd", p)      # the fused pass of p's backend
-        update(p, g, state.get("momentum_buffer"), self.lr, self.momentum, self.dampening,
-               self.nesterov, self.weight_decay, state["step"] == 1)
+    def _kernel_hyper(self, step):
+        return (self.lr, self.momentum, self.dampening, self.nesterov, self.weight_decay,
+                step == 1)
 
 
 class RMSprop(Optimizer):
@@ -475,6 +521,7 @@ class RMSprop(Optimizer):
     """
 
     _graph_safe = True
+    _kernel, _kernel_states = "rmsprop", ("square_avg", "grad_avg", "momentum_buffer")
 
     def __init__(self, params: Iterable[Tensor], lr: float = 0.01, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
@@ -495,10 +542,8 @@ class RMSprop(Optimizer):
                 "weight_decay": self.weight_decay, "momentum": self.momentum,
                 "centered": self.centered}
 
-    def _update(self, p, g, state):
-        update = optimizer_update("rmsprop", p)
-        update(p, g, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
-               self.lr, self.alpha, self.eps, self.weight_decay, self.momentum)
+    def _kernel_hyper(self, step):
+        return self.lr, self.alpha, self.eps, self.weight_decay, self.momentum
 
 
 class Adam(Optimizer):
@@ -542,6 +587,7 @@ class Adam(Optimizer):
     tensor([0.9, 1.9], requires_grad=True)
     """
     _decoupled = False
+    _kernel, _kernel_states = "adam", ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
                  betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
@@ -561,11 +607,9 @@ class Adam(Optimizer):
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
                 "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
 
-    def _update(self, p, g, state):
-        update = optimizer_update("adam", p)
-        update(p, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
-               self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay,
-               float(state["step"]), self._decoupled)
+    def _kernel_hyper(self, step):
+        return (self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay,
+                float(step), self._decoupled)
 
 
 class AdamW(Adam):

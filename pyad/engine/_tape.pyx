@@ -1900,6 +1900,11 @@ cdef void _record(_ThreadState st, Primitive prim, tuple args, tuple params,
             if tape.implicit:
                 out._requires_grad = True
                 out._is_leaf = False
+                tape.new_records += 1
+                tape.new_bytes += _nbytes(out.data)
+                if (tape.new_records >= tape.collect_records
+                        or tape.new_bytes >= tape.collect_bytes):
+                    _collect_dead(tape)
 
 
 cdef void _push_tangent(_ThreadState st, JvpTrace trace, Primitive prim, tuple args,
@@ -1996,6 +2001,10 @@ cdef class Tape:
     cdef long long closed       # the next uid when its `with` block ended (0: still open)
     cdef Py_ssize_t n_freed     # implicit tape: records backward() has freed
     cdef list leaves          # implicit tape: watched leaves, to receive .grad
+    # implicit tape: records and output bytes recorded since it was made or last collected
+    # (see _collect_dead), and the amounts at which it collects next
+    cdef Py_ssize_t new_records, new_bytes, collect_records, collect_bytes
+    cdef Py_ssize_t kept_bytes      # output bytes of the records the last collection kept
 
     def __init__(self, persistent=False, watch_accessed_variables=True, *, _implicit=False):
         global _next_uid
@@ -2009,6 +2018,8 @@ cdef class Tape:
         self.implicit = _implicit
         self.released = False
         self.leaves = []
+        self.new_records = self.new_bytes = self.kept_bytes = 0
+        self.collect_records, self.collect_bytes = COLLECT_RECORDS, COLLECT_BYTES
         self.level = 0 if _implicit else self.uid
         self.forward = False
         self.replayable = True
@@ -2611,7 +2622,7 @@ cdef void _backward(Tensor y, gradient, bint retain) except *:
         if tape.n_freed < len(tape.records):
             _free_dead_records(tape)
         if tape.n_freed == len(tape.records):    # nothing live: start a fresh implicit tape
-            st.tapes[0] = Tape(_implicit=True)
+            _fresh_implicit(st, tape)
 
 
 cdef object _grad_ready_hook = None
@@ -2763,15 +2774,17 @@ def free_dead_implicit_records():
     if tape.n_freed < len(tape.records):
         _free_dead_records(tape)
     if tape.n_freed == len(tape.records):
-        st.tapes[0] = Tape(_implicit=True)
+        _fresh_implicit(st, tape)
 
 
-cdef void _free_dead_records(Tape tape) except *:
+cdef list _free_dead_records(Tape tape):
     """Free the implicit tape's records whose outputs nothing outside the tape can reach any
     more (an evaluation pass run without no_grad(), a graph that was dropped), so they do not
     pile up between backward() calls. Walks the tape once backwards: a record stays if its
-    output is referenced from outside the tape or feeds a record that stays."""
+    output is referenced from outside the tape or feeds a record that stays. Returns the
+    records freed now (their outputs are gone, so no later op can read their slots)."""
     cdef list records = tape.records
+    cdef list freed = []
     cdef dict internal = {}           # id(tensor) -> references held by the tape itself
     cdef set needed = set()
     cdef _Record rec
@@ -2796,7 +2809,76 @@ cdef void _free_dead_records(Tape tape) except *:
             for a in rec.args:
                 internal[id(a)] -= 1
             _free_record(tape, rec)
+            freed.append(rec)
         a = None        # a loop variable must not count as a reference to an earlier output
+    return freed
+
+
+# The implicit tape collects its dead records while it records (without a backward(), an
+# evaluation loop run without no_grad() kept every activation: 20,000 small forward passes
+# held 640 MB) once it has recorded COLLECT_RECORDS records or COLLECT_BYTES bytes of outputs
+# since it was made or last collected, or twice what stayed live then, whichever is more:
+# each collection walks the tape once, so its cost per op stays constant. A fresh tape after
+# backward() starts from twice the records and bytes the swept step recorded, so a training
+# loop whose step is larger than these does not collect in every step.
+cdef Py_ssize_t COLLECT_RECORDS = 1024
+cdef Py_ssize_t COLLECT_BYTES = 64 << 20
+cdef Py_ssize_t _collections = 0
+
+
+cdef inline Py_ssize_t _nbytes(d):
+    if type(d) is cnp.ndarray:
+        return cnp.PyArray_NBYTES(<cnp.ndarray>d)
+    return getattr(d, "nbytes", 0)
+
+
+cdef void _collect_dead(Tape tape) except *:
+    """Free the dead records (_free_dead_records) and drop them from the list; records a
+    sweep freed stay (their outputs may be alive, and a later backward() through them must
+    raise)."""
+    global _collections
+    cdef list freed = _free_dead_records(tape)
+    cdef _Record rec
+    cdef Py_ssize_t live_bytes = 0
+    _collections += 1
+    if freed:
+        gone = {id(r) for r in freed}
+        tape.records = [r for r in tape.records if id(r) not in gone]
+        tape.n_freed -= len(freed)
+    for r in tape.records:
+        rec = <_Record>r
+        if rec.prim is not None:
+            live_bytes += _nbytes(rec.out.data)
+    tape.new_records = tape.new_bytes = 0
+    tape.kept_bytes = live_bytes
+    tape.collect_records = max(COLLECT_RECORDS, 2 * (len(tape.records) - tape.n_freed))
+    tape.collect_bytes = max(COLLECT_BYTES, 2 * live_bytes)
+
+
+cdef void _fresh_implicit(_ThreadState st, Tape old) except *:
+    """A new implicit tape in place of `old`, none of whose records is live any more."""
+    cdef Tape tape = Tape(_implicit=True)
+    tape.collect_records = max(COLLECT_RECORDS, 2 * len(old.records))
+    tape.collect_bytes = max(COLLECT_BYTES, 2 * (old.kept_bytes + old.new_bytes))
+    st.tapes[0] = tape
+
+
+def set_collect_thresholds(Py_ssize_t records, Py_ssize_t nbytes):
+    """Set the amounts at which the implicit tape collects dead records (tests); returns the
+    old ones. Applies to the current thread's tape from now on, and to later tapes."""
+    global COLLECT_RECORDS, COLLECT_BYTES
+    old = (COLLECT_RECORDS, COLLECT_BYTES)
+    COLLECT_RECORDS, COLLECT_BYTES = records, nbytes
+    cdef Tape tape = <Tape>_state().tapes[0]
+    tape.collect_records, tape.collect_bytes = records, nbytes
+    return old
+
+
+def implicit_tape_stats():
+    """{records: the current thread's implicit tape's length, collections: how many times
+    implicit tapes have collected dead records (any thread)} (tests)."""
+    cdef Tape tape = <Tape>_state().tapes[0]
+    return {"records": len(tape.records), "collections": _collections}
 
 
 cdef inline bint _deferrable(_Record rec, Py_ssize_t k):

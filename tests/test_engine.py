@@ -845,6 +845,24 @@ def test_collections_while_recording_keep_every_gradient(small_collections):
         ad.sum(y * 3.0).backward()          # y's graph was freed by the first backward()
 
 
+def test_leaves_made_in_a_loop_without_backward_are_let_go(small_collections):
+    """Inputs made with requires_grad=True in each pass of a loop, with no backward(): the
+    tape lets go of those nobody else holds; one still held gets its .grad."""
+    refs, kept = [], []
+    for i in range(200):
+        x = ad.tensor(np.full(3, float(i)), requires_grad=True)
+        y = ad.tanh(x) * 2.0
+        refs.append(weakref.ref(x))
+        if i == 150:
+            kept = [x, y]
+    del x, y
+    gc.collect()
+    alive = [i for i, r in enumerate(refs) if r() is not None]
+    assert [i for i in alive if i < 190] == [150], alive    # and those since the last look
+    ad.sum(kept[1]).backward()
+    np.testing.assert_allclose(kept[0].grad.data, 2.0 * (1 - np.tanh(150.0) ** 2) * np.ones(3))
+
+
 def _chain(v):
     for k in range(40):
         v = ad.tanh(0.9 * v + 0.1 * k)

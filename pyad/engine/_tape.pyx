@@ -2811,6 +2811,12 @@ cdef list _free_dead_records(Tape tape):
             _free_record(tape, rec)
             freed.append(rec)
         a = None        # a loop variable must not count as a reference to an earlier output
+    if freed and tape.leaves:
+        # leaves only the tape holds (its list, and records that stay): nobody could read
+        # the .grad a backward() would give them (inputs made with requires_grad=True in
+        # each pass of a loop piled up here)
+        tape.leaves = [leaf for leaf in tape.leaves
+                       if _refcount(<PyObject*>leaf) > internal.get(id(leaf), 0) + 2]
     return freed
 
 

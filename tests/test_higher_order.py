@@ -521,6 +521,15 @@ def test_jacobian_unknown_mode_raises():
         ad.jacobian(f_3_to_2x4, mode="forward")
 
 
+@pytest.mark.parametrize("mode", ["fwd", "rev", "auto"])
+@pytest.mark.parametrize("make", [lambda x: x > 0, lambda x: ad.argmax(x, axis=0),
+                                  lambda x: ad.astype(x, np.int64)])
+def test_jacobian_of_a_non_float_output_raises(make, mode):
+    """A comparison or an integer result has no derivative: no Jacobian of bool zeros."""
+    with pytest.raises(TypeError, match="output has dtype .*float32/float64"):
+        ad.jacobian(make, mode=mode)(arr(4))
+
+
 def test_jacobian_scalar_output_is_gradient():
     x = arr(4)
     for m in ("fwd", "rev", "auto"):

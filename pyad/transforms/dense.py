@@ -90,7 +90,14 @@ def _array_output(out):
     if isinstance(out, (dict, list, tuple)):
         raise TypeError("pyad.jacobian: the function must return one array; use ad.vjp/ad.jvp "
                         "for pytree outputs")
-    return out if isinstance(out, Tensor) else wrap(backend.as_array(out))
+    out = out if isinstance(out, Tensor) else wrap(backend.as_array(out))
+    if backend.dtype_of(out.data).kind not in "fc":
+        # a comparison or an integer result has no derivative: its Jacobian would be
+        # zeros of that dtype, which look like an answer (jax.jacfwd/jacrev refuse too)
+        raise TypeError(f"pyad.jacobian: the function's output has dtype {out.data.dtype}; "
+                        f"a Jacobian needs a float32/float64 (or complex) output. Return the "
+                        f"values themselves (e.g. ad.where(x > 0, x, 0.0) rather than x > 0)")
+    return out
 
 
 def _batched_basis(sources):

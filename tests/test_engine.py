@@ -863,6 +863,28 @@ def test_leaves_made_in_a_loop_without_backward_are_let_go(small_collections):
     np.testing.assert_allclose(kept[0].grad.data, 2.0 * (1 - np.tanh(150.0) ** 2) * np.ones(3))
 
 
+def test_retained_graphs_in_a_loop_keep_the_tape_small(small_collections):
+    """backward(retain_graph=True) in every step never starts a fresh tape: collections
+    free the dead steps and number the slots anew (each sweep sizes its arrays by them, so
+    the steps grew slower), and a graph kept alive through it all stays differentiable."""
+    from pyad.engine._tape import implicit_tape_stats
+    w = ad.tensor(np.linspace(-1.0, 1.0, 12).reshape(4, 3), requires_grad=True)
+    x = np.linspace(0.0, 1.0, 20).reshape(5, 4)
+    kept = ad.sum(ad.tanh(x @ w) ** 2)
+    for _ in range(300):
+        w.grad = None
+        loss = ad.sum(ad.tanh(x @ w))
+        loss.backward(retain_graph=True)
+    stats = implicit_tape_stats()
+    assert stats["slots"] < 64 and stats["records"] < 64, stats
+    t = np.tanh(x @ w.data)
+    np.testing.assert_allclose(w.grad.data, x.T @ (1 - t * t), rtol=1e-12)
+    w.grad = None
+    kept.backward(retain_graph=True)
+    kept.backward()
+    np.testing.assert_allclose(w.grad.data, 2 * x.T @ (2 * t * (1 - t * t)), rtol=1e-12)
+
+
 def _chain(v):
     for k in range(40):
         v = ad.tanh(0.9 * v + 0.1 * k)

@@ -2855,10 +2855,50 @@ cdef void _collect_dead(Tape tape) except *:
         rec = <_Record>r
         if rec.prim is not None:
             live_bytes += _nbytes(rec.out.data)
+    if tape.n_freed == 0:
+        _renumber(tape)
     tape.new_records = tape.new_bytes = 0
     tape.kept_bytes = live_bytes
     tape.collect_records = max(COLLECT_RECORDS, 2 * (len(tape.records) - tape.n_freed))
     tape.collect_bytes = max(COLLECT_BYTES, 2 * live_bytes)
+
+
+cdef Py_ssize_t _renumbered(dict new, Py_ssize_t s, Py_ssize_t* n) except -3:
+    cdef Py_ssize_t m
+    if s < 0:
+        return s            # UNTRACKED, RELEASED
+    found = new.get(s)
+    if found is not None:
+        return <Py_ssize_t>found
+    m = n[0]
+    new[s] = m
+    n[0] = m + 1
+    return m
+
+
+cdef void _renumber(Tape tape) except *:
+    """Number the slots of the tape's leaves and records 0, 1, ... again, in order, after a
+    collection left no record a sweep freed (whose output may be alive, out of reach, with
+    its slot). A sweep sizes its per-slot arrays by the slot count, which otherwise grows
+    as long as the tape lives: a loop of backward(retain_graph=True), which never starts a
+    fresh tape, slowed down step after step."""
+    cdef dict new = {}
+    cdef Py_ssize_t n = 0, k
+    cdef Tensor t
+    cdef _Record rec
+    for leaf in tape.leaves:
+        t = <Tensor>leaf
+        _set_slot(t, tape, _renumbered(new, _slot(t, tape), &n))
+    for r in tape.records:
+        rec = <_Record>r
+        if rec.many is None:
+            for k in range(rec.nin):
+                rec.few[k] = _renumbered(new, rec.few[k], &n)
+        else:
+            rec.many = tuple([_renumbered(new, s, &n) for s in rec.many])
+        rec.out_slot = _renumbered(new, rec.out_slot, &n)
+        _set_slot(rec.out, tape, rec.out_slot)
+    tape.nslots = n
 
 
 cdef void _fresh_implicit(_ThreadState st, Tape old) except *:
@@ -2881,10 +2921,11 @@ def set_collect_thresholds(Py_ssize_t records, Py_ssize_t nbytes):
 
 
 def implicit_tape_stats():
-    """{records: the current thread's implicit tape's length, collections: how many times
-    implicit tapes have collected dead records (any thread)} (tests)."""
+    """{records: the current thread's implicit tape's length, slots: its slot count,
+    collections: how many times implicit tapes have collected dead records (any thread)}
+    (tests)."""
     cdef Tape tape = <Tape>_state().tapes[0]
-    return {"records": len(tape.records), "collections": _collections}
+    return {"records": len(tape.records), "slots": tape.nslots, "collections": _collections}
 
 
 cdef inline bint _deferrable(_Record rec, Py_ssize_t k):

@@ -134,7 +134,8 @@ class Optimizer:
 
     A subclass names its update rule (``_kernel``, the backend's fused pass, with the state
     buffers it takes, ``_kernel_states``, and its numbers, ``_kernel_hyper``) or overrides
-    ``_update`` with its own, and names its state buffers. The learning rate ``lr`` may be changed at any time (schedules do).
+    ``_update`` with its own, and names its state buffers. The learning rate ``lr`` may be
+    changed at any time (schedules do).
 
     Parameters
     ----------

@@ -14,10 +14,13 @@ void check_labels(const char* k, PyArrayObject* lab, npy_intp n, npy_intp c) {
     if (PyArray_TYPE(lab) != NPY_INT64 || PyArray_NDIM(lab) != 1 || PyArray_DIM(lab, 0) != n)
         raise(PyExc_TypeError, "pyad._C.%s: labels must be an int64 array of shape (%zd,)", k, (Py_ssize_t)n);
     const npy_int64* l = (const npy_int64*)PyArray_DATA(lab);
+    // pyad.softmax_cross_entropy leaves numpy labels' range to this check (one pass here
+    // against two numpy reductions there), so the message is the loss's own
     for (npy_intp i = 0; i < n; ++i)
         if (l[i] < 0 || l[i] >= c)
-            raise(PyExc_IndexError, "pyad._C.%s: label %lld is out of range for %zd classes", k,
-                  (long long)l[i], (Py_ssize_t)c);
+            raise(PyExc_IndexError,
+                  "pyad.softmax_cross_entropy: label %lld is out of range for %zd classes (labels "
+                  "must lie in [0, %zd))", (long long)l[i], (Py_ssize_t)c, (Py_ssize_t)c);
 }
 
 PyArrayObject* as_2d(const char* k, PyObject* o, const char* what) {

@@ -47,6 +47,14 @@ def _flat_labels(target, name, logits_shape):
     return _labels(name, backend.to_host(target), logits_shape).reshape(-1)
 
 
+def _cpu_labels(target, name, logits_shape):
+    """Labels for the CPU's kernels: the flat int64 host array, unchecked for range, which
+    those kernels check themselves (a derived step, as _flat_labels)."""
+    lab = backend.to_host(target)
+    _check_label_shape(name, lab.shape, logits_shape)
+    return np.ascontiguousarray(lab, dtype=np.int64).reshape(-1)
+
+
 def _device_labels(target, name, logits_shape):
     """Labels on the logits' device as the flat int64 array the kernel takes there, left
     there: a range check would copy them to the host, which waits for the device every step.
@@ -109,15 +117,23 @@ def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,
         raise ValueError("pyad.softmax_cross_entropy: logits need a class axis (ndim >= 1)")
     target = labels.data if isinstance(labels, Tensor) else backend.as_array(labels)
     if backend.dtype_of(target).kind in "iub" and target.shape != z.shape:
-        # integer labels are a kernel param: a numpy index array (range-checked), or an array
-        # on the logits' own device (see _device_labels); labels elsewhere go to the host
-        on_device = (backend.is_foreign(target) and type(target) is type(z.data)
-                     and backend.device_of(target) == backend.device_of(z.data))
-        lab = derived(_device_labels if on_device else _flat_labels, [target],
-                      ("softmax_cross_entropy", z.shape))
-        flat = ops.reshape(z, (-1, z.shape[-1]))
-        per = bind(prims.softmax_cross_entropy, flat, params=(lab,))
-        per = ops.reshape(per, z.shape[:-1])
+        # integer labels are a kernel param: for numpy logits a flat int64 host array (the
+        # CPU kernels check its range), an array on the logits' own device (see
+        # _device_labels), or else a range-checked host array
+        if type(z.data) is np.ndarray:
+            how = _cpu_labels
+        elif (backend.is_foreign(target) and type(target) is type(z.data)
+                and backend.device_of(target) == backend.device_of(z.data)):
+            how = _device_labels
+        else:
+            how = _flat_labels
+        lab = derived(how, [target], ("softmax_cross_entropy", z.shape))
+        if z.ndim == 2:         # (N, C) already: no reshapes to record and sweep
+            per = bind(prims.softmax_cross_entropy, z, params=(lab,))
+        else:
+            flat = ops.reshape(z, (-1, z.shape[-1]))
+            per = bind(prims.softmax_cross_entropy, flat, params=(lab,))
+            per = ops.reshape(per, z.shape[:-1])
     else:
         if target.shape != z.shape:
             raise ValueError(f"pyad.softmax_cross_entropy: targets of shape {target.shape} "

@@ -220,6 +220,22 @@ def test_cross_entropy_label_out_of_range(bad):
     assert str(bad) in msg and "5 classes" in msg
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.uint8, np.uint64, bool])
+def test_cross_entropy_integer_label_dtypes(dtype):
+    """Any integer (or bool) labels: the same loss as int64 ones; out of range, the label
+    itself in the message (the largest uint64 is no negative number)."""
+    z, labels = _data(c=5)
+    labels = (labels % 2) if dtype is bool else labels
+    want = softmax_cross_entropy(z, labels.astype(np.int64))
+    got = softmax_cross_entropy(z, labels.astype(dtype))
+    assert np.array_equal(got.data, want.data)
+    if dtype in (np.uint8, np.uint64):
+        bad = labels.astype(dtype)
+        bad[1] = np.iinfo(dtype).max
+        with pytest.raises(IndexError, match=f"label {np.iinfo(dtype).max} is out of range"):
+            softmax_cross_entropy(z, bad)
+
+
 def test_cross_entropy_label_out_of_range_in_gradient():
     z, labels = _data(c=5)
     labels = labels.copy()

@@ -51,6 +51,8 @@ def _cpu_labels(target, name, logits_shape):
     """Labels for the CPU's kernels: the flat int64 host array, unchecked for range, which
     those kernels check themselves (a derived step, as _flat_labels)."""
     lab = backend.to_host(target)
+    if lab.dtype == np.uint64:      # int64 would wrap the largest round to negative labels
+        return _labels(name, lab, logits_shape).reshape(-1)
     _check_label_shape(name, lab.shape, logits_shape)
     return np.ascontiguousarray(lab, dtype=np.int64).reshape(-1)
 

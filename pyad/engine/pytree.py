@@ -76,17 +76,21 @@ def tree_flatten(tree: Any) -> Tuple[List[Any], TreeDef]:
     return leaves, _flatten(tree, leaves)
 
 
+_CONTAINERS = (dict, tuple, list)
+
+
 def _flatten(tree, leaves):
+    # leaves first, with one test (the transforms flatten their arguments at every call)
+    if not isinstance(tree, _CONTAINERS):
+        leaves.append(tree)
+        return _LEAF
     if isinstance(tree, dict):
         keys = sorted(tree)
-        return TreeDef("dict", tuple(keys), tuple(_flatten(tree[k], leaves) for k in keys))
+        return TreeDef("dict", tuple(keys), tuple([_flatten(tree[k], leaves) for k in keys]))
     if isinstance(tree, tuple):
         kind = type(tree) if hasattr(tree, "_fields") else tuple
-        return TreeDef(kind, None, tuple(_flatten(x, leaves) for x in tree))
-    if isinstance(tree, list):
-        return TreeDef(list, None, tuple(_flatten(x, leaves) for x in tree))
-    leaves.append(tree)
-    return _LEAF
+        return TreeDef(kind, None, tuple([_flatten(x, leaves) for x in tree]))
+    return TreeDef(list, None, tuple([_flatten(x, leaves) for x in tree]))
 
 
 def tree_unflatten(treedef: TreeDef, leaves: Iterable[Any]) -> Any:
@@ -116,7 +120,7 @@ def tree_unflatten(treedef: TreeDef, leaves: Iterable[Any]) -> Any:
 
 
 def _unflatten(td, it):
-    if td.kind == "leaf":
+    if td is _LEAF or td.kind == "leaf":
         return next(it)
     children = [_unflatten(c, it) for c in td.children]
     if td.kind == "dict":
@@ -147,7 +151,21 @@ def tree_leaves(tree: Any) -> List[Any]:
     >>> tree_leaves([1, {"x": 2, "w": (3, 4)}])
     [1, 3, 4, 2]
     """
-    return tree_flatten(tree)[0]
+    leaves = []
+    _leaves(tree, leaves)
+    return leaves
+
+
+def _leaves(tree, out):
+    """tree's leaves appended to out, in _flatten's order, without building a TreeDef."""
+    if not isinstance(tree, _CONTAINERS):
+        out.append(tree)
+    elif isinstance(tree, dict):
+        for k in sorted(tree):
+            _leaves(tree[k], out)
+    else:
+        for x in tree:
+            _leaves(x, out)
 
 
 def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:

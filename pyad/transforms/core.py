@@ -12,7 +12,7 @@ from pyad import backend
 from pyad.engine._tape import (JvpTrace, Tape, Tensor, derived, free_dead_implicit_records,
                                is_tracked, sweep, wrap)
 from pyad._typing import PyTree
-from pyad.engine.pytree import tree_flatten, tree_unflatten
+from pyad.engine.pytree import tree_flatten, tree_leaves, tree_unflatten
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize"]
 
@@ -21,6 +21,8 @@ def _box(x, fn_name, position, args=()):
     """A leaf of a differentiated argument as a Tensor to watch (arrays are not copied). A
     Python number joins the backend of the arguments' device arrays, if any (weakly typed,
     as in JAX: a learning rate differentiated beside GPU parameters lives on the GPU)."""
+    if type(x) is np.ndarray and x.dtype.kind in "fc":
+        return wrap(x)          # the common case, as the general path below gives it
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (float, int)) and not isinstance(x, bool):
@@ -51,6 +53,8 @@ def _unbox(t, like):
     if isinstance(like, Tensor) or is_tracked(t):
         return t
     data = t.data if isinstance(t, Tensor) else t
+    if type(like) is np.ndarray:
+        return data             # (the numbers.Number test below is an ABC check: slow)
     if isinstance(like, (numbers.Number, np.generic)) and np.ndim(data) == 0:
         return derived(_scalar, [data])
     return data
@@ -96,7 +100,7 @@ def _fresh(results, *callers):
     or with an earlier result (add's two cotangents are one array)."""
     taken = set()
     for tree in callers:
-        for a in tree_flatten(tree)[0]:
+        for a in tree_leaves(tree):
             if isinstance(a, np.ndarray):
                 taken.add(id(_root(a)))
     out = []

@@ -106,9 +106,11 @@ def _fresh(results, *callers):
     out = []
     for a in results:
         if isinstance(a, np.ndarray):
-            if not a.flags.writeable or id(_root(a)) in taken:
+            root = id(_root(a))
+            if not a.flags.writeable or root in taken:
                 a = derived(np.array, [a])
-            taken.add(id(_root(a)))
+                root = id(a)    # a fresh copy is its own root
+            taken.add(root)
         out.append(a)
     return out
 

@@ -632,6 +632,19 @@ def test_one_call_steps_aside_for_what_it_does_not_take(monkeypatch):
     np.testing.assert_array_equal(a.data, want)
 
 
+def test_optimizer_without_an_update_rule_says_so():
+    """A subclass that names no kernel and writes no _update of its own: its step raises
+    NotImplementedError naming the class and what to add (the base class has no rule)."""
+    class NoRule(optim.Optimizer):
+        pass
+    w = ad.tensor(np.ones(2), requires_grad=True)
+    opt = NoRule([w], lr=0.1)
+    w.grad = np.ones(2)
+    with pytest.raises(NotImplementedError, match="NoRule: an optimizer names its update kernel"):
+        opt.step()
+    np.testing.assert_array_equal(w.data, np.ones(2))
+
+
 def test_many_kernel_checks_every_item_before_writing():
     """pyad._C's multi-parameter updates refuse (False, nothing written) lists with an item
     the one-parameter kernel would convert, and raise TypeError for lists that do not fit."""

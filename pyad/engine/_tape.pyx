@@ -2848,15 +2848,18 @@ cdef void _collect_dead(Tape tape) except *:
     cdef list freed = _free_dead_records(tape)
     cdef _Record rec
     cdef Py_ssize_t live_bytes = 0
+    cdef set gone = {id(r) for r in freed}
+    cdef list kept = []
     _collections += 1
-    if freed:
-        gone = {id(r) for r in freed}
-        tape.records = [r for r in tape.records if id(r) not in gone]
-        tape.n_freed -= len(freed)
     for r in tape.records:
+        if id(r) in gone:
+            continue
+        kept.append(r)
         rec = <_Record>r
         if rec.prim is not None:
             live_bytes += _nbytes(rec.out.data)
+    tape.records = kept
+    tape.n_freed -= len(freed)
     if tape.n_freed == 0:
         _renumber(tape)
     tape.new_records = tape.new_bytes = 0

@@ -120,7 +120,7 @@ def tree_unflatten(treedef: TreeDef, leaves: Iterable[Any]) -> Any:
 
 
 def _unflatten(td, it):
-    if td is _LEAF or td.kind == "leaf":
+    if td.kind == "leaf":
         return next(it)
     children = [_unflatten(c, it) for c in td.children]
     if td.kind == "dict":

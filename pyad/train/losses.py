@@ -30,31 +30,24 @@ def _check_label_shape(name, shape, logits_shape):
                          f"shape {logits_shape} (expected {logits_shape[:-1]})")
 
 
-def _labels(name, lab, logits_shape):
-    """Integer class labels (a numpy array) as int64 of logits_shape[:-1], checked for range."""
+def _labels(name, lab, logits_shape, check_range=True):
+    """Integer class labels (a numpy array) as int64 of logits_shape[:-1], checked for range
+    (check_range=False: left to the CPU's kernels, which check it themselves in one pass,
+    except for uint64 labels, whose largest int64 would wrap to negative numbers)."""
     _check_label_shape(name, lab.shape, logits_shape)
     n_classes = logits_shape[-1]
-    if lab.size and (lab.min() < 0 or lab.max() >= n_classes):
+    if (check_range or lab.dtype == np.uint64) and lab.size and (
+            lab.min() < 0 or lab.max() >= n_classes):
         bad = lab.min() if lab.min() < 0 else lab.max()
         raise IndexError(f"pyad.{name}: label {bad} is out of range for {n_classes} classes "
                          f"(labels must lie in [0, {n_classes}))")
     return np.ascontiguousarray(lab, dtype=np.int64)     # the kernel reads a flat buffer
 
 
-def _flat_labels(target, name, logits_shape):
-    """Labels of any backend as the checked flat int64 host array a kernel takes (a derived
-    step of a compiled program: the range check runs at every replay)."""
-    return _labels(name, backend.to_host(target), logits_shape).reshape(-1)
-
-
-def _cpu_labels(target, name, logits_shape):
-    """Labels for the CPU's kernels: the flat int64 host array, unchecked for range, which
-    those kernels check themselves (a derived step, as _flat_labels)."""
-    lab = backend.to_host(target)
-    if lab.dtype == np.uint64:      # int64 would wrap the largest round to negative labels
-        return _labels(name, lab, logits_shape).reshape(-1)
-    _check_label_shape(name, lab.shape, logits_shape)
-    return np.ascontiguousarray(lab, dtype=np.int64).reshape(-1)
+def _flat_labels(target, name, logits_shape, check_range=True):
+    """Labels of any backend as the flat int64 host array a kernel takes, checked (see
+    _labels; a derived step of a compiled program: it runs at every replay)."""
+    return _labels(name, backend.to_host(target), logits_shape, check_range).reshape(-1)
 
 
 def _device_labels(target, name, logits_shape):
@@ -122,14 +115,12 @@ def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,
         # integer labels are a kernel param: for numpy logits a flat int64 host array (the
         # CPU kernels check its range), an array on the logits' own device (see
         # _device_labels), or else a range-checked host array
-        if type(z.data) is np.ndarray:
-            how = _cpu_labels
-        elif (backend.is_foreign(target) and type(target) is type(z.data)
+        if (backend.is_foreign(target) and type(target) is type(z.data)
                 and backend.device_of(target) == backend.device_of(z.data)):
-            how = _device_labels
+            lab = derived(_device_labels, [target], ("softmax_cross_entropy", z.shape))
         else:
-            how = _flat_labels
-        lab = derived(how, [target], ("softmax_cross_entropy", z.shape))
+            lab = derived(_flat_labels, [target], ("softmax_cross_entropy", z.shape,
+                                                   type(z.data) is not np.ndarray))
         if z.ndim == 2:         # (N, C) already: no reshapes to record and sweep
             per = bind(prims.softmax_cross_entropy, z, params=(lab,))
         else:

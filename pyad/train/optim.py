@@ -290,16 +290,13 @@ class Optimizer:
 
     def _update(self, p, g, state):
         """One parameter's update: the fused kernel `_kernel` of p's backend on p, g, the
-        state buffers `_kernel_states` names and `_kernel_hyper`'s numbers."""
+        state buffers `_kernel_states` names and the numbers ``_kernel_hyper(step)`` gives
+        (the kernel's arguments after the arrays), which a class naming a kernel defines."""
         if self._kernel is None:
             raise NotImplementedError(f"{type(self).__name__}: an optimizer names its update "
                                       f"kernel (_kernel) or overrides _update")
         optimizer_update(self._kernel, p)(p, g, *[state.get(k) for k in self._kernel_states],
                                           *self._kernel_hyper(state["step"]))
-
-    def _kernel_hyper(self, step):
-        """The update kernel's numbers (its arguments after the arrays) for step `step`."""
-        return (self.lr,)
 
     def _buffers(self):
         return self._state_names

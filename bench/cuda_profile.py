@@ -4,6 +4,7 @@ sees every kernel the process launches, CuPy's and cuBLAS's included), pyad's ho
 function (cProfile), and the host cost of single calls of the CuPy paths pyad's kernels take.
 
     python bench/cuda_profile.py [--cases M L XL] [--steps 20] [--top 15]
+        [--frameworks pyad-cuda-adam pyad-cuda-compiled-adam torch-cuda-adam] [--no-call-costs]
 
 Run by bench/gpu_check.sh after the benchmarks; needs a CUDA GPU, CuPy and torch.
 """
@@ -23,7 +24,8 @@ from bench.workloads import mlp_step_cuda as workload  # noqa: E402
 from bench.workloads.mlp_step import pyad_case, torch_case  # noqa: E402
 
 
-FRAMEWORKS = ("pyad-cuda", "pyad-cuda-gpu-labels", "pyad-cuda-compiled", "torch-cuda")
+FRAMEWORKS = ("pyad-cuda", "pyad-cuda-gpu-labels", "pyad-cuda-compiled", "torch-cuda",
+              "pyad-cuda-adam", "pyad-cuda-compiled-adam", "torch-cuda-adam")
 
 
 def steps(case, frameworks):
@@ -36,7 +38,13 @@ def steps(case, frameworks):
                                                       device="cuda")[0],
             "pyad-cuda-compiled": lambda: pyad_case(sizes, ws, bs, x, y, device="cuda",
                                                     compiled=True)[0],
-            "torch-cuda": lambda: torch_case(ws, bs, x, y, device="cuda")[0]}
+            "torch-cuda": lambda: torch_case(ws, bs, x, y, device="cuda")[0],
+            "pyad-cuda-adam": lambda: pyad_case(sizes, ws, bs, x, y, device="cuda",
+                                                optimizer="adam")[0],
+            "pyad-cuda-compiled-adam": lambda: pyad_case(sizes, ws, bs, x, y, device="cuda",
+                                                         compiled=True, optimizer="adam")[0],
+            "torch-cuda-adam": lambda: torch_case(ws, bs, x, y, device="cuda",
+                                                  optimizer="adam")[0]}
     return {name: make[name]() for name in frameworks}
 
 
@@ -194,19 +202,23 @@ def main():
                         choices=list(workload.SIZES))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--top", type=int, default=12)
-    parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS)
+    parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS[:4]),
+                        choices=FRAMEWORKS, help="default: the SGD steps")
+    parser.add_argument("--no-call-costs", action="store_true",
+                        help="skip the table of single calls' host cost")
     parser.add_argument("--no-torch", action="store_true",
                         help="never import torch (a process like the benchmark's pyad "
                              "workers): timelines only, no kernel tables or call costs")
     args = parser.parse_args()
     if args.no_torch:
-        args.frameworks = [f for f in args.frameworks if f != "torch-cuda"]
+        args.frameworks = [f for f in args.frameworks if not f.startswith("torch-cuda")]
     else:
         import torch
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.set_float32_matmul_precision("highest")
-        print("== host cost of single calls", flush=True)
-        print(call_costs(), flush=True)
+        if not args.no_call_costs:
+            print("== host cost of single calls", flush=True)
+            print(call_costs(), flush=True)
     print("libcublas:", cuda_gemm_library(), flush=True)
     for case in args.cases:
         for framework, step in steps(case, args.frameworks).items():

@@ -7,9 +7,10 @@
 #   pip download --no-deps --python-version 3.12 --only-binary=:all: -d build/wheels \
 #       array-api-compat array-api-strict
 # Logs go to $OUT (the device tool's folder) when it is set, else to build/gpu_check/.
-# Environment: TEST_SECONDS (default 180), BENCH_SECONDS (default 180) and PROFILE_SECONDS
-# (default 60) bound the three parts; WORKLOADS (default "chain_cuda hvp_cuda mlp_step_cuda")
-# picks the benchmarks and BENCH_ROUNDS (default 1) how many times each framework runs them.
+# Environment: TEST_SECONDS (default 180), BENCH_SECONDS (default 180), PROFILE_SECONDS
+# (default 60) and ADAM_SECONDS (default 45) bound the four parts; WORKLOADS (default
+# "chain_cuda hvp_cuda mlp_step_cuda") picks the benchmarks and BENCH_ROUNDS (default 1) how
+# many times each framework runs them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -47,4 +48,10 @@ timeout "${BENCH_SECONDS:-180}" $PY bench/run.py ${WORKLOADS:-chain_cuda hvp_cud
 # round of GPU work, in $LOGS/profile.log
 timeout "${PROFILE_SECONDS:-60}" $PY bench/cuda_profile.py > "$LOGS/profile.log" 2>&1
 echo "profile exit: $? ($LOGS/profile.log)"
+grep "^== [MLX]" "$LOGS/profile.log"
+# the Adam steps: eager, compiled (one CUDA graph launch) and torch's
+timeout "${ADAM_SECONDS:-45}" $PY bench/cuda_profile.py --cases M L --no-call-costs \
+    --frameworks pyad-cuda-adam pyad-cuda-compiled-adam torch-cuda-adam > "$LOGS/adam.log" 2>&1
+echo "adam profile exit: $? ($LOGS/adam.log)"
+grep "^== [MLX]" "$LOGS/adam.log"
 elapsed total

@@ -510,6 +510,50 @@ def test_a_graph_stale_at_every_call_gives_way_to_plain_replays(stand_in_graphs)
     assert len(stand_in_graphs.captured) == 3 and compiled.graphs == 0
 
 
+def test_adam_graph_form_refreshes_each_launchs_bias_corrections(monkeypatch):
+    """Adam's update under a CUDA graph (tests/test_cuda.py runs it on a GPU) without one: a
+    backend whose Adam kernel reads its bias corrections from memory (the CPU's, made to
+    here) gets from the captured step a row of a table per dtype, filled with what the
+    capture's kernels were given before the first launch, and before each later launch
+    with those of the step that launch makes, each parameter's own step count."""
+    from pyad.backend.cuda import adam_step_scalars
+    kernel, given = ad.backend.CPU.updates["adam"], []
+
+    def adam_reading_memory(*args, scalars=None):
+        given.append(scalars)
+        kernel(*args)
+    monkeypatch.setitem(ad.backend.CPU.updates, "adam", adam_reading_memory)
+    monkeypatch.setattr(ad.backend.CPU, "step_scalars", {"adam": adam_step_scalars})
+    w32 = ad.tensor(RNG.standard_normal(3).astype(np.float32), requires_grad=True)
+    w64, u = (ad.tensor(RNG.standard_normal(n), requires_grad=True) for n in (4, 2))
+    opt = optim.Adam([w32, w64, u], lr=0.1, betas=(0.6, 0.8))
+    for k in range(5):                      # eagerly: w64 5 steps, w32 2
+        opt.zero_grad()
+        (ad.sum(w64 ** 2) + (ad.sum(w32 ** 2) if k > 2 else 0.0)).backward()
+        opt.step()
+    assert given == [None] * 7
+    opt.zero_grad()
+    (ad.sum(w64 ** 2) + ad.sum(w32 ** 2)).backward()
+    form = opt._graph_step()                # the capture: its step runs under the form
+    opt._step()
+    assert opt._capture_form is form and [s.get("step") for s in opt.state] == [3, 6, None]
+    rows = given[-2:]
+    assert rows[0].dtype == np.float32 and rows[1].dtype == np.float64
+    assert len(form.tables) == 2
+    for launch in range(3):
+        form.prepare()                      # then the graph's launch, then apply()
+        assert opt._capture_form is None
+        for row, w, state in zip(rows, (w32, w64), opt.state):
+            step = state["step"] + (launch > 0)     # the capture's own, then the next
+            want = adam_step_scalars(w.data.dtype, *opt._kernel_hyper(step))
+            assert same_bits(row, np.array(want, w.data.dtype)), (launch, w.data.dtype)
+        form.apply()
+    assert [s.get("step") for s in opt.state] == [6, 9, None]
+    # given no memory to read, the step is the eager kernel's (its numbers as arguments)
+    opt._step()
+    assert given[-2:] == [None, None]
+
+
 def test_no_graph_for_python_steps_failed_captures_or_when_turned_off(stand_in_graphs, monkeypatch):
     model, _, step = training_step("sgd")
     compiled = ad.compile(step)

@@ -312,12 +312,13 @@ def test_compiled_training_step_and_hvp_on_cuda_equal_eager_bitwise():
 
 @pytest.mark.gpu
 @gpu
-@pytest.mark.parametrize("opt_name", ["sgd", "momentum", "rmsprop", "adam"])
+@pytest.mark.parametrize("opt_name", ["sgd", "momentum", "rmsprop", "adam", "adamw_amsgrad"])
 @pytest.mark.parametrize("labels_on", ["host", "cuda"])
 def test_compiled_training_step_is_one_cuda_graph_equal_to_eager(opt_name, labels_on):
     """zero_grad(), forward, backward() and the update replay as one graph launch (Adam's
-    update takes the step count: plainly), bitwise equal to eager steps, with the same
-    .grads and step counts; a changed learning rate is captured again."""
+    bias corrections, which change every step, read from device memory each launch
+    refreshes), bitwise equal to eager steps, with the same .grads and step counts; a
+    changed learning rate is captured again."""
     import cupy
     from pyad import nn, optim
     rng = np.random.default_rng(8)
@@ -327,7 +328,9 @@ def test_compiled_training_step_is_one_cuda_graph_equal_to_eager(opt_name, label
     make_opt = {"sgd": lambda ps: optim.SGD(ps, lr=0.05),
                 "momentum": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
                 "rmsprop": lambda ps: optim.RMSprop(ps, lr=1e-3, momentum=0.5, centered=True),
-                "adam": lambda ps: optim.Adam(ps, lr=1e-2)}[opt_name]
+                "adam": lambda ps: optim.Adam(ps, lr=1e-2),
+                "adamw_amsgrad": lambda ps: optim.AdamW(ps, lr=1e-2, amsgrad=True,
+                                                        betas=(0.8, 0.9))}[opt_name]
 
     def make():
         model = nn.MLP([20, 16, 16, 4], activation="relu", seed=1).to("cuda")
@@ -352,14 +355,50 @@ def test_compiled_training_step_is_one_cuda_graph_equal_to_eager(opt_name, label
             assert bits(p) == bits(q) and bits(p.grad) == bits(q.grad), f"step {i}"
         assert [s["step"] for s in o1.state] == [s["step"] for s in o2.state]
     program = next(iter(compiled._programs.values()))
-    assert compiled.graphs == (opt_name != "adam")
-    if opt_name != "adam":
-        assert program.captures == 2 and program.launches == 2      # calls 3-5, then 6-8
-        # a .grad is the graph's buffer, which each launch rewrites (the docs say so)
-        first = list(m2.parameters())[0]
-        where = first.grad.data.data.ptr
-        compiled(x)
-        assert first.grad.data.data.ptr == where
+    assert compiled.graphs == 1
+    assert program.captures == 2 and program.launches == 2      # calls 3-5, then 6-8
+    # a .grad is the graph's buffer, which each launch rewrites (the docs say so)
+    first = list(m2.parameters())[0]
+    where = first.grad.data.data.ptr
+    compiled(x)
+    assert first.grad.data.data.ptr == where
+
+
+@pytest.mark.gpu
+@gpu
+def test_compiled_adam_graph_with_two_dtypes_different_step_counts_and_a_skipped_parameter():
+    """Adam in a CUDA graph: a float32 and a float64 parameter (a device array of bias
+    corrections each), step counts that differ (one trained alone before), and a parameter
+    with no gradient (not updated, its step count kept): bitwise the eager steps."""
+    import cupy
+    from pyad import optim
+    rng = np.random.default_rng(12)
+    start = [rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal(7),
+             rng.standard_normal(2)]
+
+    def make():
+        w32, w64, unused = (ad.tensor(a, device="cuda", requires_grad=True) for a in start)
+        opt = optim.Adam([w32, w64, unused], lr=0.05, betas=(0.7, 0.95), weight_decay=0.1)
+        for _ in range(3):                  # w64 alone: its step count runs ahead
+            opt.zero_grad()
+            ad.sum(ad.tanh(w64) ** 2).backward()
+            opt.step()
+
+        def step():
+            opt.zero_grad()
+            loss = ad.sum(ad.tanh(w32) ** 2) + ad.sum(w64 * w64 * w64)
+            loss.backward()
+            opt.step()
+            return loss
+        return (w32, w64, unused), opt, step
+    (ps1, o1, eager), (ps2, o2, step) = make(), make()
+    compiled = ad.compile(step)
+    bits = lambda a: cupy.asnumpy(a.data if isinstance(a, ad.Tensor) else a).tobytes()
+    for i in range(7):
+        assert bits(eager()) == bits(compiled()), f"loss differs at step {i}"
+        assert all(bits(p) == bits(q) for p, q in zip(ps1, ps2)), f"step {i}"
+        assert [s.get("step") for s in o1.state] == [s.get("step") for s in o2.state]
+    assert compiled.graphs == 1 and [s.get("step") for s in o2.state] == [7, 10, None]
 
 
 @pytest.mark.gpu

@@ -77,16 +77,18 @@ def test_the_vectorised_kernels_compile_with_every_name_the_backend_launches(nvr
 
 
 # CuPy's ElementwiseKernel: `typedef <dtype> T;`, each array input read as
-# `const T &name = _raw_name[i];`, each output as `T &name = _raw_name[i];`, then the body
+# `const T &name = _raw_name[i];`, each output as `T &name = _raw_name[i];`, a `raw` input
+# indexed by the body itself (a pointer here, CuPy's CArray there), then the body
 _CTYPES = {"T": "T", "int32": "int", "int64": "long long", "float32": "float",
            "float64": "double", "bool": "bool"}
 
 
 def _params(spec):
+    """[(C type, name, raw)] of an ElementwiseKernel's parameter list."""
     out = []
     for item in spec.split(","):
-        ctype, name = item.split()
-        out.append((_CTYPES[ctype], name))
+        *raw, ctype, name = item.split()
+        out.append((_CTYPES[ctype], name, raw == ["raw"]))
     return out
 
 
@@ -95,10 +97,10 @@ def _elementwise_source(name, spec):
     per float type, as CuPy wraps it."""
     ins, outs, body = spec
     ins, outs = _params(ins), _params(outs)
-    args = ", ".join([f"const {t}* _raw_{n}" for t, n in ins] + [f"{t}* _raw_{n}" for t, n in outs]
-                     + ["long long _n"])
-    lines = ([f"const {t} &{n} = _raw_{n}[_i];" for t, n in ins]
-             + [f"{t} &{n} = _raw_{n}[_i];" for t, n in outs] + [body + ";"])
+    args = ", ".join([f"const {t}* {n}" if raw else f"const {t}* _raw_{n}" for t, n, raw in ins]
+                     + [f"{t}* _raw_{n}" for t, n, _ in outs] + ["long long _n"])
+    lines = ([f"const {t} &{n} = _raw_{n}[_i];" for t, n, raw in ins if not raw]
+             + [f"{t} &{n} = _raw_{n}[_i];" for t, n, _ in outs] + [body + ";"])
     kernels = []
     for ctype, suffix in (("float", "f32"), ("double", "f64")):
         kernels.append(

@@ -775,8 +775,8 @@ def test_schedule_drives_optimizer_lr():
 def test_graph_forms_of_zero_grad_and_step_check_what_a_graph_holds():
     """The CUDA-graph forms of zero_grad() and step() (ad.compile; _tape.register_graph_step),
     exercised here on host arrays: a step's form stands while the hyperparameters, arrays and
-    state are the captured ones, counts steps at each launch, and undoes its count; Adam's,
-    a subclass's and a first step's have none."""
+    state are the captured ones, counts steps at each launch, and undoes its count; a
+    subclass's and a first step's have none."""
     from pyad.engine._tape import graph_step_of
     from pyad.train.optim import clear_grads
     w, b = ad.tensor([1.0, 2.0], requires_grad=True), ad.tensor([0.5], requires_grad=True)
@@ -807,7 +807,15 @@ def test_graph_forms_of_zero_grad_and_step_check_what_a_graph_holds():
     class MySGD(optim.SGD):
         def _update(self, p, g, state):
             super()._update(p, g * state["step"], state)
-    for other in (optim.Adam([w], lr=0.1), MySGD([w], lr=0.1)):
+    ad.sum(w * w).backward()
+    adam = optim.Adam([w], lr=0.1)
+    adam.step()
+    form = graph_step_of(adam._step)()      # its bias corrections: read from memory
+    assert form.check({}) and form.scalars is None      # (on the CPU, no such kernel)
+    form.undo()
+    assert adam._capture_form is None
+    w.grad = None
+    for other in (MySGD([w], lr=0.1),):
         ad.sum(w * w).backward()
         other.step()
         assert graph_step_of(other._step)() is None

@@ -89,11 +89,12 @@ def check_blocks(out, reference, label):
     assert k == out.size, f"{label}: {out.size} gradient entries, expected {k}"
 
 
-def pyad_case(sizes, ws, bs, x, y, compiled=False, device=None, wrap=None):
+def pyad_case(sizes, ws, bs, x, y, compiled=False, device=None, wrap=None, optimizer="sgd"):
     """(step, check) of pyad's SGD step (nn.MLP + nn.softmax_cross_entropy + backward() +
     optim.SGD.step()) from these weights and batch, on `device` (None: the CPU); compiled:
     under ad.compile, recorded and checked here, outside the timing; wrap: applied to the
-    optimizer (pyad.distributed.DistributedOptimizer for the `dist` workload)."""
+    optimizer (pyad.distributed.DistributedOptimizer for the `dist` workload); optimizer
+    "adam": optim.Adam instead (bench/cuda_profile.py)."""
     import pyad as ad
     from pyad import nn, optim
     model = nn.MLP(sizes, activation="relu", seed=0)
@@ -103,7 +104,7 @@ def pyad_case(sizes, ws, bs, x, y, compiled=False, device=None, wrap=None):
     if device is not None:
         model.to(device)
         x = ad.tensor(x, device=device)
-    opt = optim.SGD(model.parameters(), lr=LR)
+    opt = {"sgd": optim.SGD, "adam": optim.Adam}[optimizer](model.parameters(), lr=LR)
     if wrap is not None:
         opt = wrap(opt)
 
@@ -124,9 +125,10 @@ def pyad_case(sizes, ws, bs, x, y, compiled=False, device=None, wrap=None):
     return step, check
 
 
-def torch_case(ws, bs, x, y, device="cpu"):
+def torch_case(ws, bs, x, y, device="cpu", optimizer="sgd"):
     """(step, check) of torch's eager SGD step (nn.Sequential, F.cross_entropy, optim.SGD)
-    from these weights and batch, on `device`."""
+    from these weights and batch, on `device`; optimizer "adam": optim.Adam instead (its
+    default implementation, as a user gets it)."""
     import torch
     import torch.nn.functional as F
     layers = []
@@ -137,7 +139,7 @@ def torch_case(ws, bs, x, y, device="cpu"):
             lin.bias.copy_(torch.from_numpy(b))
         layers += [lin] + ([torch.nn.ReLU()] if i < len(ws) - 1 else [])
     model = torch.nn.Sequential(*layers).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    opt = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[optimizer](model.parameters(), lr=LR)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def step():

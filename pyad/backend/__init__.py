@@ -151,6 +151,13 @@ def empty(shape, dtype, like):
     return backend_of(like).empty(shape, dtype, like)
 
 
+def empty_outside_graph(shape, dtype, like):
+    """As empty(), for an array a CUDA graph being captured reads and the host writes between
+    its launches: not from the capture's memory pool, which hands blocks that kernels early
+    in the graph use to kernels after them (those would overwrite what the host wrote)."""
+    return backend_of(like).empty_outside_graph(shape, dtype, like)
+
+
 def zeros(shape, dtype, like):
     return backend_of(like).zeros(shape, dtype, like)
 
@@ -291,6 +298,21 @@ def optimizer_update_many(name, like):
     like's backend has none. It returns False, updating nothing, for lists that need the
     one-parameter kernel's conversions or errors."""
     return backend_of(like).many_updates.get(name)
+
+
+def optimizer_step_scalars(name, like):
+    """Where the update kernel of optimizer `name` on like's backend can read the numbers
+    that change with the step count from device memory (Adam's bias corrections, on CUDA):
+    the function ``(dtype, *numbers) -> tuple`` giving them in the parameters' dtype from the
+    kernel's own numbers (what follows the arrays); the kernel then takes ``scalars=``, an
+    array holding them, which a CUDA graph's launches each refresh. None elsewhere."""
+    return backend_of(like).step_scalars.get(name)
+
+
+def set_from_host(dst, values):
+    """Host (numpy) values written into array dst in place (on a GPU: ordered on the current
+    stream after the work queued there, before what follows)."""
+    backend_of(dst).set_from_host(dst, values)
 
 
 UPDATES = CPU.updates   # the CPU's, by name

@@ -33,6 +33,10 @@ class ArrayAPIBackend:
         # the same updates over lists of parameters in one call, where the backend has them
         # (see optimizer_update_many)
         self.many_updates = {}
+        # update name -> the function giving the numbers of its kernel that change with the
+        # step count, where the kernel can read them from device memory instead (see
+        # optimizer_step_scalars): only a backend with CUDA graphs needs them
+        self.step_scalars = {}
 
     def __repr__(self):
         return f"<pyad backend {self.name}>"
@@ -55,6 +59,9 @@ class ArrayAPIBackend:
 
     def empty(self, shape, dtype, like):
         return self.xp.empty(tuple(shape), dtype=self.dtype(dtype), device=like.device)
+
+    def empty_outside_graph(self, shape, dtype, like):
+        return self.empty(shape, dtype, like)      # no graphs here: any memory will do
 
     def zeros(self, shape, dtype, like):
         return self.xp.zeros(tuple(shape), dtype=self.dtype(dtype), device=like.device)
@@ -79,6 +86,10 @@ class ArrayAPIBackend:
     def to_host(self, x):
         """A numpy copy, through DLPack (the standard's exchange protocol)."""
         return np.array(np.from_dlpack(x), copy=True)
+
+    def set_from_host(self, dst, values):
+        """Host (numpy) values written into array dst in place."""
+        dst[...] = self.from_host(values, dst)
 
     def from_host(self, a, like):
         return self.xp.asarray(np.array(a, order="C", copy=True), device=like.device)

@@ -50,15 +50,30 @@ UPDATE_KERNELS = {
 }
 
 
-def _adam_spec(amsgrad):
+def _adam_spec(amsgrad, scalars_in_memory=False):
     """Adam/AdamW (decoupled) in one pass; AMSGrad steps with the running max of v (a NaN v
-    wins the compare, as in the C++)."""
+    wins the compare, as in the C++). scalars_in_memory: the numbers that change every step
+    (step_size = lr / bc1 and bc2s, see adam_step_scalars) are read from a device array
+    instead of given, so that a CUDA graph's launches each see the step's own (the same
+    arithmetic on the same values: bitwise the eager kernel's results)."""
     vhat = "vmax = vmax > v ? vmax : v; " if amsgrad else ""
-    return ("T g, T step_size, T b2, T b1c, T b2c, T eps, T wd, T decay, T bc2s, "
-            "int32 decoupled", "T p, T m, T v" + (", T vmax" if amsgrad else ""),
+    stepped = ("raw T scalars, " if scalars_in_memory else "T step_size, ")
+    read = "const T step_size = scalars[0]; const T bc2s = scalars[1]; "
+    return ("T g, " + stepped + "T b2, T b1c, T b2c, T eps, T wd, T decay, " +
+            ("" if scalars_in_memory else "T bc2s, ") + "int32 decoupled",
+            "T p, T m, T v" + (", T vmax" if amsgrad else ""),
+            (read if scalars_in_memory else "") +
             "T gg = decoupled ? g : g + wd * p; T q = p * decay; "
             "m = m + b1c * (gg - m); v = b2 * v + b2c * gg * gg; " + vhat +
             f"p = q - step_size * (m / (sqrt({'vmax' if amsgrad else 'v'}) / bc2s + eps))")
+
+
+def adam_step_scalars(dtype, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+    """The numbers of Adam's kernel that change with the step count, in the parameters'
+    dtype: (lr / (1 - beta1**step), sqrt(1 - beta2**step)) (the arguments are the update's
+    own, after the arrays)."""
+    t = np.dtype(dtype).type
+    return t(lr / (1.0 - beta1 ** step)), t(np.sqrt(1.0 - beta2 ** step))
 
 
 def _rmsprop_spec(centered, momentum):
@@ -73,8 +88,10 @@ def _rmsprop_spec(centered, momentum):
             body)
 
 
-UPDATE_KERNELS["adam"] = _adam_spec(False)
-UPDATE_KERNELS["adam_amsgrad"] = _adam_spec(True)
+for _amsgrad in (False, True):
+    for _in_memory in (False, True):
+        UPDATE_KERNELS["adam" + "_amsgrad" * _amsgrad + "_graph" * _in_memory] = \
+            _adam_spec(_amsgrad, _in_memory)
 for _centered in (False, True):
     for _momentum in (False, True):
         UPDATE_KERNELS["rmsprop" + "_centered" * _centered + "_momentum" * _momentum] = \
@@ -220,12 +237,14 @@ class CudaBackend(array_api.ArrayAPIBackend):
         self._ones = {}                 # (rows, dtype, device) -> a (1, rows) row of ones
         self._last_labels = None        # (a copy of the last host labels, on the GPU): _labels
         self._graph_reads = None        # under a capture: arrays from outside that it reads
+        self._outside_graph = None      # under a capture: (the stream, the allocator) before it
         kernels.update({row: getattr(self, f"_{row}") for row in ROWS})
         self._updates = {name: cupy.ElementwiseKernel(*spec, name=f"pyad_{name}_update")
                          for name, spec in UPDATE_KERNELS.items()}
         super().__init__(xp, name="cuda", kernels=kernels,
                          updates={"sgd": self._sgd, "adam": self._adam,
                                   "rmsprop": self._rmsprop})
+        self.step_scalars = {"adam": adam_step_scalars}
         self.cupy = cupy
         try:        # cuBLAS called directly: products a CUDA graph can capture (cuda_gemm.py)
             self._gemm = Gemm(cupy)
@@ -252,6 +271,14 @@ class CudaBackend(array_api.ArrayAPIBackend):
         with like.device:
             return self.cupy.asarray(np.asarray(a))
 
+    def set_from_host(self, dst, values):
+        """Host values written into dst in place: an asynchronous copy on the current stream,
+        after the work queued there and before what follows (a graph launch that reads
+        them), without waiting for either."""
+        with dst.device:
+            dst.set(np.ascontiguousarray(values, dst.dtype),
+                    stream=self.cupy.cuda.get_current_stream())
+
     def put(self, a, device):
         """Host or CUDA array a on CUDA device `device` ('cuda', 'cuda:N')."""
         with self.device(device):
@@ -270,6 +297,8 @@ class CudaBackend(array_api.ArrayAPIBackend):
         self._graph_reads = []
         try:
             with like.device:
+                self._outside_graph = (cp.cuda.get_current_stream(),
+                                       cp.cuda.memory.get_allocator())
                 stream, pool = cp.cuda.Stream(non_blocking=True), cp.cuda.MemoryPool()
                 with stream, cp.cuda.using_allocator(pool.malloc):
                     stream.begin_capture()
@@ -279,7 +308,17 @@ class CudaBackend(array_api.ArrayAPIBackend):
                         graph = stream.end_capture()
             return CudaGraph(graph, pool, like.device, self._graph_reads), result
         finally:
-            self._graph_reads = None
+            self._graph_reads = self._outside_graph = None
+
+    def empty_outside_graph(self, shape, dtype, like):
+        """An uninitialised array that, under a capture, comes from the stream and memory
+        pool in use before it (see backend.empty_outside_graph)."""
+        outside = self._outside_graph
+        if outside is None:
+            return self.empty(shape, dtype, like)
+        stream, allocator = outside
+        with like.device, stream, self.cupy.cuda.using_allocator(allocator):
+            return self.cupy.empty(tuple(shape), dtype)
 
     # ------------------------------------------------------------------- kernels
     def _matmul(self, a, b):
@@ -534,15 +573,23 @@ class CudaBackend(array_api.ArrayAPIBackend):
                                       np.int32(bool(nesterov)), param, buf)
 
     def _adam(self, param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step,
-              decoupled):
+              decoupled, scalars=None):
+        """scalars: a device array of the parameter's dtype holding adam_step_scalars of
+        these arguments (a CUDA graph's, rewritten before each launch), read by the kernel
+        where given."""
         t = param.dtype.type
-        bc1, bc2s = 1.0 - beta1 ** step, float(np.sqrt(1.0 - beta2 ** step))
         b1, b2 = t(beta1), t(beta2)
         decay = t(1.0 - float(t(lr * weight_decay))) if decoupled else t(1.0)
         states = (param, m, v) if vmax is None else (param, m, v, vmax)
-        self._updates["adam" if vmax is None else "adam_amsgrad"](
-            grad, t(lr / bc1), b2, t(1.0 - b1), t(1.0 - b2), t(eps), t(weight_decay), decay,
-            t(bc2s), np.int32(bool(decoupled)), *states)
+        name = "adam" if vmax is None else "adam_amsgrad"
+        fixed = (b2, t(1.0 - b1), t(1.0 - b2), t(eps), t(weight_decay), decay)
+        if scalars is not None:
+            self._updates[name + "_graph"](grad, scalars, *fixed, np.int32(bool(decoupled)),
+                                           *states)
+            return
+        step_size, bc2s = adam_step_scalars(param.dtype, lr, beta1, beta2, eps, weight_decay,
+                                            step, decoupled)
+        self._updates[name](grad, step_size, *fixed, bc2s, np.int32(bool(decoupled)), *states)
 
     def _rmsprop(self, param, grad, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay,
                  momentum):

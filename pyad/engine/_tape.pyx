@@ -1455,6 +1455,9 @@ def register_graph_step(fn, factory):
       cleared gradients, backward()'s handed-out ones);
     - ``apply()``: after the launch, fn's effects on Python state (a .grad, a step count)
       without its kernels;
+    - optionally ``prepare()``: just before each launch (the capture's own first), what the
+      captured kernels read that changes from launch to launch written where they read it
+      (Adam's bias corrections, copied from the host on the launch's stream);
     - ``undo()``: where the capture is abandoned after fn ran under it, the Python state fn
       changed put back (the plain replay then runs fn again)."""
     _graph_steps[fn] = factory

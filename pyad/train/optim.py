@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 import numpy as np
 
 from pyad import backend
-from pyad.backend import optimizer_update, optimizer_update_many
+from pyad.backend import optimizer_step_scalars, optimizer_update, optimizer_update_many
 from pyad.engine._tape import Tensor, host_step, register_graph_step
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "HessianFree", "StepLR",
@@ -94,13 +94,65 @@ class _UpdateGraphStep:
     """Optimizer.step under ad.compile's CUDA graph (see _tape.register_graph_step): the
     captured update kernels are the step's work while the hyperparameters, each parameter's
     array, its gradient's array and its state are the captured ones; each launch counts one
-    step per updated parameter."""
+    step per updated parameter.
+
+    Where the kernel's numbers change with the step count (Adam's bias corrections, see
+    backend.optimizer_step_scalars), the captured kernels read them from a device array,
+    a row per updated parameter (one array per dtype), which each launch first refreshes
+    with one copy from the host (prepare)."""
 
     def __init__(self, opt):
         self.opt, self.hyper = opt, opt.hyperparameters()
         self.entries = [(p, None if p.grad is None else p.grad.data, p.data, state,
                          tuple(state.get(k) for k in opt._buffers()))
                         for p, state in zip(opt.params, opt.state)]
+        # id(parameter array) -> (its dtype's table, its row); a table: [the device array
+        # (made at its first row's kernel), the rows' states, the host rows to write or None]
+        self.rows, tables = {}, {}
+        self.scalars = None
+        updated = [(data, state) for _, g, data, state, _ in self.entries if g is not None]
+        if updated:
+            self.scalars = optimizer_step_scalars(opt._kernel, updated[0][0])
+        for data, state in updated if self.scalars else ():
+            table = tables.setdefault(data.dtype, [None, [], None])
+            self.rows[id(data)] = (table, len(table[1]))
+            table[1].append(state)
+        self.tables = list(tables.values())
+        opt._capture_form = self
+
+    def scalars_of(self, data, hyper):
+        """Under the capture: the device row from which parameter array data's kernel reads
+        its step's numbers, which are `hyper`'s (written before the capture's launch); None
+        for a kernel without such numbers."""
+        if self.scalars is None or id(data) not in self.rows:
+            return None
+        table, row = self.rows[id(data)]
+        values = self.scalars(data.dtype, *hyper)
+        if table[0] is None:        # empty: no kernel, nothing the capture records
+            table[0] = backend.empty_outside_graph((len(table[1]), len(values)), data.dtype,
+                                                   like=data)
+            table[2] = np.zeros(table[0].shape, data.dtype)
+        table[2][row] = values
+        return table[0][row]
+
+    def prepare(self):
+        """Before each launch: each row's numbers for the step the launch makes (at the
+        capture's own launch, those its kernels were given)."""
+        self.opt._capture_form = None
+        for table in self.tables:
+            device, states, pending = table
+            if device is None:
+                continue
+            if pending is None:
+                numbers = {}
+                for state in states:
+                    step = state["step"] + 1
+                    if step not in numbers:
+                        numbers[step] = self.scalars(device.dtype, *self.opt._kernel_hyper(step))
+                pending = np.array([numbers[state["step"] + 1] for state in states],
+                                   device.dtype)
+            backend.set_from_host(device, pending)
+            table[2] = None
 
     def check(self, ctx):
         opt = self.opt
@@ -123,6 +175,7 @@ class _UpdateGraphStep:
                 state["step"] += 1
 
     def undo(self):
+        self.opt._capture_form = None
         for _, g, _, state, _ in self.entries:
             if g is not None:
                 state["step"] -= 1
@@ -169,6 +222,7 @@ class Optimizer:
     # whether the update's kernels are the same at every step (CUDA graphs): each class says
     # so for itself, a subclass does not inherit it
     _graph_safe = False
+    _capture_form = None    # the _UpdateGraphStep whose CUDA graph this step is captured into
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         self.params = list(params)
@@ -267,8 +321,9 @@ class Optimizer:
         exists with the others' step count; False, nothing changed, otherwise (the first
         step, a parameter without a gradient, a gradient the kernel would convert: those go
         parameter by parameter, with the same arithmetic)."""
-        if self._kernel is None or type(self)._update is not Optimizer._update:
-            return False        # a subclass's own rule
+        if self._kernel is None or type(self)._update is not Optimizer._update or \
+                self._capture_form is not None:
+            return False        # a subclass's own rule; a capture's kernels, one by one
         many = optimizer_update_many(self._kernel, self._owned[0])
         first = self.state[0]
         if many is None or "step" not in first:
@@ -295,17 +350,24 @@ class Optimizer:
         if self._kernel is None:
             raise NotImplementedError(f"{type(self).__name__}: an optimizer names its update "
                                       f"kernel (_kernel) or overrides _update")
-        optimizer_update(self._kernel, p)(p, g, *[state.get(k) for k in self._kernel_states],
-                                          *self._kernel_hyper(state["step"]))
+        hyper = self._kernel_hyper(state["step"])
+        kernel = optimizer_update(self._kernel, p)
+        states = [state.get(k) for k in self._kernel_states]
+        form = self._capture_form
+        scalars = None if form is None else form.scalars_of(p, hyper)
+        if scalars is None:
+            kernel(p, g, *states, *hyper)
+        else:       # under a CUDA graph's capture: the step's numbers from device memory
+            kernel(p, g, *states, *hyper, scalars=scalars)
 
     def _buffers(self):
         return self._state_names
 
     def _graph_step(self):
-        """This step as a CUDA-graph step (see _UpdateGraphStep), or None: for an update
-        whose kernels take the step count (Adam's bias corrections), a subclass that has not
-        said its own update is safe (it may read more than its hyperparameters), or a
-        parameter whose state the step would create (its buffers must not be the graph's)."""
+        """This step as a CUDA-graph step (see _UpdateGraphStep), or None: for a subclass
+        that has not said its own update is safe (it may read more than its
+        hyperparameters), or a parameter whose state the step would create (its buffers must
+        not be the graph's)."""
         if not type(self).__dict__.get("_graph_safe", False):
             return None
         for p, state in zip(self.params, self.state):
@@ -585,6 +647,7 @@ class Adam(Optimizer):
     tensor([0.9, 1.9], requires_grad=True)
     """
     _decoupled = False
+    _graph_safe = True      # its bias corrections: from device memory in a graph
     _kernel, _kernel_states = "adam", ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
@@ -650,6 +713,7 @@ class AdamW(Adam):
     tensor([0.899, 1.898], requires_grad=True)
     """
     _decoupled = True
+    _graph_safe = True
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
                  betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,

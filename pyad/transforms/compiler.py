@@ -635,6 +635,7 @@ class _Program:
             return None
         if self.graph is not None and not self._stale():
             graph, buffers, vals, hosts, _ = self.graph
+            _prepare(hosts)
             graph.launch([(buf, given[s]) for s, buf in buffers])
             for form in hosts:
                 form.apply()
@@ -647,12 +648,22 @@ class _Program:
             self.graph = self._capture(given)
             if self.graph is False:
                 return None
-            graph, _, vals, _, _ = self.graph
+            graph, _, vals, hosts, _ = self.graph
+            _prepare(hosts)
             graph.launch()                  # the buffers already hold this call's inputs
         for how, v, _ in self.outs:     # results made by kernels: in the graph's slots
             if how != "const" and self.kinds[v] == _MADE:
                 given[v] = vals[v]
         return self._results(given, made_in_place=True)
+
+
+def _prepare(hosts):
+    """Host steps' graph forms' work before a launch, where they have any (see
+    _tape.register_graph_step): Adam's bias corrections written where its kernels read them."""
+    for form in hosts:
+        prepare = getattr(form, "prepare", None)
+        if prepare is not None:
+            prepare()
 
 
 class Compiled:
@@ -776,14 +787,15 @@ def compile(fn: Optional[Callable[..., Any]] = None, *, debug: bool = False,
         On CUDA arrays, capture the program into a CUDA graph at its first replay, so that
         each later call is one graph launch (its array arguments copied into the graph's
         buffers first, its results copied out). A whole training step is one launch:
-        ``zero_grad()``, ``backward()`` handing out ``.grad`` and an SGD or RMSprop
+        ``zero_grad()``, ``backward()`` handing out ``.grad`` and an SGD, RMSprop or Adam
         ``step()`` go into the graph, their Python effects (the ``.grad`` arrays, step
-        counts) redone at each launch; then each ``.grad`` is the graph's buffer, which the
-        next call rewrites (copy one to keep it). A changed learning rate or replaced
+        counts) redone at each launch (Adam's bias corrections written to device memory its
+        kernels read, before each launch); then each ``.grad`` is the graph's buffer, which
+        the next call rewrites (copy one to keep it). A changed learning rate or replaced
         parameter is captured again (a graph stale again within 50 calls of each of 3
         captures ends in plain replays). A program stays a plain replay when it runs Python
-        the graph cannot redo (Adam's update, whose bias corrections take the step count; a
-        hook; a data-parallel average), when CuPy will not capture a step (its own cuBLAS
+        the graph cannot redo (an optimizer subclass with its own update rule; a hook; a
+        data-parallel average), when CuPy will not capture a step (its own cuBLAS
         calls, e.g. batched products: pyad's 2-D products call cuBLAS directly and are
         captured; copies from the host, e.g. labels given as a numpy argument; constant
         numpy labels are copied once, before), or when an argument is not C-contiguous.

@@ -210,6 +210,79 @@ def test_openblas_path_in_a_subprocess():
     assert r.stdout.startswith("ok")
 
 
+# single-threaded products split in two: by rows (the first half a multiple of 16: 64 -> 32,
+# 100 -> 48), by columns where fewer than 32 rows, by columns where B is transposed
+SPLIT_SHAPES = [(64, 128, 128), (100, 70, 90), (10, 128, 256), (128, 64, 40), (31, 300, 31)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["NN", "TN", "NT", "TT"])
+@pytest.mark.parametrize("m,k,n", SPLIT_SHAPES)
+def test_split_products_are_right_and_the_same_bits_on_one_thread_or_two(dtype, layout, m, k, n):
+    """Products run in halves, one on the helper thread, give the product, and the bits of
+    the same halves run one after the other on the caller's thread (what happens while the
+    BLAS's own threads are awake, or another thread holds the helper): a product's bits
+    depend on its shapes alone, so compiled replays equal eager steps."""
+    rng = np.random.default_rng([m, k, n, len(layout)])
+    a, b = _operands(m, k, n, dtype, layout, rng)
+    c0 = rng.standard_normal((m, n)).astype(dtype)
+    rtol = 1e-5 if dtype == np.float32 else 1e-13
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    runs = []
+    old = _blas.set_direct_max_work(128 ** 3)     # single-threaded on MKL too (its own: 64^3)
+    try:
+        for recently in (False, True, False):
+            _blas._set_blas_threads_ran(recently)
+            runs.append((_blas.matmul(a, b), _blas.gemm(a, b, c0.copy()),
+                         _blas.gemm(a, b, c0.copy(), False)))
+    finally:
+        _blas.set_direct_max_work(old)
+        _blas._set_blas_threads_ran(False)
+    got, accumulated, written = runs[0]
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+    np.testing.assert_allclose(accumulated, c0 + want, rtol=rtol, atol=2 * rtol * np.abs(want).max())
+    assert got.tobytes() == written.tobytes()
+    for other in runs[1:]:
+        assert all(x.tobytes() == y.tobytes() for x, y in zip(runs[0], other))
+
+
+def test_split_products_from_many_threads_and_a_forked_child():
+    """The helper serves one caller at a time (the others compute both halves themselves),
+    every thread gets its product's bits; a child forked after the helper started (it has
+    no helper thread) makes its own instead of waiting forever."""
+    code = textwrap.dedent("""
+        import os, threading
+        import numpy as np
+        from pyad.backend import _blas
+        rng = np.random.default_rng(0)
+        pairs = [(rng.standard_normal((64, 96)).astype(np.float32),
+                  rng.standard_normal((96, 80)).astype(np.float32)) for _ in range(6)]
+        want = [_blas.matmul(a, b).tobytes() for a, b in pairs]
+        bad = []
+
+        def work(i):
+            a, b = pairs[i % len(pairs)]
+            for _ in range(300):
+                if _blas.matmul(a, b).tobytes() != want[i % len(pairs)]:
+                    bad.append(i)
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert not bad, bad
+        pid = os.fork()
+        if pid == 0:
+            ok = all(_blas.matmul(a, b).tobytes() == w for (a, b), w in zip(pairs, want))
+            os._exit(0 if ok else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        print("ok")
+    """)
+    # OpenBLAS (the default install): MKL's GNU OpenMP pool hangs a forked child by itself
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYAD_BLAS="openblas"))
+    assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr[-2000:]
+
+
 @pytest.mark.parametrize("transpose", [False, True])
 def test_rows_matvec_accumulates_like_numpy(transpose):
     rng = np.random.default_rng(5)

@@ -6,7 +6,8 @@
 cimport numpy as cnp
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
-                               PyThread_release_lock, PyThread_type_lock, WAIT_LOCK)
+                               PyThread_get_thread_ident, PyThread_release_lock,
+                               PyThread_type_lock, WAIT_LOCK)
 import numpy as np
 
 cnp.import_array()
@@ -83,9 +84,33 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None, bint accumulate=Tru
         else:
             np.matmul(a, b, out=out)
         return out
+    cdef GemmCall call
+    return _gemm_prepare(a, b, out, accumulate, &call, True)
+
+
+# One product's gemm call, its operands' layouts worked out (_gemm_prepare), so that it can
+# run on another thread (_gemm_run; matmul_begin).
+cdef struct GemmCall:
+    int tn                  # NPY_FLOAT32 or NPY_FLOAT64
+    int m, n, k, lda, ldb, ldc
+    char ta, tb
+    void* a
+    void* b
+    void* c
+    double beta
+    bint pin                # single-threaded: small enough (DIRECT_MAX_WORK)
+
+
+cdef cnp.ndarray _gemm_prepare(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, bint accumulate,
+                               GemmCall* call, bint run):
+    """gemm's call for a @ b (2-D, one float dtype, every size within int; out checked) in
+    *call, its output returned; run: made too. Else a and b must have BLAS layouts (no
+    copies made here) and stay referenced by the caller until _gemm_run has run."""
+    cdef Py_ssize_t rows = cnp.PyArray_DIM(a, 0), inner = cnp.PyArray_DIM(a, 1)
+    cdef Py_ssize_t cols = cnp.PyArray_DIM(b, 1)
     cdef int m = <int>rows, k = <int>inner, n = <int>cols
     cdef char ta, tb
-    cdef int lda = 1, ldb = 1, ldc = n
+    cdef int lda = 1, ldb = 1
     # a fresh C-order copy always has the 'N' layout
     if not _layout(a, &ta, &lda):
         a = np.array(a, order="C")
@@ -94,47 +119,156 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None, bint accumulate=Tru
         b = np.array(b, order="C")
         _layout(b, &tb, &ldb)
     cdef cnp.ndarray c
-    cdef float fone = 1.0, fbeta = 0.0
-    cdef double done = 1.0, dbeta = 0.0
     cdef cnp.npy_intp dims[2]
     dims[0] = m
     dims[1] = n
     if out is None:
-        c = cnp.PyArray_EMPTY(2, dims, tn, 0)
+        c = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(a), 0)
     else:
         c = out
-        if accumulate:
-            fbeta = dbeta = 1.0
-    cdef float* fa = <float*>cnp.PyArray_DATA(a)
-    cdef float* fb = <float*>cnp.PyArray_DATA(b)
-    cdef float* fc = <float*>cnp.PyArray_DATA(c)
-    cdef double* da = <double*>cnp.PyArray_DATA(a)
-    cdef double* db = <double*>cnp.PyArray_DATA(b)
-    cdef double* dc = <double*>cnp.PyArray_DATA(c)
-    cdef int previous = 0
-    cdef bint pin = _set_local_threads != NULL and <Py_ssize_t>m * k * n <= DIRECT_MAX_WORK
-    cdef int cta = NO_TRANS if ta == b'N' else TRANS, ctb = NO_TRANS if tb == b'N' else TRANS
-    with nogil:
-        if pin:
-            previous = _set_local_threads(1)
-        if _mkl_sgemm != NULL:
-            if tn == cnp.NPY_FLOAT32:
-                _mkl_sgemm(COL_MAJOR, ctb, cta, n, m, k, fone, fb, ldb, fa, lda, fbeta, fc, ldc)
-            else:
-                _mkl_dgemm(COL_MAJOR, ctb, cta, n, m, k, done, db, ldb, da, lda, dbeta, dc, ldc)
-        elif tn == cnp.NPY_FLOAT32:
-            if _numpy_sgemm != NULL:
-                _numpy_sgemm(COL_MAJOR, ctb, cta, n, m, k, fone, fb, ldb, fa, lda, fbeta, fc, ldc)
-            else:
-                sgemm(&tb, &ta, &n, &m, &k, &fone, fb, &ldb, fa, &lda, &fbeta, fc, &ldc)
-        else:
-            if _numpy_dgemm != NULL:
-                _numpy_dgemm(COL_MAJOR, ctb, cta, n, m, k, done, db, ldb, da, lda, dbeta, dc, ldc)
-            else:
-                dgemm(&tb, &ta, &n, &m, &k, &done, db, &ldb, da, &lda, &dbeta, dc, &ldc)
-        if pin:
-            _set_local_threads(previous)
+    call.tn = cnp.PyArray_TYPE(a)
+    call.m, call.n, call.k, call.lda, call.ldb, call.ldc = m, n, k, lda, ldb, n
+    call.ta, call.tb = ta, tb
+    call.a, call.b, call.c = cnp.PyArray_DATA(a), cnp.PyArray_DATA(b), cnp.PyArray_DATA(c)
+    call.beta = 1.0 if out is not None and accumulate else 0.0
+    call.pin = _set_local_threads != NULL and <Py_ssize_t>m * k * n <= DIRECT_MAX_WORK
+    if run:
+        _gemm_split(call, <Py_ssize_t>m * k * n >= SPLIT_MIN_WORK)
     return c
+
+
+# Products that BLAS runs on one thread (DIRECT_MAX_WORK) but large enough to gain from a
+# second core run in two halves, one on a helper thread (csrc/helper_thread.h): OpenBLAS's own
+# threads took longer to start than such a product takes. Where the helper is another
+# thread's, or has not started its half when the caller's is done, the caller computes both:
+# the same two gemm calls wherever they run, so a product's bits depend on its shapes alone.
+cdef extern from "helper_thread.h" namespace "pyad":
+    ctypedef void (*helper_job)(void*) noexcept nogil
+    cdef cppclass HelperThread:
+        void post(helper_job job, void* arg) nogil
+        void finish() nogil
+        void release() nogil
+    HelperThread* helper_acquire()
+    void helper_rest() nogil
+    long long monotonic_ns() nogil
+
+cdef Py_ssize_t SPLIT_MIN_WORK = 64 * 64 * 64
+# After a product on the BLAS's own threads, OpenBLAS's workers spin for ~0.1 s (2^28 cycles)
+# on the other core, where a helper would take turns with them at the scheduler's pace
+# (milliseconds): products run whole on the caller's thread until they have gone to sleep.
+cdef long long BLAS_THREADS_QUIET_NS = 150_000_000
+cdef long long _blas_threads_ran = -BLAS_THREADS_QUIET_NS
+
+
+def set_split_min_work(Py_ssize_t n):
+    """Single-threaded products of at least n multiply-adds run in two halves, one on a
+    helper thread (tests: every size); returns the old value."""
+    global SPLIT_MIN_WORK
+    old = SPLIT_MIN_WORK
+    SPLIT_MIN_WORK = n
+    return old
+
+
+def _set_blas_threads_ran(bint recently):
+    """As if the BLAS's own threads had just run (split products then run their halves on
+    the caller's thread), or long ago (tests)."""
+    global _blas_threads_ran
+    _blas_threads_ran = monotonic_ns() if recently else -BLAS_THREADS_QUIET_NS
+
+
+cdef void _run_half(void* call) noexcept nogil:
+    _gemm_run(<GemmCall*>call)
+
+
+cdef bint _halves(GemmCall* g, GemmCall* first, GemmCall* second) noexcept nogil:
+    """g as two gemm calls of half its rows each (of the row-major C), or of half its columns
+    where it has fewer than 32 rows, the first half a multiple of 16 long (whole register
+    tiles); False where neither has 32."""
+    cdef Py_ssize_t isz = 4 if g.tn == cnp.NPY_FLOAT32 else 8
+    cdef int half
+    first[0] = g[0]
+    second[0] = g[0]
+    if g.m >= 32 and not (g.tb != b'N' and g.n >= 32):     # rows of A and C: C[:h] = A[:h] @ B
+        half = (g.m // 2) & ~15
+        first.m, second.m = half, g.m - half
+        second.a = <char*>g.a + isz * half * (g.lda if g.ta == b'N' else 1)
+        second.c = <char*>g.c + isz * half * g.ldc
+        return True
+    if g.n >= 32:               # columns of B and C: C[:, :h] = A @ B[:, :h]
+        half = (g.n // 2) & ~15
+        first.n, second.n = half, g.n - half
+        second.b = <char*>g.b + isz * half * (1 if g.tb == b'N' else g.ldb)
+        second.c = <char*>g.c + isz * half
+        return True
+    return False
+
+
+cdef void _gemm_split(GemmCall* call, bint large):
+    """The product, in halves on two threads where it is single-threaded and large (see
+    above) and the BLAS's threads are quiet (else the halves run here, one after the other:
+    the same bits); before a product on the BLAS's own threads, a spinning helper is sent to
+    sleep."""
+    global _blas_threads_ran
+    cdef GemmCall halves[2]
+    cdef HelperThread* helper = NULL
+    cdef bint split = call.pin and large and _halves(call, &halves[0], &halves[1])
+    if split and monotonic_ns() - _blas_threads_ran > BLAS_THREADS_QUIET_NS:
+        helper = helper_acquire()
+    with nogil:
+        if helper != NULL:
+            helper.post(_run_half, &halves[0])
+            _gemm_run(&halves[1])
+            helper.finish()
+            helper.release()
+        elif split:
+            _gemm_run(&halves[0])
+            _gemm_run(&halves[1])
+        else:
+            if not call.pin:
+                helper_rest()
+            _gemm_run(call)
+    if not call.pin:
+        _blas_threads_ran = monotonic_ns()
+
+
+cdef void _gemm_run(GemmCall* g) noexcept nogil:
+    """The gemm call (row-major C = A @ B as column-major C^T = B^T A^T), single-threaded
+    where g.pin says."""
+    cdef int previous = 0
+    cdef int cta = NO_TRANS if g.ta == b'N' else TRANS, ctb = NO_TRANS if g.tb == b'N' else TRANS
+    cdef float fone = 1.0, fbeta = <float>g.beta
+    cdef double done = 1.0, dbeta = g.beta
+    cdef float* fa = <float*>g.a
+    cdef float* fb = <float*>g.b
+    cdef float* fc = <float*>g.c
+    cdef double* da = <double*>g.a
+    cdef double* db = <double*>g.b
+    cdef double* dc = <double*>g.c
+    if g.pin:
+        previous = _set_local_threads(1)
+    if _mkl_sgemm != NULL:
+        if g.tn == cnp.NPY_FLOAT32:
+            _mkl_sgemm(COL_MAJOR, ctb, cta, g.n, g.m, g.k, fone, fb, g.ldb, fa, g.lda, fbeta,
+                       fc, g.ldc)
+        else:
+            _mkl_dgemm(COL_MAJOR, ctb, cta, g.n, g.m, g.k, done, db, g.ldb, da, g.lda, dbeta,
+                       dc, g.ldc)
+    elif g.tn == cnp.NPY_FLOAT32:
+        if _numpy_sgemm != NULL:
+            _numpy_sgemm(COL_MAJOR, ctb, cta, g.n, g.m, g.k, fone, fb, g.ldb, fa, g.lda, fbeta,
+                         fc, g.ldc)
+        else:
+            sgemm(&g.tb, &g.ta, &g.n, &g.m, &g.k, &fone, fb, &g.ldb, fa, &g.lda, &fbeta, fc,
+                  &g.ldc)
+    else:
+        if _numpy_dgemm != NULL:
+            _numpy_dgemm(COL_MAJOR, ctb, cta, g.n, g.m, g.k, done, db, g.ldb, da, g.lda, dbeta,
+                         dc, g.ldc)
+        else:
+            dgemm(&g.tb, &g.ta, &g.n, &g.m, &g.k, &done, db, &g.ldb, da, &g.lda, &dbeta, dc,
+                  &g.ldc)
+    if g.pin:
+        _set_local_threads(previous)
 
 
 # Which BLAS. MKL (the optional `mkl` wheel: pip install "pyad[mkl]") runs this machine's
@@ -147,6 +281,11 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None, bint accumulate=Tru
 # Products too small to gain from threads run single-threaded through the library's
 # per-calling-thread setting. PYAD_BLAS=openblas skips MKL.
 cdef Py_ssize_t DIRECT_MAX_WORK = 128 * 128 * 128
+
+
+def direct_max_work():
+    """The largest product (multiply-adds) that runs single-threaded."""
+    return DIRECT_MAX_WORK
 
 
 def set_direct_max_work(Py_ssize_t n):

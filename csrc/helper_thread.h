@@ -12,6 +12,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -32,7 +33,16 @@ typedef void (*helper_job)(void*);     // must not throw
 
 class HelperThread {
 public:
-    HelperThread() : thread_([this] { loop(); }) { thread_.detach(); }
+    // The thread starts with every signal blocked (the mask is inherited): signals go to the
+    // interpreter's threads, so that Ctrl-C still interrupts the main thread's waits.
+    HelperThread() {
+        sigset_t all, previous;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &previous);
+        thread_ = std::thread([this] { loop(); });
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        thread_.detach();
+    }
 
     bool try_acquire() { return !owned_.exchange(true, std::memory_order_acquire); }
     void release() { owned_.store(false, std::memory_order_release); }
@@ -56,7 +66,12 @@ public:
             job_(arg_);
             return;
         }
-        while (state_.load(std::memory_order_acquire) != DONE) PYAD_PAUSE();
+        // the helper's half is under way: it ends about when ours did, unless the helper
+        // shares our core (then yielding lets it run)
+        for (int polls = 1; state_.load(std::memory_order_acquire) != DONE; ++polls) {
+            PYAD_PAUSE();
+            if (polls % 1024 == 0) std::this_thread::yield();
+        }
         state_.store(IDLE, std::memory_order_relaxed);
     }
 

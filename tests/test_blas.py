@@ -283,6 +283,17 @@ def test_split_products_from_many_threads_and_a_forked_child():
     assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr[-2000:]
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux affinity masks")
+def test_no_split_products_on_one_core():
+    """A process held to one core (taskset, a container's cpuset) runs products whole: a
+    second thread there would only take turns with the caller."""
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+            "from pyad.backend import _blas\n"
+            "print(_blas.set_split_min_work(0) > 2 ** 40)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "True", r.stderr[-2000:]
+
+
 @pytest.mark.parametrize("transpose", [False, True])
 def test_rows_matvec_accumulates_like_numpy(transpose):
     rng = np.random.default_rng(5)

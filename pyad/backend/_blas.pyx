@@ -152,7 +152,17 @@ cdef extern from "helper_thread.h" namespace "pyad":
     void helper_rest() nogil
     long long monotonic_ns() nogil
 
-cdef Py_ssize_t SPLIT_MIN_WORK = 64 * 64 * 64
+import os as _os
+
+
+def _cores():
+    """The cores this process may run on (its affinity mask: a container's cpuset, taskset)."""
+    affinity = getattr(_os, "sched_getaffinity", None)     # Linux
+    return len(affinity(0)) if affinity is not None else (_os.cpu_count() or 1)
+
+
+# on one core, no second thread
+cdef Py_ssize_t SPLIT_MIN_WORK = 64 * 64 * 64 if _cores() > 1 else 2 ** 62
 # After a product on the BLAS's own threads, OpenBLAS's workers spin for ~0.1 s (2^28 cycles)
 # on the other core, where a helper would take turns with them at the scheduler's pace
 # (milliseconds): products run whole on the caller's thread until they have gone to sleep.

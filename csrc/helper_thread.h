@@ -23,8 +23,14 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define PYAD_PAUSE() _mm_pause()
+// the floating-point control word (rounding, flush-to-zero) is per thread: a job runs under
+// its poster's, so that a product's halves round alike wherever they run
+#define PYAD_FP_STATE() _mm_getcsr()
+#define PYAD_SET_FP_STATE(s) _mm_setcsr(s)
 #else
 #define PYAD_PAUSE() ((void)0)
+#define PYAD_FP_STATE() 0u
+#define PYAD_SET_FP_STATE(s) ((void)(s))
 #endif
 
 namespace pyad {
@@ -51,6 +57,7 @@ public:
     void post(helper_job job, void* arg) {
         job_ = job;
         arg_ = arg;
+        fp_state_ = PYAD_FP_STATE();
         rest_.store(false, std::memory_order_relaxed);
         state_.store(POSTED, std::memory_order_seq_cst);
         if (sleeping_.load(std::memory_order_seq_cst)) {
@@ -89,6 +96,7 @@ private:
             int posted = POSTED;
             if (!state_.compare_exchange_strong(posted, RUNNING, std::memory_order_acq_rel))
                 continue;               // taken back by the caller
+            PYAD_SET_FP_STATE(fp_state_);
             job_(arg_);
             state_.store(DONE, std::memory_order_release);
         }
@@ -115,6 +123,7 @@ private:
     std::atomic<bool> owned_{false};
     helper_job job_ = nullptr;
     void* arg_ = nullptr;
+    unsigned fp_state_ = 0;
     std::mutex mutex_;
     std::condition_variable cv_;
     std::thread thread_;

@@ -283,6 +283,34 @@ def test_split_products_from_many_threads_and_a_forked_child():
     assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr[-2000:]
 
 
+@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64",
+                    reason="glibc's fesetround on x86-64")
+def test_split_products_round_as_their_caller_does():
+    """The rounding mode is per thread: the helper runs its half under the caller's, so a
+    product's bits are the same whichever thread runs which half."""
+    code = textwrap.dedent("""
+        import ctypes, ctypes.util
+        import numpy as np
+        from pyad.backend import _blas
+        libm = ctypes.CDLL(ctypes.util.find_library("m"))
+        rng = np.random.default_rng(1)
+        a = rng.standard_normal((64, 128)).astype(np.float32)
+        b = rng.standard_normal((128, 96)).astype(np.float32)
+        nearest = _blas.matmul(a, b)
+        assert libm.fesetround(0xc00) == 0          # FE_TOWARDZERO, this thread only
+        _blas._set_blas_threads_ran(False)
+        two_threads = _blas.matmul(a, b)
+        _blas._set_blas_threads_ran(True)           # both halves on this thread
+        one_thread = _blas.matmul(a, b)
+        assert two_threads.tobytes() == one_thread.tobytes()
+        assert two_threads.tobytes() != nearest.tobytes()
+        print("ok")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYAD_BLAS="openblas"))
+    assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr[-2000:]
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux affinity masks")
 def test_no_split_products_on_one_core():
     """A process held to one core (taskset, a container's cpuset) runs products whole: a

@@ -312,14 +312,31 @@ def test_split_products_round_as_their_caller_does():
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux affinity masks")
-def test_no_split_products_on_one_core():
-    """A process held to one core (taskset, a container's cpuset) runs products whole: a
-    second thread there would only take turns with the caller."""
-    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
-            "from pyad.backend import _blas\n"
-            "print(_blas.set_split_min_work(0) > 2 ** 40)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.stdout.strip() == "True", r.stderr[-2000:]
+def test_one_core_runs_both_halves_itself_with_the_same_bits():
+    """A process held to one core (taskset, a container's cpuset) starts no helper thread
+    (it would only take turns with the caller) and runs both halves itself: the same bits
+    as a process with two cores."""
+    code = textwrap.dedent("""
+        import os, sys
+        if sys.argv[1] == "one":
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        import numpy as np
+        from pyad.backend import _blas
+        rng = np.random.default_rng(2)
+        a = rng.standard_normal((64, 128)).astype(np.float32)
+        b = rng.standard_normal((96, 128)).astype(np.float32).T        # B transposed too
+        threads = len(os.listdir("/proc/self/task"))
+        out = _blas.matmul(a, b).tobytes() + _blas.matmul(a, b.T.T.copy()).tobytes()
+        print(len(os.listdir("/proc/self/task")) - threads, out.hex())
+    """)
+    runs = {}
+    for cores in ("one", "all"):
+        r = subprocess.run([sys.executable, "-c", code, cores], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, PYAD_BLAS="openblas"))
+        assert r.returncode == 0, r.stderr[-2000:]
+        runs[cores] = r.stdout.split()
+    assert runs["one"][0] == "0"                     # no helper thread
+    assert runs["one"][1] == runs["all"][1]
 
 
 @pytest.mark.parametrize("transpose", [False, True])

@@ -161,8 +161,10 @@ def _cores():
     return len(affinity(0)) if affinity is not None else (_os.cpu_count() or 1)
 
 
-# on one core, no second thread
-cdef Py_ssize_t SPLIT_MIN_WORK = 64 * 64 * 64 if _cores() > 1 else 2 ** 62
+cdef Py_ssize_t SPLIT_MIN_WORK = 64 * 64 * 64
+# on one core (an affinity mask, a container's cpuset) the halves run on the caller's thread:
+# the same calls, so the same bits as with two
+cdef bint _HELPER_OK = _cores() > 1
 # After a product on the BLAS's own threads, OpenBLAS's workers spin for ~0.1 s (2^28 cycles)
 # on the other core, where a helper would take turns with them at the scheduler's pace
 # (milliseconds): products run whole on the caller's thread until they have gone to sleep.
@@ -222,7 +224,7 @@ cdef void _gemm_split(GemmCall* call, bint large):
     cdef GemmCall halves[2]
     cdef HelperThread* helper = NULL
     cdef bint split = call.pin and large and _halves(call, &halves[0], &halves[1])
-    if split and monotonic_ns() - _blas_threads_ran > BLAS_THREADS_QUIET_NS:
+    if split and _HELPER_OK and monotonic_ns() - _blas_threads_ran > BLAS_THREADS_QUIET_NS:
         helper = helper_acquire()
     with nogil:
         if helper != NULL:

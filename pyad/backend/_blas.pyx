@@ -6,8 +6,8 @@
 cimport numpy as cnp
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
-                               PyThread_get_thread_ident, PyThread_release_lock,
-                               PyThread_type_lock, WAIT_LOCK)
+                               PyThread_release_lock, PyThread_type_lock, WAIT_LOCK)
+import os
 import numpy as np
 
 cnp.import_array()
@@ -84,12 +84,11 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out=None, bint accumulate=Tru
         else:
             np.matmul(a, b, out=out)
         return out
-    cdef GemmCall call
-    return _gemm_prepare(a, b, out, accumulate, &call, True)
+    return _gemm_prepared(a, b, out, accumulate)
 
 
-# One product's gemm call, its operands' layouts worked out (_gemm_prepare), so that it can
-# run on another thread (_gemm_run; matmul_begin).
+# One product's gemm call, its operands' layouts worked out (_gemm_prepared), so that it can
+# run in parts and on another thread (_halves, _gemm_run).
 cdef struct GemmCall:
     int tn                  # NPY_FLOAT32 or NPY_FLOAT64
     int m, n, k, lda, ldb, ldc
@@ -101,11 +100,11 @@ cdef struct GemmCall:
     bint pin                # single-threaded: small enough (DIRECT_MAX_WORK)
 
 
-cdef cnp.ndarray _gemm_prepare(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, bint accumulate,
-                               GemmCall* call, bint run):
-    """gemm's call for a @ b (2-D, one float dtype, every size within int; out checked) in
-    *call, its output returned; run: made too. Else a and b must have BLAS layouts (no
-    copies made here) and stay referenced by the caller until _gemm_run has run."""
+cdef cnp.ndarray _gemm_prepared(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, bint accumulate):
+    """a @ b (2-D, one float dtype, every size within int; out checked) by gemm's call for
+    it, worked out here and made by _gemm_split; its output returned."""
+    cdef GemmCall gemm_call
+    cdef GemmCall* call = &gemm_call
     cdef Py_ssize_t rows = cnp.PyArray_DIM(a, 0), inner = cnp.PyArray_DIM(a, 1)
     cdef Py_ssize_t cols = cnp.PyArray_DIM(b, 1)
     cdef int m = <int>rows, k = <int>inner, n = <int>cols
@@ -132,8 +131,7 @@ cdef cnp.ndarray _gemm_prepare(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, bi
     call.a, call.b, call.c = cnp.PyArray_DATA(a), cnp.PyArray_DATA(b), cnp.PyArray_DATA(c)
     call.beta = 1.0 if out is not None and accumulate else 0.0
     call.pin = _set_local_threads != NULL and <Py_ssize_t>m * k * n <= DIRECT_MAX_WORK
-    if run:
-        _gemm_split(call, <Py_ssize_t>m * k * n >= SPLIT_MIN_WORK)
+    _gemm_split(call, <Py_ssize_t>m * k * n >= SPLIT_MIN_WORK)
     return c
 
 
@@ -152,13 +150,12 @@ cdef extern from "helper_thread.h" namespace "pyad":
     void helper_rest() nogil
     long long monotonic_ns() nogil
 
-import os as _os
 
 
 def _cores():
     """The cores this process may run on (its affinity mask: a container's cpuset, taskset)."""
-    affinity = getattr(_os, "sched_getaffinity", None)     # Linux
-    return len(affinity(0)) if affinity is not None else (_os.cpu_count() or 1)
+    affinity = getattr(os, "sched_getaffinity", None)     # Linux
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 cdef Py_ssize_t SPLIT_MIN_WORK = 64 * 64 * 64
@@ -194,8 +191,9 @@ cdef void _run_half(void* call) noexcept nogil:
 
 cdef bint _halves(GemmCall* g, GemmCall* first, GemmCall* second) noexcept nogil:
     """g as two gemm calls of half its rows each (of the row-major C), or of half its columns
-    where it has fewer than 32 rows, the first half a multiple of 16 long (whole register
-    tiles); False where neither has 32."""
+    where B is transposed (OpenBLAS then packs half of B for each: faster) or C has fewer
+    than 32 rows, the first half a multiple of 16 long (whole register tiles); False where
+    neither has 32."""
     cdef Py_ssize_t isz = 4 if g.tn == cnp.NPY_FLOAT32 else 8
     cdef int half
     first[0] = g[0]
@@ -393,7 +391,6 @@ def _symbols(package, names):
     import ctypes
     import glob
     import importlib
-    import os
     root = os.path.dirname(os.path.dirname(importlib.import_module(package).__file__))
     for path in sorted(glob.glob(os.path.join(root, f"{package}.libs", "*openblas*.so*"))):
         try:
@@ -431,7 +428,6 @@ def _bind_blas():
         # bitwise the same products from run to run (a resumed training run must continue
         # exactly): a fixed thread count, and strict reproducibility for gemm, which cost
         # nothing measurable here; MKL_DYNAMIC / MKL_CBWR in the environment win
-        import os
         if "MKL_DYNAMIC" not in os.environ:
             mkl.MKL_Set_Dynamic(0)
         if "MKL_CBWR" not in os.environ:

@@ -313,9 +313,10 @@ def test_split_products_round_as_their_caller_does():
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux affinity masks")
 def test_one_core_runs_both_halves_itself_with_the_same_bits():
-    """A process held to one core (taskset, a container's cpuset) starts no helper thread
-    (it would only take turns with the caller) and runs both halves itself: the same bits
-    as a process with two cores."""
+    """A process held to one core (taskset, a container's cpuset), or whose BLAS is held to
+    one thread (OPENBLAS_NUM_THREADS=1: MPI ranks sharing the cores), starts no helper
+    thread (it would only take turns with the caller or another process) and runs both
+    halves itself: the same bits as a process with two cores."""
     code = textwrap.dedent("""
         import os, sys
         if sys.argv[1] == "one":
@@ -330,13 +331,17 @@ def test_one_core_runs_both_halves_itself_with_the_same_bits():
         print(len(os.listdir("/proc/self/task")) - threads, out.hex())
     """)
     runs = {}
-    for cores in ("one", "all"):
+    for cores, threads in (("one", None), ("all", "1"), ("all", None)):
+        env = dict(os.environ, PYAD_BLAS="openblas")
+        env.pop("OPENBLAS_NUM_THREADS", None)
+        if threads:
+            env["OPENBLAS_NUM_THREADS"] = threads
         r = subprocess.run([sys.executable, "-c", code, cores], capture_output=True, text=True,
-                           timeout=60, env=dict(os.environ, PYAD_BLAS="openblas"))
+                           timeout=60, env=env)
         assert r.returncode == 0, r.stderr[-2000:]
-        runs[cores] = r.stdout.split()
-    assert runs["one"][0] == "0"                     # no helper thread
-    assert runs["one"][1] == runs["all"][1]
+        runs[cores, threads] = r.stdout.split()
+    assert runs["one", None][0] == runs["all", "1"][0] == "0"     # no helper thread
+    assert runs["one", None][1] == runs["all", "1"][1] == runs["all", None][1]
 
 
 @pytest.mark.parametrize("transpose", [False, True])

@@ -162,6 +162,10 @@ cdef Py_ssize_t SPLIT_MIN_WORK = 64 * 64 * 64
 # on one core (an affinity mask, a container's cpuset) the halves run on the caller's thread:
 # the same calls, so the same bits as with two
 cdef bint _HELPER_OK = _cores() > 1
+# and none where the BLAS is held to one thread (OPENBLAS_NUM_THREADS=1, threadpoolctl: MPI
+# ranks sharing the cores, say), asked at each product: a limit set at run time counts too
+ctypedef int (*get_threads_fn)() noexcept nogil
+cdef get_threads_fn _blas_threads = NULL
 # After a product on the BLAS's own threads, OpenBLAS's workers spin for ~0.1 s (2^28 cycles)
 # on the other core, where a helper would take turns with them at the scheduler's pace
 # (milliseconds): products run whole on the caller's thread until they have gone to sleep.
@@ -222,7 +226,8 @@ cdef void _gemm_split(GemmCall* call, bint large):
     cdef GemmCall halves[2]
     cdef HelperThread* helper = NULL
     cdef bint split = call.pin and large and _halves(call, &halves[0], &halves[1])
-    if split and _HELPER_OK and monotonic_ns() - _blas_threads_ran > BLAS_THREADS_QUIET_NS:
+    if (split and _HELPER_OK and (_blas_threads == NULL or _blas_threads() > 1)
+            and monotonic_ns() - _blas_threads_ran > BLAS_THREADS_QUIET_NS):
         helper = helper_acquire()
     with nogil:
         if helper != NULL:
@@ -418,7 +423,7 @@ def _mkl_library():
 
 def _bind_blas():
     global _set_local_threads, _numpy_sgemm, _numpy_dgemm, _mkl_sgemm, _mkl_dgemm
-    global _mkl_dgemv, _numpy_dgemv
+    global _mkl_dgemv, _numpy_dgemv, _blas_threads
     import ctypes
     mkl = _mkl_library()
     if mkl is not None:
@@ -452,6 +457,12 @@ def _bind_blas():
             gemv = _symbols("numpy", [f"{prefix}dgemv64_"])
             if gemv:
                 _numpy_dgemv = <cblas_dgemv_fn><size_t>gemv[0]
+            for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                         "openblas_get_num_threads"):
+                threads = _symbols("numpy", [name])
+                if threads:
+                    _blas_threads = <get_threads_fn><size_t>threads[0]
+                    break
             return "numpy"
     global sgemm, dgemm
     sgemm = <f77_sgemm_fn>_scipy_blas("sgemm")

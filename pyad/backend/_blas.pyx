@@ -135,8 +135,8 @@ cdef cnp.ndarray _gemm_prepared(cnp.ndarray a, cnp.ndarray b, cnp.ndarray out, b
     cdef bint large = <Py_ssize_t>m * k * n >= SPLIT_MIN_WORK
     cdef cnp.ndarray b_rows = None
     call.b_rows = NULL
-    if call.pin and large and tb != b'N' and n >= 32 and _numpy_somatcopy != NULL:
-        # split by columns (_halves): each half first copies its columns of B into rows,
+    if call.pin and large and tb != b'N' and _by_columns(call) and _numpy_somatcopy != NULL:
+        # B transposed, split by columns: each half first copies its columns of B into rows,
         # where it runs: OpenBLAS's small products with B transposed took ~25% longer than
         # with B in rows (64x128 by 128x128: 29 against 23 us), its transposing copy ~1 us
         dims[0], dims[1] = k, n
@@ -184,15 +184,6 @@ cdef long long BLAS_THREADS_QUIET_NS = 150_000_000
 cdef long long _blas_threads_ran = -BLAS_THREADS_QUIET_NS
 
 
-def set_split_min_work(Py_ssize_t n):
-    """Single-threaded products of at least n multiply-adds run in two halves, one on a
-    helper thread (tests: every size); returns the old value."""
-    global SPLIT_MIN_WORK
-    old = SPLIT_MIN_WORK
-    SPLIT_MIN_WORK = n
-    return old
-
-
 def _set_blas_threads_ran(bint recently):
     """As if the BLAS's own threads had just run (split products then run their halves on
     the caller's thread), or long ago (tests)."""
@@ -204,28 +195,33 @@ cdef void _run_half(void* call) noexcept nogil:
     _gemm_run(<GemmCall*>call)
 
 
+cdef inline bint _by_columns(GemmCall* g) noexcept nogil:
+    """Whether _halves splits g by columns: where B is transposed (OpenBLAS then packs half
+    of B for each half: faster) or C has fewer than 32 rows."""
+    return g.n >= 32 and (g.tb != b'N' or g.m < 32)
+
+
 cdef bint _halves(GemmCall* g, GemmCall* first, GemmCall* second) noexcept nogil:
     """g as two gemm calls of half its rows each (of the row-major C), or of half its columns
-    where B is transposed (OpenBLAS then packs half of B for each: faster) or C has fewer
-    than 32 rows, the first half a multiple of 16 long (whole register tiles); False where
+    (_by_columns), the first half a multiple of 16 long (whole register tiles); False where
     neither has 32."""
     cdef Py_ssize_t isz = 4 if g.tn == cnp.NPY_FLOAT32 else 8
     cdef int half
     first[0] = g[0]
     second[0] = g[0]
-    if g.m >= 32 and not (g.tb != b'N' and g.n >= 32):     # rows of A and C: C[:h] = A[:h] @ B
-        half = (g.m // 2) & ~15
-        first.m, second.m = half, g.m - half
-        second.a = <char*>g.a + isz * half * (g.lda if g.ta == b'N' else 1)
-        second.c = <char*>g.c + isz * half * g.ldc
-        return True
-    if g.n >= 32:               # columns of B and C: C[:, :h] = A @ B[:, :h]
+    if _by_columns(g):          # columns of B and C: C[:, :h] = A @ B[:, :h]
         half = (g.n // 2) & ~15
         first.n, second.n = half, g.n - half
         second.b = <char*>g.b + isz * half * (1 if g.tb == b'N' else g.ldb)
         second.c = <char*>g.c + isz * half
         if g.b_rows != NULL:        # each half's columns, rows of its own block
             second.b_rows = <char*>g.b_rows + isz * half * g.k
+        return True
+    if g.m >= 32:               # rows of A and C: C[:h] = A[:h] @ B
+        half = (g.m // 2) & ~15
+        first.m, second.m = half, g.m - half
+        second.a = <char*>g.a + isz * half * (g.lda if g.ta == b'N' else 1)
+        second.c = <char*>g.c + isz * half * g.ldc
         return True
     return False
 
@@ -317,11 +313,6 @@ cdef void _gemm_run(GemmCall* g) noexcept nogil:
 # Products too small to gain from threads run single-threaded through the library's
 # per-calling-thread setting. PYAD_BLAS=openblas skips MKL.
 cdef Py_ssize_t DIRECT_MAX_WORK = 128 * 128 * 128
-
-
-def direct_max_work():
-    """The largest product (multiply-adds) that runs single-threaded."""
-    return DIRECT_MAX_WORK
 
 
 def set_direct_max_work(Py_ssize_t n):

@@ -1,5 +1,10 @@
 """Kernel-level tests of pyad._C against numpy/scipy: every kernel in float32 and float64,
 0-d/empty/small/threaded sizes, special values, broadcasting, axes, bad inputs, threads."""
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import scipy.special as sps
@@ -677,6 +682,45 @@ def test_threads_on_off_same_results():
         np.testing.assert_allclose(t, s, rtol=1e-6)
     with pytest.raises(ValueError):
         _C.set_num_threads(0)
+
+
+def _mkl_installed():
+    from pyad.backend._blas_lib import mkl_runtime
+    return os.environ.get("PYAD_BLAS", "").lower() != "openblas" and mkl_runtime() is not None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@pytest.mark.parametrize("blas", ["openblas", pytest.param("mkl", marks=pytest.mark.skipif(
+    not _mkl_installed(), reason="the mkl wheel is not installed"))])
+def test_a_forked_child_computes_after_its_parent_used_threads(blas):
+    """GNU OpenMP's pool does not survive fork: a multiprocessing worker forked after a large
+    kernel (or, with MKL, a threaded product) hung at its first one. The child now runs
+    kernels and products on its own thread, with the parent's results, and the parent keeps
+    its threads."""
+    code = textwrap.dedent("""
+        import multiprocessing as mp
+        import numpy as np
+        import pyad as ad
+        from pyad import _C
+        from pyad.backend import _blas
+        x = np.linspace(-3, 3, 1_000_001).astype(np.float32)
+        a = np.random.default_rng(0).standard_normal((400, 400))
+        want = (_C.kernels.tanh(x), _blas.matmul(a, a), float(ad.grad(lambda t: ad.sum(ad.tanh(t)))(x)[7]))
+
+        def child(_):
+            got = (_C.kernels.tanh(x), _blas.matmul(a, a), float(ad.grad(lambda t: ad.sum(ad.tanh(t)))(x)[7]))
+            return _C.pool_lost(), all(np.array_equal(g, w) for g, w in zip(got[:2], want[:2])), got[2] == want[2]
+
+        with mp.get_context("fork").Pool(2) as pool:
+            results = pool.map(child, range(2))
+        assert results == [(True, True, True)] * 2, results
+        assert not _C.pool_lost() and _C.get_num_threads() >= 1
+        print("ok")
+    """)
+    env = dict(os.environ, PYAD_BLAS="openblas" if blas == "openblas" else "")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=env)
+    assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr[-2000:]
 
 
 def test_simd_level_and_signatures():

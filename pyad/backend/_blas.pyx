@@ -481,7 +481,7 @@ def _openblas_on_pool():
 
 def _bind_blas():
     global _set_local_threads, _numpy_sgemm, _numpy_dgemm, _mkl_sgemm, _mkl_dgemm
-    global _mkl_dgemv, _numpy_dgemv, _blas_threads, _numpy_somatcopy, _numpy_domatcopy
+    global _mkl_dgemv, _numpy_dgemv, _blas_threads, _numpy_somatcopy, _numpy_domatcopy, ON_POOL
     import ctypes
     mkl = _mkl_library()
     if mkl is not None:
@@ -530,7 +530,6 @@ def _bind_blas():
                 if threads:
                     _blas_threads = <get_threads_fn><size_t>threads[0]
                     break
-            global ON_POOL
             ON_POOL = _openblas_on_pool()
             return "numpy"
     global sgemm, dgemm

@@ -63,6 +63,9 @@ using BlasCallbackSetter = void (*)(BlasCallback);
 
 BlasCallbackSetter g_blas_setter = nullptr;     // numpy's OpenBLAS's, once registered
 bool g_jobs_on_new_threads = false;             // tests: the fallback below, always
+// one call's jobs at a time; a forked child gets a fresh lock (a thread of its parent may
+// have held this one, and the child has no such thread to release it)
+std::mutex* g_one_call = new std::mutex;
 
 void blas_jobs_on_pool(int /*sync*/, BlasJob dojob, int numjobs, size_t size, void* jobs,
                        int data) {
@@ -85,8 +88,7 @@ void blas_jobs_on_pool(int /*sync*/, BlasJob dojob, int numjobs, size_t size, vo
         if (numjobs == 1) dojob(0, job, data);
         return;
     }
-    static std::mutex one_call;
-    std::lock_guard<std::mutex> hold(one_call);
+    std::lock_guard<std::mutex> hold(*g_one_call);
 #ifdef _OPENMP
     if (!g_jobs_on_new_threads && !g_pool_lost && omp_get_active_level() == 0) {
         g_pool_started = true;
@@ -112,6 +114,7 @@ void run_blas_on_pool(uintptr_t setter) {
 // A forked child of a process whose pool had started runs its kernels on one thread and
 // gives OpenBLAS back its own threads (which OpenBLAS starts afresh after a fork).
 void after_fork_in_child() {
+    g_one_call = new std::mutex;
     g_pool_lost = g_pool_started;
     if (g_pool_lost && g_blas_setter != nullptr) g_blas_setter(nullptr);
 }

@@ -12,8 +12,6 @@
 #endif
 #include <numpy/arrayobject.h>
 
-#include <atomic>
-#include <chrono>
 #include <cstdarg>
 #include <cstring>
 #include <new>
@@ -208,27 +206,6 @@ struct MaybeNoGil {
 inline bool g_pool_started = false;
 inline bool g_pool_lost = false;
 
-// When the pool's last parallel region ended (steady-clock ns). Its workers spin ~0.3 ms
-// after one (GOMP_SPINCOUNT, pyad/backend/__init__.py) before they sleep: pyad's products
-// (pyad/backend/_blas.pyx) run their halves on the pool while it is that recent, and on
-// their own helper thread once the workers sleep, so that no two threads spin on one core.
-inline std::atomic<long long> g_pool_ended_ns{0};
-
-struct PoolRegion {         // declared before a parallel region: notes its end
-    explicit PoolRegion(bool threaded = true) : threaded_(threaded) {}
-    ~PoolRegion() {
-        if (threaded_)
-            g_pool_ended_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                std::chrono::steady_clock::now().time_since_epoch()).count(),
-                std::memory_order_relaxed);
-    }
-    PoolRegion(const PoolRegion&) = delete;
-    PoolRegion& operator=(const PoolRegion&) = delete;
-
-private:
-    bool threaded_;
-};
-
 inline int threads_for(npy_intp work) {
 #ifdef _OPENMP
     if (work <= g_par_grain || g_pool_lost) return 1;
@@ -247,7 +224,6 @@ inline void parallel_chunks(npy_intp n, npy_intp work, F&& f) {
     int nt = threads_for(work);
     if (nt <= 1 || n < 2) { f(npy_intp(0), n); return; }
 #ifdef _OPENMP
-    PoolRegion region;
 #pragma omp parallel num_threads(nt)
     {
         npy_intp T = omp_get_num_threads(), t = omp_get_thread_num();
@@ -264,7 +240,6 @@ inline void parallel_items(npy_intp items, npy_intp work, F&& f) {
     int nt = threads_for(work);
     if (nt <= 1 || items < 2) { f(npy_intp(0), items); return; }
 #ifdef _OPENMP
-    PoolRegion region;
 #pragma omp parallel num_threads(nt)
     {
         npy_intp T = omp_get_num_threads(), t = omp_get_thread_num();

@@ -102,7 +102,6 @@ template <class F>
 void on_pinned_threads(int nt, bool pin, F&& f) {
     PinBlas pin_caller(pin);
 #ifdef _OPENMP
-    PoolRegion region(nt > 1);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         PinBlas pin_worker(pin);

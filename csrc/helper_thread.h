@@ -20,8 +20,6 @@
 #include <mutex>
 #include <thread>
 
-#include <omp.h>
-
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define PYAD_PAUSE() _mm_pause()
@@ -164,49 +162,6 @@ inline long long monotonic_ns() {
 inline void helper_rest() {
     HelperThread* helper = helper_slot();
     if (helper != nullptr) helper->rest();
-}
-
-// Where the BLAS's threads are pyad's OpenMP pool (numpy's OpenBLAS through its threads
-// callback, csrc/threads.cpp), a product's two halves run on the pool while its workers are
-// still awake after a parallel region (see _blas.pyx), one per pool thread, rather than on
-// the helper, which would spin beside them on one core. A forked child, whose pool is gone,
-// runs both on the caller's thread.
-inline bool& pool_forked() {
-    static bool forked = false;
-    return forked;
-}
-
-inline void note_pool_forked() { pool_forked() = true; }
-
-inline void halves_on_pool(helper_job job, void* first, void* second) {
-    if (pool_forked()) {
-        job(first);
-        job(second);
-        return;
-    }
-    unsigned fp_state = PYAD_FP_STATE();
-#pragma omp parallel num_threads(2)
-    {
-        if (omp_get_num_threads() < 2) {
-            job(first);
-            job(second);
-        } else if (omp_get_thread_num() == 0) {
-            job(second);
-        } else {
-            unsigned own = PYAD_FP_STATE();
-            PYAD_SET_FP_STATE(fp_state);
-            job(first);
-            PYAD_SET_FP_STATE(own);
-        }
-    }
-}
-
-inline void pool_halves_init() {
-    static bool registered = false;
-    if (!registered) {
-        pthread_atfork(nullptr, nullptr, note_pool_forked);
-        registered = true;
-    }
 }
 
 }  // namespace pyad

@@ -199,7 +199,6 @@ T reduce_all_parallel(const T* x, npy_intp n, Part part, Combine combine) {
     std::vector<T> parts_t(nt);
     int used = 1;
 #ifdef _OPENMP
-    PoolRegion region;
 #pragma omp parallel num_threads(nt)
     {
         npy_intp Tn = omp_get_num_threads(), t = omp_get_thread_num();

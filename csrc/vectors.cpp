@@ -69,7 +69,6 @@ PyObject* axpy_dot(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
             total = axpy_dot_loop(py, px, a, pz, self, n);
         } else {
 #ifdef _OPENMP
-            PoolRegion region;
 #pragma omp parallel num_threads(nt) reduction(+ : total)
             {
                 npy_intp T = omp_get_num_threads(), t = omp_get_thread_num();

@@ -14,16 +14,15 @@ policies, so pyad/__init__ imports it before any extension loads.
 """
 import os
 
-from pyad.backend._blas_lib import mkl_runtime, openblas_on_pool
+from pyad.backend._blas_lib import mkl_runtime
 
 # OpenMP reads its settings when its runtime loads with the first extension.
 # OpenMP workers that spin-wait fight OpenBLAS's for the same cores (an MLP step ran ~20x
-# slower here), so they wait passively. Where matrix products run on that same OpenMP pool
-# (MKL's GNU threading, or numpy's OpenBLAS through its threads callback: one pool for
-# everything), a short spin (~10 us) before sleeping saves the ~70 us wake-up of every
-# threaded product.
+# slower here), so they wait passively. With MKL, matrix products run on that same OpenMP
+# pool (one pool for everything), and a short spin (~10 us) before sleeping saves the ~70 us
+# wake-up of every threaded product.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-if mkl_runtime() or openblas_on_pool():
+if mkl_runtime():
     os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import numpy as np  # noqa: E402

@@ -160,9 +160,6 @@ cdef extern from "helper_thread.h" namespace "pyad":
     HelperThread* helper_acquire()
     void helper_rest() nogil
     long long monotonic_ns() nogil
-    void halves_on_pool(helper_job job, void* first, void* second) nogil
-    bint pool_forked() nogil
-    void pool_halves_init()
 
 
 
@@ -185,12 +182,6 @@ cdef get_threads_fn _blas_threads = NULL
 # (milliseconds): products run whole on the caller's thread until they have gone to sleep.
 cdef long long BLAS_THREADS_QUIET_NS = 150_000_000
 cdef long long _blas_threads_ran = -BLAS_THREADS_QUIET_NS
-# Where OpenBLAS's threaded products run on pyad's OpenMP pool instead (_openblas_on_pool),
-# the pool's workers spin ~0.3 ms after each parallel region (GOMP_SPINCOUNT): within 1 ms
-# of one (_pool_ended: pyad._C's clock of the last region's end) a product's halves run on
-# the pool, whose worker is awake, and later on the helper, once the worker sleeps.
-cdef long long POOL_SPIN_NS = 1_000_000
-cdef long long* _pool_ended = NULL
 
 
 def _set_blas_threads_ran(bint recently):
@@ -237,25 +228,16 @@ cdef bint _halves(GemmCall* g, GemmCall* first, GemmCall* second) noexcept nogil
 
 cdef void _gemm_split(GemmCall* call, bint large):
     """The product, in halves on two threads where it is single-threaded and large (see
-    above): on the OpenMP pool while its workers are awake where the BLAS runs there too,
-    else on the helper where the BLAS's own threads are quiet (otherwise both halves run
-    here, one after the other: the same bits); before a product on the BLAS's own threads,
-    a spinning helper is sent to sleep."""
+    above) and the BLAS's threads are quiet (else the halves run here, one after the other:
+    the same bits); before a product on the BLAS's own threads, a spinning helper is sent to
+    sleep."""
     global _blas_threads_ran
     cdef GemmCall halves[2]
     cdef HelperThread* helper = NULL
     cdef bint split = call.pin and large and _halves(call, &halves[0], &halves[1])
-    cdef long long now
-    if split and _HELPER_OK and (_blas_threads == NULL or _blas_threads() > 1):
-        now = monotonic_ns()
-        if _pool_ended != NULL and not pool_forked():
-            if now - _pool_ended[0] <= POOL_SPIN_NS:
-                with nogil:
-                    halves_on_pool(_run_half, &halves[0], &halves[1])
-                return
-            helper = helper_acquire()
-        elif now - _blas_threads_ran > BLAS_THREADS_QUIET_NS:
-            helper = helper_acquire()
+    if (split and _HELPER_OK and (_blas_threads == NULL or _blas_threads() > 1)
+            and monotonic_ns() - _blas_threads_ran > BLAS_THREADS_QUIET_NS):
+        helper = helper_acquire()
     with nogil:
         if helper != NULL:
             helper.post(_run_half, &halves[0])
@@ -457,31 +439,9 @@ def _mkl_library():
         return None
 
 
-def _openblas_on_pool():
-    """Hand numpy's OpenBLAS the callback that runs its threaded products on pyad's OpenMP
-    pool (csrc/threads.cpp), where _blas_lib.openblas_on_pool says so: one pool for products
-    and kernels, as with MKL, so the kernels' grain drops to 32k elements as there."""
-    global _pool_ended
-    from pyad import _C
-    from pyad.backend._blas_lib import OPENBLAS_CALLBACK_SETTERS, openblas_on_pool
-    if not openblas_on_pool():
-        return False
-    for name in OPENBLAS_CALLBACK_SETTERS:
-        found = _symbols("numpy", [name])
-        if found:
-            _C.run_blas_on_pool(found[0])
-            break
-    else:
-        return False
-    pool_halves_init()
-    _pool_ended = <long long*><size_t>_C.pool_clock()
-    _C.set_parallel_grain(1 << 15)
-    return True
-
-
 def _bind_blas():
     global _set_local_threads, _numpy_sgemm, _numpy_dgemm, _mkl_sgemm, _mkl_dgemm
-    global _mkl_dgemv, _numpy_dgemv, _blas_threads, _numpy_somatcopy, _numpy_domatcopy, ON_POOL
+    global _mkl_dgemv, _numpy_dgemv, _blas_threads, _numpy_somatcopy, _numpy_domatcopy
     import ctypes
     mkl = _mkl_library()
     if mkl is not None:
@@ -530,7 +490,6 @@ def _bind_blas():
                 if threads:
                     _blas_threads = <get_threads_fn><size_t>threads[0]
                     break
-            ON_POOL = _openblas_on_pool()
             return "numpy"
     global sgemm, dgemm
     sgemm = <f77_sgemm_fn>_scipy_blas("sgemm")
@@ -540,7 +499,6 @@ def _bind_blas():
     return "scipy"
 
 
-ON_POOL = False         # whether numpy's OpenBLAS runs its threads' work on pyad's pool
 BLAS = _bind_blas()     # which library's gemm the products call
 
 

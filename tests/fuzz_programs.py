@@ -1641,7 +1641,9 @@ def make_array(g, shape, depth):
     if name == "kron":
         da = [g.choice(_divisors(d)) for d in shape]
         db = [d // a for d, a in zip(shape, da)]
-        return _call(g, "kron", [sub(da), sub(db)], torch_fn=torch.kron, target=shape)
+        # torch.kron views its inputs, which fails on a non-contiguous one (a transpose)
+        return _call(g, "kron", [sub(da), sub(db)], target=shape,
+                     torch_fn=lambda a, b: torch.kron(a.contiguous(), b.contiguous()))
     if name == "tensordot":
         k = ri(0, 3)
         c = [ri(1, 4) for _ in range(k)]

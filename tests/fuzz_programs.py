@@ -1096,7 +1096,7 @@ def make_getitem(g, shape, depth):
         if not ax and g.rng.random() < 0.5:
             key = idx                                         # a bare index array
         elif ax and g.rng.random() < 0.3:
-            key = (Ellipsis, idx) + (slice(None),) * (len(child) - ax - nd_idx)
+            key = (Ellipsis, idx) + (slice(None),) * (len(child) - ax - 1)   # idx: one axis
     elif kind == "adv_sep":
         # x[idx, :, j]: advanced indices separated by a slice go first (numpy's rule)
         if len(shape) < 2:

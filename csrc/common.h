@@ -12,6 +12,8 @@
 #endif
 #include <numpy/arrayobject.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdarg>
 #include <cstring>
 #include <new>
@@ -217,10 +219,78 @@ inline int threads_for(npy_intp work) {
 #endif
 }
 
+// For a while after a product on OpenBLAS's own threads its workers spin on the other cores
+// (~0.1 s), where waking pyad's OpenMP pool would cost ~70 us and leave its workers and
+// OpenBLAS's taking turns. Kernels above kBlasGrain then run their chunks on OpenBLAS's
+// workers (its gotoblas_pthread; the chunk on this thread, the others queued to them), each
+// under the caller's rounding and flush-to-zero mode. pyad/backend/_blas.pyx hands over the
+// function and marks how long the workers spin after each of pyad's threaded products; the
+// chunks are the same partition-free work as on the pool, so results do not change.
+#ifndef PYAD_FP_STATE
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PYAD_FP_STATE() _mm_getcsr()
+#define PYAD_SET_FP_STATE(s) _mm_setcsr(s)
+#else
+#define PYAD_FP_STATE() 0u
+#define PYAD_SET_FP_STATE(s) ((void)(s))
+#endif
+#endif
+
+using BlasPthread = int (*)(int, void*, void*, int);   // (threads, job(void*), args, stride)
+inline BlasPthread g_blas_pthread = nullptr;
+inline std::atomic<long long> g_blas_spinning_until{0};   // steady-clock ns
+inline std::atomic<int> g_blas_workers{1};                // OpenBLAS's thread count then
+constexpr npy_intp kBlasGrain = npy_intp(1) << 15;
+constexpr int kMaxChunks = 64;
+
+inline int blas_workers_for(npy_intp work) {
+    if (g_blas_pthread == nullptr || work <= kBlasGrain) return 0;
+#ifdef _OPENMP
+    if (omp_in_parallel()) return 0;      // inside a parallel region: its thread's own work
+#endif
+    long long now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (now > g_blas_spinning_until.load(std::memory_order_relaxed)) return 0;
+    int nt = g_blas_workers.load(std::memory_order_relaxed);
+    return nt > kMaxChunks ? kMaxChunks : nt;
+}
+
+template <class F>
+struct BlasChunk {
+    F* f;
+    npy_intp b, e;
+    unsigned fp_state;
+};
+
+template <class F>
+void run_blas_chunk(void* arg) {
+    auto* c = static_cast<BlasChunk<F>*>(arg);
+    unsigned own = PYAD_FP_STATE();
+    PYAD_SET_FP_STATE(c->fp_state);
+    if (c->b < c->e) (*c->f)(c->b, c->e);
+    PYAD_SET_FP_STATE(own);
+}
+
+// f over nt chunks [bounds(t), bounds(t + 1)) on OpenBLAS's workers.
+template <class F, class Bounds>
+inline void chunks_on_blas_workers(int nt, F& f, Bounds bounds) {
+    BlasChunk<F> jobs[kMaxChunks];
+    unsigned fp_state = PYAD_FP_STATE();
+    for (int t = 0; t < nt; ++t) jobs[t] = {&f, bounds(t), bounds(t + 1), fp_state};
+    g_blas_pthread(nt, reinterpret_cast<void*>(&run_blas_chunk<F>), jobs,
+                   static_cast<int>(sizeof(BlasChunk<F>)));
+}
+
 // f(begin, end) over [0, n) in one static chunk per thread (chunks rounded to 64 elements so
 // threads never share a cache line of the output).
 template <class F>
 inline void parallel_chunks(npy_intp n, npy_intp work, F&& f) {
+    if (int bt = n >= 2 ? blas_workers_for(work) : 0; bt > 1) {
+        npy_intp chunk = ((n + bt - 1) / bt + 63) & ~npy_intp(63);
+        chunks_on_blas_workers(bt, f, [&](int t) { return t * chunk < n ? t * chunk : n; });
+        return;
+    }
     int nt = threads_for(work);
     if (nt <= 1 || n < 2) { f(npy_intp(0), n); return; }
 #ifdef _OPENMP
@@ -237,6 +307,10 @@ inline void parallel_chunks(npy_intp n, npy_intp work, F&& f) {
 // Same, but for items that are whole rows (no rounding).
 template <class F>
 inline void parallel_items(npy_intp items, npy_intp work, F&& f) {
+    if (int bt = items >= 2 ? blas_workers_for(work) : 0; bt > 1) {
+        chunks_on_blas_workers(bt, f, [&](int t) { return items * t / bt; });
+        return;
+    }
     int nt = threads_for(work);
     if (nt <= 1 || items < 2) { f(npy_intp(0), items); return; }
 #ifdef _OPENMP

@@ -399,3 +399,51 @@ def test_threads_of_pyad_and_numpy_blas_and_lapack_at_once():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=300, env=env)
     assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr[-2000:]
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64",
+                    reason="glibc's fesetround on x86-64")
+def test_kernels_and_halves_on_openblas_workers_keep_their_bits():
+    """While OpenBLAS's workers spin after a threaded product, kernels run their chunks on
+    them and small products one half: the same bits as on the caller's thread, under the
+    caller's rounding mode too (each job takes it along)."""
+    code = textwrap.dedent('''
+        import ctypes, ctypes.util, time
+        import numpy as np
+        from pyad import _C
+        from pyad.backend import _blas
+        found = _blas._symbols("numpy", ["gotoblas_pthread"])
+        if _blas.BLAS != "numpy" or not found:
+            print("skip"); raise SystemExit
+        libm = ctypes.CDLL(ctypes.util.find_library("m"))
+        rng = np.random.default_rng(0)
+        # above the 32k elements of a kernel on OpenBLAS's workers, below OpenMP's 256k
+        x, y = (rng.standard_normal(100_001).astype(np.float32) for _ in range(2))
+        m = rng.standard_normal((400, 300)).astype(np.float32)
+        big = rng.standard_normal((256, 256)).astype(np.float32)
+        a, b = rng.standard_normal((128, 512)), rng.standard_normal((512, 10))
+
+        def run(spinning):
+            if spinning:
+                _blas.matmul(big, big)      # threaded: OpenBLAS's workers spin after it
+            else:
+                time.sleep(0.06)            # past the mark; the halves then run here
+            return [_C.kernels.tanh(x).tobytes(), _C.kernels.add(x, y).tobytes(),
+                    _C.kernels.sum(m, 0).tobytes(), _blas.matmul(a, b).tobytes()]
+        for rounding in (0, 0xc00):         # FE_TONEAREST, FE_TOWARDZERO (this thread)
+            assert libm.fesetround(rounding) == 0
+            _C.use_blas_workers(found[0])
+            on = run(True)
+            _C.use_blas_workers(0)
+            off = run(False)
+            assert on == off, [i for i, (p, q) in enumerate(zip(on, off)) if p != q]
+            _C.use_blas_workers(found[0])
+        libm.fesetround(0)
+        print("ok")
+    ''')
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PYAD_BLAS="openblas"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    if r.stdout.startswith("skip"):
+        pytest.skip("numpy's OpenBLAS exports no gotoblas_pthread")
+    assert r.stdout.startswith("ok"), r.stdout

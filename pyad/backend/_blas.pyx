@@ -160,6 +160,9 @@ cdef extern from "helper_thread.h" namespace "pyad":
     HelperThread* helper_acquire()
     void helper_rest() nogil
     long long monotonic_ns() nogil
+cdef extern from "helper_thread.h":       # macros: the thread's rounding and flush-to-zero mode
+    unsigned PYAD_FP_STATE() nogil
+    void PYAD_SET_FP_STATE(unsigned) nogil
 
 
 
@@ -182,6 +185,12 @@ cdef get_threads_fn _blas_threads = NULL
 # (milliseconds): products run whole on the caller's thread until they have gone to sleep.
 cdef long long BLAS_THREADS_QUIET_NS = 150_000_000
 cdef long long _blas_threads_ran = -BLAS_THREADS_QUIET_NS
+# Meanwhile pyad's kernels run their chunks on those spinning workers (csrc/common.h): after
+# each threaded product, _spinning_until (pyad._C's) is set this far ahead, within the
+# workers' spin, and _blas_workers to the BLAS's thread count.
+cdef long long BLAS_WORKERS_SPIN_NS = 50_000_000
+cdef long long* _spinning_until = NULL
+cdef int* _blas_workers = NULL
 
 
 def _set_blas_threads_ran(bint recently):
@@ -193,6 +202,23 @@ def _set_blas_threads_ran(bint recently):
 
 cdef void _run_half(void* call) noexcept nogil:
     _gemm_run(<GemmCall*>call)
+
+
+# A half on one of OpenBLAS's spinning workers (gotoblas_pthread), under its caller's
+# rounding and flush-to-zero mode, as on the helper.
+ctypedef int (*blas_pthread_fn)(int, void*, void*, int) noexcept nogil
+cdef blas_pthread_fn _blas_pthread = NULL
+cdef struct WorkerHalf:
+    GemmCall* call
+    unsigned fp_state
+
+
+cdef void _run_worker_half(void* arg) noexcept nogil:
+    cdef WorkerHalf* half = <WorkerHalf*>arg
+    cdef unsigned own = PYAD_FP_STATE()
+    PYAD_SET_FP_STATE(half.fp_state)
+    _gemm_run(half.call)
+    PYAD_SET_FP_STATE(own)
 
 
 cdef inline bint _by_columns(GemmCall* g) noexcept nogil:
@@ -235,9 +261,19 @@ cdef void _gemm_split(GemmCall* call, bint large):
     cdef GemmCall halves[2]
     cdef HelperThread* helper = NULL
     cdef bint split = call.pin and large and _halves(call, &halves[0], &halves[1])
-    if (split and _HELPER_OK and (_blas_threads == NULL or _blas_threads() > 1)
-            and monotonic_ns() - _blas_threads_ran > BLAS_THREADS_QUIET_NS):
-        helper = helper_acquire()
+    cdef WorkerHalf on_workers[2]
+    cdef long long now
+    if split and _HELPER_OK and (_blas_threads == NULL or _blas_threads() > 1):
+        now = monotonic_ns()
+        if now - _blas_threads_ran > BLAS_THREADS_QUIET_NS:
+            helper = helper_acquire()
+        elif _blas_pthread != NULL and now < _spinning_until[0]:
+            # OpenBLAS's workers still spin after a threaded product: one half on them
+            on_workers[0].call, on_workers[1].call = &halves[1], &halves[0]
+            on_workers[0].fp_state = on_workers[1].fp_state = PYAD_FP_STATE()
+            with nogil:
+                _blas_pthread(2, <void*>_run_worker_half, on_workers, sizeof(WorkerHalf))
+            return
     with nogil:
         if helper != NULL:
             helper.post(_run_half, &halves[0])
@@ -253,6 +289,9 @@ cdef void _gemm_split(GemmCall* call, bint large):
             _gemm_run(call)
     if not call.pin:
         _blas_threads_ran = monotonic_ns()
+        if _spinning_until != NULL:
+            _blas_workers[0] = _blas_threads() if _blas_threads != NULL else 1
+            _spinning_until[0] = _blas_threads_ran + BLAS_WORKERS_SPIN_NS
 
 
 cdef void _gemm_run(GemmCall* g) noexcept nogil:
@@ -442,6 +481,7 @@ def _mkl_library():
 def _bind_blas():
     global _set_local_threads, _numpy_sgemm, _numpy_dgemm, _mkl_sgemm, _mkl_dgemm
     global _mkl_dgemv, _numpy_dgemv, _blas_threads, _numpy_somatcopy, _numpy_domatcopy
+    global _spinning_until, _blas_workers, _blas_pthread
     import ctypes
     mkl = _mkl_library()
     if mkl is not None:
@@ -490,6 +530,13 @@ def _bind_blas():
                 if threads:
                     _blas_threads = <get_threads_fn><size_t>threads[0]
                     break
+            workers = _symbols("numpy", ["gotoblas_pthread"])
+            if workers and _blas_threads != NULL:
+                from pyad import _C
+                until, count = _C.use_blas_workers(workers[0])
+                _spinning_until = <long long*><size_t>until
+                _blas_workers = <int*><size_t>count
+                _blas_pthread = <blas_pthread_fn><size_t>workers[0]
             return "numpy"
     global sgemm, dgemm
     sgemm = <f77_sgemm_fn>_scipy_blas("sgemm")

@@ -12,6 +12,7 @@
 #endif
 #include <numpy/arrayobject.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdarg>
@@ -253,6 +254,9 @@ inline int blas_workers_for(npy_intp work) {
         std::chrono::steady_clock::now().time_since_epoch()).count();
     if (now > g_blas_spinning_until.load(std::memory_order_relaxed)) return 0;
     int nt = g_blas_workers.load(std::memory_order_relaxed);
+#ifdef _OPENMP
+    nt = std::min(nt, omp_get_max_threads());     // no more chunks than pyad's own threads
+#endif
     return nt > kMaxChunks ? kMaxChunks : nt;
 }
 

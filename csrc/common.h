@@ -226,7 +226,8 @@ inline int threads_for(npy_intp work) {
 // workers (its gotoblas_pthread; the chunk on this thread, the others queued to them), each
 // under the caller's rounding and flush-to-zero mode. pyad/backend/_blas.pyx hands over the
 // function and marks how long the workers spin after each of pyad's threaded products; the
-// chunks are the same partition-free work as on the pool, so results do not change.
+// chunks are the same partition-free work as on the pool, so results do not change. A
+// chunk must not call a threaded BLAS routine (on a worker it would wait for the workers).
 #ifndef PYAD_FP_STATE
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>

@@ -222,10 +222,11 @@ inline int threads_for(npy_intp work) {
 
 // For a while after a product on OpenBLAS's own threads its workers spin on the other cores
 // (~0.1 s), where waking pyad's OpenMP pool would cost ~70 us and leave its workers and
-// OpenBLAS's taking turns. Kernels above kBlasGrain then run their chunks on OpenBLAS's
+// OpenBLAS's taking turns. Kernels above kBlasGrain then (within kBlasSpinNs of the
+// product's end) run their chunks on OpenBLAS's
 // workers (its gotoblas_pthread; the chunk on this thread, the others queued to them), each
 // under the caller's rounding and flush-to-zero mode. pyad/backend/_blas.pyx hands over the
-// function and marks how long the workers spin after each of pyad's threaded products; the
+// functions and notes when each of pyad's threaded products ends; the
 // chunks are the same partition-free work as on the pool, so results do not change. A
 // chunk must not call a threaded BLAS routine (on a worker it would wait for the workers).
 #ifndef PYAD_FP_STATE
@@ -240,9 +241,12 @@ inline int threads_for(npy_intp work) {
 #endif
 
 using BlasPthread = int (*)(int, void*, void*, int);   // (threads, job(void*), args, stride)
+using BlasThreads = int (*)();                          // OpenBLAS's current thread count
 inline BlasPthread g_blas_pthread = nullptr;
-inline std::atomic<long long> g_blas_spinning_until{0};   // steady-clock ns
-inline std::atomic<int> g_blas_workers{1};                // OpenBLAS's thread count then
+inline BlasThreads g_blas_threads = nullptr;
+// when pyad's last product on OpenBLAS's threads ended (steady-clock ns; _blas.pyx writes it)
+inline std::atomic<long long> g_blas_threads_ran{0};
+constexpr long long kBlasSpinNs = 50'000'000;   // well within the workers' ~0.1 s spin
 constexpr npy_intp kBlasGrain = npy_intp(1) << 15;
 constexpr int kMaxChunks = 64;
 
@@ -253,8 +257,8 @@ inline int blas_workers_for(npy_intp work) {
 #endif
     long long now = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::steady_clock::now().time_since_epoch()).count();
-    if (now > g_blas_spinning_until.load(std::memory_order_relaxed)) return 0;
-    int nt = g_blas_workers.load(std::memory_order_relaxed);
+    if (now - g_blas_threads_ran.load(std::memory_order_relaxed) > kBlasSpinNs) return 0;
+    int nt = g_blas_threads();
 #ifdef _OPENMP
     nt = std::min(nt, omp_get_max_threads());     // no more chunks than pyad's own threads
 #endif

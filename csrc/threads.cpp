@@ -44,14 +44,17 @@ void bind_threads(py::module_& m) {
     m.def("pool_lost", [] { return g_pool_lost; },
           "Whether this process is a fork of one whose OpenMP pool had started, so that its "
           "kernels run on one thread (GNU OpenMP's pool does not survive fork).");
-    m.def("use_blas_workers", [](uintptr_t gotoblas_pthread) {
+    m.def("use_blas_workers", [](uintptr_t gotoblas_pthread, uintptr_t get_num_threads) {
               g_blas_pthread = reinterpret_cast<BlasPthread>(gotoblas_pthread);
-              return std::make_pair(reinterpret_cast<uintptr_t>(&g_blas_spinning_until),
-                                    reinterpret_cast<uintptr_t>(&g_blas_workers));
-          }, py::arg("gotoblas_pthread"),
-          "Let kernels run on OpenBLAS's workers while they spin (common.h): takes the address "
-          "of its gotoblas_pthread; returns the addresses of the steady-clock ns until which "
-          "they spin (a 64-bit integer) and of their count (an int), which pyad's products set.");
+              if (get_num_threads != 0)
+                  g_blas_threads = reinterpret_cast<BlasThreads>(get_num_threads);
+              if (g_blas_threads == nullptr) g_blas_pthread = nullptr;
+              return reinterpret_cast<uintptr_t>(&g_blas_threads_ran);
+          }, py::arg("gotoblas_pthread"), py::arg("get_num_threads") = 0,
+          "Let kernels run on OpenBLAS's workers while they spin (common.h): takes the "
+          "addresses of its gotoblas_pthread (0: no more) and thread-count getter; returns the "
+          "address of the steady-clock ns (a 64-bit integer) at which pyad's last product on "
+          "OpenBLAS's threads ended, which pyad's products set.");
     m.def("pool_shared", [] { g_pool_started = true; },
           "Note that a library on the same OpenMP runtime (MKL's GNU threading) starts its pool "
           "as well, so that a forked child keeps off it.");

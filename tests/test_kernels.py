@@ -691,7 +691,7 @@ def _mkl_installed():
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 @pytest.mark.parametrize("blas", ["openblas", pytest.param("mkl", marks=pytest.mark.skipif(
-    not _mkl_installed(), reason="the mkl wheel is not installed"))])
+    not _mkl_installed(), reason="the mkl wheel is not installed (or PYAD_BLAS=openblas)"))])
 def test_a_forked_child_computes_after_its_parent_used_threads(blas):
     """GNU OpenMP's pool does not survive fork: a multiprocessing worker forked after a large
     kernel (or, with MKL, a threaded product) hung at its first one. The child now runs

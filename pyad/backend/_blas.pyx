@@ -184,20 +184,18 @@ cdef get_threads_fn _blas_threads = NULL
 # on the other core, where a helper would take turns with them at the scheduler's pace
 # (milliseconds): products run whole on the caller's thread until they have gone to sleep.
 cdef long long BLAS_THREADS_QUIET_NS = 150_000_000
-cdef long long _blas_threads_ran = -BLAS_THREADS_QUIET_NS
-# Meanwhile pyad's kernels run their chunks on those spinning workers (csrc/common.h): after
-# each threaded product, _spinning_until (pyad._C's) is set this far ahead, within the
-# workers' spin, and _blas_workers to the BLAS's thread count.
-cdef long long BLAS_WORKERS_SPIN_NS = 50_000_000
-cdef long long* _spinning_until = NULL
-cdef int* _blas_workers = NULL
+# Meanwhile kernels (csrc/common.h) and halves (below) run on those spinning workers, within
+# BLAS_WORKERS_SPIN_NS of the product. When the product ended: this module's clock, or
+# pyad._C's where the kernels read it too (_bind_blas).
+cdef long long BLAS_WORKERS_SPIN_NS = 50_000_000        # csrc/common.h's kBlasSpinNs
+cdef long long _own_threads_ran = -BLAS_THREADS_QUIET_NS
+cdef long long* _blas_threads_ran = &_own_threads_ran
 
 
 def _set_blas_threads_ran(bint recently):
     """As if the BLAS's own threads had just run (split products then run their halves on
     the caller's thread), or long ago (tests)."""
-    global _blas_threads_ran
-    _blas_threads_ran = monotonic_ns() if recently else -BLAS_THREADS_QUIET_NS
+    _blas_threads_ran[0] = monotonic_ns() if recently else -BLAS_THREADS_QUIET_NS
 
 
 cdef void _run_half(void* call) noexcept nogil:
@@ -257,7 +255,6 @@ cdef void _gemm_split(GemmCall* call, bint large):
     above) and the BLAS's threads are quiet (else the halves run here, one after the other:
     the same bits); before a product on the BLAS's own threads, a spinning helper is sent to
     sleep."""
-    global _blas_threads_ran
     cdef GemmCall halves[2]
     cdef HelperThread* helper = NULL
     cdef bint split = call.pin and large and _halves(call, &halves[0], &halves[1])
@@ -265,9 +262,9 @@ cdef void _gemm_split(GemmCall* call, bint large):
     cdef long long now
     if split and _HELPER_OK and (_blas_threads == NULL or _blas_threads() > 1):
         now = monotonic_ns()
-        if now - _blas_threads_ran > BLAS_THREADS_QUIET_NS:
+        if now - _blas_threads_ran[0] > BLAS_THREADS_QUIET_NS:
             helper = helper_acquire()
-        elif _blas_pthread != NULL and now < _spinning_until[0]:
+        elif _blas_pthread != NULL and now - _blas_threads_ran[0] <= BLAS_WORKERS_SPIN_NS:
             # OpenBLAS's workers still spin after a threaded product: one half on them
             on_workers[0].call, on_workers[1].call = &halves[1], &halves[0]
             on_workers[0].fp_state = on_workers[1].fp_state = PYAD_FP_STATE()
@@ -288,10 +285,7 @@ cdef void _gemm_split(GemmCall* call, bint large):
                 helper_rest()
             _gemm_run(call)
     if not call.pin:
-        _blas_threads_ran = monotonic_ns()
-        if _spinning_until != NULL:
-            _blas_workers[0] = _blas_threads() if _blas_threads != NULL else 1
-            _spinning_until[0] = _blas_threads_ran + BLAS_WORKERS_SPIN_NS
+        _blas_threads_ran[0] = monotonic_ns()
 
 
 cdef void _gemm_run(GemmCall* g) noexcept nogil:
@@ -481,7 +475,7 @@ def _mkl_library():
 def _bind_blas():
     global _set_local_threads, _numpy_sgemm, _numpy_dgemm, _mkl_sgemm, _mkl_dgemm
     global _mkl_dgemv, _numpy_dgemv, _blas_threads, _numpy_somatcopy, _numpy_domatcopy
-    global _spinning_until, _blas_workers, _blas_pthread
+    global _blas_threads_ran, _blas_pthread
     import ctypes
     mkl = _mkl_library()
     if mkl is not None:
@@ -533,9 +527,9 @@ def _bind_blas():
             workers = _symbols("numpy", ["gotoblas_pthread"])
             if workers and _blas_threads != NULL:
                 from pyad import _C
-                until, count = _C.use_blas_workers(workers[0])
-                _spinning_until = <long long*><size_t>until
-                _blas_workers = <int*><size_t>count
+                _blas_threads_ran = <long long*><size_t>_C.use_blas_workers(
+                    workers[0], <size_t>_blas_threads)
+                _blas_threads_ran[0] = _own_threads_ran
                 _blas_pthread = <blas_pthread_fn><size_t>workers[0]
             return "numpy"
     global sgemm, dgemm

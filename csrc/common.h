@@ -12,6 +12,8 @@
 #endif
 #include <numpy/arrayobject.h>
 
+#include "fp_state.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -229,17 +231,6 @@ inline int threads_for(npy_intp work) {
 // functions and notes when each of pyad's threaded products ends; the
 // chunks are the same partition-free work as on the pool, so results do not change. A
 // chunk must not call a threaded BLAS routine (on a worker it would wait for the workers).
-#ifndef PYAD_FP_STATE
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define PYAD_FP_STATE() _mm_getcsr()
-#define PYAD_SET_FP_STATE(s) _mm_setcsr(s)
-#else
-#define PYAD_FP_STATE() 0u
-#define PYAD_SET_FP_STATE(s) ((void)(s))
-#endif
-#endif
-
 using BlasPthread = int (*)(int, void*, void*, int);   // (threads, job(void*), args, stride)
 using BlasThreads = int (*)();                          // OpenBLAS's current thread count
 inline BlasPthread g_blas_pthread = nullptr;

@@ -20,17 +20,12 @@
 #include <mutex>
 #include <thread>
 
+#include "fp_state.h"     // a job runs under its poster's rounding and flush-to-zero mode
+
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
 #define PYAD_PAUSE() _mm_pause()
-// the floating-point control word (rounding, flush-to-zero) is per thread: a job runs under
-// its poster's, so that a product's halves round alike wherever they run
-#define PYAD_FP_STATE() _mm_getcsr()
-#define PYAD_SET_FP_STATE(s) _mm_setcsr(s)
 #else
 #define PYAD_PAUSE() ((void)0)
-#define PYAD_FP_STATE() 0u
-#define PYAD_SET_FP_STATE(s) ((void)(s))
 #endif
 
 namespace pyad {

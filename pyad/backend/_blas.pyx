@@ -160,7 +160,7 @@ cdef extern from "helper_thread.h" namespace "pyad":
     HelperThread* helper_acquire()
     void helper_rest() nogil
     long long monotonic_ns() nogil
-cdef extern from "helper_thread.h":       # macros: the thread's rounding and flush-to-zero mode
+cdef extern from "fp_state.h":            # macros: the thread's rounding and flush-to-zero mode
     unsigned PYAD_FP_STATE() nogil
     void PYAD_SET_FP_STATE(unsigned) nogil
 

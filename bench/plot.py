@@ -3,9 +3,10 @@ import math
 
 
 def plot(report, path):
-    """One panel per workload; in each, a row of points per case, one per framework: its median
-    divided by the workload's baseline (a floor or pyad) on a log axis, with the IQR as an
-    error bar, so the gaps read alike for cases of microseconds and of milliseconds."""
+    """One panel per workload; in each, a row of points per case, one per framework: its time
+    divided by the workload's baseline (a floor or pyad; run.py's ratio: over several rounds
+    the median of the rounds' own ratios) on a log axis, with the IQR as an error bar, so the
+    gaps read alike for cases of microseconds and of milliseconds."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -27,10 +28,12 @@ def plot(report, path):
             for i, case in enumerate(cases):
                 r, b = rows[fw].get(case), rows.get(base, {}).get(case)
                 if r:
-                    ref = b["median"] if b else 1.0
+                    y = r.get("vs", {}).get(base) if b else None
+                    if y is None:       # run.py's ratio (paired over rounds), else medians'
+                        y = r["median"] / (b["median"] if b else 1.0)
                     xs.append(i + (k - (len(fws) - 1) / 2) * width)
-                    ys.append(r["median"] / ref)
-                    errs.append(r.get("iqr", 0) / ref / 2)
+                    ys.append(y)
+                    errs.append(r.get("iqr", 0) / r["median"] * y / 2)
             ax.errorbar(ys, xs, xerr=errs, fmt="o", color=cmap(k % 20), label=fw, markersize=5)
         labels = [case if not rows.get(base, {}).get(case) else
                   f"{case}\n{base}: {rows[base][case]['median'] * 1e6 / data['per_call']:.4g} "
@@ -39,7 +42,7 @@ def plot(report, path):
         ax.set_ylim(len(cases) - 0.5, -0.5)
         ax.set_xscale("log")
         ax.axvline(1.0, color="gray", lw=0.8)
-        ax.set_xlabel(f"time / {base} (median, log scale; left of the line is faster)"
+        ax.set_xlabel(f"time / {base} (log scale; left of the line is faster)"
                       if base else f"{data['unit']} (median, log scale)")
         ax.set_title(name, loc="left")
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5),

@@ -57,19 +57,51 @@ def gpu_usable(lib, timeout):
 
 
 def combine(rounds):
-    """{case: result} per round -> {case: result}: median of the rounds' medians and IQRs,
-    with every round's median kept under "rounds"."""
+    """{case: result} per round (None: that round's worker failed) -> {case: result}: median of
+    the rounds' medians and IQRs, with every round's median kept under "rounds" (None where the
+    round has none), in round order so that two frameworks' rounds pair up."""
     out = {}
-    for case in dict.fromkeys(c for r in rounds for c in r):
-        rs = [r[case] for r in rounds if case in r]
+    done = [r for r in rounds if r]
+    for case in dict.fromkeys(c for r in done for c in r):
+        rs = [r[case] for r in done if case in r]
         out[case] = dict(rs[0], median=statistics.median(r["median"] for r in rs),
                          iqr=statistics.median(r["iqr"] for r in rs),
-                         rounds=[r["median"] for r in rs])
+                         rounds=[r[case]["median"] if r and case in r else None for r in rounds])
     return out
 
 
-def table(mod, name, rows):
-    """rows: {framework: {case: result}} -> text table with ratios to BASELINE and REFERENCE."""
+def ratio(mine, other):
+    """mine's time over other's. Over several rounds, the median of each round's own ratio:
+    the two ran seconds apart in that round, so a slow phase of a shared host slows both and
+    cancels, where a ratio of the medians would mix one framework's slow rounds with the
+    other's fast ones."""
+    pairs = [a / b for a, b in zip(mine.get("rounds") or (), other.get("rounds") or ())
+             if a and b]
+    return statistics.median(pairs) if len(pairs) > 1 else mine["median"] / other["median"]
+
+
+def add_ratios(mod, rows):
+    """Each result gets "vs": {BASELINE or REFERENCE (or CASE_BASE, the same framework's own
+    case): ratio}, for the table, the plot and the JSON."""
+    own = getattr(mod, "CASE_BASE", None)
+    for fw, r in rows.items():
+        for case, res in r.items():
+            res["vs"] = {other: ratio(res, rows[other][case])
+                         for other in (mod.BASELINE, mod.REFERENCE)
+                         if case in rows.get(other, {})}
+            if own and own in r:
+                res["vs"]["own " + own] = ratio(res, r[own])
+
+
+def order(fws, round_index):
+    """The frameworks in this round's order: reversed every other round, so that a drift of
+    the host's speed during a run favours no framework for being first."""
+    return fws if round_index % 2 == 0 else fws[::-1]
+
+
+def table(mod, name, rows, rounds=1):
+    """rows: {framework: {case: result}} (with add_ratios' "vs") -> text table with ratios to
+    BASELINE and REFERENCE."""
     scale = 1e6 / mod.PER_CALL
     base, ref = mod.BASELINE, mod.REFERENCE
     own = getattr(mod, "CASE_BASE", None)       # optional: ratio to this framework's own case
@@ -77,23 +109,19 @@ def table(mod, name, rows):
     fw_w = max([15] + [len(fw) + 1 for fw in rows])
     head = f"{'case':<{w}} {'framework':<{fw_w}} {mod.UNIT + ' median':>14} {'IQR':>10} " \
            f"{'/' + base:>12} {'/' + ref:>12}" + (f" {'/own ' + own:>10}" if own else "")
-    out = [f"== {name}  (ratio = this time / that framework's time; >1 is slower)", head,
-           "-" * len(head)]
+    how = "the median of the rounds' ratios" if rounds > 1 else "this time / that framework's"
+    out = [f"== {name}  (ratio = {how}; >1 is slower)", head, "-" * len(head)]
     cases = list(dict.fromkeys(c for r in rows.values() for c in r))
     for case in cases:
         for fw, r in rows.items():
             if case not in r:
                 continue
-            med = r[case]["median"]
-
-            def ratio(other):
-                o = rows.get(other, {}).get(case)
-                return f"{med / o['median']:.2f}" if o else "-"
-            mine = f" {med / r[own]['median']:>10.2f}" if own and own in r else \
-                (f" {'-':>10}" if own else "")
-            out.append(f"{case:<{w}} {fw:<{fw_w}} {med * scale:>14.3f} "
-                       f"{r[case]['iqr'] * scale:>10.3f} {ratio(base):>12} {ratio(ref):>12}"
-                       + mine)
+            res = r[case]
+            vs = [res["vs"].get(k) for k in (base, ref) + ((f"own {own}",) if own else ())]
+            cols = [f"{v:.2f}" if v is not None else "-" for v in vs]
+            out.append(f"{case:<{w}} {fw:<{fw_w}} {res['median'] * scale:>14.3f} "
+                       f"{res['iqr'] * scale:>10.3f} {cols[0]:>12} {cols[1]:>12}"
+                       + (f" {cols[2]:>10}" if own else ""))
     return "\n".join(out)
 
 
@@ -121,8 +149,9 @@ def main(argv=None):
     p.add_argument("--min-sample", type=float, default=0.02, help="seconds per sample")
     p.add_argument("--timeout", type=float, default=600, help="seconds per worker")
     p.add_argument("--rounds", type=int, default=1,
-                   help="run every framework this many times, interleaved (round-robin), and "
-                        "report the median of the per-round medians (default 1)")
+                   help="run every framework this many times, interleaved (round-robin, the "
+                        "order reversed every other round), and report the median of the "
+                        "per-round medians and of the per-round ratios (default 1)")
     p.add_argument("--env", action="append", metavar="KEY=VALUE",
                    help="set in every worker, e.g. --env OPENBLAS_NUM_THREADS=1")
     p.add_argument("--json", help="also write all results here")
@@ -152,16 +181,18 @@ def main(argv=None):
         if not fws:
             continue
         per_round = {fw: [] for fw in fws}     # round-robin, so load changes hit everyone
-        for _ in range(args.rounds):
-            for fw in fws:
+        for k in range(args.rounds):
+            for fw in order(fws, k):
                 try:
                     ranks = workloads.ranks_of(mod.FRAMEWORKS, fw)
                     per_round[fw].append({r["case"]: r for r in run_worker(name, fw, args,
                                                                             ranks)})
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    per_round[fw].append(None)
                     print(f"[{name}] {fw} failed: {e}")
-        rows = {fw: combine(rs) for fw, rs in per_round.items() if rs}
-        print(table(mod, name, rows), flush=True)
+        rows = {fw: combine(rs) for fw, rs in per_round.items() if any(rs)}
+        add_ratios(mod, rows)
+        print(table(mod, name, rows, args.rounds), flush=True)
         print(f"(load average now {os.getloadavg()[0]:.2f})")
         report["workloads"][name] = {"unit": mod.UNIT, "per_call": mod.PER_CALL,
                                      "baseline": mod.BASELINE, "results": rows}

@@ -1,5 +1,6 @@
 // One helper thread that runs one job at a time beside its caller: half of a small matrix
-// product, while the caller computes the other half (pyad/backend/_blas.pyx, _gemm_split).
+// product, while the caller computes the other half (pyad/backend/_blas.pyx, _gemm_split), or
+// half of a kernel between such products (helper_halves, below).
 //
 // The caller posts a job, does its own half, then finishes: if the helper has not started the
 // job yet (asleep, or its core busy with another process) the caller takes it back and runs
@@ -79,6 +80,12 @@ public:
 
     void rest() { rest_.store(true, std::memory_order_relaxed); }
 
+    // Whether the helper looks for its next job now (spinning after one) rather than sleeping
+    // or on its way to sleep.
+    bool awake() const {
+        return !sleeping_.load(std::memory_order_relaxed) && !rest_.load(std::memory_order_relaxed);
+    }
+
 private:
     enum { IDLE, POSTED, RUNNING, DONE };
     // how long the helper looks for a next job before it sleeps: a backward pass's next
@@ -145,6 +152,20 @@ inline HelperThread* helper_acquire() {
         helper = new HelperThread();
     }
     return helper->try_acquire() ? helper : nullptr;
+}
+
+// job(first) on the helper and job(second) here, where the helper is free and awake: within
+// microseconds of a split product, whose halves left half of its output in each core's cache,
+// the kernels in between (pyad._C's, through common.h's parallel_chunks) run in halves too,
+// each mostly on the data its own core made. False, and nothing run, otherwise.
+inline bool helper_halves(helper_job job, void* first, void* second) {
+    HelperThread* helper = helper_slot();
+    if (helper == nullptr || !helper->awake() || !helper->try_acquire()) return false;
+    helper->post(job, first);
+    job(second);
+    helper->finish();
+    helper->release();
+    return true;
 }
 
 // Monotonic nanoseconds (when the BLAS's own threads last ran: see _blas.pyx).

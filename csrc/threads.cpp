@@ -55,6 +55,14 @@ void bind_threads(py::module_& m) {
           "addresses of its gotoblas_pthread (0: no more) and thread-count getter; returns the "
           "address of the steady-clock ns (a 64-bit integer) at which pyad's last product on "
           "OpenBLAS's threads ended, which pyad's products set.");
+    m.def("use_helper", [](uintptr_t helper_halves) {
+              auto previous = reinterpret_cast<uintptr_t>(g_helper_halves);
+              g_helper_halves = reinterpret_cast<HelperHalves>(helper_halves);
+              return previous;
+          }, py::arg("helper_halves"),
+          "Let kernels run in halves on pyad's helper thread while it is awake (common.h): takes "
+          "the address of helper_thread.h's helper_halves in the module that owns the helper "
+          "(0: no more); returns the previous one.");
     m.def("pool_shared", [] { g_pool_started = true; },
           "Note that a library on the same OpenMP runtime (MKL's GNU threading) starts its pool "
           "as well, so that a forked child keeps off it.");

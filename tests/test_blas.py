@@ -403,6 +403,58 @@ def test_threads_of_pyad_and_numpy_blas_and_lapack_at_once():
 
 @pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64",
                     reason="glibc's fesetround on x86-64")
+def test_kernels_in_halves_on_the_helper_keep_their_bits():
+    """Within microseconds of a split product (its helper thread still awake) kernels of 4k to
+    256k elements run in two halves, the first on the helper: the same bits as on one thread,
+    under the caller's rounding mode too. A stand-in for the helper (use_helper takes any
+    such function) shows that the kernels ask for it, with halves that cover their work."""
+    code = textwrap.dedent('''
+        import ctypes, ctypes.util
+        import numpy as np
+        from pyad import _C
+        from pyad.backend import _blas
+        libm = ctypes.CDLL(ctypes.util.find_library("m"))
+        rng = np.random.default_rng(1)
+        x, y = (rng.standard_normal(20_001).astype(np.float32) for _ in range(2))
+        m = rng.standard_normal((30, 700)).astype(np.float32)     # 3 column tiles
+        z, labels = rng.standard_normal((700, 10)), rng.integers(0, 10, 700)
+        a, b = rng.standard_normal((128, 128)), rng.standard_normal((128, 128))
+
+        def run():
+            _blas.matmul(a, b)      # a split product: the helper spins after its half
+            p, g = x.copy(), y.copy()
+            _C.sgd_update_many([p], [g], None, 0.5, 0.0, 0.0, False, 0.0, False)
+            return [_C.kernels.tanh(x).tobytes(), _C.kernels.add(x, y).tobytes(),
+                    _C.kernels.sum(m, 0).tobytes(), _C.kernels.softmax_cross_entropy(z, labels).tobytes(),
+                    p.tobytes()]
+        helper = _C.use_helper(0)
+        calls = []
+        job_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+        @ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+        def stand_in(job, first, second):
+            calls.append(1)
+            job_type(job)(second)           # the halves in either order: the same bits
+            job_type(job)(first)
+            return True
+        for rounding in (0, 0xc00):         # FE_TONEAREST, FE_TOWARDZERO (this thread)
+            assert libm.fesetround(rounding) == 0
+            _C.use_helper(0)
+            alone = run()
+            _C.use_helper(helper)
+            assert run() == alone, rounding
+            _C.use_helper(ctypes.cast(stand_in, ctypes.c_void_p).value)
+            assert run() == alone and len(calls) == 5, (rounding, len(calls))
+            calls.clear()
+        _C.use_helper(helper)
+        libm.fesetround(0)
+        print("ok")
+    ''')
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PYAD_BLAS="openblas"))
+    assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr[-2000:]
+
+
 def test_kernels_and_halves_on_openblas_workers_keep_their_bits():
     """While OpenBLAS's workers spin after a threaded product, kernels run their chunks on
     them and small products one half: the same bits as on the caller's thread, under the

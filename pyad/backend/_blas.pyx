@@ -159,6 +159,7 @@ cdef extern from "helper_thread.h" namespace "pyad":
         void release() nogil
     HelperThread* helper_acquire()
     void helper_rest() nogil
+    bint helper_halves(helper_job job, void* first, void* second) nogil
     long long monotonic_ns() nogil
 cdef extern from "fp_state.h":            # macros: the thread's rounding and flush-to-zero mode
     unsigned PYAD_FP_STATE() nogil
@@ -541,6 +542,9 @@ def _bind_blas():
 
 
 BLAS = _bind_blas()     # which library's gemm the products call
+if _HELPER_OK:          # and the kernels between split products in halves too (common.h)
+    from pyad import _C
+    _C.use_helper(<size_t>&helper_halves)
 
 
 cdef class _OneThread:

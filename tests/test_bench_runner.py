@@ -45,3 +45,12 @@ def test_one_round_divides_the_medians():
 def test_rounds_alternate_their_order():
     fws = ["pyad", "jax-jit", "floor"]
     assert [run.order(fws, k) for k in range(3)] == [fws, fws[::-1], fws]
+
+
+def test_paired_blocks_line_up():
+    from bench import paired
+    blocks = paired.compare("S", seconds=0.3, block=0.03)
+    assert set(blocks) == {"floor", "compiled", "eager"}
+    n = len(blocks["floor"])
+    assert n >= 1 and all(len(b) == n for b in blocks.values())
+    assert all(0 < t < 1 for b in blocks.values() for t in b)     # seconds per step

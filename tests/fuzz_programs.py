@@ -175,7 +175,10 @@ BINARY = {
     "maximum": (torch.maximum, _apart), "minimum": (torch.minimum, _apart),
     "fmax": (torch.fmax, _apart), "fmin": (torch.fmin, _apart),
     "logaddexp": (torch.logaddexp, None), "logaddexp2": (torch.logaddexp2, None),
-    "arctan2": (torch.atan2, lambda a, b: bool(torch.hypot(a, b).min() > 0.2)),
+    # away from the origin and from the branch cut (y = +-0, x < 0), where the value jumps by
+    # 2 pi with the sign of a zero y (pyad's and numpy's einsum sum a -0.0 term to +0.0)
+    "arctan2": (torch.atan2, lambda a, b: bool(torch.hypot(a, b).min() > 0.2
+                                               and ((a.abs() > 0.05) | (b > 0)).all())),
     "hypot": (torch.hypot, lambda a, b: bool(torch.hypot(a, b).min() > 0.2)),
     "copysign": (torch.copysign, lambda a, b: bool(a.abs().min() > 0.05
                                                     and b.abs().min() > 0.05)),

@@ -74,8 +74,16 @@ def _np(x):
     if isinstance(x, ad.Tensor):
         x = x.data
     if isinstance(x, torch.Tensor):
-        x = x.detach().numpy()
+        # a ZeroTensor is torch's exact zero (the Hessian of abs, of a copysign's constant
+        # magnitude): a reference like any other
+        x = np.zeros(x.shape) if x._is_zerotensor() else x.detach().numpy()
     return np.asarray(x)
+
+
+def _finite(v):
+    if isinstance(v, (tuple, list)):
+        return all(_finite(u) for u in v)
+    return not isinstance(v, torch.Tensor) or bool(np.isfinite(_np(v)).all())
 
 
 def assert_close(got, want, what):
@@ -128,8 +136,10 @@ def _t(arrays):
 
 class _References:
     """The reference derivatives of one program, from torch.func, computed on first use.
-    Each has a fallback through another composition of transforms; where torch cannot give
-    one at all (an internal error, a ZeroTensor), the check fails (ReferenceUnusable)."""
+    Each has a fallback through another composition of transforms, taken where the first
+    fails or gives NaN/Inf (torch's nested forward mode through det gives NaN where reverse
+    over reverse does not); where no way gives a finite one, the check fails
+    (ReferenceUnusable)."""
 
     def __init__(self, prog):
         self.f = prog.torch
@@ -140,15 +150,20 @@ class _References:
 
     def get(self, key, *ways):
         if key not in self.memo:
-            errors = []
+            errors, not_finite = [], None
             for way in ways:
                 try:
-                    self.memo[key] = way()
-                    break
+                    v = way()
                 except Exception as e:             # noqa: BLE001 (torch's own failure)
                     errors.append(f"{type(e).__name__}: {str(e)[:100]}")
+                    continue
+                if _finite(v):
+                    self.memo[key] = v
+                    break
+                not_finite = v                      # assert_close says "not finite"
             else:
-                self.memo[key] = ReferenceUnusable(f"torch failed: {'; '.join(errors)}")
+                self.memo[key] = not_finite if not_finite is not None else \
+                    ReferenceUnusable(f"torch failed: {'; '.join(errors)}")
         v = self.memo[key]
         if isinstance(v, ReferenceUnusable):
             raise v

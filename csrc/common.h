@@ -297,7 +297,8 @@ inline bool halves_on_helper(npy_intp work, F& f, npy_intp n, npy_intp half) {
         || half >= n)
         return false;
 #ifdef _OPENMP
-    if (omp_in_parallel()) return false;
+    // not inside a parallel region, nor where pyad is held to one thread (set_num_threads)
+    if (omp_in_parallel() || omp_get_max_threads() < 2) return false;
 #endif
     unsigned fp_state = PYAD_FP_STATE();
     Chunk<F> halves[2] = {{&f, 0, half, fp_state}, {&f, half, n, fp_state}};

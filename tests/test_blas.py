@@ -407,7 +407,8 @@ def test_kernels_in_halves_on_the_helper_keep_their_bits():
     """Within microseconds of a split product (its helper thread still awake) kernels of 4k to
     256k elements run in two halves, the first on the helper: the same bits as on one thread,
     under the caller's rounding mode too. A stand-in for the helper (use_helper takes any
-    such function) shows that the kernels ask for it, with halves that cover their work."""
+    such function) shows that the kernels ask for it, with halves that cover their work, and
+    not where pyad is held to one thread."""
     code = textwrap.dedent('''
         import ctypes, ctypes.util
         import numpy as np
@@ -428,6 +429,7 @@ def test_kernels_in_halves_on_the_helper_keep_their_bits():
                     _C.kernels.sum(m, 0).tobytes(), _C.kernels.softmax_cross_entropy(z, labels).tobytes(),
                     p.tobytes()]
         helper = _C.use_helper(0)
+        threads = _C.get_num_threads()
         calls = []
         job_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
@@ -444,8 +446,12 @@ def test_kernels_in_halves_on_the_helper_keep_their_bits():
             _C.use_helper(helper)
             assert run() == alone, rounding
             _C.use_helper(ctypes.cast(stand_in, ctypes.c_void_p).value)
+            _C.set_num_threads(2)           # as on a machine of one core too
             assert run() == alone and len(calls) == 5, (rounding, len(calls))
             calls.clear()
+            _C.set_num_threads(1)           # pyad held to one thread: no halves
+            assert run() == alone and not calls
+            _C.set_num_threads(threads)
         _C.use_helper(helper)
         libm.fesetround(0)
         print("ok")

@@ -138,7 +138,7 @@ def _start_vector(v0_or_dim, rng, like):
         v0 = np.asarray(v0, dtype=np.float64).ravel()
         if v0.size == 0:
             raise ValueError("pyad.lanczos: empty start vector")
-        if not np.all(np.isfinite(v0)) or _norm(v0) == 0:
+        if not np.all(np.isfinite(v0)) or not np.any(v0):
             return _random(rng, v0.size)
         return v0
     xp = backend.namespace(v0)          # a start vector of another backend: the vectors live there

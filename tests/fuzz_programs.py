@@ -1662,9 +1662,12 @@ def make_array(g, shape, depth):
     if name == "kron":
         da = [g.choice(_divisors(d)) for d in shape]
         db = [d // a for d, a in zip(shape, da)]
-        # torch.kron views its inputs, which fails on a non-contiguous one (a transpose)
+        # torch.kron views its inputs, which fails on a non-contiguous one (a transpose) and
+        # on a "contiguous" one with an odd stride on a length-1 axis (seed 419140)
+        def standard(t):
+            return t.clone(memory_format=torch.contiguous_format)
         return _call(g, "kron", [sub(da), sub(db)], target=shape,
-                     torch_fn=lambda a, b: torch.kron(a.contiguous(), b.contiguous()))
+                     torch_fn=lambda a, b: torch.kron(standard(a), standard(b)))
     if name == "tensordot":
         k = ri(0, 3)
         c = [ri(1, 4) for _ in range(k)]

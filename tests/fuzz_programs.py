@@ -1958,7 +1958,7 @@ def build(seed, scalar=None, depth=None, force=None, big=None):
     if scalar is None:
         scalar = rng.random() < 0.6
     maker = force_table()[force] if force is not None else None
-    for attempt in range(50 if force is None else 300):
+    for attempt in range(50 if force is None else 1000):
         g = Gen([seed, attempt] if force is None else [seed, attempt, *map(ord, force)], [])
         shapes = [g.rand_shape(min_ndim=0 if i else 1) for i in range(n_inputs)]
         if big is not None:                # one large input: Jacobians and Hessians of

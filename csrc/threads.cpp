@@ -55,6 +55,7 @@ void bind_threads(py::module_& m) {
           "addresses of its gotoblas_pthread (0: no more) and thread-count getter; returns the "
           "address of the steady-clock ns (a 64-bit integer) at which pyad's last product on "
           "OpenBLAS's threads ended, which pyad's products set.");
+    m.attr("blas_workers_spin_ns") = kBlasSpinNs;     // _blas.pyx's halves use it too
     m.def("use_helper", [](uintptr_t helper_halves) {
               auto previous = reinterpret_cast<uintptr_t>(g_helper_halves);
               g_helper_halves = reinterpret_cast<HelperHalves>(helper_halves);

@@ -188,7 +188,7 @@ cdef long long BLAS_THREADS_QUIET_NS = 150_000_000
 # Meanwhile kernels (csrc/common.h) and halves (below) run on those spinning workers, within
 # BLAS_WORKERS_SPIN_NS of the product. When the product ended: this module's clock, or
 # pyad._C's where the kernels read it too (_bind_blas).
-cdef long long BLAS_WORKERS_SPIN_NS = 50_000_000        # csrc/common.h's kBlasSpinNs
+cdef long long BLAS_WORKERS_SPIN_NS = 0      # pyad._C's, read where the workers are bound
 cdef long long _own_threads_ran = -BLAS_THREADS_QUIET_NS
 cdef long long* _blas_threads_ran = &_own_threads_ran
 
@@ -476,7 +476,7 @@ def _mkl_library():
 def _bind_blas():
     global _set_local_threads, _numpy_sgemm, _numpy_dgemm, _mkl_sgemm, _mkl_dgemm
     global _mkl_dgemv, _numpy_dgemv, _blas_threads, _numpy_somatcopy, _numpy_domatcopy
-    global _blas_threads_ran, _blas_pthread
+    global _blas_threads_ran, _blas_pthread, BLAS_WORKERS_SPIN_NS
     import ctypes
     mkl = _mkl_library()
     if mkl is not None:
@@ -532,6 +532,7 @@ def _bind_blas():
                     workers[0], <size_t>_blas_threads)
                 _blas_threads_ran[0] = _own_threads_ran
                 _blas_pthread = <blas_pthread_fn><size_t>workers[0]
+                BLAS_WORKERS_SPIN_NS = _C.blas_workers_spin_ns
             return "numpy"
     global sgemm, dgemm
     sgemm = <f77_sgemm_fn>_scipy_blas("sgemm")

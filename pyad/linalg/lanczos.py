@@ -25,13 +25,7 @@ _WHICH = ("largest", "smallest", "both")
 # arrays; only scalars (alpha, beta, the Gram-Schmidt coefficients) and the small tridiagonal
 # T come to the host. numpy vectors keep the in-place updates and the BLAS pool products.
 def _dot(a, b):
-    if (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype == np.float64
-            and a.ndim == b.ndim == 1 and a.flags.c_contiguous and b.flags.c_contiguous):
-        # one pass on pyad's BLAS pool, like _Basis' products: with MKL, numpy's ddot woke
-        # OpenBLAS's threads, which then spun against MKL's through the next products (20
-        # Lanczos iterations took 1.8x 20 hvp_fn products instead of 1.25x)
-        return float(backend.rows_matvec(a[None], b, np.empty(1), 1.0, 0.0)[0])
-    return float(vdot(a, b))            # numpy's own loop for other numpy vectors, not BLAS
+    return float(vdot(a, b))        # numpy float64 vectors: one pass on pyad's BLAS
 
 
 def _norm(w):

@@ -19,18 +19,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def medians(seconds):
     """Medians of the M floor's step time (µs), one per second, for `seconds` seconds."""
     sys.path.insert(0, ROOT)
+    from bench.timing import block_median
     from bench.workloads import mlp_step
     step = mlp_step._floor()["M"]
     step()
     out = []
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        times, start = [], time.perf_counter()
-        while time.perf_counter() - start < 1.0:
-            t0 = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t0)
-        out.append(statistics.median(times) * 1e6)
+        out.append(block_median(step, 1.0) * 1e6)
     return out
 
 

@@ -18,16 +18,8 @@ os.environ.setdefault("PYAD_BLAS", "openblas")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")     # as bench/worker.py
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.timing import block_median  # noqa: E402
 from bench.workloads import mlp_step  # noqa: E402
-
-
-def block_median(step, seconds):
-    times, start = [], time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def compare(case, seconds, block):

@@ -45,3 +45,14 @@ def measure(fn, repeat=15, min_sample=0.02, warmup=0.2, sync=None, agree=None):
     q1, med, q3 = statistics.quantiles(samples, n=4, method="inclusive")
     return {"median": med, "iqr": q3 - q1, "min": min(samples), "inner": inner,
             "repeat": repeat}
+
+
+def block_median(fn, seconds):
+    """Median time (seconds) of single fn() calls repeated for `seconds` seconds: one block of
+    the in-process comparisons (bench/paired.py, bench/host_phases.py)."""
+    times, start = [], time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
